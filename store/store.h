@@ -1,0 +1,211 @@
+/* store.h - Passerelle's durable state in one LMDB environment.
+ *
+ * One environment holds: the entities (graduates, vacancies), their inverted
+ * indexes (skill, certification, ROME code, geographic cell -> entity ids),
+ * the dedupe table ((source, event_id) -> sequence), the event log
+ * (sequence -> event) and a per-entity list of its log entries, plus a meta
+ * table (format version, counters). Everything a batch of events changes is
+ * changed in ONE write transaction, committed with a single fsync, so the
+ * tables can never disagree.
+ *
+ * Nothing outside store/ sees LMDB. Nothing in store/ knows ZeroMQ or
+ * protobuf: event payloads are opaque bytes here.
+ *
+ * Threading: a store_t is used by one thread. Every function returns 0
+ * (STORE_OK) or a negative STORE_E* code; store_strerror() names it.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_model.h"
+
+#define STORE_WUR __attribute__((warn_unused_result))
+
+/* On-disk layout version. A store written with another version is refused
+ * by store_new() with STORE_EVERSION. */
+#define STORE_FORMAT_VERSION 1
+
+enum {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1,  /* no such key */
+    STORE_EFULL = -2,      /* map full even after growing, or growth limit reached */
+    STORE_EVERSION = -3,   /* on-disk format version not understood */
+    STORE_ESTALE = -4,     /* an older version must not overwrite a newer one */
+    STORE_ECORRUPT = -5,   /* a stored record does not decode, or not an LMDB store */
+    STORE_EIO = -6,        /* I/O error from the OS (see the log) */
+    STORE_EINVAL = -7,     /* bad argument (too-long key, NULL...) */
+    STORE_ENOMEM = -8,     /* allocation failed */
+    STORE_ENOSPC = -9,     /* the file system is full */
+    STORE_EBUSY = -10,     /* the store is locked by another process */
+    STORE_EINTERNAL = -11  /* unexpected LMDB error (see the log) */
+};
+
+typedef struct store store_t;
+typedef struct store_txn store_txn_t;
+
+typedef struct {
+    size_t map_bytes;      /* initial map size; 0 = 64 MiB */
+    size_t map_max_bytes;  /* never grow beyond; 0 = 1 TiB */
+    int read_only;         /* open for reading only (tools, tests) */
+} store_options_t;
+
+/* Open or create the store in directory dir (created if missing, mode
+ * 0700). opts may be NULL for defaults. On failure returns NULL and, if
+ * err is not NULL, sets *err to a STORE_E* code; the reason is logged
+ * (STORE_EVERSION names the found and the expected version). */
+store_t *store_new(const char *dir, const store_options_t *opts, int *err) STORE_WUR;
+
+/* Close the store and set *self_p to NULL. NULL or *NULL is a no-op.
+ * Must not be called while a transaction is open. */
+void store_destroy(store_t **self_p);
+
+/* Where the store's diagnostics go. level is one of the STORE_LOG_*
+ * values; msg is one line without newline. The default writes to stderr.
+ * Set once, before store_new(); fn NULL restores the default. */
+enum { STORE_LOG_ERROR = 0, STORE_LOG_WARN = 1, STORE_LOG_INFO = 2 };
+typedef void (*store_log_fn)(int level, const char *msg);
+void store_set_logger(store_log_fn fn);
+
+/* The human-readable name of a STORE_E* code. Never NULL. */
+const char *store_strerror(int err);
+
+/* A unit of work run inside a transaction. Return 0 to commit (write) or a
+ * negative STORE_E* code to abort. It may be run TWICE by store_write (after
+ * the map grew), so it must derive everything from the store and its
+ * arguments, and reset any output it produces on entry. */
+typedef int (*store_txn_fn)(store_txn_t *txn, void *arg);
+
+/* Run fn in one write transaction and commit it durably (fsync).
+ * If the map fills (inside fn or at commit), the transaction is aborted,
+ * the map doubled (up to map_max_bytes) and fn run once more; a second
+ * failure returns STORE_EFULL. Returns fn's error if it failed, STORE_ENOSPC
+ * or STORE_EIO if the commit could not be written, else 0. Nothing of a
+ * failed call is stored. */
+int store_write(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
+
+/* Run fn in a read-only transaction (a snapshot). Returns fn's result. */
+int store_read(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
+
+/* ---- dedupe table ---------------------------------------------------- */
+
+/* Look up (source, event_id). 0 and *seq set if present, else
+ * STORE_ENOTFOUND. source + event_id must total at most 400 bytes. */
+int store_dedupe_get(store_txn_t *txn, const char *source, const char *event_id,
+                     uint64_t *seq) STORE_WUR;
+
+/* ---- event log -------------------------------------------------------- */
+
+typedef enum {
+    STORE_EV_GRADUATE_UPSERT = 1,
+    STORE_EV_GRADUATE_WITHDRAWN = 2,
+    STORE_EV_GRADUATE_ERASED = 3,
+    STORE_EV_VACANCY_UPSERT = 4,
+    STORE_EV_VACANCY_CLOSED = 5
+} store_event_type_t;
+
+typedef enum {
+    STORE_ENTITY_GRADUATE = 'g',
+    STORE_ENTITY_VACANCY = 'v'
+} store_entity_kind_t;
+
+/* An event as logged. In store_log_get() results, strings and payload point
+ * into the map: valid until the transaction ends. */
+typedef struct {
+    uint64_t seq;
+    uint8_t type;              /* store_event_type_t */
+    uint8_t entity_kind;       /* store_entity_kind_t */
+    int64_t occurred_ms;
+    int64_t received_ms;
+    const char *source;
+    const char *event_id;
+    const char *entity_id;
+    const void *payload;       /* the event as received (opaque bytes) */
+    size_t payload_len;
+} store_event_t;
+
+/* Append ev to the log under the next sequence number, record
+ * (source, event_id) -> seq in the dedupe table and the seq under the
+ * entity's own list (so that erasure can find it). ev->seq is ignored;
+ * the new number is stored in *seq. Fails with STORE_EINVAL if the pair is
+ * already in the dedupe table (callers check first). */
+int store_log_append(store_txn_t *txn, const store_event_t *ev, uint64_t *seq) STORE_WUR;
+
+/* Read log entry seq into *ev (borrowed pointers). STORE_ENOTFOUND if
+ * absent or erased. */
+int store_log_get(store_txn_t *txn, uint64_t seq, store_event_t *ev) STORE_WUR;
+
+/* Sequence number of the last appended event; 0 when empty. */
+uint64_t store_log_last(store_txn_t *txn);
+
+/* ---- entities --------------------------------------------------------- */
+
+/* Fetch a graduate into *out (a copy). STORE_ENOTFOUND if absent,
+ * STORE_ECORRUPT if the record does not decode. */
+int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) STORE_WUR;
+
+/* Insert or replace g, keyed by g->id. If a stored record has a greater
+ * version, nothing changes and STORE_ESTALE is returned (equal versions
+ * replace). The old record's index entries are removed and, when g->state
+ * is STORE_STATE_OPEN, the new ones inserted: skills, RNCP codes and the
+ * geographic cell of g->home (when it has a point). Counters follow. */
+int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
+
+/* Remove every trace of graduate id: the record, its index entries and
+ * every event-log entry filed under it. STORE_ENOTFOUND if absent. */
+int store_graduate_erase(store_txn_t *txn, const char *id) STORE_WUR;
+
+/* The same for vacancies. Indexed when open: required and desirable skills,
+ * required RNCP codes, ROME codes and the cell of v->site. */
+int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) STORE_WUR;
+int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
+int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
+
+/* ---- inverted indexes ------------------------------------------------- */
+
+typedef enum {
+    STORE_IX_G_SKILL = 0,  /* skill code -> graduate ids */
+    STORE_IX_G_CERT,       /* RNCP code -> graduate ids */
+    STORE_IX_G_CELL,       /* cell key -> graduate ids */
+    STORE_IX_V_SKILL,      /* skill code -> vacancy ids (required and desirable) */
+    STORE_IX_V_CERT,       /* required RNCP code -> vacancy ids */
+    STORE_IX_V_ROME,       /* ROME code -> vacancy ids */
+    STORE_IX_V_CELL,       /* cell key -> vacancy ids */
+    STORE_IX_COUNT
+} store_index_t;
+
+/* The 4-byte cell key of a point, for the *_CELL indexes: big-endian
+ * (lat cell + 32768) << 16 | (lon cell + 32768), cells of STORE_CELL_DEG. */
+uint32_t store_cell_of(double lat, double lon);
+
+/* Called once per entity id under a key; return non-zero to stop. The id is
+ * borrowed (valid until the transaction ends) and not NUL-terminated. */
+typedef int (*store_id_fn)(const char *id, size_t len, void *arg);
+
+/* Call fn for each id under key (len bytes; cell keys are the 4 bytes of
+ * store_cell_of in big-endian order), in byte order of the ids. Returns 0,
+ * or the first non-zero value fn returned (positive), or a STORE_E* code. */
+int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
+                     store_id_fn fn, void *arg) STORE_WUR;
+
+/* Number of ids under key, 0 if none. */
+size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
+
+/* ---- statistics ------------------------------------------------------- */
+
+typedef struct {
+    uint64_t graduates;            /* records, any state */
+    uint64_t graduates_open;
+    uint64_t vacancies;
+    uint64_t vacancies_open;
+    uint64_t events;               /* last event sequence number */
+    uint64_t file_bytes;           /* size of data.mdb */
+    uint64_t map_bytes;            /* current map size */
+    uint64_t used_bytes;           /* pages in use * page size */
+} store_stats_t;
+
+int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;
+
+#endif
