@@ -1,0 +1,210 @@
+/* config.c - see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void config_defaults(config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    (void)snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", "./passerelle-data");
+    cfg->map_initial_bytes = 64u << 20;
+    cfg->map_max_bytes = (size_t)1 << 40;
+    (void)snprintf(cfg->ingest, sizeof cfg->ingest, "%s", "tcp://127.0.0.1:7401");
+    (void)snprintf(cfg->feed, sizeof cfg->feed, "%s", "tcp://127.0.0.1:7402");
+    (void)snprintf(cfg->query, sizeof cfg->query, "%s", "tcp://127.0.0.1:7403");
+    cfg->batch_max = 1024;
+    cfg->batch_max_bytes = 32u << 20;
+    cfg->max_event_bytes = 1u << 20;
+    cfg->max_message_bytes = 16u << 20;
+    cfg->sndhwm = 10000;
+    cfg->rcvhwm = 10000;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->log_syslog = 0;
+}
+
+static int s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A whole number in lo..hi, decimal, nothing after it. */
+static int s_number(const char *v, unsigned long long lo, unsigned long long hi,
+                    unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*v == '-' || *v == '\0')
+        return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end != '\0' || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int s_string(char *dst, size_t size, const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= size)
+        return -1;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+typedef struct {
+    const char *section;
+    const char *key;
+    unsigned long long lo, hi, scale;  /* numbers: range before scaling */
+    size_t offset;
+    int kind;                          /* 0 string, 1 size_t, 2 int, 3 level, 4 bool */
+    size_t size;                       /* strings: buffer size */
+} s_option_t;
+
+#define S_STR(sec, k, field) { sec, k, 0, 0, 0, offsetof(config_t, field), 0, sizeof(((config_t *)0)->field) }
+#define S_SIZE(sec, k, field, lo, hi, scale) { sec, k, lo, hi, scale, offsetof(config_t, field), 1, 0 }
+#define S_INT(sec, k, field, lo, hi) { sec, k, lo, hi, 1, offsetof(config_t, field), 2, 0 }
+
+static const s_option_t s_options[] = {
+    S_STR("store", "data", data_dir),
+    S_SIZE("store", "map_initial_mb", map_initial_bytes, 1, 1u << 20, 1u << 20),
+    S_SIZE("store", "map_max_mb", map_max_bytes, 1, 1u << 24, 1u << 20),
+    S_STR("endpoints", "ingest", ingest),
+    S_STR("endpoints", "feed", feed),
+    S_STR("endpoints", "query", query),
+    S_SIZE("ingest", "batch_max", batch_max, 1, 65536, 1),
+    S_SIZE("ingest", "batch_max_kb", batch_max_bytes, 64, 1u << 20, 1024),
+    S_SIZE("ingest", "max_event_kb", max_event_bytes, 1, 16384, 1024),
+    S_SIZE("ingest", "max_message_mb", max_message_bytes, 1, 1024, 1u << 20),
+    S_INT("sockets", "sndhwm", sndhwm, 1, 10000000),
+    S_INT("sockets", "rcvhwm", rcvhwm, 1, 10000000),
+    { "log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0 },
+    { "log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0 },
+};
+
+static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, char *err,
+                        size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    unsigned long long n;
+    switch (o->kind) {
+    case 0:
+        if (s_string(field, o->size, value))
+            return s_err(err, errlen, "%s.%s: must be 1..%zu bytes", o->section, o->key,
+                         o->size - 1);
+        return 0;
+    case 1:
+    case 2:
+        if (s_number(value, o->lo, o->hi, &n))
+            return s_err(err, errlen, "%s.%s: \"%s\" is not a whole number in %llu..%llu",
+                         o->section, o->key, value, o->lo, o->hi);
+        if (o->kind == 1)
+            *(size_t *)field = (size_t)(n * o->scale);
+        else
+            *(int *)field = (int)n;
+        return 0;
+    case 3:
+        if ((n = (unsigned long long)log_level_parse(value)) > LOG_LEVEL_DEBUG)
+            return s_err(err, errlen, "log.level: \"%s\" is not error, warn, info or debug", value);
+        *(int *)field = (int)n;
+        return 0;
+    default:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+            *(int *)field = 1;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+            *(int *)field = 0;
+        else
+            return s_err(err, errlen, "%s.%s: \"%s\" is not yes or no", o->section, o->key, value);
+        return 0;
+    }
+}
+
+int config_set(config_t *cfg, const char *section, const char *key, const char *value, char *err,
+               size_t errlen)
+{
+    for (size_t i = 0; i < sizeof s_options / sizeof s_options[0]; i++) {
+        const s_option_t *o = &s_options[i];
+        if (strcmp(o->section, section) == 0 && strcmp(o->key, key) == 0)
+            return s_set_option(cfg, o, value, err, errlen);
+    }
+    return s_err(err, errlen, "unknown option %s.%s", section, key);
+}
+
+typedef struct {
+    config_t *cfg;
+    char err[256];
+} s_load_t;
+
+static int s_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+    s_load_t *l = user;
+    if (l->err[0])
+        return 0;
+    return config_set(l->cfg, section, name, value, l->err, sizeof l->err) == 0;
+}
+
+int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    s_load_t l = { .cfg = cfg, .err = "" };
+    int rc = ini_parse(path, s_ini_handler, &l);
+    if (rc == -1)
+        return s_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (rc == -2)
+        return s_err(err, errlen, "%s: out of memory", path);
+    if (rc > 0)
+        return s_err(err, errlen, "%s:%d: %s", path, rc, l.err[0] ? l.err : "syntax error");
+    return 0;
+}
+
+/* Loopback-only check for a tcp:// endpoint; ipc:// and inproc:// are local. */
+static int s_endpoint_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *host = ep + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
+}
+
+static int s_endpoint_check(const char *name, const char *ep, char *err, size_t errlen)
+{
+    if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0 &&
+        strncmp(ep, "inproc://", 9) != 0)
+        return s_err(err, errlen, "endpoints.%s: \"%s\" is not tcp://HOST:PORT or ipc://PATH",
+                     name, ep);
+    if (!s_endpoint_local(ep))
+        return s_err(err, errlen,
+                     "endpoints.%s: refusing to bind \"%s\": without CurveZMQ security only "
+                     "loopback (127.0.0.0/8, [::1], localhost) or ipc:// endpoints are allowed",
+                     name, ep);
+    return 0;
+}
+
+int config_check(const config_t *cfg, char *err, size_t errlen)
+{
+    if (s_endpoint_check("ingest", cfg->ingest, err, errlen) ||
+        s_endpoint_check("feed", cfg->feed, err, errlen) ||
+        s_endpoint_check("query", cfg->query, err, errlen))
+        return -1;
+    if (cfg->map_initial_bytes > cfg->map_max_bytes)
+        return s_err(err, errlen, "store.map_initial_mb is larger than store.map_max_mb");
+    if (cfg->max_event_bytes > cfg->max_message_bytes)
+        return s_err(err, errlen, "ingest.max_event_kb is larger than ingest.max_message_mb");
+    return 0;
+}

@@ -1,0 +1,326 @@
+/* ingest.c - see ingest.h.
+ *
+ * Framing. A ROUTER receives [routing id] then what the peer sent: a DEALER
+ * sends [Event], a REQ socket [""][Event]. Replies mirror the envelope.
+ * Every frame of a message is read before it is judged, so the next receive
+ * starts clean whatever the peer sent.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "apply.h"
+#include "log.h"
+#include "passerelle/v1/ingest.pb-c.h"
+
+#define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
+#define S_RID_MAX 256
+
+typedef struct {
+    uint8_t rid[S_RID_MAX];
+    size_t rid_len;
+    int req;                 /* REQ-style envelope: reply with an empty delimiter */
+    zmq_msg_t payload;       /* the event bytes, zero-copy from libzmq */
+    int has_payload;
+} s_env_t;
+
+struct ingest {
+    void *sock;
+    store_t *store;
+    counters_t *counters;
+    const config_t *cfg;
+    size_t batch_max;
+    apply_item_t *items;
+    s_env_t *env;
+    int64_t last_error_log_ms;
+};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int s_setopt_int(void *sock, int opt, int val, const char *name)
+{
+    if (zmq_setsockopt(sock, opt, &val, sizeof val) == 0)
+        return 0;
+    log_warnx("ingest: zmq_setsockopt %s: %s", name, zmq_strerror(errno));
+    return -1;
+}
+
+ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->counters = counters;
+    self->cfg = cfg;
+    self->batch_max = cfg->batch_max;
+    self->items = calloc(self->batch_max, sizeof *self->items);
+    self->env = calloc(self->batch_max, sizeof *self->env);
+    if (!self->items || !self->env)
+        goto fail;
+    self->sock = zmq_socket(zctx, ZMQ_ROUTER);
+    if (!self->sock) {
+        log_warnx("ingest: zmq_socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    int64_t maxmsg = (int64_t)cfg->max_message_bytes;
+    if (s_setopt_int(self->sock, ZMQ_SNDHWM, cfg->sndhwm, "ZMQ_SNDHWM") ||
+        s_setopt_int(self->sock, ZMQ_RCVHWM, cfg->rcvhwm, "ZMQ_RCVHWM") ||
+        s_setopt_int(self->sock, ZMQ_LINGER, 100, "ZMQ_LINGER") ||
+        s_setopt_int(self->sock, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY") ||
+        zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0)
+        goto fail;
+    if (zmq_bind(self->sock, cfg->ingest) != 0) {
+        log_warnx("ingest: bind %s: %s", cfg->ingest, zmq_strerror(errno));
+        goto fail;
+    }
+    return self;
+fail:
+    ingest_destroy(&self);
+    return NULL;
+}
+
+void ingest_destroy(ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ingest_t *self = *self_p;
+    if (self->sock)
+        (void)zmq_close(self->sock); /* fails only on a bad handle */
+    free(self->env);
+    free(self->items);
+    free(self);
+    *self_p = NULL;
+}
+
+void *ingest_socket(ingest_t *self)
+{
+    return self->sock;
+}
+
+/* Receive one whole message into env. Returns 1 if a message was read, 0
+ * if none was waiting, -1 on socket failure. *frames gets the number of
+ * frames after the routing id. */
+static int s_recv(ingest_t *self, s_env_t *env, int *frames)
+{
+    zmq_msg_t part;
+    int more = 1, n = 0;
+    env->rid_len = 0;
+    env->req = 0;
+    env->has_payload = 0;
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close(&part);
+        return errno == EAGAIN ? 0 : -1;
+    }
+    env->rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
+    memcpy(env->rid, zmq_msg_data(&part), env->rid_len);
+    more = zmq_msg_more(&part);
+    zmq_msg_close(&part);
+    while (more) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, self->sock, 0) == -1) {
+            zmq_msg_close(&part);
+            return -1;
+        }
+        more = zmq_msg_more(&part);
+        n++;
+        if (n == 1 && zmq_msg_size(&part) == 0 && more) {
+            env->req = 1;               /* [""][Event]: a REQ peer */
+            zmq_msg_close(&part);
+            continue;
+        }
+        if (!env->has_payload) {
+            zmq_msg_init(&env->payload);
+            zmq_msg_move(&env->payload, &part);
+            env->has_payload = 1;
+        }
+        zmq_msg_close(&part);
+    }
+    *frames = n - env->req;
+    return 1;
+}
+
+/* Decode and validate the payload of env into it. */
+static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
+{
+    memset(&it->verdict, 0, sizeof it->verdict);
+    it->ev.event_id[0] = '\0';
+    it->seq = 0;
+    it->superseded = 0;
+    it->status = 0;
+    it->valid = 0;
+    if (frames != 1 || !env->has_payload) {
+        it->status = APPLY_REJECTED;
+        (void)validate_refuse(&it->verdict, E(BAD_FRAMES), "",
+                              "expected one frame holding an Event, got %d", frames);
+        return;
+    }
+    size_t len = zmq_msg_size(&env->payload);
+    const uint8_t *data = zmq_msg_data(&env->payload);
+    if (len > self->cfg->max_event_bytes) {
+        it->status = APPLY_REJECTED;
+        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "", "event of %zu bytes; the limit is %zu",
+                              len, self->cfg->max_event_bytes);
+        return;
+    }
+    Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, data);
+    if (!msg) {
+        it->status = APPLY_REJECTED;
+        (void)validate_refuse(&it->verdict, E(UNDECODABLE), "",
+                              "%zu bytes that are not a passerelle.v1.Event", len);
+        return;
+    }
+    if (validate_event(msg, &it->ev, &it->verdict) == 0) {
+        it->valid = 1;
+        it->payload = data;
+        it->payload_len = len;
+    } else {
+        it->status = APPLY_REJECTED;
+    }
+    passerelle__v1__event__free_unpacked(msg, NULL);
+}
+
+/* Commit the valid items of a batch; on failure answer them RETRY. */
+static void s_commit(ingest_t *self, size_t n, int shutting_down)
+{
+    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = s_now_ms() };
+    size_t valid = 0;
+    for (size_t i = 0; i < n; i++)
+        valid += self->items[i].valid;
+    if (valid == 0)
+        return;
+    int rc = STORE_OK, code = E(SHUTTING_DOWN);
+    if (!shutting_down) {
+        uint64_t t0 = s_mono_us();
+        rc = store_write(self->store, apply_batch, &batch);
+        uint64_t dt = s_mono_us() - t0;
+        self->counters->commit_us_last = dt;
+        if (dt > self->counters->commit_us_max)
+            self->counters->commit_us_max = dt;
+        if (rc == 0) {
+            self->counters->batches++;
+            if (valid > self->counters->batch_max)
+                self->counters->batch_max = valid;
+            self->counters->store_ok = 1;
+            return;
+        }
+        code = rc == STORE_EFULL || rc == STORE_ENOSPC ? E(STORE_FULL) : E(STORE_FAILED);
+        self->counters->store_ok = 0;
+        (void)snprintf(self->counters->store_detail, sizeof self->counters->store_detail,
+                       "last commit failed: %s", store_strerror(rc));
+        log_errorx("ingest: commit of %zu events failed: %s; answered RETRY", valid,
+                   store_strerror(rc));
+    }
+    for (size_t i = 0; i < n; i++) {
+        apply_item_t *it = &self->items[i];
+        if (!it->valid)
+            continue;
+        it->status = APPLY_RETRY;
+        it->seq = 0;
+        it->superseded = 0;
+        (void)validate_refuse(&it->verdict, code, "", "%s",
+                              shutting_down ? "matcherd is stopping; send again later"
+                                            : store_strerror(rc));
+    }
+}
+
+static void s_count(ingest_t *self, const apply_item_t *it)
+{
+    counters_t *c = self->counters;
+    switch (it->status) {
+    case APPLY_ACCEPTED:
+        c->accepted++;
+        c->superseded += it->superseded != 0;
+        return;
+    case APPLY_DUPLICATE:
+        c->duplicate++;
+        return;
+    case APPLY_REJECTED:
+        c->rejected++;
+        break;
+    default:
+        c->retry++;
+        break;
+    }
+    if (it->verdict.code >= 0 && it->verdict.code < COUNTERS_ERROR_CODES)
+        c->by_error[it->verdict.code]++;
+}
+
+/* Send the ack of it to the peer of env; never blocks. */
+static void s_ack(ingest_t *self, const s_env_t *env, const apply_item_t *it)
+{
+    Passerelle__V1__Ack ack = PASSERELLE__V1__ACK__INIT;
+    uint8_t buf[1024];
+    ack.event_id = (char *)it->ev.event_id;
+    ack.status = (Passerelle__V1__AckStatus)it->status;
+    ack.error = (Passerelle__V1__ErrorCode)it->verdict.code;
+    ack.message = (char *)it->verdict.message;
+    ack.field = (char *)it->verdict.field;
+    ack.sequence = it->seq;
+    ack.superseded = it->superseded != 0;
+    size_t len = passerelle__v1__ack__get_packed_size(&ack);
+    if (len > sizeof buf)
+        fatalx("%s: ack of %zu bytes exceeds its buffer", __func__, len);
+    size_t packed = passerelle__v1__ack__pack(&ack, buf);
+    if (packed != len)
+        fatalx("%s: ack packed to %zu bytes, expected %zu", __func__, packed, len);
+    if (zmq_send(self->sock, env->rid, env->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        self->counters->acks_dropped++;   /* peer gone or its queue full: it will resend */
+        return;
+    }
+    if (env->req)
+        (void)zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT); /* follows the id */
+    if (zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) == -1)
+        self->counters->acks_dropped++;
+}
+
+int ingest_process(ingest_t *self, int shutting_down)
+{
+    size_t n = 0, bytes = 0;
+    while (n < self->batch_max && bytes < self->cfg->batch_max_bytes) {
+        int frames = 0;
+        int rc = s_recv(self, &self->env[n], &frames);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (errno != ETERM)
+                log_warnx("ingest: receive: %s", zmq_strerror(errno));
+            for (size_t i = 0; i < n; i++)
+                if (self->env[i].has_payload)
+                    zmq_msg_close(&self->env[i].payload);
+            return -1;
+        }
+        s_judge(self, &self->env[n], &self->items[n], frames);
+        if (self->env[n].has_payload)
+            bytes += zmq_msg_size(&self->env[n].payload);
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    s_commit(self, n, shutting_down);
+    for (size_t i = 0; i < n; i++) {
+        s_count(self, &self->items[i]);
+        s_ack(self, &self->env[i], &self->items[i]);
+        if (self->env[i].has_payload)
+            zmq_msg_close(&self->env[i].payload);
+    }
+    log_debug("ingest: batch of %zu messages", n);
+    return (int)n;
+}

@@ -1,0 +1,49 @@
+/* config.h - matcherd's settings: embedded defaults, an INI file (read with
+ * libinih), then command-line flags, each overriding the one before.
+ *
+ * Unknown sections or keys and bad values are refused with the file, line
+ * and reason. Every key is documented in deploy/matcherd.conf.example.
+ */
+#ifndef MATCHER_CONFIG_H
+#define MATCHER_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define CONFIG_ENDPOINT_MAX 256
+
+typedef struct {
+    char data_dir[PATH_MAX];              /* [store] data */
+    size_t map_initial_bytes;             /* [store] map_initial_mb */
+    size_t map_max_bytes;                 /* [store] map_max_mb */
+    char ingest[CONFIG_ENDPOINT_MAX];     /* [endpoints] ingest */
+    char feed[CONFIG_ENDPOINT_MAX];       /* [endpoints] feed */
+    char query[CONFIG_ENDPOINT_MAX];      /* [endpoints] query */
+    size_t batch_max;                     /* [ingest] batch_max: events per transaction */
+    size_t batch_max_bytes;               /* [ingest] batch_max_kb */
+    size_t max_event_bytes;               /* [ingest] max_event_kb: larger frames are TOO_LARGE */
+    size_t max_message_bytes;             /* [ingest] max_message_mb: larger ones drop the peer */
+    int sndhwm;                           /* [sockets] sndhwm */
+    int rcvhwm;                           /* [sockets] rcvhwm */
+    int log_level;                        /* [log] level: error, warn, info, debug */
+    int log_syslog;                       /* [log] syslog: yes / no */
+} config_t;
+
+/* Fill *cfg with the embedded defaults: data in ./passerelle-data,
+ * loopback endpoints on ports 7401 (ingest), 7402 (feed), 7403 (query). */
+void config_defaults(config_t *cfg);
+
+/* Read the INI file at path over *cfg. Returns 0, or -1 with a message
+ * "FILE:LINE: reason" in err (errlen bytes). */
+int config_load(config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one option by its "section.key" name (used for files and flags).
+ * Returns 0, or -1 with the reason in err. */
+int config_set(config_t *cfg, const char *section, const char *key, const char *value, char *err,
+               size_t errlen);
+
+/* Check the settings as a whole: endpoints well-formed and, as long as no
+ * security is configured, loopback only. Returns 0 or -1 with err set. */
+int config_check(const config_t *cfg, char *err, size_t errlen);
+
+#endif
