@@ -1,0 +1,694 @@
+/* store.c - the LMDB environment: open, lock, version check, transactions,
+ * map growth, meta counters, statistics and the module's logging.
+ *
+ * One MDB_env with named tables (see store_internal.h for the layout). A
+ * write goes through store_write(), which owns the MDB_MAP_FULL policy of
+ * STYLE.md section 5: abort, double the map (up to map_max_bytes), run the
+ * unit of work once more, never loop. Reads reuse one reset read txn
+ * (MDB_NOTLS lets a reset txn keep its reader slot).
+ *
+ * A daemon owns its store: store_new() takes an exclusive flock() on
+ * matcherd.lock before touching LMDB, so a second matcherd on the same
+ * directory is refused (and LMDB's rule "never open an env twice in one
+ * process" is kept for writers). Read-only opens take no lock: LMDB lets
+ * readers in other processes run alongside the writer.
+ */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_codec.h"
+
+#define S_MIB             (1024.0 * 1024.0)
+#define S_MAP_DEFAULT     ((size_t)64 << 20)
+#define S_MAP_MAX_DEFAULT ((size_t)1 << 40)
+
+/* Table names and flags. Indexes first, in store_index_t order. */
+static const struct {
+    const char *name;
+    unsigned flags;
+} s_tables[S_DBI_COUNT] = {
+    [STORE_IX_G_SKILL] = {"ix_g_skill", MDB_DUPSORT},
+    [STORE_IX_G_CERT] = {"ix_g_cert", MDB_DUPSORT},
+    [STORE_IX_G_CELL] = {"ix_g_cell", MDB_DUPSORT},
+    [STORE_IX_V_SKILL] = {"ix_v_skill", MDB_DUPSORT},
+    [STORE_IX_V_CERT] = {"ix_v_cert", MDB_DUPSORT},
+    [STORE_IX_V_ROME] = {"ix_v_rome", MDB_DUPSORT},
+    [STORE_IX_V_CELL] = {"ix_v_cell", MDB_DUPSORT},
+    [S_DBI_META] = {"meta", 0},
+    [S_DBI_GRADUATES] = {"graduates", 0},
+    [S_DBI_VACANCIES] = {"vacancies", 0},
+    [S_DBI_DEDUPE] = {"dedupe", 0},
+    [S_DBI_EVENTS] = {"events", MDB_INTEGERKEY},
+    [S_DBI_ENTITY_EVENTS] = {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
+};
+
+/* ---- logging and errors ----------------------------------------------- */
+
+static void s_log_stderr(int level, const char *msg)
+{
+    (void)level; /* the line says what happened; stderr has no levels */
+    (void)fprintf(stderr, "matcherd: %s\n", msg); /* nowhere to report a failure */
+}
+
+static store_log_fn s_logger = s_log_stderr;
+
+void store_set_logger(store_log_fn fn)
+{
+    s_logger = fn != NULL ? fn : s_log_stderr;
+}
+
+void store__log(int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof msg, fmt, ap); /* a truncated line is fine */
+    va_end(ap);
+    s_logger(level, msg);
+}
+
+const char *store_strerror(int err)
+{
+    switch (err) {
+    case STORE_OK: return "success";
+    case STORE_ENOTFOUND: return "not found";
+    case STORE_EFULL: return "store full (map cannot grow further)";
+    case STORE_EVERSION: return "unsupported on-disk format version";
+    case STORE_ESTALE: return "stale update (a newer version is stored)";
+    case STORE_ECORRUPT: return "store or record corrupt";
+    case STORE_EIO: return "I/O error";
+    case STORE_EINVAL: return "invalid argument";
+    case STORE_ENOMEM: return "out of memory";
+    case STORE_ENOSPC: return "no space left on device";
+    case STORE_EBUSY: return "store in use by another process";
+    case STORE_EINTERNAL: return "internal LMDB error";
+    default: return "unknown store error";
+    }
+}
+
+int store__map_rc(int rc)
+{
+    switch (rc) {
+    case 0: return 0;
+    case MDB_NOTFOUND: return STORE_ENOTFOUND;
+    case MDB_MAP_FULL: return STORE_EFULL;
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INCOMPATIBLE: return STORE_ECORRUPT;
+    case MDB_BAD_VALSIZE:
+    case MDB_KEYEXIST: return STORE_EINVAL;
+    case ENOMEM: return STORE_ENOMEM;
+    case ENOSPC: return STORE_ENOSPC;
+    default: return rc > 0 ? STORE_EIO : STORE_EINTERNAL;
+    }
+}
+
+int store__txn_fail(store_txn_t *txn, int rc, const char *func, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof what, fmt, ap); /* a truncated line is fine */
+    va_end(ap);
+    int err = store__map_rc(rc);
+    if (rc == MDB_MAP_FULL)
+        txn->map_full = 1;
+    if (txn->err == 0)
+        txn->err = err;
+    /* A full map is routine in a write: store_write grows it and retries. */
+    store__log(rc == MDB_MAP_FULL ? STORE_LOG_INFO : STORE_LOG_ERROR, "store: %s: %s: %s", func,
+               what, mdb_strerror(rc));
+    return err;
+}
+
+int store__need_write(store_txn_t *txn, const char *func)
+{
+    if (txn == NULL || !txn->write) {
+        store__log(STORE_LOG_ERROR, "store: %s: needs a write transaction", func);
+        return STORE_EINVAL;
+    }
+    return txn->err; /* after a failure LMDB only allows an abort: say so again, quietly */
+}
+
+int store__key_ok(const store_txn_t *txn, size_t len)
+{
+    return (len >= 1 && len <= txn->store->maxkey) ? 0 : STORE_EINVAL;
+}
+
+/* ---- meta counters ----------------------------------------------------- */
+
+int store__meta_get(store_txn_t *txn, const char *name, uint64_t *value)
+{
+    MDB_val key = {strlen(name), (void *)name}, val;
+    int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_META], &key, &val);
+    *value = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_get meta '%s'", name);
+    if (val.mv_size != 8) {
+        store__log(STORE_LOG_ERROR, "store: %s: meta '%s' is %zu bytes, expected 8", __func__, name,
+                   val.mv_size);
+        return STORE_ECORRUPT;
+    }
+    *value = store_codec_get_u64(val.mv_data);
+    return 0;
+}
+
+int store__meta_put(store_txn_t *txn, const char *name, uint64_t value)
+{
+    uint8_t buf[8];
+    store_codec_put_u64(buf, value);
+    MDB_val key = {strlen(name), (void *)name}, val = {sizeof buf, buf};
+    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_put meta '%s'", name);
+    return 0;
+}
+
+int store__meta_add(store_txn_t *txn, const char *name, int64_t delta)
+{
+    uint64_t value;
+    int rc = store__meta_get(txn, name, &value);
+    if (rc != 0)
+        return rc;
+    if (delta < 0 && value < (uint64_t)-delta) {
+        store__log(STORE_LOG_WARN, "store: %s: counter '%s' would go below 0; kept at 0", __func__,
+                   name);
+        value = 0;
+    } else {
+        value += (uint64_t)delta;
+    }
+    return store__meta_put(txn, name, value);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static char *s_path_join(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + 1 + strlen(name) + 1;
+    char *path = malloc(len);
+    if (path != NULL)
+        (void)snprintf(path, len, "%s/%s", dir, name); /* len fits exactly */
+    return path;
+}
+
+/* Create dir (0700) if missing; only its last component. */
+static int s_mkdir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        store__log(STORE_LOG_ERROR, "store %s: mkdir: %s", dir, strerror(errno));
+        return STORE_EIO;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        store__log(STORE_LOG_ERROR, "store %s: not a directory", dir);
+        return STORE_EINVAL;
+    }
+    return 0;
+}
+
+/* Exclusive flock() on dir/matcherd.lock, held until store_destroy. */
+static int s_lock(store_t *self)
+{
+    int rc = STORE_ENOMEM;
+    char *path = s_path_join(self->dir, "matcherd.lock");
+    if (path == NULL)
+        goto done;
+    rc = STORE_EIO;
+    self->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0) {
+        store__log(STORE_LOG_ERROR, "store %s: open %s: %s", self->dir, path, strerror(errno));
+        goto done;
+    }
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            store__log(STORE_LOG_ERROR,
+                       "store %s: another process uses the store (%s is "
+                       "locked); refusing to open it",
+                       self->dir, path);
+            rc = STORE_EBUSY;
+        } else {
+            store__log(STORE_LOG_ERROR, "store %s: flock %s: %s", self->dir, path, strerror(errno));
+        }
+        goto done;
+    }
+    rc = 0;
+done:
+    free(path);
+    return rc;
+}
+
+static void s_refresh_mapsize(store_t *self)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(self->env, &info) == 0) /* cannot fail on an open env */
+        self->map_bytes = info.me_mapsize;
+}
+
+/* Log why mdb_env_open failed and return the STORE_E* code. */
+static int s_open_error(const store_t *self, int rc)
+{
+    if (rc == MDB_INVALID)
+        store__log(STORE_LOG_ERROR,
+                   "store %s: data.mdb is not an LMDB environment "
+                   "(another file, or damaged); refusing to open it",
+                   self->dir);
+    else if (rc == MDB_VERSION_MISMATCH)
+        store__log(STORE_LOG_ERROR,
+                   "store %s: data.mdb was written by an incompatible "
+                   "LMDB version; refusing to open it",
+                   self->dir);
+    else if (rc == ENOENT && self->read_only)
+        store__log(STORE_LOG_ERROR, "store %s: no store here (read-only open)", self->dir);
+    else
+        store__log(STORE_LOG_ERROR, "store %s: mdb_env_open: %s", self->dir, mdb_strerror(rc));
+    if (rc == ENOENT && self->read_only)
+        return STORE_ENOTFOUND;
+    return store__map_rc(rc);
+}
+
+static int s_env_open(store_t *self)
+{
+    unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
+    int dead = 0;
+    int rc = mdb_env_create(&self->env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(self->env, self->map_bytes);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(self->env, S_DBI_COUNT);
+    if (rc != 0) {
+        store__log(STORE_LOG_ERROR, "store %s: mdb_env setup: %s", self->dir, mdb_strerror(rc));
+        return store__map_rc(rc);
+    }
+    rc = mdb_env_open(self->env, self->dir, flags, 0600);
+    if (rc != 0)
+        return s_open_error(self, rc);
+    rc = mdb_reader_check(self->env, &dead);
+    if (rc != 0) {
+        store__log(STORE_LOG_ERROR, "store %s: mdb_reader_check: %s", self->dir, mdb_strerror(rc));
+        return store__map_rc(rc);
+    }
+    if (dead > 0)
+        store__log(STORE_LOG_INFO, "store %s: cleared %d stale reader slot(s)", self->dir, dead);
+    self->maxkey = (unsigned)mdb_env_get_maxkeysize(self->env);
+    s_refresh_mapsize(self);
+    return 0;
+}
+
+/* The meta table exists: its format version must be ours. */
+static int s_check_format(store_txn_t *txn)
+{
+    const store_t *self = txn->store;
+    MDB_val key = {strlen(STORE_META_FORMAT), STORE_META_FORMAT}, val;
+    int rc = mdb_get(txn->txn, self->dbi[S_DBI_META], &key, &val);
+    if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size != 4)) {
+        store__log(STORE_LOG_ERROR,
+                   "store %s: meta table has no valid format version; "
+                   "refusing to open it",
+                   self->dir);
+        return STORE_ECORRUPT;
+    }
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_get meta 'format'");
+    uint32_t version = store_codec_get_u32(val.mv_data);
+    if (version != STORE_FORMAT_VERSION) {
+        store__log(STORE_LOG_ERROR,
+                   "store %s: on-disk format version %u, this matcherd "
+                   "understands version %d; refusing to open it",
+                   self->dir, version, STORE_FORMAT_VERSION);
+        return STORE_EVERSION;
+    }
+    return 0;
+}
+
+/* No meta table: the environment must be empty (a new store), not some
+ * other application's LMDB file. */
+static int s_check_empty(store_txn_t *txn)
+{
+    MDB_dbi main_dbi;
+    MDB_stat st;
+    int rc = mdb_dbi_open(txn->txn, NULL, 0, &main_dbi);
+    if (rc == 0)
+        rc = mdb_stat(txn->txn, main_dbi, &st);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_stat main table");
+    if (st.ms_entries > 0) {
+        store__log(STORE_LOG_ERROR,
+                   "store %s: an LMDB environment but not a Passerelle "
+                   "store (no meta table); refusing to open it",
+                   txn->store->dir);
+        return STORE_ECORRUPT;
+    }
+    if (txn->store->read_only) {
+        store__log(STORE_LOG_ERROR, "store %s: empty store (read-only open)", txn->store->dir);
+        return STORE_ENOTFOUND;
+    }
+    return 0;
+}
+
+/* Open (and on a new store create) every table. */
+static int s_tables_open(store_txn_t *txn, int create)
+{
+    store_t *self = txn->store;
+    for (int i = 0; i < S_DBI_COUNT; i++) {
+        unsigned flags = s_tables[i].flags | (create ? MDB_CREATE : 0);
+        int rc = mdb_dbi_open(txn->txn, s_tables[i].name, flags, &self->dbi[i]);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+            store__log(STORE_LOG_ERROR, "store %s: table '%s' %s; refusing to open it", self->dir,
+                       s_tables[i].name, rc == MDB_NOTFOUND ? "is missing" : "has the wrong flags");
+            return STORE_ECORRUPT;
+        }
+        if (rc != 0)
+            return store__txn_fail(txn, rc, __func__, "mdb_dbi_open '%s'", s_tables[i].name);
+    }
+    return 0;
+}
+
+static int s_format_put(store_txn_t *txn)
+{
+    uint8_t buf[4];
+    store_codec_put_u32(buf, STORE_FORMAT_VERSION);
+    MDB_val key = {strlen(STORE_META_FORMAT), STORE_META_FORMAT}, val = {sizeof buf, buf};
+    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, MDB_NOOVERWRITE);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_put meta 'format'");
+    return 0;
+}
+
+/* Unit of work of store_new: check the version, open the tables and, on a
+ * new store, write the format version. *arg (int) is set to 1 if new. */
+static int s_init(store_txn_t *txn, void *arg)
+{
+    int *created = arg;
+    *created = 0;
+    int rc = mdb_dbi_open(txn->txn, s_tables[S_DBI_META].name, 0, &txn->store->dbi[S_DBI_META]);
+    if (rc == MDB_NOTFOUND) {
+        rc = s_check_empty(txn);
+        *created = rc == 0;
+    } else if (rc != 0) {
+        rc = store__txn_fail(txn, rc, __func__, "mdb_dbi_open 'meta'");
+    } else {
+        rc = s_check_format(txn);
+    }
+    if (rc == 0)
+        rc = s_tables_open(txn, *created);
+    if (rc == 0 && *created)
+        rc = s_format_put(txn);
+    return rc;
+}
+
+/* A new store's files must survive a crash too: sync the directory. */
+static int s_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = (fd >= 0 && fsync(fd) == 0) ? 0 : STORE_EIO;
+    if (rc != 0)
+        store__log(STORE_LOG_ERROR, "store %s: fsync directory: %s", dir, strerror(errno));
+    if (fd >= 0)
+        (void)close(fd); /* read-only descriptor: nothing to lose */
+    return rc;
+}
+
+/* Read-only stores open their tables in a read txn; committing it makes
+ * the handles usable by later transactions. */
+static int s_tables_open_ro(store_t *self)
+{
+    store_txn_t txn = {self, NULL, 0, 0, 0};
+    int created = 0;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn.txn);
+    if (rc != 0) {
+        store__log(STORE_LOG_ERROR, "store %s: mdb_txn_begin: %s", self->dir, mdb_strerror(rc));
+        return store__map_rc(rc);
+    }
+    rc = s_init(&txn, &created);
+    if (rc != 0) {
+        mdb_txn_abort(txn.txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn.txn);
+    if (rc != 0)
+        store__log(STORE_LOG_ERROR, "store %s: mdb_txn_commit: %s", self->dir, mdb_strerror(rc));
+    return store__map_rc(rc);
+}
+
+static int s_configure(store_t *self, const char *dir, const store_options_t *opts)
+{
+    self->lock_fd = -1;
+    self->map_bytes = (opts != NULL && opts->map_bytes > 0) ? opts->map_bytes : S_MAP_DEFAULT;
+    self->map_max_bytes =
+        (opts != NULL && opts->map_max_bytes > 0) ? opts->map_max_bytes : S_MAP_MAX_DEFAULT;
+    if (self->map_max_bytes < self->map_bytes)
+        self->map_max_bytes = self->map_bytes;
+    self->read_only = opts != NULL && opts->read_only;
+    self->dir = strdup(dir);
+    self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
+    return self->data_path != NULL ? 0 : STORE_ENOMEM;
+}
+
+store_t *store_new(const char *dir, const store_options_t *opts, int *err)
+{
+    store_t *self = NULL;
+    int created = 0;
+    int rc = STORE_EINVAL;
+    if (dir == NULL || *dir == '\0') {
+        store__log(STORE_LOG_ERROR, "store: %s: no directory given", __func__);
+        goto fail;
+    }
+    self = calloc(1, sizeof *self);
+    rc = self != NULL ? s_configure(self, dir, opts) : STORE_ENOMEM;
+    if (rc != 0)
+        goto fail;
+    if (!self->read_only && ((rc = s_mkdir(dir)) != 0 || (rc = s_lock(self)) != 0))
+        goto fail;
+    if ((rc = s_env_open(self)) != 0)
+        goto fail;
+    rc = self->read_only ? s_tables_open_ro(self) : store_write(self, s_init, &created);
+    if (rc == 0 && created)
+        rc = s_sync_dir(dir);
+    if (rc != 0)
+        goto fail;
+    if (err != NULL)
+        *err = 0;
+    return self;
+fail:
+    if (rc == STORE_ENOMEM)
+        store__log(STORE_LOG_ERROR, "store %s: out of memory", dir != NULL ? dir : "?");
+    store_destroy(&self);
+    if (err != NULL)
+        *err = rc;
+    return NULL;
+}
+
+void store_destroy(store_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    store_t *self = *self_p;
+    if (self->rtxn != NULL)
+        mdb_txn_abort(self->rtxn);
+    if (self->env != NULL)
+        mdb_env_close(self->env);
+    if (self->lock_fd >= 0)
+        (void)close(self->lock_fd); /* releases the flock; nothing written */
+    free(self->data_path);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* Another process grew the map: adopt its size (no txn may be active). */
+static int s_adopt_mapsize(store_t *self)
+{
+    int rc = mdb_env_set_mapsize(self->env, 0);
+    if (rc != 0)
+        store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize: %s", self->dir,
+                   mdb_strerror(rc));
+    s_refresh_mapsize(self);
+    return rc;
+}
+
+/* mdb_txn_begin, retried once after MDB_MAP_RESIZED. STORE_E* code. */
+static int s_txn_begin(store_t *self, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(self->env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED && s_adopt_mapsize(self) == 0)
+        rc = mdb_txn_begin(self->env, NULL, flags, txn);
+    if (rc != 0) {
+        *txn = NULL;
+        store__log(STORE_LOG_ERROR, "store %s: mdb_txn_begin: %s", self->dir, mdb_strerror(rc));
+    }
+    return store__map_rc(rc);
+}
+
+/* Double the map, capped at map_max_bytes. STORE_EFULL at the cap. */
+static int s_grow(store_t *self)
+{
+    size_t old = self->map_bytes;
+    if (old >= self->map_max_bytes) {
+        store__log(STORE_LOG_ERROR,
+                   "store %s: map full at %g MiB and map_max_bytes reached; "
+                   "write refused",
+                   self->dir, old / S_MIB);
+        return STORE_EFULL;
+    }
+    size_t want = old > self->map_max_bytes / 2 ? self->map_max_bytes : old * 2;
+    int rc = mdb_env_set_mapsize(self->env, want);
+    if (rc != 0) {
+        store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize %zu: %s", self->dir, want,
+                   mdb_strerror(rc));
+        return rc == ENOMEM ? STORE_EFULL : store__map_rc(rc);
+    }
+    s_refresh_mapsize(self);
+    store__log(STORE_LOG_INFO, "store: map grown from %g to %g MiB", old / S_MIB,
+               self->map_bytes / S_MIB);
+    return 0;
+}
+
+static int s_commit(store_txn_t *txn, int *map_full)
+{
+    int rc = mdb_txn_commit(txn->txn); /* frees the handle either way */
+    txn->txn = NULL;
+    if (rc == 0)
+        return 0;
+    if (rc == MDB_MAP_FULL) {
+        *map_full = 1;
+        store__log(STORE_LOG_INFO, "store: store_write: mdb_txn_commit: %s", mdb_strerror(rc));
+        return STORE_EFULL;
+    }
+    store__log(STORE_LOG_ERROR, "store %s: store_write: mdb_txn_commit: %s", txn->store->dir,
+               mdb_strerror(rc));
+    if (rc == ENOSPC)
+        return STORE_ENOSPC;
+    return rc > 0 ? STORE_EIO : store__map_rc(rc);
+}
+
+/* One attempt of store_write. *map_full tells whether growing may help. */
+static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full)
+{
+    store_txn_t txn = {self, NULL, 1, 0, 0};
+    *map_full = 0;
+    int rc = s_txn_begin(self, 0, &txn.txn);
+    if (rc != 0)
+        return rc;
+    rc = fn(&txn, arg);
+    if (rc == 0 && txn.err != 0) {
+        store__log(STORE_LOG_ERROR,
+                   "store: store_write: the unit of work went on after a "
+                   "failed operation (%s); aborted",
+                   store_strerror(txn.err));
+        rc = txn.err;
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn.txn);
+        *map_full = txn.map_full;
+        return rc;
+    }
+    return s_commit(&txn, map_full);
+}
+
+int store_write(store_t *self, store_txn_fn fn, void *arg)
+{
+    int map_full = 0;
+    if (self == NULL || fn == NULL || self->read_only || self->in_txn) {
+        store__log(STORE_LOG_ERROR, "store: %s: %s", __func__,
+                   self == NULL || fn == NULL ? "NULL argument"
+                   : self->read_only          ? "store opened read-only"
+                                              : "called inside another transaction");
+        return STORE_EINVAL;
+    }
+    self->in_txn = 1;
+    int rc = s_write_once(self, fn, arg, &map_full);
+    if (map_full) {
+        rc = s_grow(self); /* logs why it cannot */
+        if (rc == 0 && (rc = s_write_once(self, fn, arg, &map_full)) != 0 && map_full) {
+            store__log(STORE_LOG_ERROR,
+                       "store %s: map still full at %g MiB after growing; "
+                       "write refused",
+                       self->dir, self->map_bytes / S_MIB);
+            rc = STORE_EFULL;
+        }
+    }
+    self->in_txn = 0;
+    return rc;
+}
+
+/* Make self->rtxn an active read txn: renew the reset one, or begin. */
+static int s_read_begin(store_t *self)
+{
+    if (self->rtxn != NULL) {
+        if (mdb_txn_renew(self->rtxn) == 0)
+            return 0;
+        /* e.g. MDB_MAP_RESIZED: start afresh, which adopts the new size */
+        mdb_txn_abort(self->rtxn);
+        self->rtxn = NULL;
+    }
+    return s_txn_begin(self, MDB_RDONLY, &self->rtxn);
+}
+
+int store_read(store_t *self, store_txn_fn fn, void *arg)
+{
+    if (self == NULL || fn == NULL || self->in_txn) {
+        store__log(STORE_LOG_ERROR, "store: %s: %s", __func__,
+                   self == NULL || fn == NULL ? "NULL argument"
+                                              : "called inside another transaction");
+        return STORE_EINVAL;
+    }
+    int rc = s_read_begin(self);
+    if (rc != 0)
+        return rc;
+    store_txn_t txn = {self, self->rtxn, 0, 0, 0};
+    self->in_txn = 1;
+    rc = fn(&txn, arg);
+    self->in_txn = 0;
+    mdb_txn_reset(self->rtxn);
+    return rc;
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+int store_stats(store_txn_t *txn, store_stats_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    struct stat fst;
+    if (txn == NULL || out == NULL)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof *out);
+    int rc = store__meta_get(txn, STORE_META_GRADUATES, &out->graduates);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_GRADUATES_OPEN, &out->graduates_open);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_VACANCIES, &out->vacancies);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_VACANCIES_OPEN, &out->vacancies_open);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_LAST_SEQ, &out->events);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_info(txn->store->env, &info)) != 0 ||
+        (rc = mdb_env_stat(txn->store->env, &st)) != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_env_info/stat");
+    out->map_bytes = info.me_mapsize;
+    out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    if (stat(txn->store->data_path, &fst) != 0) {
+        store__log(STORE_LOG_ERROR, "store: %s: stat %s: %s", __func__, txn->store->data_path,
+                   strerror(errno));
+        return STORE_EIO;
+    }
+    out->file_bytes = (uint64_t)fst.st_size;
+    return 0;
+}

@@ -1,0 +1,277 @@
+/* store_index.c - the inverted indexes: key -> entity ids.
+ *
+ * Each index is an MDB_DUPSORT table whose duplicates are entity ids, so a
+ * posting list is one B-tree of ids under its key: adding or removing one
+ * entity costs O(log n) in that list, whatever the population, and a
+ * lookup walks only the list asked for (DESIGN.md, "Scale").
+ *
+ * Entries exist only for open entities. Updates delete every entry of the
+ * stored (old) record, then insert the new record's entries, so no stale
+ * entry can survive whatever changed. Keys: skill, RNCP and ROME codes as
+ * their bytes without NUL; cells as 4 big-endian bytes of store_cell_of().
+ */
+#include "store_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- geographic cells -------------------------------------------------- */
+
+/* Cell number of one coordinate. Out-of-range and NaN inputs (which the
+ * validator refuses) are clamped so that the cast is always defined. */
+static int s_cell(double deg, double limit)
+{
+    if (isnan(deg))
+        deg = 0.0;
+    if (deg < -limit)
+        deg = -limit;
+    if (deg > limit)
+        deg = limit;
+    return (int)floor(deg / STORE_CELL_DEG);
+}
+
+uint32_t store_cell_of(double lat, double lon)
+{
+    uint32_t la = (uint32_t)(s_cell(lat, 90.0) + 32768);
+    uint32_t lo = (uint32_t)(s_cell(lon, 180.0) + 32768);
+    return (la << 16) | lo;
+}
+
+static void s_cell_key(const store_place_t *p, uint8_t key[4])
+{
+    uint32_t c = store_cell_of(p->lat, p->lon);
+    key[0] = (uint8_t)(c >> 24);
+    key[1] = (uint8_t)(c >> 16);
+    key[2] = (uint8_t)(c >> 8);
+    key[3] = (uint8_t)c;
+}
+
+/* ---- entity index entries ---------------------------------------------- */
+
+static const char *const s_ix_names[STORE_IX_COUNT] = {
+    "ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell",
+};
+
+/* An index key for a log line: codes as they are, cells in hex. */
+static const char *s_key_show(store_index_t ix, const void *k, size_t klen, char *buf, size_t cap)
+{
+    const uint8_t *b = k;
+    if ((ix == STORE_IX_G_CELL || ix == STORE_IX_V_CELL) && klen == 4)
+        (void)snprintf(buf, cap, "cell %02x%02x%02x%02x", b[0], b[1], b[2], b[3]); /* fits */
+    else
+        (void)snprintf(buf, cap, "'%.*s'", (int)klen, (const char *)k); /* may truncate */
+    return buf;
+}
+
+/* Insert (op > 0) or delete (op < 0) the pair (key, id) in index ix. An
+ * empty key (an unset code) is skipped. */
+static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t klen, const char *id,
+                   int op)
+{
+    MDB_val key = {klen, (void *)k}, val = {strlen(id), (void *)id};
+    if (klen == 0)
+        return 0;
+    if (store__key_ok(txn, klen) != 0) {
+        store__log(STORE_LOG_ERROR, "store: %s: %s key of %zu bytes for '%s' is too long", __func__,
+                   s_ix_names[ix], klen, id);
+        return STORE_EINVAL;
+    }
+    MDB_dbi dbi = txn->store->dbi[ix];
+    int rc = op > 0 ? mdb_put(txn->txn, dbi, &key, &val, 0) : mdb_del(txn->txn, dbi, &key, &val);
+    if (rc == MDB_NOTFOUND && op < 0)
+        return 0; /* a code listed twice in the record: already gone */
+    if (rc != 0) {
+        char shown[STORE_SKILL_MAX + 8];
+        return store__txn_fail(txn, rc, __func__, "%s %s key %s id '%s'",
+                               op > 0 ? "mdb_put" : "mdb_del", s_ix_names[ix],
+                               s_key_show(ix, k, klen, shown, sizeof shown), id);
+    }
+    return 0;
+}
+
+static int s_ix_str(store_txn_t *txn, store_index_t ix, const char *code, const char *id, int op)
+{
+    return s_ix_op(txn, ix, code, strlen(code), id, op);
+}
+
+static int s_ix_skills(store_txn_t *txn, store_index_t ix, const store_skill_t *s, size_t n,
+                       const char *id, int op)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = s_ix_str(txn, ix, s[i].code, id, op);
+    return rc;
+}
+
+static int s_ix_place(store_txn_t *txn, store_index_t ix, const store_place_t *p, const char *id,
+                      int op)
+{
+    uint8_t key[4];
+    if (!p->has_point)
+        return 0;
+    s_cell_key(p, key);
+    return s_ix_op(txn, ix, key, sizeof key, id, op);
+}
+
+int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
+{
+    int rc = s_ix_skills(txn, STORE_IX_G_SKILL, g->skills, g->n_skills, g->id, op);
+    for (size_t i = 0; i < g->n_certs && rc == 0; i++)
+        rc = s_ix_str(txn, STORE_IX_G_CERT, g->certs[i].rncp, g->id, op);
+    if (rc == 0)
+        rc = s_ix_place(txn, STORE_IX_G_CELL, &g->home, g->id, op);
+    return rc;
+}
+
+int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op)
+{
+    /* A skill both required and desirable is one (key, id) pair: the second
+     * put rewrites it, the second delete finds nothing. */
+    int rc = s_ix_skills(txn, STORE_IX_V_SKILL, v->required, v->n_required, v->id, op);
+    if (rc == 0)
+        rc = s_ix_skills(txn, STORE_IX_V_SKILL, v->desirable, v->n_desirable, v->id, op);
+    for (size_t i = 0; i < v->n_rncps && rc == 0; i++)
+        rc = s_ix_str(txn, STORE_IX_V_CERT, v->rncps[i], v->id, op);
+    for (size_t i = 0; i < v->n_romes && rc == 0; i++)
+        rc = s_ix_str(txn, STORE_IX_V_ROME, v->romes[i], v->id, op);
+    if (rc == 0)
+        rc = s_ix_place(txn, STORE_IX_V_CELL, &v->site, v->id, op);
+    return rc;
+}
+
+/* ---- sweeping an id out of whole indexes -------------------------------- */
+
+typedef struct {
+    MDB_val *keys; /* copies, malloc'd */
+    size_t n, cap;
+} s_keylist_t;
+
+static void s_keylist_free(s_keylist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->keys[i].mv_data);
+    free(l->keys);
+    memset(l, 0, sizeof *l);
+}
+
+static int s_keylist_add(s_keylist_t *l, const MDB_val *key)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        MDB_val *keys = realloc(l->keys, cap * sizeof *keys);
+        if (keys == NULL)
+            return STORE_ENOMEM;
+        l->keys = keys;
+        l->cap = cap;
+    }
+    void *copy = malloc(key->mv_size);
+    if (copy == NULL)
+        return STORE_ENOMEM;
+    memcpy(copy, key->mv_data, key->mv_size);
+    l->keys[l->n].mv_size = key->mv_size;
+    l->keys[l->n++].mv_data = copy;
+    return 0;
+}
+
+/* Collect every key of index ix under which id is listed. Scans the whole
+ * index: for damaged records only (see store__index_sweep). */
+static int s_keys_with_id(store_txn_t *txn, store_index_t ix, const char *id, s_keylist_t *out)
+{
+    MDB_cursor *all = NULL, *probe = NULL;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &all);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &probe);
+    if (rc == 0)
+        rc = mdb_cursor_get(all, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        MDB_val k = key, v = {strlen(id), (void *)id};
+        rc = mdb_cursor_get(probe, &k, &v, MDB_GET_BOTH);
+        if (rc == 0 && (rc = s_keylist_add(out, &key)) != 0)
+            goto done; /* STORE_ENOMEM */
+        if (rc == 0 || rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(all, &key, &val, MDB_NEXT_NODUP);
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : store__txn_fail(txn, rc, __func__, "scan %s", s_ix_names[ix]);
+done:
+    if (probe != NULL)
+        mdb_cursor_close(probe);
+    if (all != NULL)
+        mdb_cursor_close(all);
+    return rc;
+}
+
+int store__index_sweep(store_txn_t *txn, store_index_t first, store_index_t last, const char *id,
+                       size_t *removed)
+{
+    s_keylist_t keys = {NULL, 0, 0};
+    int rc = 0;
+    *removed = 0;
+    for (int ix = first; ix <= (int)last && rc == 0; ix++) {
+        rc = s_keys_with_id(txn, (store_index_t)ix, id, &keys);
+        for (size_t i = 0; i < keys.n && rc == 0; i++)
+            rc =
+                s_ix_op(txn, (store_index_t)ix, keys.keys[i].mv_data, keys.keys[i].mv_size, id, -1);
+        *removed += rc == 0 ? keys.n : 0;
+        s_keylist_free(&keys);
+    }
+    if (rc == STORE_ENOMEM)
+        store__log(STORE_LOG_ERROR, "store: %s: out of memory sweeping '%s'", __func__, id);
+    return rc;
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+static int s_lookup_ok(store_txn_t *txn, store_index_t ix, const void *key, size_t len)
+{
+    if (txn == NULL || (int)ix < 0 || ix >= STORE_IX_COUNT || key == NULL)
+        return STORE_EINVAL;
+    return store__key_ok(txn, len);
+}
+
+int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
+                     store_id_fn fn, void *arg)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {len, (void *)key}, v;
+    if (fn == NULL || s_lookup_ok(txn, ix, key, len) != 0)
+        return STORE_EINVAL;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", s_ix_names[ix]);
+    int result = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    while (rc == 0) {
+        result = fn(v.mv_data, v.mv_size, arg);
+        if (result != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", s_ix_names[ix]);
+    mdb_cursor_close(cur);
+    return result;
+}
+
+size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k = {len, (void *)key}, v;
+    size_t count = 0;
+    if (s_lookup_ok(txn, ix, key, len) != 0)
+        return 0;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_count(cur, &count);
+        mdb_cursor_close(cur);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        (void)store__txn_fail(txn, rc, __func__, "count %s", s_ix_names[ix]); /* 0 it is */
+        count = 0;
+    }
+    return count;
+}

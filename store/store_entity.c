@@ -1,0 +1,296 @@
+/* store_entity.c - graduates and vacancies: get, put and erase.
+ *
+ * A put reads the stored record first: its version decides whether the new
+ * one may replace it (promise 2: an older update never overwrites newer
+ * data), and its contents say which index entries to delete, so that the
+ * indexes always describe exactly the stored, open records. Counters in
+ * meta follow every change of existence or openness.
+ *
+ * Erasure is the privacy promise: the record, its index entries and every
+ * log entry filed under the entity go. Even a record that no longer
+ * decodes is erased, by sweeping its id out of its indexes.
+ */
+#include "store_internal.h"
+
+#include <string.h>
+
+#include "store_codec.h"
+
+/* What differs between the two kinds of entity, apart from the struct. */
+typedef struct {
+    const char *what; /* for log lines */
+    int dbi;
+    char kind;             /* entity_events kind byte */
+    const char *count_all; /* meta counters */
+    const char *count_open;
+    store_index_t ix_first; /* its indexes, for the sweep */
+    store_index_t ix_last;
+} s_kind_t;
+
+static const s_kind_t s_graduates = {
+    .what = "graduate",
+    .dbi = S_DBI_GRADUATES,
+    .kind = STORE_ENTITY_GRADUATE,
+    .count_all = STORE_META_GRADUATES,
+    .count_open = STORE_META_GRADUATES_OPEN,
+    .ix_first = STORE_IX_G_SKILL,
+    .ix_last = STORE_IX_G_CELL,
+};
+
+static const s_kind_t s_vacancies = {
+    .what = "vacancy",
+    .dbi = S_DBI_VACANCIES,
+    .kind = STORE_ENTITY_VACANCY,
+    .count_all = STORE_META_VACANCIES,
+    .count_open = STORE_META_VACANCIES_OPEN,
+    .ix_first = STORE_IX_V_SKILL,
+    .ix_last = STORE_IX_V_CELL,
+};
+
+/* ---- shared steps -------------------------------------------------------- */
+
+/* key = id's bytes. STORE_EINVAL unless 1..STORE_ID_MAX bytes. */
+static int s_id_key(const char *id, MDB_val *key)
+{
+    size_t n = id != NULL ? strnlen(id, STORE_ID_MAX + 1) : 0;
+    if (n == 0 || n > STORE_ID_MAX)
+        return STORE_EINVAL;
+    key->mv_size = n;
+    key->mv_data = (void *)id;
+    return 0;
+}
+
+/* Common argument checks: txn and p (the record, the output or the id)
+ * not NULL, id usable as a key; write: the call needs a write txn. */
+static int s_args_ok(store_txn_t *txn, const void *p, const char *id, int write, const char *func)
+{
+    MDB_val key;
+    int rc;
+    if (txn == NULL || p == NULL)
+        return STORE_EINVAL;
+    if (write && (rc = store__need_write(txn, func)) != 0)
+        return rc;
+    if (s_id_key(id, &key) != 0) {
+        store__log(STORE_LOG_ERROR, "store: %s: id empty or over %d bytes", func, STORE_ID_MAX);
+        return STORE_EINVAL;
+    }
+    return 0;
+}
+
+/* The stored bytes of id (borrowed). 0, STORE_ENOTFOUND or logged error. */
+static int s_raw_get(store_txn_t *txn, const s_kind_t *k, const char *id, MDB_val *val)
+{
+    MDB_val key;
+    if (s_id_key(id, &key) != 0)
+        return STORE_EINVAL;
+    int rc = mdb_get(txn->txn, txn->store->dbi[k->dbi], &key, val);
+    if (rc == MDB_NOTFOUND)
+        return STORE_ENOTFOUND;
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_get %s '%s'", k->what, id);
+    return 0;
+}
+
+static int s_corrupt(const s_kind_t *k, const char *id, size_t len)
+{
+    store__log(STORE_LOG_ERROR,
+               "store: %s '%s': stored record (%zu bytes) does not decode; "
+               "the store is damaged",
+               k->what, id, len);
+    return STORE_ECORRUPT;
+}
+
+static int s_bad_record(const s_kind_t *k, const char *id, const char *func)
+{
+    store__log(STORE_LOG_ERROR, "store: %s: %s '%s': a count or string exceeds its bound", func,
+               k->what, id);
+    return STORE_EINVAL;
+}
+
+/* Room for id's record of len bytes (MDB_RESERVE); fill *buf at once. */
+static int s_reserve(store_txn_t *txn, const s_kind_t *k, const char *id, size_t len, void **buf)
+{
+    MDB_val key, val = {len, NULL};
+    if (s_id_key(id, &key) != 0)
+        return STORE_EINVAL;
+    int rc = mdb_put(txn->txn, txn->store->dbi[k->dbi], &key, &val, MDB_RESERVE);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_put %s '%s'", k->what, id);
+    *buf = val.mv_data;
+    return 0;
+}
+
+/* Move the counters from (was, was_open) to (is, is_open). */
+static int s_counters(store_txn_t *txn, const s_kind_t *k, int was, int was_open, int is,
+                      int is_open)
+{
+    int rc = 0;
+    if (is != was)
+        rc = store__meta_add(txn, k->count_all, is - was);
+    if (rc == 0 && is_open != was_open)
+        rc = store__meta_add(txn, k->count_open, is_open - was_open);
+    return rc;
+}
+
+/* Damaged record: which index keys list it is unknown, so scan them all.
+ * Only an open entity has index entries, hence *was_open. */
+static int s_sweep(store_txn_t *txn, const s_kind_t *k, const char *id, int *was_open)
+{
+    size_t removed = 0;
+    int rc = store__index_sweep(txn, k->ix_first, k->ix_last, id, &removed);
+    *was_open = removed > 0;
+    store__log(STORE_LOG_WARN, "store: erasing damaged %s '%s': swept %zu index entries", k->what,
+               id, removed);
+    return rc;
+}
+
+/* After the index entries are gone: the record, counters and log entries.
+ * STORE_ENOTFOUND if there was neither a record nor a log entry. */
+static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, int had_record,
+                          int was_open)
+{
+    MDB_val key;
+    int logged = 0;
+    int rc = s_id_key(id, &key);
+    if (rc == 0 && had_record) {
+        rc = mdb_del(txn->txn, txn->store->dbi[k->dbi], &key, NULL);
+        if (rc != 0)
+            return store__txn_fail(txn, rc, __func__, "mdb_del %s '%s'", k->what, id);
+        rc = s_counters(txn, k, 1, was_open, 0, 0);
+    }
+    if (rc == 0)
+        rc = store__log_erase_entity(txn, k->kind, id, &logged);
+    if (rc != 0)
+        return rc;
+    return (had_record || logged) ? 0 : STORE_ENOTFOUND;
+}
+
+/* ---- graduates ----------------------------------------------------------- */
+
+static int s_graduate_load(store_txn_t *txn, const char *id, store_graduate_t *out)
+{
+    MDB_val val;
+    int rc = s_raw_get(txn, &s_graduates, id, &val);
+    if (rc == 0 && (store_codec_graduate_decode(val.mv_data, val.mv_size, out) != 0 ||
+                    strcmp(out->id, id) != 0))
+        rc = s_corrupt(&s_graduates, id, val.mv_size);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out)
+{
+    int rc = s_args_ok(txn, out, id, 0, __func__);
+    return rc != 0 ? rc : s_graduate_load(txn, id, out);
+}
+
+int store_graduate_put(store_txn_t *txn, const store_graduate_t *g)
+{
+    size_t len;
+    void *buf = NULL;
+    int rc = s_args_ok(txn, g, g != NULL ? g->id : NULL, 1, __func__);
+    if (rc != 0)
+        return rc;
+    if (store_codec_graduate_size(g, &len) != 0)
+        return s_bad_record(&s_graduates, g->id, __func__);
+    store_graduate_t *old = &txn->store->old_g;
+    rc = s_graduate_load(txn, g->id, old);
+    if (rc != 0 && rc != STORE_ENOTFOUND)
+        return rc; /* a damaged old record: its index entries are unknown */
+    int was = rc == 0, was_open = was && old->state == STORE_STATE_OPEN;
+    if (was && old->version > g->version)
+        return STORE_ESTALE;
+    if (was_open && (rc = store__graduate_index(txn, old, -1)) != 0)
+        return rc;
+    if ((rc = s_reserve(txn, &s_graduates, g->id, len, &buf)) != 0)
+        return rc;
+    store_codec_graduate_encode(g, buf, len);
+    if (g->state == STORE_STATE_OPEN && (rc = store__graduate_index(txn, g, 1)) != 0)
+        return rc;
+    return s_counters(txn, &s_graduates, was, was_open, 1, g->state == STORE_STATE_OPEN);
+}
+
+int store_graduate_erase(store_txn_t *txn, const char *id)
+{
+    int rc = s_args_ok(txn, id, id, 1, __func__);
+    if (rc != 0)
+        return rc;
+    store_graduate_t *old = &txn->store->old_g;
+    int found = s_graduate_load(txn, id, old);
+    int was_open = found == 0 && old->state == STORE_STATE_OPEN;
+    if (was_open)
+        rc = store__graduate_index(txn, old, -1);
+    else if (found == STORE_ECORRUPT)
+        rc = s_sweep(txn, &s_graduates, id, &was_open);
+    else if (found != 0 && found != STORE_ENOTFOUND)
+        rc = found;
+    if (rc != 0)
+        return rc;
+    return s_erase_finish(txn, &s_graduates, id, found != STORE_ENOTFOUND, was_open);
+}
+
+/* ---- vacancies ----------------------------------------------------------- */
+
+static int s_vacancy_load(store_txn_t *txn, const char *id, store_vacancy_t *out)
+{
+    MDB_val val;
+    int rc = s_raw_get(txn, &s_vacancies, id, &val);
+    if (rc == 0 && (store_codec_vacancy_decode(val.mv_data, val.mv_size, out) != 0 ||
+                    strcmp(out->id, id) != 0))
+        rc = s_corrupt(&s_vacancies, id, val.mv_size);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out)
+{
+    int rc = s_args_ok(txn, out, id, 0, __func__);
+    return rc != 0 ? rc : s_vacancy_load(txn, id, out);
+}
+
+int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v)
+{
+    size_t len;
+    void *buf = NULL;
+    int rc = s_args_ok(txn, v, v != NULL ? v->id : NULL, 1, __func__);
+    if (rc != 0)
+        return rc;
+    if (store_codec_vacancy_size(v, &len) != 0)
+        return s_bad_record(&s_vacancies, v->id, __func__);
+    store_vacancy_t *old = &txn->store->old_v;
+    rc = s_vacancy_load(txn, v->id, old);
+    if (rc != 0 && rc != STORE_ENOTFOUND)
+        return rc; /* a damaged old record: its index entries are unknown */
+    int was = rc == 0, was_open = was && old->state == STORE_STATE_OPEN;
+    if (was && old->version > v->version)
+        return STORE_ESTALE;
+    if (was_open && (rc = store__vacancy_index(txn, old, -1)) != 0)
+        return rc;
+    if ((rc = s_reserve(txn, &s_vacancies, v->id, len, &buf)) != 0)
+        return rc;
+    store_codec_vacancy_encode(v, buf, len);
+    if (v->state == STORE_STATE_OPEN && (rc = store__vacancy_index(txn, v, 1)) != 0)
+        return rc;
+    return s_counters(txn, &s_vacancies, was, was_open, 1, v->state == STORE_STATE_OPEN);
+}
+
+int store_vacancy_erase(store_txn_t *txn, const char *id)
+{
+    int rc = s_args_ok(txn, id, id, 1, __func__);
+    if (rc != 0)
+        return rc;
+    store_vacancy_t *old = &txn->store->old_v;
+    int found = s_vacancy_load(txn, id, old);
+    int was_open = found == 0 && old->state == STORE_STATE_OPEN;
+    if (was_open)
+        rc = store__vacancy_index(txn, old, -1);
+    else if (found == STORE_ECORRUPT)
+        rc = s_sweep(txn, &s_vacancies, id, &was_open);
+    else if (found != 0 && found != STORE_ENOTFOUND)
+        rc = found;
+    if (rc != 0)
+        return rc;
+    return s_erase_finish(txn, &s_vacancies, id, found != STORE_ENOTFOUND, was_open);
+}

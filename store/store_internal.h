@@ -1,0 +1,133 @@
+/* store_internal.h - what the files of store/ share and nobody else sees.
+ *
+ * The definitions of struct store and struct store_txn, the table (DBI)
+ * numbering, the meta keys, and the few helpers that more than one file of
+ * the module needs: logging, LMDB error mapping, counters, key checks and
+ * the entity-indexing functions of store_index.c. Functions here use the
+ * store__ prefix (module-private, not static); file-local ones are s_*.
+ *
+ * On-disk layout (STORE_FORMAT_VERSION 1), one LMDB environment:
+ *   meta          "format" -> u32 LE; "graduates", "graduates_open",
+ *                 "vacancies", "vacancies_open", "last_seq" -> u64 LE
+ *   graduates     id bytes -> store_codec graduate record
+ *   vacancies     id bytes -> store_codec vacancy record
+ *   ix_*          (MDB_DUPSORT) index key -> entity id bytes, one dup each;
+ *                 cell keys are the 4 bytes of store_cell_of(), big-endian
+ *   dedupe        source '\0' event_id -> u64 LE sequence number
+ *   events        (MDB_INTEGERKEY) u64 native seq -> store_codec log record
+ *   entity_events (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
+ *                 kind byte ('g'/'v') + id bytes -> u64 native seq
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* INTEGERKEY/INTEGERDUP values are size_t-sized: we store uint64_t. */
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "store needs a 64-bit size_t");
+
+/* Tables. The first STORE_IX_COUNT entries are the indexes, in the order of
+ * store_index_t, so that an index number is also its table number. */
+enum {
+    S_DBI_META = STORE_IX_COUNT,
+    S_DBI_GRADUATES,
+    S_DBI_VACANCIES,
+    S_DBI_DEDUPE,
+    S_DBI_EVENTS,
+    S_DBI_ENTITY_EVENTS,
+    S_DBI_COUNT
+};
+
+/* Longest dedupe key: source + '\0' + event_id. */
+#define STORE_DEDUPE_KEY_MAX 401
+
+/* Meta keys (stored without their NUL). */
+#define STORE_META_FORMAT         "format"
+#define STORE_META_GRADUATES      "graduates"
+#define STORE_META_GRADUATES_OPEN "graduates_open"
+#define STORE_META_VACANCIES      "vacancies"
+#define STORE_META_VACANCIES_OPEN "vacancies_open"
+#define STORE_META_LAST_SEQ       "last_seq"
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[S_DBI_COUNT];
+    char *dir;
+    char *data_path; /* dir/data.mdb, for stat() */
+    int lock_fd;     /* flock()ed matcherd.lock, -1 if none */
+    int read_only;
+    int in_txn;           /* a store_read/store_write is running */
+    size_t map_bytes;     /* current map size */
+    size_t map_max_bytes; /* growth limit */
+    unsigned maxkey;      /* mdb_env_get_maxkeysize() */
+    MDB_txn *rtxn;        /* reusable read txn, reset between uses */
+    /* Scratch space for the old record in put/erase: a store_t is used by
+     * one thread and its functions do not nest, so one of each suffices
+     * and saves 10-20 KB of stack or a malloc per event. */
+    store_graduate_t old_g;
+    store_vacancy_t old_v;
+};
+
+struct store_txn {
+    store_t *store;
+    MDB_txn *txn;
+    int write;    /* a write transaction */
+    int map_full; /* an operation hit MDB_MAP_FULL */
+    int err;      /* first failure that poisoned txn, else 0 */
+};
+
+/* Log one line through the configured logger. */
+void store__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Map an LMDB or errno code to a STORE_E* code (0 stays 0). */
+int store__map_rc(int rc);
+
+/* An LMDB call failed inside txn: log "store: <func>: <what>: <reason>",
+ * remember that txn can now only be aborted (and whether the map was full,
+ * so that store_write grows it) and return the STORE_E* code. Never call it
+ * for MDB_NOTFOUND / MDB_KEYEXIST results the caller expects. */
+int store__txn_fail(store_txn_t *txn, int rc, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* STORE_EINVAL (logged) unless txn is a write transaction; the first
+ * error of txn (not logged again) if an operation in it already failed. */
+int store__need_write(store_txn_t *txn, const char *func) STORE_WUR;
+
+/* 0 if key is a usable LMDB key (1..maxkey bytes), else STORE_EINVAL. */
+int store__key_ok(const store_txn_t *txn, size_t len);
+
+/* Read meta counter name into *value (0 if absent). */
+int store__meta_get(store_txn_t *txn, const char *name, uint64_t *value) STORE_WUR;
+
+/* Store value under meta counter name. */
+int store__meta_put(store_txn_t *txn, const char *name, uint64_t value) STORE_WUR;
+
+/* Add delta to meta counter name; a result below zero is logged (the
+ * counters disagree with the tables) and clamped to 0. */
+int store__meta_add(store_txn_t *txn, const char *name, int64_t delta) STORE_WUR;
+
+/* ---- store_index.c: entity index entries ------------------------------ */
+
+/* Insert (op > 0) or delete (op < 0) every index entry of g / v. Deleting
+ * an entry that is not there is not an error; inserting one twice stores
+ * it once. */
+int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op) STORE_WUR;
+int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op) STORE_WUR;
+
+/* Remove id from every key of indexes first..last by scanning them whole.
+ * Only for erasing an entity whose record no longer decodes, so that its
+ * id leaves no trace; *removed counts the entries deleted. */
+int store__index_sweep(store_txn_t *txn, store_index_t first, store_index_t last, const char *id,
+                       size_t *removed) STORE_WUR;
+
+/* ---- store_log.c ------------------------------------------------------ */
+
+/* Delete every log entry filed under (kind, id) and the entity_events rows.
+ * *found is set to 1 if there was at least one. */
+int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *found) STORE_WUR;
+
+#endif

@@ -1,0 +1,1110 @@
+/* test_store.c - unit tests of store/: opening and refusing stores, the
+ * event log and dedupe table, entities and their index entries, erasure,
+ * counters, map growth and the STORE_EFULL limit, aborted writes and
+ * damaged records. Each test gets a fresh directory under /tmp, removed in
+ * teardown. Tests that damage a store on purpose use LMDB directly. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "store.h"
+#include "store_codec.h"
+
+/* ---- fixture ------------------------------------------------------------- */
+
+typedef struct {
+    char dir[64];
+    store_t *st;
+} fx_t;
+
+static char s_logs[65536]; /* every line the store logged in this test */
+
+static void s_capture(int level, const char *msg)
+{
+    size_t used = strlen(s_logs);
+    (void)snprintf(s_logs + used, sizeof s_logs - used, "%d %s\n", level, msg);
+    if (getenv("TEST_STORE_VERBOSE") != NULL)
+        fprintf(stderr, "[log %d] %s\n", level, msg);
+}
+
+static int s_setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    if (fx == NULL)
+        return -1;
+    (void)snprintf(fx->dir, sizeof fx->dir, "/tmp/test_store.XXXXXX");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    s_logs[0] = '\0';
+    store_set_logger(s_capture);
+    *state = fx;
+    return 0;
+}
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    store_destroy(&fx->st);
+    int rc = nftw(fx->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return rc;
+}
+
+static store_t *s_open(const fx_t *fx, size_t map, size_t max, int *err)
+{
+    store_options_t opts = {map, max, 0};
+    return store_new(fx->dir, &opts, err);
+}
+
+static void s_reopen(fx_t *fx, size_t map, size_t max)
+{
+    int err = 0;
+    store_destroy(&fx->st);
+    assert_null(fx->st);
+    fx->st = s_open(fx, map, max, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(err, 0);
+}
+
+/* ---- raw LMDB, to damage a closed store on purpose ---------------------- */
+
+static void s_raw_put(const char *dir, const char *table, const void *k, size_t klen, const void *v,
+                      size_t vlen)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* ---- record builders ------------------------------------------------------ */
+
+static void s_graduate(store_graduate_t *g, const char *id, int64_t version, uint8_t state,
+                       const char *const *skills, const char *const *rncps, double lat, double lon)
+{
+    memset(g, 0, sizeof *g);
+    (void)snprintf(g->id, sizeof g->id, "%s", id);
+    (void)snprintf(g->school, sizeof g->school, "school-0420");
+    g->version = version;
+    g->state = state;
+    g->licence = 1;
+    g->skills_inferred = 1;
+    g->contracts = (1u << STORE_CONTRACT_CDI) | (1u << STORE_CONTRACT_APPRENTICESHIP);
+    g->radius_km = 42;
+    g->available_from = 19876;
+    g->home.lat = lat;
+    g->home.lon = lon;
+    g->home.has_point = 1;
+    (void)snprintf(g->home.commune, sizeof g->home.commune, "2A004");
+    for (; rncps != NULL && *rncps != NULL; rncps++) {
+        store_cert_t *c = &g->certs[g->n_certs++];
+        c->kind = STORE_CERT_BAC_PRO;
+        c->level = 4;
+        c->obtained = 19000 + g->n_certs;
+        (void)snprintf(c->rncp, sizeof c->rncp, "%s", *rncps);
+    }
+    for (; skills != NULL && *skills != NULL; skills++) {
+        store_skill_t *s = &g->skills[g->n_skills++];
+        (void)snprintf(s->code, sizeof s->code, "%s", *skills);
+        s->weight = 1.0f / (float)g->n_skills;
+    }
+}
+
+static void s_vacancy(store_vacancy_t *v, const char *id, int64_t version, uint8_t state,
+                      const char *const *required, const char *const *desirable,
+                      const char *const *romes, const char *const *rncps)
+{
+    memset(v, 0, sizeof *v);
+    (void)snprintf(v->id, sizeof v->id, "%s", id);
+    (void)snprintf(v->employer, sizeof v->employer, "35600000000048");
+    v->version = version;
+    v->state = state;
+    v->sector = 2;
+    v->contract = STORE_CONTRACT_CDD;
+    v->licence_required = 1;
+    v->min_level = 3;
+    v->max_distance_km = 80;
+    v->positions = 3;
+    v->start_date = 20000;
+    v->expires_on = 20100;
+    v->site.lat = 43.6;
+    v->site.lon = 1.44;
+    v->site.has_point = 1;
+    for (; required != NULL && *required != NULL; required++) {
+        store_skill_t *s = &v->required[v->n_required++];
+        (void)snprintf(s->code, sizeof s->code, "%s", *required);
+        s->weight = 2.5f;
+    }
+    for (; desirable != NULL && *desirable != NULL; desirable++) {
+        store_skill_t *s = &v->desirable[v->n_desirable++];
+        (void)snprintf(s->code, sizeof s->code, "%s", *desirable);
+        s->weight = 0.5f;
+    }
+    for (; romes != NULL && *romes != NULL; romes++)
+        (void)snprintf(v->romes[v->n_romes++], sizeof v->romes[0], "%s", *romes);
+    for (; rncps != NULL && *rncps != NULL; rncps++)
+        (void)snprintf(v->rncps[v->n_rncps++], sizeof v->rncps[0], "%s", *rncps);
+}
+
+/* ---- units of work and their wrappers --------------------------------------- */
+
+static int s_fn_put_g(store_txn_t *txn, void *arg)
+{
+    return store_graduate_put(txn, arg);
+}
+
+static int s_fn_put_v(store_txn_t *txn, void *arg)
+{
+    return store_vacancy_put(txn, arg);
+}
+
+static int s_fn_erase_g(store_txn_t *txn, void *arg)
+{
+    return store_graduate_erase(txn, arg);
+}
+
+static int s_fn_erase_v(store_txn_t *txn, void *arg)
+{
+    return store_vacancy_erase(txn, arg);
+}
+
+static int s_put_g(store_t *st, const store_graduate_t *g)
+{
+    return store_write(st, s_fn_put_g, (void *)g);
+}
+
+static int s_put_v(store_t *st, const store_vacancy_t *v)
+{
+    return store_write(st, s_fn_put_v, (void *)v);
+}
+
+typedef struct {
+    const char *id;
+    store_graduate_t g;
+    store_vacancy_t v;
+} get_arg_t;
+
+static int s_fn_get_g(store_txn_t *txn, void *arg)
+{
+    get_arg_t *a = arg;
+    return store_graduate_get(txn, a->id, &a->g);
+}
+
+static int s_fn_get_v(store_txn_t *txn, void *arg)
+{
+    get_arg_t *a = arg;
+    return store_vacancy_get(txn, a->id, &a->v);
+}
+
+static int s_get_g(store_t *st, const char *id, store_graduate_t *out)
+{
+    static get_arg_t a;
+    a.id = id;
+    int rc = store_read(st, s_fn_get_g, &a);
+    memcpy(out, &a.g, sizeof *out);
+    return rc;
+}
+
+static int s_get_v(store_t *st, const char *id, store_vacancy_t *out)
+{
+    static get_arg_t a;
+    a.id = id;
+    int rc = store_read(st, s_fn_get_v, &a);
+    memcpy(out, &a.v, sizeof *out);
+    return rc;
+}
+
+typedef struct {
+    store_index_t ix;
+    const void *key;
+    size_t len;
+    size_t n;
+} count_arg_t;
+
+static int s_fn_count(store_txn_t *txn, void *arg)
+{
+    count_arg_t *a = arg;
+    a->n = store_index_count(txn, a->ix, a->key, a->len);
+    return 0;
+}
+
+static size_t s_count(store_t *st, store_index_t ix, const char *key)
+{
+    count_arg_t a = {ix, key, strlen(key), 0};
+    assert_int_equal(store_read(st, s_fn_count, &a), 0);
+    return a.n;
+}
+
+static size_t s_count_cell(store_t *st, store_index_t ix, double lat, double lon)
+{
+    uint32_t c = store_cell_of(lat, lon);
+    uint8_t key[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+    count_arg_t a = {ix, key, sizeof key, 0};
+    assert_int_equal(store_read(st, s_fn_count, &a), 0);
+    return a.n;
+}
+
+typedef struct {
+    store_event_t ev;
+    uint64_t seq;
+} append_arg_t;
+
+static int s_fn_append(store_txn_t *txn, void *arg)
+{
+    append_arg_t *a = arg;
+    a->seq = 0;
+    return store_log_append(txn, &a->ev, &a->seq);
+}
+
+static int s_append(store_t *st, const char *event_id, char kind, const char *entity,
+                    const void *payload, size_t len, uint64_t *seq)
+{
+    append_arg_t a = {{0}, 0};
+    a.ev.type = kind == 'g' ? STORE_EV_GRADUATE_UPSERT : STORE_EV_VACANCY_UPSERT;
+    a.ev.entity_kind = (uint8_t)kind;
+    a.ev.occurred_ms = 1700000000000;
+    a.ev.received_ms = 1700000000123;
+    a.ev.source = "ecole-prod-lyon";
+    a.ev.event_id = event_id;
+    a.ev.entity_id = entity;
+    a.ev.payload = payload;
+    a.ev.payload_len = len;
+    int rc = store_write(st, s_fn_append, &a);
+    if (seq != NULL)
+        *seq = a.seq;
+    return rc;
+}
+
+/* A copy of a log entry, taken inside the read transaction. */
+typedef struct {
+    uint64_t seq;
+    int rc;
+    store_event_t ev;
+    char source[128], event_id[128], entity_id[128];
+    uint8_t payload[65536];
+} log_copy_t;
+
+static int s_fn_log_get(store_txn_t *txn, void *arg)
+{
+    log_copy_t *c = arg;
+    c->rc = store_log_get(txn, c->seq, &c->ev);
+    if (c->rc != 0)
+        return c->rc;
+    (void)snprintf(c->source, sizeof c->source, "%s", c->ev.source);
+    (void)snprintf(c->event_id, sizeof c->event_id, "%s", c->ev.event_id);
+    (void)snprintf(c->entity_id, sizeof c->entity_id, "%s", c->ev.entity_id);
+    assert_true(c->ev.payload_len <= sizeof c->payload);
+    memcpy(c->payload, c->ev.payload, c->ev.payload_len);
+    return 0;
+}
+
+static log_copy_t s_log; /* big: static, not on the stack */
+
+static int s_log_get(store_t *st, uint64_t seq)
+{
+    memset(&s_log, 0, sizeof s_log);
+    s_log.seq = seq;
+    return store_read(st, s_fn_log_get, &s_log);
+}
+
+typedef struct {
+    const char *source, *event_id;
+    uint64_t seq;
+    uint64_t last;
+} dedupe_arg_t;
+
+static int s_fn_dedupe(store_txn_t *txn, void *arg)
+{
+    dedupe_arg_t *a = arg;
+    a->last = store_log_last(txn);
+    return store_dedupe_get(txn, a->source, a->event_id, &a->seq);
+}
+
+static int s_fn_stats(store_txn_t *txn, void *arg)
+{
+    return store_stats(txn, arg);
+}
+
+static store_stats_t s_stats(store_t *st)
+{
+    store_stats_t out;
+    assert_int_equal(store_read(st, s_fn_stats, &out), 0);
+    return out;
+}
+
+static const char *const G_SKILLS1[] = {"soudage-tig", "lecture-plan", NULL};
+static const char *const G_RNCPS1[] = {"RNCP27470", "", NULL};
+
+/* ---- opening ------------------------------------------------------------------ */
+
+static void test_create_reopen_keeps_data(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    uint64_t seq;
+    int err = -99;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(err, 0);
+    s_graduate(&g, "g-1", 10, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_append(fx->st, "ev-1", 'g', "g-1", "abc", 3, &seq), 0);
+    assert_int_equal(seq, 1);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_memory_equal(&g, &got, sizeof g);
+    assert_int_equal(s_log_get(fx->st, 1), 0);
+    assert_memory_equal(s_log.payload, "abc", 3);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 1);
+    assert_int_equal(s.events, 1);
+    assert_int_equal(s.map_bytes, 64u << 20);
+}
+
+static void test_read_only_open(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    int err = 0;
+    store_options_t ro = {0, 0, 1};
+    assert_null(store_new(fx->dir, &ro, &err)); /* nothing there yet */
+    assert_int_equal(err, STORE_ENOTFOUND);
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-ro", 1, STORE_STATE_OPEN, G_SKILLS1, NULL, 1.0, 1.0);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    store_destroy(&fx->st);
+    fx->st = store_new(fx->dir, &ro, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(s_get_g(fx->st, "g-ro", &got), 0);
+    assert_int_equal(s_get_g(fx->st, "g-ro", &got), 0); /* renewed read txn */
+    assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
+}
+
+static void test_version_refused(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t seven[4] = {7, 0, 0, 0};
+    int err = 0;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    store_destroy(&fx->st);
+    s_raw_put(fx->dir, "meta", "format", 6, seven, sizeof seven);
+    assert_null(s_open(fx, 0, 0, &err));
+    assert_int_equal(err, STORE_EVERSION);
+    assert_non_null(strstr(s_logs, "on-disk format version 7, this matcherd understands "
+                                   "version 1; refusing to open it"));
+    assert_non_null(strstr(s_logs, fx->dir));
+}
+
+static void test_garbage_file_refused(void **state)
+{
+    fx_t *fx = *state;
+    char path[128], junk[8192];
+    int err = 0;
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 7 + 3);
+    (void)snprintf(path, sizeof path, "%s/data.mdb", fx->dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    assert_int_equal(fclose(f), 0);
+    assert_null(s_open(fx, 0, 0, &err));
+    assert_int_equal(err, STORE_ECORRUPT);
+    assert_non_null(strstr(s_logs, "not an LMDB environment"));
+}
+
+static void test_second_open_busy(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g;
+    int err = 0;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    assert_null(s_open(fx, 0, 0, &err));
+    assert_int_equal(err, STORE_EBUSY);
+    assert_non_null(strstr(s_logs, "another process uses the store"));
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, NULL, NULL, 0, 0);
+    assert_int_equal(s_put_g(fx->st, &g), 0); /* the first one still works */
+    s_reopen(fx, 0, 0);                       /* and the lock goes with it */
+}
+
+/* ---- log and dedupe ------------------------------------------------------------ */
+
+static void test_log_dedupe(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t payload[300];
+    uint64_t seq1, seq2;
+    int err;
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)i; /* includes NUL bytes */
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_int_equal(s_append(fx->st, "ev-1", 'g', "g-1", payload, sizeof payload, &seq1), 0);
+    assert_int_equal(s_append(fx->st, "ev-2", 'v', "v-1", NULL, 0, &seq2), 0);
+    assert_int_equal(seq1, 1);
+    assert_int_equal(seq2, 2);
+    dedupe_arg_t d = {"ecole-prod-lyon", "ev-1", 0, 0};
+    assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), 0);
+    assert_int_equal(d.seq, 1);
+    assert_int_equal(d.last, 2);
+    d.event_id = "ev-3";
+    assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), STORE_ENOTFOUND);
+    /* the same pair again is refused, and nothing of it is stored */
+    assert_int_equal(s_append(fx->st, "ev-1", 'g', "g-1", "x", 1, NULL), STORE_EINVAL);
+    assert_int_equal(s_stats(fx->st).events, 2);
+    /* round trip of every field */
+    assert_int_equal(s_log_get(fx->st, 1), 0);
+    assert_int_equal(s_log.ev.seq, 1);
+    assert_int_equal(s_log.ev.type, STORE_EV_GRADUATE_UPSERT);
+    assert_int_equal(s_log.ev.entity_kind, STORE_ENTITY_GRADUATE);
+    assert_int_equal(s_log.ev.occurred_ms, 1700000000000);
+    assert_int_equal(s_log.ev.received_ms, 1700000000123);
+    assert_string_equal(s_log.source, "ecole-prod-lyon");
+    assert_string_equal(s_log.event_id, "ev-1");
+    assert_string_equal(s_log.entity_id, "g-1");
+    assert_int_equal(s_log.ev.payload_len, sizeof payload);
+    assert_memory_equal(s_log.payload, payload, sizeof payload);
+    assert_int_equal(s_log_get(fx->st, 2), 0);
+    assert_int_equal(s_log.ev.payload_len, 0);
+    assert_int_equal(s_log_get(fx->st, 3), STORE_ENOTFOUND);
+}
+
+static void test_log_bad_arguments(void **state)
+{
+    fx_t *fx = *state;
+    char big[402];
+    int err;
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_int_equal(s_append(fx->st, big, 'g', "g-1", NULL, 0, NULL), STORE_EINVAL);
+    assert_int_equal(s_append(fx->st, "ev", 'x', "g-1", NULL, 0, NULL), STORE_EINVAL);
+    assert_int_equal(s_append(fx->st, "ev", 'g', "", NULL, 0, NULL), STORE_EINVAL);
+    assert_int_equal(s_append(fx->st, "ev", 'g', "g", NULL, 5, NULL), STORE_EINVAL);
+    dedupe_arg_t d = {"ecole-prod-lyon", big, 0, 0};
+    assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), STORE_EINVAL);
+    assert_int_equal(s_stats(fx->st).events, 0);
+}
+
+/* ---- graduates ------------------------------------------------------------------- */
+
+static void test_graduate_round_trip(void **state)
+{
+    fx_t *fx = *state;
+    static store_graduate_t g, got;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-full", -5, STORE_STATE_OPEN, NULL, NULL, -21.1151, 55.5364);
+    /* every array full, every string at its maximum */
+    memset(g.id, 'i', STORE_ID_MAX);
+    g.id[STORE_ID_MAX] = '\0';
+    memset(g.school, 's', STORE_ID_MAX);
+    g.n_certs = STORE_CERTS_MAX;
+    for (int i = 0; i < STORE_CERTS_MAX; i++) {
+        g.certs[i].kind = (uint8_t)(i % 5);
+        g.certs[i].level = (uint8_t)(3 + i % 6);
+        g.certs[i].obtained = -i;
+        (void)snprintf(g.certs[i].rncp, sizeof g.certs[i].rncp, "RNCP%011d", i);
+    }
+    g.n_skills = STORE_SKILLS_MAX;
+    for (int i = 0; i < STORE_SKILLS_MAX; i++) {
+        memset(g.skills[i].code, 'a' + i % 26, STORE_SKILL_MAX);
+        g.skills[i].code[0] = (char)('0' + i / 10);
+        g.skills[i].code[1] = (char)('0' + i % 10);
+        g.skills[i].weight = (float)i * 0.25f;
+    }
+    g.contracts = 0xdeadbeef;
+    g.radius_km = -1;
+    g.available_from = INT32_MIN;
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_get_g(fx->st, g.id, &got), 0);
+    assert_memory_equal(&g, &got, sizeof g);
+    assert_int_equal(s_get_g(fx->st, "nobody", &got), STORE_ENOTFOUND);
+    /* out-of-bounds records are refused, not truncated */
+    g.n_skills = STORE_SKILLS_MAX + 1;
+    assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
+}
+
+static void test_graduate_update_replaces_index_entries(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, other;
+    static const char *const skills2[] = {"lecture-plan", "usinage-cn", NULL};
+    static const char *const rncps2[] = {"RNCP35000", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&other, "g-other", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &other), 0);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 2);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 2);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 2);
+    s_graduate(&g, "g-1", 2, STORE_STATE_OPEN, skills2, rncps2, 43.6, 1.44);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);  /* gone */
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "lecture-plan"), 2); /* kept */
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "usinage-cn"), 1);   /* new */
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP35000"), 1);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 1);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 43.6, 1.44), 1);
+    /* no point: no cell entry */
+    g.version = 3;
+    g.home.has_point = 0;
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 43.6, 1.44), 0);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 2);
+    assert_int_equal(s.graduates_open, 2);
+}
+
+static void test_graduate_stale_and_equal_versions(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    static const char *const skills2[] = {"peinture", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-1", 100, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    s_graduate(&g, "g-1", 99, STORE_STATE_HIRED, skills2, NULL, 1.0, 1.0);
+    assert_int_equal(s_put_g(fx->st, &g), STORE_ESTALE);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_int_equal(got.version, 100);
+    assert_int_equal(got.state, STORE_STATE_OPEN);
+    assert_string_equal(got.skills[0].code, "soudage-tig");
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "peinture"), 0);
+    /* equal version replaces */
+    s_graduate(&g, "g-1", 100, STORE_STATE_OPEN, skills2, NULL, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_string_equal(got.skills[0].code, "peinture");
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "peinture"), 1);
+}
+
+static void test_graduate_withdrawn_keeps_record(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_stats(fx->st).graduates_open, 1);
+    g.version = 2;
+    g.state = STORE_STATE_HIRED;
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 0);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_int_equal(got.state, STORE_STATE_HIRED);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 1);
+    assert_int_equal(s.graduates_open, 0);
+    /* an older upsert cannot resurrect it */
+    g.version = 1;
+    g.state = STORE_STATE_OPEN;
+    assert_int_equal(s_put_g(fx->st, &g), STORE_ESTALE);
+    /* a newer one reopens it */
+    g.version = 3;
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_stats(fx->st).graduates_open, 1);
+}
+
+static void test_graduate_erase(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    uint64_t s1, s2, s3, s4, s5;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_append(fx->st, "ev-1", 'g', "g-1", "p1", 2, &s1), 0);
+    assert_int_equal(s_append(fx->st, "ev-2", 'v', "g-1", "p2", 2, &s2), 0); /* a vacancy */
+    assert_int_equal(s_append(fx->st, "ev-3", 'g', "g-1", "p3", 2, &s3), 0);
+    assert_int_equal(s_append(fx->st, "ev-4", 'g', "g-1", "p4", 2, &s4), 0);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), STORE_ENOTFOUND);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 0);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 0);
+    assert_int_equal(s_log_get(fx->st, s1), STORE_ENOTFOUND);
+    assert_int_equal(s_log_get(fx->st, s3), STORE_ENOTFOUND);
+    assert_int_equal(s_log_get(fx->st, s4), STORE_ENOTFOUND);
+    assert_int_equal(s_log_get(fx->st, s2), 0); /* vacancy "g-1" is another entity */
+    /* the newest entries were erased: numbers still go up */
+    assert_int_equal(s_append(fx->st, "ev-5", 'g', "g-2", NULL, 0, &s5), 0);
+    assert_int_equal(s5, s4 + 1);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_append(fx->st, "ev-6", 'g', "g-2", NULL, 0, &s5), 0);
+    assert_int_equal(s5, s4 + 2);
+    /* dedupe rows stay, so an old event cannot come back */
+    assert_int_equal(s_append(fx->st, "ev-1", 'g', "g-1", "p1", 2, NULL), STORE_EINVAL);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 0);
+    assert_int_equal(s.graduates_open, 0);
+    assert_int_equal(s.events, s4 + 2);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), STORE_ENOTFOUND);
+    /* log entries of an entity without a record are erased too */
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-2"), 0);
+    assert_int_equal(s_log_get(fx->st, s5), STORE_ENOTFOUND);
+}
+
+/* ---- vacancies ------------------------------------------------------------------- */
+
+static void test_vacancy_round_trip_and_indexes(void **state)
+{
+    fx_t *fx = *state;
+    static store_vacancy_t v, got;
+    static const char *const req[] = {"soudage-tig", "lecture-plan", NULL};
+    static const char *const des[] = {"lecture-plan", "anglais", NULL};
+    static const char *const romes[] = {"H2913", "H2902", NULL};
+    static const char *const rncps[] = {"RNCP27470", "RNCP35000", NULL};
+    static const char *const req2[] = {"chaudronnerie", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_vacancy(&v, "v-1", 7, STORE_STATE_OPEN, req, des, romes, rncps);
+    assert_int_equal(s_put_v(fx->st, &v), 0);
+    assert_int_equal(s_get_v(fx->st, "v-1", &got), 0);
+    assert_memory_equal(&v, &got, sizeof v);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "lecture-plan"), 1); /* once */
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "anglais"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_CERT, "RNCP35000"), 1);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 43.6, 1.44), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    /* update: a skill in both lists before must be gone entirely */
+    s_vacancy(&v, "v-1", 8, STORE_STATE_OPEN, req2, NULL, romes + 1, NULL);
+    v.site.lat = 48.85;
+    assert_int_equal(s_put_v(fx->st, &v), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "lecture-plan"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "anglais"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "chaudronnerie"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2902"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_CERT, "RNCP35000"), 0);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 43.6, 1.44), 0);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 48.85, 1.44), 1);
+    /* stale, closed, erased */
+    v.version = 1;
+    assert_int_equal(s_put_v(fx->st, &v), STORE_ESTALE);
+    v.version = 9;
+    v.state = STORE_STATE_FILLED;
+    assert_int_equal(s_put_v(fx->st, &v), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "chaudronnerie"), 0);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.vacancies, 1);
+    assert_int_equal(s.vacancies_open, 0);
+    assert_int_equal(s_append(fx->st, "ev-v", 'v', "v-1", "x", 1, NULL), 0);
+    assert_int_equal(store_write(fx->st, s_fn_erase_v, "v-1"), 0);
+    assert_int_equal(s_get_v(fx->st, "v-1", &got), STORE_ENOTFOUND);
+    assert_int_equal(s_log_get(fx->st, 1), STORE_ENOTFOUND);
+    assert_int_equal(s_stats(fx->st).vacancies, 0);
+}
+
+/* ---- indexes ----------------------------------------------------------------------- */
+
+typedef struct {
+    char ids[8][STORE_ID_MAX + 1];
+    int n, stop_at;
+} collect_t;
+
+static int s_collect(const char *id, size_t len, void *arg)
+{
+    collect_t *c = arg;
+    (void)snprintf(c->ids[c->n++], sizeof c->ids[0], "%.*s", (int)len, id);
+    return c->n == c->stop_at ? 42 : 0;
+}
+
+typedef struct {
+    collect_t c;
+    size_t keylen;
+} each_arg_t;
+
+static int s_fn_each(store_txn_t *txn, void *arg)
+{
+    each_arg_t *a = arg;
+    static char key[600];
+    memset(key, 'k', sizeof key);
+    if (a->keylen > 0)
+        return store_index_each(txn, STORE_IX_G_SKILL, key, a->keylen, s_collect, &a->c);
+    return store_index_each(txn, STORE_IX_G_SKILL, "lecture-plan", 12, s_collect, &a->c);
+}
+
+static void test_index_each_order_stop_and_long_key(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    const char *ids[] = {"g-c", "g-a", "g-b"};
+    for (int i = 0; i < 3; i++) {
+        s_graduate(&g, ids[i], 1, STORE_STATE_OPEN, G_SKILLS1, NULL, 0, 0);
+        assert_int_equal(s_put_g(fx->st, &g), 0);
+    }
+    each_arg_t a = {{{{0}}, 0, 0}, 0};
+    assert_int_equal(store_read(fx->st, s_fn_each, &a), 0);
+    assert_int_equal(a.c.n, 3);
+    assert_string_equal(a.c.ids[0], "g-a");
+    assert_string_equal(a.c.ids[1], "g-b");
+    assert_string_equal(a.c.ids[2], "g-c");
+    memset(&a, 0, sizeof a);
+    a.c.stop_at = 2;
+    assert_int_equal(store_read(fx->st, s_fn_each, &a), 42);
+    assert_int_equal(a.c.n, 2);
+    memset(&a, 0, sizeof a);
+    a.keylen = 600; /* over mdb_env_get_maxkeysize() */
+    assert_int_equal(store_read(fx->st, s_fn_each, &a), STORE_EINVAL);
+}
+
+static void test_cell_of(void **state)
+{
+    (void)state;
+    assert_int_equal(store_cell_of(0.0, 0.0), (32768u << 16) | 32768u);
+    assert_int_equal(store_cell_of(45.76, 4.83), ((32768u + 183) << 16) | (32768u + 19));
+    assert_int_equal(store_cell_of(-0.1, -0.1), (32767u << 16) | 32767u);
+    assert_int_equal(store_cell_of(-90.0, -180.0), ((32768u - 360) << 16) | (32768u - 720));
+    assert_int_equal(store_cell_of(0.25, 0.24), (32769u << 16) | 32768u);
+}
+
+/* ---- counters, growth, limits, aborts ---------------------------------------------- */
+
+static void test_stats_counters(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g;
+    store_vacancy_t v;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        (void)snprintf(id, sizeof id, "g-%d", i);
+        s_graduate(&g, id, 1, i < 3 ? STORE_STATE_OPEN : STORE_STATE_LEFT, G_SKILLS1, NULL, 0, 0);
+        assert_int_equal(s_put_g(fx->st, &g), 0);
+        (void)snprintf(id, sizeof id, "v-%d", i);
+        s_vacancy(&v, id, 1, i < 2 ? STORE_STATE_OPEN : STORE_STATE_EXPIRED, NULL, NULL, NULL,
+                  NULL);
+        assert_int_equal(s_put_v(fx->st, &v), 0);
+        assert_int_equal(s_append(fx->st, id, 'v', id, NULL, 0, NULL), 0);
+    }
+    assert_int_equal(s_put_v(fx->st, &v), 0); /* replacing counts nothing new */
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 5);
+    assert_int_equal(s.graduates_open, 3);
+    assert_int_equal(s.vacancies, 5);
+    assert_int_equal(s.vacancies_open, 2);
+    assert_int_equal(s.events, 5);
+    assert_true(s.file_bytes > 0);
+    assert_true(s.used_bytes > 0 && s.used_bytes <= s.map_bytes);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-0"), 0);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-4"), 0);
+    s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 3);
+    assert_int_equal(s.graduates_open, 2);
+}
+
+/* Append n events of len-byte payloads in ONE write. */
+typedef struct {
+    int n;
+    size_t len;
+    int first; /* event ids first, first+1, ... */
+    uint8_t *payload;
+} batch_arg_t;
+
+static int s_fn_batch(store_txn_t *txn, void *arg)
+{
+    batch_arg_t *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        char evid[32];
+        uint64_t seq;
+        (void)snprintf(evid, sizeof evid, "big-%d", b->first + i);
+        store_event_t ev = {
+            0, STORE_EV_GRADUATE_UPSERT, 'g', 1, 2, "src", evid, "g-big", b->payload, b->len};
+        memset(b->payload, b->first + i, b->len);
+        int rc = store_log_append(txn, &ev, &seq);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void s_check_big(store_t *st, uint64_t seq, size_t len)
+{
+    assert_int_equal(s_log_get(st, seq), 0);
+    assert_int_equal(s_log.ev.payload_len, len);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(s_log.payload[i], (uint8_t)(seq - 1));
+}
+
+static void test_map_grows_from_tiny(void **state)
+{
+    fx_t *fx = *state;
+    static uint8_t payload[20000];
+    int err;
+    fx->st = s_open(fx, 64 << 10, 0, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(s_stats(fx->st).map_bytes, 64 << 10);
+    batch_arg_t b = {3, sizeof payload, 0, payload}; /* 60 KB in one write */
+    assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0);
+    assert_non_null(strstr(s_logs, "store: map grown from 0.0625 to 0.125 MiB"));
+    for (int i = 0; i < 10; i++) {
+        b.first += b.n;
+        assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0);
+    }
+    assert_true(s_stats(fx->st).map_bytes > (128 << 10));
+    s_reopen(fx, 64 << 10, 0);
+    assert_int_equal(s_stats(fx->st).events, 33);
+    for (uint64_t seq = 1; seq <= 33; seq++)
+        s_check_big(fx->st, seq, sizeof payload);
+    b.first = 33;
+    assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0); /* and it grows again */
+}
+
+static void test_map_limit_efull(void **state)
+{
+    fx_t *fx = *state;
+    static uint8_t payload[20000];
+    int err, rc = 0, writes = 0;
+    fx->st = s_open(fx, 64 << 10, 128 << 10, &err);
+    assert_non_null(fx->st);
+    batch_arg_t b = {1, sizeof payload, 0, payload};
+    for (writes = 0; writes < 100; writes++) {
+        b.first = writes;
+        rc = store_write(fx->st, s_fn_batch, &b);
+        if (rc != 0)
+            break;
+    }
+    assert_int_equal(rc, STORE_EFULL);
+    assert_true(writes >= 2);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.map_bytes, 128 << 10);
+    assert_int_equal(s.events, (uint64_t)writes);
+    for (uint64_t seq = 1; seq <= (uint64_t)writes; seq++)
+        s_check_big(fx->st, seq, sizeof payload);
+    assert_int_equal(store_write(fx->st, s_fn_batch, &b), STORE_EFULL); /* still, no loop */
+    s_reopen(fx, 64 << 10, 128 << 10);
+    assert_int_equal(s_stats(fx->st).events, (uint64_t)writes);
+}
+
+/* Growth doubles the map once per write: a batch that needs more than
+ * twice the map is refused, not retried in a loop, and nothing of it stays. */
+static void test_map_grows_once_per_write(void **state)
+{
+    fx_t *fx = *state;
+    static uint8_t payload[20000];
+    int err;
+    fx->st = s_open(fx, 64 << 10, 0, &err);
+    assert_non_null(fx->st);
+    batch_arg_t b = {15, sizeof payload, 0, payload}; /* 300 KB > 2 x 64 KiB */
+    assert_int_equal(store_write(fx->st, s_fn_batch, &b), STORE_EFULL);
+    assert_non_null(strstr(s_logs, "map still full at 0.125 MiB after growing"));
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.map_bytes, 128 << 10);
+    assert_int_equal(s.events, 0);
+    b.n = 5; /* 100 KB: one more doubling is enough */
+    assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0);
+    assert_int_equal(s_stats(fx->st).events, 5);
+    s_check_big(fx->st, 5, sizeof payload);
+}
+
+/* A unit of work that ignores a failed operation and returns 0 must not
+ * commit a half-done transaction. */
+static int s_fn_ignore_errors(store_txn_t *txn, void *arg)
+{
+    batch_arg_t *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        char evid[32];
+        uint64_t seq;
+        (void)snprintf(evid, sizeof evid, "ign-%d", i);
+        store_event_t ev = {
+            0, STORE_EV_GRADUATE_UPSERT, 'g', 1, 2, "src", evid, "g-ign", b->payload, b->len};
+        int rc = store_log_append(txn, &ev, &seq);
+        (void)rc; /* on purpose */
+    }
+    return 0;
+}
+
+static void test_ignored_failure_is_not_committed(void **state)
+{
+    fx_t *fx = *state;
+    static uint8_t payload[20000];
+    int err;
+    fx->st = s_open(fx, 64 << 10, 0, &err);
+    batch_arg_t b = {15, sizeof payload, 0, payload};
+    assert_int_equal(store_write(fx->st, s_fn_ignore_errors, &b), STORE_EFULL);
+    assert_int_equal(s_stats(fx->st).events, 0);
+    for (int e = STORE_EINTERNAL; e <= 0; e++)
+        assert_non_null(store_strerror(e));
+}
+
+static int s_fn_put_then_fail(store_txn_t *txn, void *arg)
+{
+    store_event_t ev = {0, STORE_EV_GRADUATE_UPSERT, 'g', 1, 2, "src", "ev-x", "g-x", "p", 1};
+    uint64_t seq;
+    int rc = store_graduate_put(txn, arg);
+    if (rc == 0)
+        rc = store_log_append(txn, &ev, &seq);
+    return rc != 0 ? rc : STORE_EINVAL; /* then the caller changes its mind */
+}
+
+static void test_failed_fn_aborts_everything(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-x", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(store_write(fx->st, s_fn_put_then_fail, &g), STORE_EINVAL);
+    assert_int_equal(s_get_g(fx->st, "g-x", &got), STORE_ENOTFOUND);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    dedupe_arg_t d = {"src", "ev-x", 0, 0};
+    assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), STORE_ENOTFOUND);
+    assert_int_equal(d.last, 0);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.graduates, 0);
+    assert_int_equal(s.graduates_open, 0);
+    assert_int_equal(s.events, 0);
+}
+
+/* ---- damaged records ----------------------------------------------------------------- */
+
+static void test_corrupt_record(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, got;
+    static const uint8_t junk[] = {0x47, 0xff, 0xff, 'x', 'y'};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    s_graduate(&g, "g-2", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    store_destroy(&fx->st);
+    s_raw_put(fx->dir, "graduates", "g-1", 3, junk, sizeof junk);
+    s_raw_put(fx->dir, "graduates", "g-3", 3, "garbage!", 8);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), STORE_ECORRUPT);
+    assert_int_equal(s_get_g(fx->st, "g-3", &got), STORE_ECORRUPT);
+    assert_non_null(strstr(s_logs, "does not decode"));
+    assert_int_equal(s_put_g(fx->st, &g), 0); /* others are unharmed */
+    g.version = 5;
+    (void)snprintf(g.id, sizeof g.id, "g-1");
+    assert_int_equal(s_put_g(fx->st, &g), STORE_ECORRUPT);
+    /* erasure still removes every trace, index entries included */
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 2);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), STORE_ENOTFOUND);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 1);
+    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 1);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-3"), 0);
+    assert_int_equal(s_stats(fx->st).graduates_open, 1);
+}
+
+/* Every truncation and every single-byte change of a full record either
+ * decodes or is refused: never a read out of bounds (run under ASan). */
+static void test_codec_never_overreads(void **state)
+{
+    (void)state;
+    static store_graduate_t g, out;
+    static store_vacancy_t v, vout;
+    static const char *const req[] = {"a", "b", NULL};
+    size_t len;
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 1, 2);
+    assert_int_equal(store_codec_graduate_size(&g, &len), 0);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    store_codec_graduate_encode(&g, buf, len);
+    assert_int_equal(store_codec_graduate_decode(buf, len, &out), 0);
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *cut = malloc(n + 1); /* exact-size copies let ASan see overreads */
+        assert_non_null(cut);
+        memcpy(cut, buf, n);
+        assert_int_equal(store_codec_graduate_decode(cut, n, &out), STORE_ECORRUPT);
+        free(cut);
+    }
+    for (size_t i = 0; i < len; i++) {
+        uint8_t saved = buf[i];
+        buf[i] = 0xff;
+        int rc = store_codec_graduate_decode(buf, len, &out); /* no crash */
+        assert_true(rc == 0 || rc == STORE_ECORRUPT);
+        buf[i] = saved;
+    }
+    free(buf);
+    s_vacancy(&v, "v-1", 1, STORE_STATE_OPEN, req, req, req, req);
+    assert_int_equal(store_codec_vacancy_size(&v, &len), 0);
+    buf = malloc(len);
+    assert_non_null(buf);
+    store_codec_vacancy_encode(&v, buf, len);
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(store_codec_vacancy_decode(buf, n, &vout), STORE_ECORRUPT);
+    assert_int_equal(store_codec_vacancy_decode(buf, len, &vout), 0);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+        T(test_create_reopen_keeps_data),
+        T(test_read_only_open),
+        T(test_version_refused),
+        T(test_garbage_file_refused),
+        T(test_second_open_busy),
+        T(test_log_dedupe),
+        T(test_log_bad_arguments),
+        T(test_graduate_round_trip),
+        T(test_graduate_update_replaces_index_entries),
+        T(test_graduate_stale_and_equal_versions),
+        T(test_graduate_withdrawn_keeps_record),
+        T(test_graduate_erase),
+        T(test_vacancy_round_trip_and_indexes),
+        T(test_index_each_order_stop_and_long_key),
+        T(test_cell_of),
+        T(test_stats_counters),
+        T(test_map_grows_from_tiny),
+        T(test_map_limit_efull),
+        T(test_map_grows_once_per_write),
+        T(test_ignored_failure_is_not_committed),
+        T(test_failed_fn_aborts_everything),
+        T(test_corrupt_record),
+        T(test_codec_never_overreads),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
