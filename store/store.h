@@ -149,12 +149,16 @@ int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) 
 /* Insert or replace g, keyed by g->id. If a stored record has a greater
  * version, nothing changes and STORE_ESTALE is returned (equal versions
  * replace). The old record's index entries are removed and, when g->state
- * is STORE_STATE_OPEN, the new ones inserted: skills, RNCP codes and the
- * geographic cell of g->home (when it has a point). Counters follow. */
+ * is STORE_STATE_OPEN, the new ones inserted: skills, RNCP codes, ROME
+ * codes (g->romes) and the geographic cell of g->home (when it has a
+ * point). Counters follow. */
 int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 
-/* Remove every trace of graduate id: the record, its index entries and
- * every event-log entry filed under it. STORE_ENOTFOUND if absent. */
+/* Remove every trace of graduate id: the record, its index entries,
+ * every event-log entry filed under it, its own ranked list, its entries in
+ * the membership index and every stored match naming it (the caller takes
+ * it out of other entities' ranked lists first). STORE_ENOTFOUND if
+ * absent. */
 int store_graduate_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
 /* The same for vacancies. Indexed when open: required and desirable skills,
@@ -173,6 +177,7 @@ typedef enum {
     STORE_IX_V_CERT,       /* required RNCP code -> vacancy ids */
     STORE_IX_V_ROME,       /* ROME code -> vacancy ids */
     STORE_IX_V_CELL,       /* cell key -> vacancy ids */
+    STORE_IX_G_ROME,       /* ROME code of a certification -> graduate ids */
     STORE_IX_COUNT
 } store_index_t;
 
@@ -193,6 +198,106 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
 /* Number of ids under key, 0 if none. */
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
+/* ---- ranked lists ------------------------------------------------------ */
+
+/* Longest ranked list the store keeps (the configured K is at most this). */
+#define STORE_LIST_MAX 100
+
+/* One entry of a ranked list: the other entity and the score in
+ * millionths. Entries are kept in rank order (the caller's order). */
+typedef struct {
+    char id[STORE_ID_MAX + 1];
+    uint32_t micro;
+} store_rank_t;
+
+typedef struct {
+    uint16_t n;
+    store_rank_t e[STORE_LIST_MAX];
+} store_list_t;
+
+/* Read the ranked list of entity (kind, id): a vacancy's list of graduates
+ * (kind STORE_ENTITY_VACANCY) or a graduate's list of vacancies. An absent
+ * list reads as empty (out->n = 0) and returns 0. */
+int store_list_get(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                   store_list_t *out) STORE_WUR;
+
+/* Replace the ranked list of (kind, id) with l (n = 0 deletes it), and keep
+ * the membership index in step: after the call, store_list_owners(kind, m)
+ * yields id exactly when m is in l. STORE_EINVAL if l->n > STORE_LIST_MAX. */
+int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                   const store_list_t *l) STORE_WUR;
+
+/* Call fn for each owner id of kind whose ranked list holds member: with
+ * kind STORE_ENTITY_VACANCY, every vacancy whose list holds graduate
+ * member. Ids in byte order; fn returns non-zero to stop (returned as is). */
+int store_list_owners(store_txn_t *txn, store_entity_kind_t kind, const char *member,
+                      store_id_fn fn, void *arg) STORE_WUR;
+
+/* Number of stored non-empty lists of kind. */
+uint64_t store_list_count(store_txn_t *txn, store_entity_kind_t kind);
+
+/* Call fn(id, list, arg) for every stored list of kind, in id order (for
+ * tests and start-up checks). fn returns non-zero to stop. */
+typedef int (*store_list_fn)(const char *id, const store_list_t *l, void *arg);
+int store_list_each(store_txn_t *txn, store_entity_kind_t kind, store_list_fn fn,
+                    void *arg) STORE_WUR;
+
+/* ---- match log --------------------------------------------------------- */
+
+#define STORE_TOPICS_MAX 4
+#define STORE_TOPIC_MAX 160
+
+/* A stored feed message: its sequence number, the topics it is published
+ * under, the graduate it names (for erasure), the time it was written and
+ * the message itself (opaque bytes: a packed MatchUpdate). In results of
+ * store_match_each, pointers are borrowed until the transaction ends. */
+typedef struct {
+    uint64_t seq;
+    int64_t at_ms;
+    const char *graduate_id;
+    const char *topics[STORE_TOPICS_MAX];
+    uint8_t n_topics;
+    const void *payload;
+    size_t payload_len;
+} store_match_t;
+
+/* Sequence number of the last match ever appended (0 if none): the next
+ * append must use this + 1. Kept in meta, so erasure or purge of the newest
+ * entries never makes a number reusable. */
+uint64_t store_match_last(store_txn_t *txn);
+
+/* Sequence number of the oldest match still stored, 0 if none. */
+uint64_t store_match_first(store_txn_t *txn);
+
+/* Append m under m->seq, which must equal store_match_last() + 1
+ * (STORE_EINVAL otherwise), and file it under m->graduate_id for erasure
+ * (an empty graduate_id files it under nobody). Topics are
+ * 1..STORE_TOPIC_MAX bytes, 1..STORE_TOPICS_MAX of them. */
+int store_match_append(store_txn_t *txn, const store_match_t *m) STORE_WUR;
+
+/* Call fn for each stored match with seq > after, in sequence order, until
+ * fn returns non-zero (returned as is). */
+typedef int (*store_match_fn)(const store_match_t *m, void *arg);
+int store_match_each(store_txn_t *txn, uint64_t after, store_match_fn fn, void *arg) STORE_WUR;
+
+/* Delete every stored match that names graduate id. *removed (may be NULL)
+ * counts them. */
+int store_match_erase_graduate(store_txn_t *txn, const char *id, size_t *removed) STORE_WUR;
+
+/* Delete the oldest matches: every one with seq <= upto, and every one
+ * written before before_ms (0: no age limit), at most max of them per call
+ * (to keep write transactions short). *removed counts them. */
+int store_match_purge(store_txn_t *txn, uint64_t upto, int64_t before_ms, size_t max,
+                      size_t *removed) STORE_WUR;
+
+/* ---- meta strings ------------------------------------------------------ */
+
+/* Read / write a short named string in meta (e.g. the reference data
+ * version). get: STORE_ENOTFOUND if absent; out gets at most size-1 bytes
+ * and a NUL. put: name 1..32 bytes, value at most 256 bytes. */
+int store_meta_get_str(store_txn_t *txn, const char *name, char *out, size_t size) STORE_WUR;
+int store_meta_put_str(store_txn_t *txn, const char *name, const char *value) STORE_WUR;
+
 /* ---- statistics ------------------------------------------------------- */
 
 typedef struct {
@@ -204,6 +309,10 @@ typedef struct {
     uint64_t file_bytes;           /* size of data.mdb */
     uint64_t map_bytes;            /* current map size */
     uint64_t used_bytes;           /* pages in use * page size */
+    uint64_t vacancy_lists;        /* non-empty ranked lists of vacancies */
+    uint64_t graduate_lists;       /* non-empty ranked lists of graduates */
+    uint64_t matches;              /* last match sequence number */
+    uint64_t matches_first;        /* oldest match still stored, 0 if none */
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;

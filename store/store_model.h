@@ -83,8 +83,12 @@ typedef struct {
     store_place_t home;
     uint16_t n_certs;
     uint16_t n_skills;
+    uint16_t n_romes;
     store_cert_t certs[STORE_CERTS_MAX];
     store_skill_t skills[STORE_SKILLS_MAX];
+    /* ROME codes the certifications lead to (from the reference data),
+     * indexed so that vacancies find graduates of their occupation. */
+    char romes[STORE_ROMES_MAX][STORE_CODE_MAX + 1];
 } store_graduate_t;
 
 typedef struct {
