@@ -1,0 +1,154 @@
+/* matchctl.c - command-line client of matcherd: main() and shared helpers.
+ *
+ * main() only handles the global options (--help, --version) and hands the
+ * rest of the command line to a subcommand (matchctl_post.c,
+ * matchctl_query.c). The helpers here are those every subcommand needs:
+ * endpoint resolution, strict number parsing, usage errors, a clock.
+ */
+#include "matchctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef int (*s_command_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    s_command_fn fn;
+    const char *summary;
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    {"post", matchctl_post, "send events (JSON lines) to the ingest socket and report the acks"},
+    {"stats", matchctl_stats, "print the daemon's counters"},
+    {"health", matchctl_health, "check that the daemon is live and ready"},
+};
+
+#define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+static void s_usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "Usage: matchctl [--help] [--version] SUBCOMMAND [OPTIONS] [ARGS]\n"
+                 "\n"
+                 "Client of matcherd, the Passerelle matching daemon.\n"
+                 "\n"
+                 "Subcommands:\n");
+    for (i = 0; i < S_N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run 'matchctl SUBCOMMAND --help' for its options and an example.\n"
+            "\n"
+            "Endpoints: --ingest overrides $%s, default %s;\n"
+            "           --query overrides $%s, default %s.\n"
+            "\n"
+            "Exit status:\n"
+            "  0  success: every event accepted or duplicate; the daemon is ready\n"
+            "  1  some events rejected or to retry; the daemon is not ready; an error answer\n"
+            "  2  usage error: bad option, endpoint or input file\n"
+            "  3  the daemon did not answer within the timeout\n",
+            MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_ENV_QUERY,
+            MATCHCTL_DEFAULT_QUERY);
+}
+
+const char *matchctl_endpoint(const char *flag, const char *env, const char *fallback)
+{
+    const char *value;
+
+    if (flag != NULL)
+        return flag;
+    value = getenv(env);
+    return (value != NULL && value[0] != '\0') ? value : fallback;
+}
+
+int matchctl_parse_ulong(const char *text, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9')
+        return -1; /* strtoul would take spaces and a sign */
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int matchctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "matchctl%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'matchctl%s%s --help'.\n", cmd != NULL ? " " : "",
+            cmd != NULL ? cmd : "");
+    return MATCHCTL_EXIT_USAGE;
+}
+
+uint64_t matchctl_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0; /* cannot fail with CLOCK_MONOTONIC on Linux */
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Run subcommand name with argv[0] = name. */
+static int s_dispatch(const char *name, int argc, char **argv)
+{
+    size_t i;
+
+    for (i = 0; i < S_N_COMMANDS; i++) {
+        if (strcmp(s_commands[i].name, name) == 0) {
+            optind = 0; /* glibc: restart getopt for the subcommand */
+            return s_commands[i].fn(argc, argv);
+        }
+    }
+    return matchctl_usage_error(NULL, "unknown subcommand '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': s_usage(stdout); return MATCHCTL_EXIT_OK;
+        case 'V': printf("matchctl %s\n", PASSERELLE_VERSION); return MATCHCTL_EXIT_OK;
+        default: return matchctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        s_usage(stderr);
+        return MATCHCTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[optind], "help") == 0) {
+        if (optind + 1 >= argc) {
+            s_usage(stdout);
+            return MATCHCTL_EXIT_OK;
+        }
+        {
+            char *help_argv[] = {argv[optind + 1], "--help", NULL};
+            return s_dispatch(argv[optind + 1], 2, help_argv);
+        }
+    }
+    return s_dispatch(argv[optind], argc - optind, argv + optind);
+}

@@ -1,0 +1,98 @@
+/* matchctl.h - what the matchctl subcommands share.
+ *
+ * matchctl is split by concern: matchctl.c (main, option helpers),
+ * matchctl_net.c (the ZeroMQ transport, the only file that sees zmq.h),
+ * matchctl_post.c (post: events in, acks back) and matchctl_query.c
+ * (stats, health: one Request, one Response). Clients depend on the
+ * contract (proto/) and libzmq only, never on matcher code.
+ */
+#ifndef MATCHCTL_H
+#define MATCHCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of every subcommand (documented in matchctl --help). */
+enum {
+    MATCHCTL_EXIT_OK = 0,          /* all accepted or duplicate; ready */
+    MATCHCTL_EXIT_FAILED = 1,      /* some rejected or to retry; not ready; error answer */
+    MATCHCTL_EXIT_USAGE = 2,       /* bad command line, endpoint or input file */
+    MATCHCTL_EXIT_UNREACHABLE = 3, /* no answer within the timeout */
+};
+
+#define MATCHCTL_DEFAULT_INGEST "tcp://127.0.0.1:7401"
+#define MATCHCTL_DEFAULT_QUERY  "tcp://127.0.0.1:7403"
+#define MATCHCTL_ENV_INGEST     "PASSERELLE_INGEST"
+#define MATCHCTL_ENV_QUERY      "PASSERELLE_QUERY"
+
+/* Largest frame matchctl accepts from the daemon; bigger ones are dropped
+ * by libzmq (ZMQ_MAXMSGSIZE) and so look like no answer. */
+#define MATCHCTL_MAX_FRAME (64u * 1024 * 1024)
+
+/* ------------------------------------------------ subcommands (argv[0] is
+ * the subcommand's name). Each returns one of the exit codes above. */
+
+int matchctl_post(int argc, char **argv);
+int matchctl_stats(int argc, char **argv);
+int matchctl_health(int argc, char **argv);
+
+/* ----------------------------------------------------- helpers, matchctl.c */
+
+/* The endpoint to use: flag if given, else the environment variable env if
+ * set and not empty, else fallback. Never NULL; borrowed, not copied. */
+const char *matchctl_endpoint(const char *flag, const char *env, const char *fallback);
+
+/* Parse text as a decimal integer in [min, max] into *out (whole string,
+ * no sign, no spaces). Returns 0, or -1 with *out untouched. */
+int matchctl_parse_ulong(const char *text, unsigned long min, unsigned long max,
+                         unsigned long *out);
+
+/* Print "matchctl[ cmd]: <message>" and a hint to --help on stderr.
+ * Returns MATCHCTL_EXIT_USAGE. cmd may be NULL. */
+int matchctl_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds of a monotonic clock. */
+uint64_t matchctl_now_ms(void);
+
+/* ------------------------------------------ transport, matchctl_net.c */
+
+/* One DEALER socket connected to one endpoint, with its own context. */
+typedef struct matchctl_conn matchctl_conn_t;
+
+/* Error codes of the transport. */
+enum {
+    MATCHCTL_NET_OK = 0,
+    MATCHCTL_NET_EENDPOINT = -1, /* the endpoint is malformed or its transport unknown */
+    MATCHCTL_NET_ESYS = -2,      /* a libzmq or memory failure (detail on stderr) */
+    MATCHCTL_NET_ETIMEOUT = -3,  /* nothing arrived, or no room to send, in time */
+    MATCHCTL_NET_EFRAMES = -4,   /* a reply of more than one frame (all read and dropped) */
+};
+
+/* Create a DEALER socket with high-water marks of hwm messages each way and
+ * a short linger, and connect it to endpoint (copied). Connecting does not
+ * wait for the peer: absence shows later as ETIMEOUT.
+ * Returns MATCHCTL_NET_OK and *self_p, or EENDPOINT / ESYS (detail printed
+ * on stderr) with *self_p NULL. */
+int matchctl_conn_new(matchctl_conn_t **self_p, const char *endpoint, int hwm);
+
+/* Close the socket and context; NULL or *self_p NULL is a no-op. */
+void matchctl_conn_destroy(matchctl_conn_t **self_p);
+
+/* The endpoint the connection was made to. */
+const char *matchctl_conn_endpoint(const matchctl_conn_t *self);
+
+/* Queue one single-frame message, waiting at most timeout_ms for room.
+ * Returns OK, ETIMEOUT or ESYS (printed). */
+int matchctl_conn_send(matchctl_conn_t *self, const void *data, size_t len, int timeout_ms);
+
+/* Wait at most timeout_ms (0: do not wait) for one message and return its
+ * single frame in *data (malloc'd, caller frees; never NULL on success) and
+ * *len. Returns OK, ETIMEOUT, EFRAMES (message dropped, *data NULL) or
+ * ESYS (printed). */
+int matchctl_conn_recv(matchctl_conn_t *self, int timeout_ms, uint8_t **data, size_t *len);
+
+/* Human text for a MATCHCTL_NET_ code. */
+const char *matchctl_net_strerror(int rc);
+
+#endif /* MATCHCTL_H */

@@ -1,0 +1,519 @@
+/* matchctl_post.c - `matchctl post`: events from JSON lines to the ingest
+ * socket, with the acks reported.
+ *
+ * Events are pipelined: up to --window of them are in flight, unanswered,
+ * at any time. matcherd answers every message on a connection with exactly
+ * one Ack, in order, so the acks are matched to the events by position
+ * (their event_id is checked too). The ring of in-flight events keeps the
+ * line number and event id of each, for the report. A line that is not a
+ * valid Event in the JSON mapping is reported and never sent.
+ */
+#include "matchctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "passerelle/v1/ingest.pb-c.h"
+#include "proto_json.h"
+
+#define S_CMD             "post"
+#define S_WINDOW_DEFAULT  256
+#define S_WINDOW_MAX      100000
+#define S_TIMEOUT_DEFAULT 10000
+#define S_TIMEOUT_MAX     86400000
+#define S_PROGRESS_MS     1000
+#define S_HELP            (-1) /* s_parse_args: --help was printed */
+
+typedef struct {
+    const char *endpoint;
+    const char *path;
+    unsigned long window;
+    unsigned long timeout_ms;
+    bool json;
+} s_opts_t;
+
+/* An event sent and not yet answered. */
+typedef struct {
+    size_t line;
+    char *event_id;
+} s_pending_t;
+
+/* One line of the final report (rejected, retry, not sent). */
+typedef struct {
+    size_t line;
+    char *text;
+} s_report_t;
+
+typedef struct {
+    s_opts_t opt;
+    FILE *in;
+    char *buf;
+    size_t cap;
+    size_t lineno;
+    bool eof;
+    matchctl_conn_t *conn;
+    s_pending_t *ring; /* opt.window slots; count of them from head */
+    size_t head, count;
+    size_t sent, answered, accepted, duplicate, rejected, retry;
+    s_report_t *reports;
+    size_t n_reports, cap_reports;
+    bool tty, progress_shown;
+    uint64_t progress_at;
+} s_post_t;
+
+static void s_usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: matchctl post [--ingest ENDPOINT] [--window N] [--timeout MS] [--json] FILE|-\n"
+        "\n"
+        "Send events to matcherd's ingest socket and report how each was answered.\n"
+        "FILE (or standard input for -) holds one passerelle.v1.Event per line in\n"
+        "the proto3 JSON mapping; blank lines and lines starting with # are skipped.\n"
+        "A line that is not a valid Event is reported and not sent.\n"
+        "\n"
+        "Options:\n"
+        "  --ingest ENDPOINT  ingest socket (default $%s, else %s)\n"
+        "  --window N         events in flight without an ack, 1..%d (default %d)\n"
+        "  --timeout MS       longest wait for the next ack (default %d)\n"
+        "  --json             print each ack as a JSON line instead of the report\n"
+        "  --help             this text\n"
+        "\n"
+        "Prints \"accepted N, duplicate N, rejected N\", then one line per rejected\n"
+        "event: \"line L: EVENT_ID: ERROR_CODE: message (field F)\".\n"
+        "Exit status: 0 all accepted or duplicate, 1 some rejected or to retry,\n"
+        "2 usage error, 3 no answer within the timeout.\n"
+        "\n"
+        "Example: with events.jsonl holding the line\n"
+        "  {\"eventId\":\"ev-1\",\"source\":\"ep-tarbes-sis\",\"occurredAtMs\":\"1700000000000\","
+        "\"graduateErased\":{\"graduateId\":\"0650043X:g-17\",\"schoolId\":\"0650043X\"}}\n"
+        "run\n"
+        "  matchctl post --ingest tcp://127.0.0.1:7401 events.jsonl\n",
+        MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, S_WINDOW_MAX, S_WINDOW_DEFAULT,
+        S_TIMEOUT_DEFAULT);
+}
+
+/* Fill opt from the command line. Returns 0, S_HELP or MATCHCTL_EXIT_USAGE. */
+static int s_parse_args(int argc, char **argv, s_opts_t *opt)
+{
+    static const struct option opts[] = {
+        {"ingest", required_argument, NULL, 'i'},  {"window", required_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *ingest = NULL;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': ingest = optarg; break;
+        case 'w':
+            if (matchctl_parse_ulong(optarg, 1, S_WINDOW_MAX, &opt->window) != 0)
+                return matchctl_usage_error(S_CMD, "--window wants a number from 1 to %d, not '%s'",
+                                            S_WINDOW_MAX, optarg);
+            break;
+        case 't':
+            if (matchctl_parse_ulong(optarg, 1, S_TIMEOUT_MAX, &opt->timeout_ms) != 0)
+                return matchctl_usage_error(S_CMD,
+                                            "--timeout wants milliseconds from 1 to %d, not '%s'",
+                                            S_TIMEOUT_MAX, optarg);
+            break;
+        case 'j': opt->json = true; break;
+        case 'h': s_usage(stdout); return S_HELP;
+        case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);
+        default: return matchctl_usage_error(S_CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return matchctl_usage_error(S_CMD, "missing FILE (use - for standard input)");
+    if (optind + 1 < argc)
+        return matchctl_usage_error(S_CMD, "unexpected argument '%s'", argv[optind + 1]);
+    opt->path = argv[optind];
+    opt->endpoint = matchctl_endpoint(ingest, MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST);
+    return 0;
+}
+
+/* Add a report line; control characters (from the daemon's text) become '?'
+ * so the terminal stays sane. Returns 0, or -1 when out of memory (printed). */
+__attribute__((format(printf, 3, 4))) static int s_report_add(s_post_t *self, size_t line,
+                                                              const char *fmt, ...)
+{
+    va_list ap, ap2;
+    char *text, *c;
+    int n;
+
+    if (self->n_reports == self->cap_reports) {
+        size_t cap = self->cap_reports ? self->cap_reports * 2 : 64;
+        s_report_t *grown = realloc(self->reports, cap * sizeof *grown);
+        if (grown == NULL)
+            goto oom;
+        self->reports = grown;
+        self->cap_reports = cap;
+    }
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    text = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (text != NULL)
+        (void)vsnprintf(text, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    if (text == NULL)
+        goto oom;
+    for (c = text; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    self->reports[self->n_reports].line = line;
+    self->reports[self->n_reports++].text = text;
+    return 0;
+oom:
+    fprintf(stderr, "matchctl post: out of memory\n");
+    return -1;
+}
+
+/* Overwrite the progress line on stderr at most once a second, and only on
+ * a terminal. With final, erase it. */
+static void s_progress(s_post_t *self, bool final)
+{
+    uint64_t now;
+
+    if (!self->tty)
+        return;
+    if (final) {
+        if (self->progress_shown)
+            fputs("\r\033[K", stderr);
+        return;
+    }
+    now = matchctl_now_ms();
+    if (now - self->progress_at < S_PROGRESS_MS)
+        return;
+    self->progress_at = now;
+    self->progress_shown = true;
+    fprintf(stderr, "\rsent %zu, answered %zu: accepted %zu, duplicate %zu, rejected %zu\033[K",
+            self->sent, self->answered, self->accepted, self->duplicate, self->rejected);
+}
+
+/* True for a line to skip: blank, or a comment starting with '#'. */
+static bool s_skip_line(const char *line, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return i == len || line[i] == '#';
+}
+
+/* Read lines up to the next valid event. Lines that do not parse are
+ * reported (and counted as rejected). Returns 1 with *out (caller frees),
+ * 0 at the end of the input, -1 on a read or memory error (printed). */
+static int s_next_event(s_post_t *self, Passerelle__V1__Event **out)
+{
+    char err[512];
+
+    for (;;) {
+        ProtobufCMessage *msg;
+        ssize_t n;
+        size_t len;
+
+        errno = 0;
+        n = getline(&self->buf, &self->cap, self->in);
+        if (n < 0) {
+            if (!ferror(self->in))
+                return 0;
+            fprintf(stderr, "matchctl post: read %s: %s\n", self->opt.path, strerror(errno));
+            return -1;
+        }
+        self->lineno++;
+        len = (size_t)n;
+        while (len > 0 && (self->buf[len - 1] == '\n' || self->buf[len - 1] == '\r'))
+            len--;
+        if (s_skip_line(self->buf, len))
+            continue;
+        msg = proto_json_parse(&passerelle__v1__event__descriptor, self->buf, len, err, sizeof err);
+        if (msg != NULL) {
+            *out = (Passerelle__V1__Event *)msg;
+            return 1;
+        }
+        self->rejected++;
+        if (self->opt.json)
+            fprintf(stderr, "line %zu: not sent: %s\n", self->lineno, err);
+        if (s_report_add(self, self->lineno, "not sent: %s", err) != 0)
+            return -1;
+    }
+}
+
+/* Pack ev, queue it, and remember it in the ring. Returns 0 or an exit code. */
+static int s_send_event(s_post_t *self, const Passerelle__V1__Event *ev)
+{
+    s_pending_t *slot = &self->ring[(self->head + self->count) % self->opt.window];
+    size_t len = passerelle__v1__event__get_packed_size(ev);
+    uint8_t *buf = malloc(len + 1);
+    int rc;
+
+    slot->event_id = strdup(ev->event_id);
+    if (buf == NULL || slot->event_id == NULL) {
+        fprintf(stderr, "matchctl post: out of memory\n");
+        free(slot->event_id);
+        slot->event_id = NULL;
+        free(buf);
+        return MATCHCTL_EXIT_FAILED;
+    }
+    if (passerelle__v1__event__pack(ev, buf) != len) {
+        fprintf(stderr, "matchctl post: line %zu: packed size mismatch\n", self->lineno);
+        abort(); /* protobuf-c broke its own contract */
+    }
+    slot->line = self->lineno;
+    rc = matchctl_conn_send(self->conn, buf, len, (int)self->opt.timeout_ms);
+    free(buf);
+    if (rc != MATCHCTL_NET_OK) {
+        free(slot->event_id);
+        slot->event_id = NULL;
+        if (rc == MATCHCTL_NET_ETIMEOUT)
+            fprintf(stderr,
+                    "matchctl: ingest endpoint %s takes no events (queue full for %lu ms)\n",
+                    self->opt.endpoint, self->opt.timeout_ms);
+        return MATCHCTL_EXIT_UNREACHABLE;
+    }
+    self->count++;
+    self->sent++;
+    return 0;
+}
+
+/* Read and send events until the window is full or the input ends.
+ * Returns 0 or an exit code. */
+static int s_fill(s_post_t *self)
+{
+    while (!self->eof && self->count < self->opt.window) {
+        Passerelle__V1__Event *ev = NULL;
+        int rc = s_next_event(self, &ev);
+        if (rc < 0)
+            return MATCHCTL_EXIT_USAGE;
+        if (rc == 0) {
+            self->eof = true;
+            break;
+        }
+        rc = s_send_event(self, ev);
+        passerelle__v1__event__free_unpacked(ev, NULL);
+        if (rc != 0)
+            return rc;
+        s_progress(self, false);
+    }
+    return 0;
+}
+
+/* Report a REJECTED or RETRY ack of the event in p. */
+static int s_report_ack(s_post_t *self, const s_pending_t *p, const Passerelle__V1__Ack *ack)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+        &passerelle__v1__error_code__descriptor, (int)ack->error);
+    const char *id = ack->event_id[0] != '\0' ? ack->event_id
+                     : p->event_id[0] != '\0' ? p->event_id
+                                              : "-";
+    const char *retry =
+        ack->status == PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY ? " [retry later]" : "";
+    char code[32];
+
+    if (ev == NULL)
+        (void)snprintf(code, sizeof code, "ERROR_CODE_%d", (int)ack->error);
+    if (ack->status != PASSERELLE__V1__ACK_STATUS__ACK_STATUS_REJECTED &&
+        ack->status != PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY)
+        return s_report_add(self, p->line, "%s: unexpected ack status %d", id, (int)ack->status);
+    if (ack->field[0] != '\0')
+        return s_report_add(self, p->line, "%s: %s: %s (field %s)%s", id, ev ? ev->name : code,
+                            ack->message, ack->field, retry);
+    return s_report_add(self, p->line, "%s: %s: %s%s", id, ev ? ev->name : code, ack->message,
+                        retry);
+}
+
+/* Count one decoded ack against the event p it answers. */
+static int s_count_ack(s_post_t *self, const s_pending_t *p, const Passerelle__V1__Ack *ack)
+{
+    if (ack->event_id[0] != '\0' && strcmp(ack->event_id, p->event_id) != 0)
+        fprintf(stderr, "matchctl post: line %zu: ack names event '%s', expected '%s'\n", p->line,
+                ack->event_id, p->event_id);
+    if (self->opt.json) {
+        char *text = proto_json_render(&ack->base, 0);
+        if (text == NULL) {
+            fprintf(stderr, "matchctl post: out of memory\n");
+            return -1;
+        }
+        printf("%s\n", text);
+        free(text);
+    }
+    switch (ack->status) {
+    case PASSERELLE__V1__ACK_STATUS__ACK_STATUS_ACCEPTED: self->accepted++; return 0;
+    case PASSERELLE__V1__ACK_STATUS__ACK_STATUS_DUPLICATE: self->duplicate++; return 0;
+    case PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY:
+        self->retry++;
+        return s_report_ack(self, p, ack);
+    default: self->rejected++; return s_report_ack(self, p, ack);
+    }
+}
+
+/* Take the answer (rc, data, len from matchctl_conn_recv) to the oldest
+ * event in flight. Returns 0, or -1 when out of memory. */
+static int s_take_answer(s_post_t *self, int rc, const uint8_t *data, size_t len)
+{
+    s_pending_t *p = &self->ring[self->head];
+    Passerelle__V1__Ack *ack = NULL;
+    int out;
+
+    if (rc == MATCHCTL_NET_OK)
+        ack = passerelle__v1__ack__unpack(NULL, len, data);
+    if (ack != NULL) {
+        out = s_count_ack(self, p, ack);
+        passerelle__v1__ack__free_unpacked(ack, NULL);
+    } else {
+        self->rejected++;
+        out = s_report_add(self, p->line, "%s: bad answer from the daemon: %s", p->event_id,
+                           rc == MATCHCTL_NET_OK ? "not an Ack" : matchctl_net_strerror(rc));
+    }
+    free(p->event_id);
+    p->event_id = NULL;
+    self->head = (self->head + 1) % self->opt.window;
+    self->count--;
+    self->answered++;
+    return out;
+}
+
+/* Wait up to --timeout for the next ack, then take every ack already
+ * there. Returns 0 or an exit code. */
+static int s_wait_acks(s_post_t *self)
+{
+    uint64_t start = matchctl_now_ms();
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    for (;;) {
+        uint64_t waited = matchctl_now_ms() - start;
+        uint64_t slice = self->opt.timeout_ms - waited;
+        if (waited >= self->opt.timeout_ms) {
+            fprintf(stderr,
+                    "matchctl: no answer from ingest endpoint %s after %lu ms "
+                    "(%zu of %zu events answered)\n",
+                    self->opt.endpoint, self->opt.timeout_ms, self->answered, self->sent);
+            return MATCHCTL_EXIT_UNREACHABLE;
+        }
+        rc = matchctl_conn_recv(self->conn, (int)(slice < S_PROGRESS_MS ? slice : S_PROGRESS_MS),
+                                &data, &len);
+        if (rc != MATCHCTL_NET_ETIMEOUT)
+            break;
+        s_progress(self, false);
+    }
+    while (rc == MATCHCTL_NET_OK || rc == MATCHCTL_NET_EFRAMES) {
+        int taken = s_take_answer(self, rc, data, len);
+        free(data);
+        data = NULL;
+        if (taken != 0)
+            return MATCHCTL_EXIT_FAILED;
+        if (self->count == 0)
+            return 0;
+        rc = matchctl_conn_recv(self->conn, 0, &data, &len);
+    }
+    return rc == MATCHCTL_NET_ETIMEOUT ? 0 : MATCHCTL_EXIT_UNREACHABLE;
+}
+
+static int s_report_cmp(const void *a, const void *b)
+{
+    const s_report_t *x = a, *y = b;
+
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* The summary, and the report lines in input order (unless --json, where
+ * the acks were printed already and the summary goes to stderr). */
+static void s_summary(s_post_t *self)
+{
+    FILE *out = self->opt.json ? stderr : stdout;
+    size_t i;
+
+    s_progress(self, true);
+    fprintf(out, "accepted %zu, duplicate %zu, rejected %zu", self->accepted, self->duplicate,
+            self->rejected);
+    if (self->retry > 0)
+        fprintf(out, ", retry %zu", self->retry);
+    if (self->answered < self->sent)
+        fprintf(out, ", unanswered %zu", self->sent - self->answered);
+    fputc('\n', out);
+    if (self->opt.json)
+        return;
+    if (self->n_reports > 0)
+        qsort(self->reports, self->n_reports, sizeof *self->reports, s_report_cmp);
+    for (i = 0; i < self->n_reports; i++)
+        printf("line %zu: %s\n", self->reports[i].line, self->reports[i].text);
+}
+
+/* Open the input and the connection. Returns 0 or an exit code. */
+static int s_open(s_post_t *self)
+{
+    int rc;
+
+    self->tty = isatty(STDERR_FILENO) == 1;
+    self->progress_at = matchctl_now_ms();
+    self->ring = calloc(self->opt.window, sizeof *self->ring);
+    if (self->ring == NULL) {
+        fprintf(stderr, "matchctl post: out of memory\n");
+        return MATCHCTL_EXIT_FAILED;
+    }
+    if (strcmp(self->opt.path, "-") == 0) {
+        self->in = stdin;
+    } else if ((self->in = fopen(self->opt.path, "r")) == NULL) {
+        fprintf(stderr, "matchctl post: open %s: %s\n", self->opt.path, strerror(errno));
+        return MATCHCTL_EXIT_USAGE;
+    }
+    rc = matchctl_conn_new(&self->conn, self->opt.endpoint, (int)self->opt.window + 16);
+    if (rc == MATCHCTL_NET_EENDPOINT)
+        return MATCHCTL_EXIT_USAGE;
+    return rc == MATCHCTL_NET_OK ? 0 : MATCHCTL_EXIT_UNREACHABLE;
+}
+
+static void s_close(s_post_t *self)
+{
+    size_t i;
+
+    matchctl_conn_destroy(&self->conn);
+    if (self->in != NULL && self->in != stdin && fclose(self->in) != 0)
+        fprintf(stderr, "matchctl post: close %s: %s\n", self->opt.path, strerror(errno));
+    for (i = 0; self->ring != NULL && i < self->opt.window; i++)
+        free(self->ring[i].event_id);
+    free(self->ring);
+    for (i = 0; i < self->n_reports; i++)
+        free(self->reports[i].text);
+    free(self->reports);
+    free(self->buf);
+}
+
+int matchctl_post(int argc, char **argv)
+{
+    s_post_t self;
+    int rc;
+
+    memset(&self, 0, sizeof self);
+    self.opt.window = S_WINDOW_DEFAULT;
+    self.opt.timeout_ms = S_TIMEOUT_DEFAULT;
+    rc = s_parse_args(argc, argv, &self.opt);
+    if (rc != 0)
+        return rc == S_HELP ? MATCHCTL_EXIT_OK : rc;
+    rc = s_open(&self);
+    while (rc == 0) {
+        rc = s_fill(&self);
+        if (rc != 0 || self.count == 0)
+            break;
+        rc = s_wait_acks(&self);
+    }
+    if (rc == 0 || (rc == MATCHCTL_EXIT_UNREACHABLE && self.sent > 0))
+        s_summary(&self);
+    if (rc == 0 && (self.rejected > 0 || self.retry > 0))
+        rc = MATCHCTL_EXIT_FAILED;
+    s_close(&self);
+    return rc;
+}
