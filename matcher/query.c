@@ -190,6 +190,7 @@ static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_ms
         zmq_msg_close(&part);
         return errno == EAGAIN ? 0 : -1;
     }
+    zmq_msg_init(body);
     *rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
     memcpy(rid, zmq_msg_data(&part), *rid_len);
     more = zmq_msg_more(&part);
@@ -199,8 +200,7 @@ static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_ms
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, self->sock, 0) == -1) {
             zmq_msg_close(&part);
-            if (have)
-                zmq_msg_close(body);
+            zmq_msg_close(body);
             return -1;
         }
         more = zmq_msg_more(&part);
@@ -210,8 +210,6 @@ static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_ms
             zmq_msg_move(body, &part);
         zmq_msg_close(&part);
     }
-    if (!have)
-        zmq_msg_init(body);
     *frames = n - *req;
     return 1;
 }

@@ -573,7 +573,7 @@ static int s_double_from_json(s_parser_t *p, json_object *v, double *out)
 
 static int s_parse_float(s_parser_t *p, ProtobufCType t, json_object *v, void *dst)
 {
-    double d;
+    double d = 0;
     float f;
 
     if (s_double_from_json(p, v, &d) != 0)
