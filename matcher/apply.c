@@ -79,6 +79,8 @@ static int s_graduate_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *i
         it->superseded = 1;
     else if (rc != 0)
         return rc;
+    else if (b->engine && (rc = engine_graduate_changed(b->engine, txn, g->id, b->now_ms)) != 0)
+        return rc;
     return s_log(txn, b, it, STORE_ENTITY_GRADUATE, g->id, 1);
 }
 
@@ -100,6 +102,8 @@ static int s_vacancy_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *it
     if (rc == STORE_ESTALE)
         it->superseded = 1;
     else if (rc != 0)
+        return rc;
+    else if (b->engine && (rc = engine_vacancy_changed(b->engine, txn, v->id, b->now_ms)) != 0)
         return rc;
     return s_log(txn, b, it, STORE_ENTITY_VACANCY, v->id, 1);
 }
@@ -142,6 +146,9 @@ static int s_graduate_withdrawn(store_txn_t *txn, apply_batch_t *b, apply_item_t
         rc = store_graduate_put(txn, &s_old_grad);
         if (rc != 0)
             return rc;
+        if (b->engine && (rc = engine_graduate_changed(b->engine, txn, it->ev.u.ref.id,
+                                                       b->now_ms)) != 0)
+            return rc;
     }
     return s_log(txn, b, it, STORE_ENTITY_GRADUATE, it->ev.u.ref.id, 1);
 }
@@ -155,6 +162,15 @@ static int s_graduate_erased(store_txn_t *txn, apply_batch_t *b, apply_item_t *i
     int rc = s_graduate_ref(txn, it, "graduate_erased");
     if (rc != 0)
         return rc < 0 ? rc : 0;
+    /* Out of the indexes first, so that refilled lists cannot take it back. */
+    s_old_grad.state = STORE_STATE_LEFT;
+    if (s_old_grad.version < it->ev.occurred_ms)
+        s_old_grad.version = it->ev.occurred_ms;
+    if ((rc = store_graduate_put(txn, &s_old_grad)) != 0)
+        return rc;
+    if (b->engine &&
+        (rc = engine_graduate_erasing(b->engine, txn, it->ev.u.ref.id, b->now_ms)) != 0)
+        return rc;
     rc = store_graduate_erase(txn, it->ev.u.ref.id);
     if (rc != 0)
         return rc;
@@ -188,6 +204,8 @@ static int s_vacancy_closed(store_txn_t *txn, apply_batch_t *b, apply_item_t *it
         s_old_vac.version = it->ev.occurred_ms;
         rc = store_vacancy_put(txn, &s_old_vac);
         if (rc != 0)
+            return rc;
+        if (b->engine && (rc = engine_vacancy_changed(b->engine, txn, r->id, b->now_ms)) != 0)
             return rc;
     }
     return s_log(txn, b, it, STORE_ENTITY_VACANCY, r->id, 1);
@@ -223,6 +241,8 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
 int apply_batch(store_txn_t *txn, void *arg)
 {
     apply_batch_t *b = arg;
+    if (b->feed)
+        feed_reset(b->feed);
     for (size_t i = 0; i < b->n; i++) {
         apply_item_t *it = &b->items[i];
         if (!it->valid)

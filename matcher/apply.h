@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
+#include "feed.h"
 #include "store.h"
 #include "validate.h"
 
@@ -36,6 +38,8 @@ typedef struct {
     apply_item_t *items;
     size_t n;
     int64_t now_ms;              /* receive time recorded in the log */
+    engine_t *engine;            /* keeps the ranked lists; NULL: none */
+    feed_t *feed;                /* its outbox is reset on (re)entry; NULL: none */
 } apply_batch_t;
 
 /* store_txn_fn: decide every valid item of the batch (arg is an

@@ -28,6 +28,14 @@ void config_defaults(config_t *cfg)
     cfg->rcvhwm = 10000;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->log_syslog = 0;
+    (void)snprintf(cfg->reference_dir, sizeof cfg->reference_dir, "%s", PASSERELLE_REFERENCE_DIR);
+    cfg->k = 20;
+    cfg->w_skills = 0.5;
+    cfg->w_certification = 0.25;
+    cfg->w_distance = 0.15;
+    cfg->w_start = 0.10;
+    cfg->distance_scale_km = 30;
+    cfg->start_window_days = 90;
 }
 
 static int s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -71,13 +79,14 @@ typedef struct {
     const char *key;
     unsigned long long lo, hi, scale;  /* numbers: range before scaling */
     size_t offset;
-    int kind;                          /* 0 string, 1 size_t, 2 int, 3 level, 4 bool */
+    int kind;                          /* 0 string, 1 size_t, 2 int, 3 level, 4 bool, 5 double */
     size_t size;                       /* strings: buffer size */
 } s_option_t;
 
 #define S_STR(sec, k, field) { sec, k, 0, 0, 0, offsetof(config_t, field), 0, sizeof(((config_t *)0)->field) }
 #define S_SIZE(sec, k, field, lo, hi, scale) { sec, k, lo, hi, scale, offsetof(config_t, field), 1, 0 }
 #define S_INT(sec, k, field, lo, hi) { sec, k, lo, hi, 1, offsetof(config_t, field), 2, 0 }
+#define S_DBL(sec, k, field, lo, hi) { sec, k, lo, hi, 1, offsetof(config_t, field), 5, 0 }
 
 static const s_option_t s_options[] = {
     S_STR("store", "data", data_dir),
@@ -94,6 +103,14 @@ static const s_option_t s_options[] = {
     S_INT("sockets", "rcvhwm", rcvhwm, 1, 10000000),
     { "log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0 },
     { "log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0 },
+    S_STR("reference", "dir", reference_dir),
+    S_INT("matching", "k", k, 1, 100),
+    S_DBL("matching", "weight_skills", w_skills, 0, 1000),
+    S_DBL("matching", "weight_certification", w_certification, 0, 1000),
+    S_DBL("matching", "weight_distance", w_distance, 0, 1000),
+    S_DBL("matching", "weight_start", w_start, 0, 1000),
+    S_DBL("matching", "distance_scale_km", distance_scale_km, 1, 1000),
+    S_DBL("matching", "start_window_days", start_window_days, 1, 3650),
 };
 
 static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, char *err,
@@ -122,6 +139,16 @@ static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, c
             return s_err(err, errlen, "log.level: \"%s\" is not error, warn, info or debug", value);
         *(int *)field = (int)n;
         return 0;
+    case 5: {
+        char *end;
+        errno = 0;
+        double d = strtod(value, &end);
+        if (errno || end == value || *end != '\0' || !(d >= (double)o->lo && d <= (double)o->hi))
+            return s_err(err, errlen, "%s.%s: \"%s\" is not a number in %llu..%llu", o->section,
+                         o->key, value, o->lo, o->hi);
+        *(double *)field = d;
+        return 0;
+    }
     default:
         if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
             *(int *)field = 1;
@@ -206,5 +233,7 @@ int config_check(const config_t *cfg, char *err, size_t errlen)
         return s_err(err, errlen, "store.map_initial_mb is larger than store.map_max_mb");
     if (cfg->max_event_bytes > cfg->max_message_bytes)
         return s_err(err, errlen, "ingest.max_event_kb is larger than ingest.max_message_mb");
+    if (cfg->w_skills + cfg->w_certification + cfg->w_distance + cfg->w_start <= 0)
+        return s_err(err, errlen, "matching: the four weights add up to 0");
     return 0;
 }

@@ -27,10 +27,20 @@ typedef struct {
     int rcvhwm;                           /* [sockets] rcvhwm */
     int log_level;                        /* [log] level: error, warn, info, debug */
     int log_syslog;                       /* [log] syslog: yes / no */
+    char reference_dir[PATH_MAX];         /* [reference] dir */
+    int k;                                /* [matching] k: ranked list length */
+    double w_skills;                      /* [matching] weight_skills */
+    double w_certification;               /* [matching] weight_certification */
+    double w_distance;                    /* [matching] weight_distance */
+    double w_start;                       /* [matching] weight_start */
+    double distance_scale_km;             /* [matching] distance_scale_km */
+    double start_window_days;             /* [matching] start_window_days */
 } config_t;
 
 /* Fill *cfg with the embedded defaults: data in ./passerelle-data,
- * loopback endpoints on ports 7401 (ingest), 7402 (feed), 7403 (query). */
+ * loopback endpoints on ports 7401 (ingest), 7402 (feed), 7403 (query),
+ * the reference data installed with matcherd (PASSERELLE_REFERENCE_DIR),
+ * ranked lists of 20. */
 void config_defaults(config_t *cfg);
 
 /* Read the INI file at path over *cfg. Returns 0, or -1 with a message

@@ -23,6 +23,8 @@ typedef struct {
     uint64_t queries;
     uint64_t queries_bad;
     uint64_t feed_dropped;
+    uint64_t feed_published;     /* topic messages sent */
+    uint64_t subscriptions;      /* subscribe requests seen */
     int store_ok;                /* the last commit succeeded */
     char store_detail[128];      /* why not, for health */
 } counters_t;

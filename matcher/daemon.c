@@ -15,9 +15,12 @@
 #include <zmq.h>
 
 #include "counters.h"
+#include "engine.h"
+#include "feed.h"
 #include "ingest.h"
 #include "log.h"
 #include "query.h"
+#include "reference.h"
 #include "store.h"
 
 static volatile sig_atomic_t s_stop;
@@ -51,31 +54,6 @@ static int s_signals(void)
     return sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* The feed socket: an XPUB that nothing is published on until the matching
- * engine runs; subscriptions are read so that its queue never fills. */
-static void *s_feed_new(void *zctx, const config_t *cfg)
-{
-    void *sock = zmq_socket(zctx, ZMQ_XPUB);
-    int linger = 100;
-    if (!sock)
-        return NULL;
-    if (zmq_setsockopt(sock, ZMQ_SNDHWM, &cfg->sndhwm, sizeof cfg->sndhwm) ||
-        zmq_setsockopt(sock, ZMQ_RCVHWM, &cfg->rcvhwm, sizeof cfg->rcvhwm) ||
-        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) || zmq_bind(sock, cfg->feed)) {
-        log_warnx("feed: bind %s: %s", cfg->feed, zmq_strerror(errno));
-        (void)zmq_close(sock); /* fails only on a bad handle */
-        return NULL;
-    }
-    return sock;
-}
-
-static void s_feed_drain(void *sock)
-{
-    char buf[512];
-    while (zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
-        ; /* subscriptions are not acted upon yet */
-}
-
 static int64_t s_now_ms(void)
 {
     struct timespec ts;
@@ -84,12 +62,12 @@ static int64_t s_now_ms(void)
 }
 
 /* The loop. Returns 0 after a stop request, -1 on a socket failure. */
-static int s_loop(ingest_t *ingest, query_t *query, void *feed)
+static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed)
 {
     zmq_pollitem_t items[3] = {
         { ingest_socket(ingest), 0, ZMQ_POLLIN, 0 },
         { query_socket(query), 0, ZMQ_POLLIN, 0 },
-        { feed, 0, ZMQ_POLLIN, 0 },
+        { feed_socket(feed), 0, ZMQ_POLLIN, 0 },
     };
     while (!s_stop) {
         int rc = zmq_poll(items, 3, 1000);
@@ -104,12 +82,59 @@ static int s_loop(ingest_t *ingest, query_t *query, void *feed)
         if ((items[1].revents & ZMQ_POLLIN) && query_process(query, 64) < 0)
             return -1;
         if (items[2].revents & ZMQ_POLLIN)
-            s_feed_drain(feed);
+            feed_handle_subscriptions(feed);
     }
     /* Stopping: tell producers whose events are queued to resend them. */
     while (ingest_process(ingest, 1) > 0)
         ;
     return 0;
+}
+
+/* Record the reference version in the store; say so when it changed. */
+typedef struct {
+    const char *version;
+    char stored[256];
+    int changed;
+} s_refver_t;
+
+static int s_refver_fn(store_txn_t *txn, void *arg)
+{
+    s_refver_t *r = arg;
+    int rc = store_meta_get_str(txn, "reference_version", r->stored, sizeof r->stored);
+    if (rc == STORE_ENOTFOUND)
+        r->stored[0] = '\0';
+    else if (rc != 0)
+        return rc;
+    r->changed = r->stored[0] && strcmp(r->stored, r->version) != 0;
+    if (strcmp(r->stored, r->version) == 0)
+        return 0;
+    return store_meta_put_str(txn, "reference_version", r->version);
+}
+
+static reference_t *s_reference(const config_t *cfg, store_t *store)
+{
+    char err[512];
+    size_t nc, nr, nn, ns;
+    reference_t *ref = reference_load(cfg->reference_dir, err, sizeof err);
+    if (!ref) {
+        log_errorx("cannot load the reference data: %s", err);
+        return NULL;
+    }
+    reference_counts(ref, &nc, &nr, &nn, &ns);
+    log_info("reference %s from %s: %zu communes, %zu ROME codes, %zu RNCP, %zu skills",
+             reference_version(ref), cfg->reference_dir, nc, nr, nn, ns);
+    s_refver_t rv = { .version = reference_version(ref) };
+    int rc = store_write(store, s_refver_fn, &rv);
+    if (rc != 0) {
+        log_errorx("cannot record the reference version: %s", store_strerror(rc));
+        reference_destroy(&ref);
+        return NULL;
+    }
+    if (rv.changed)
+        log_warnx("the store's ranked lists were computed with reference %s; lists are brought "
+                  "to %s as their entities change",
+                  rv.stored, rv.version);
+    return ref;
 }
 
 int daemon_run(const config_t *cfg)
@@ -119,9 +144,14 @@ int daemon_run(const config_t *cfg)
     counters.started_ms = s_now_ms();
     counters.store_ok = 1;
     int status = 1, err = 0;
-    void *zctx = NULL, *feed = NULL;
+    void *zctx = NULL;
+    feed_t *feed = NULL;
     ingest_t *ingest = NULL;
     query_t *query = NULL;
+    reference_t *ref = NULL;
+    engine_t *engine = NULL;
+    score_weights_t w = { cfg->w_skills, cfg->w_certification, cfg->w_distance, cfg->w_start,
+                          cfg->distance_scale_km, cfg->start_window_days };
 
     store_set_logger(s_store_log);
     store_options_t sopts = { .map_bytes = cfg->map_initial_bytes,
@@ -135,13 +165,17 @@ int daemon_run(const config_t *cfg)
         log_warn("sigaction");
         goto done;
     }
-    zctx = zmq_ctx_new();
-    if (!zctx || !(ingest = ingest_new(zctx, cfg, store, &counters)) ||
-        !(query = query_new(zctx, cfg, store, &counters)) || !(feed = s_feed_new(zctx, cfg)))
+    if (!(ref = s_reference(cfg, store)) || score_weights_normalise(&w) != 0)
         goto done;
-    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, security none "
+    zctx = zmq_ctx_new();
+    if (!zctx || !(feed = feed_new(zctx, cfg, ref, &counters)) ||
+        !(engine = engine_new(ref, &w, (unsigned)cfg->k, feed)) ||
+        !(ingest = ingest_new(zctx, cfg, store, &counters, ref, engine, feed)) ||
+        !(query = query_new(zctx, cfg, store, &counters, ref, engine)))
+        goto done;
+    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
              "(loopback only)",
-             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query);
+             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);
     if (s_loop(ingest, query, feed) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",
@@ -149,12 +183,13 @@ int daemon_run(const config_t *cfg)
                  (unsigned long long)counters.rejected, (unsigned long long)counters.retry);
     }
 done:
-    if (feed)
-        (void)zmq_close(feed); /* fails only on a bad handle */
     query_destroy(&query);
     ingest_destroy(&ingest);
+    engine_destroy(&engine);
+    feed_destroy(&feed);
     if (zctx)
         (void)zmq_ctx_term(zctx); /* sockets closed with a short linger: cannot hang */
+    reference_destroy(&ref);
     store_destroy(&store);
     return status;
 }

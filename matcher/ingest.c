@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "apply.h"
+#include "enrich.h"
 #include "log.h"
 #include "passerelle/v1/ingest.pb-c.h"
 
@@ -33,6 +34,9 @@ struct ingest {
     store_t *store;
     counters_t *counters;
     const config_t *cfg;
+    const reference_t *ref;
+    engine_t *engine;
+    feed_t *feed;
     size_t batch_max;
     apply_item_t *items;
     s_env_t *env;
@@ -61,11 +65,15 @@ static int s_setopt_int(void *sock, int opt, int val, const char *name)
     return -1;
 }
 
-ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters)
+ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters,
+                     const reference_t *ref, engine_t *engine, feed_t *feed)
 {
     ingest_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->ref = ref;
+    self->engine = engine;
+    self->feed = feed;
     self->store = store;
     self->counters = counters;
     self->cfg = cfg;
@@ -127,7 +135,7 @@ static int s_recv(ingest_t *self, s_env_t *env, int *frames)
     zmq_msg_init(&part);
     if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) == -1) {
         zmq_msg_close(&part);
-        return errno == EAGAIN ? 0 : -1;
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
     }
     env->rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
     memcpy(env->rid, zmq_msg_data(&part), env->rid_len);
@@ -135,7 +143,12 @@ static int s_recv(ingest_t *self, s_env_t *env, int *frames)
     zmq_msg_close(&part);
     while (more) {
         zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, self->sock, 0) == -1) {
+        int rc;
+        /* the rest of a multipart message is already here: a signal is
+         * the only thing that can interrupt reading it */
+        while ((rc = zmq_msg_recv(&part, self->sock, 0)) == -1 && errno == EINTR)
+            ;
+        if (rc == -1) {
             zmq_msg_close(&part);
             return -1;
         }
@@ -187,7 +200,8 @@ static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
                               "%zu bytes that are not a passerelle.v1.Event", len);
         return;
     }
-    if (validate_event(msg, &it->ev, &it->verdict) == 0) {
+    if (validate_event(msg, &it->ev, &it->verdict) == 0 &&
+        (!self->ref || enrich_event(self->ref, &it->ev, &it->verdict) == 0)) {
         it->valid = 1;
         it->payload = data;
         it->payload_len = len;
@@ -200,7 +214,8 @@ static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
 /* Commit the valid items of a batch; on failure answer them RETRY. */
 static void s_commit(ingest_t *self, size_t n, int shutting_down)
 {
-    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = s_now_ms() };
+    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = s_now_ms(),
+                            .engine = self->engine, .feed = self->feed };
     size_t valid = 0;
     for (size_t i = 0; i < n; i++)
         valid += self->items[i].valid;
@@ -219,8 +234,12 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
             if (valid > self->counters->batch_max)
                 self->counters->batch_max = valid;
             self->counters->store_ok = 1;
+            if (self->feed)
+                feed_publish(self->feed); /* only what is on disk goes out */
             return;
         }
+        if (self->feed)
+            feed_reset(self->feed);
         code = rc == STORE_EFULL || rc == STORE_ENOSPC ? E(STORE_FULL) : E(STORE_FAILED);
         self->counters->store_ok = 0;
         (void)snprintf(self->counters->store_detail, sizeof self->counters->store_detail,

@@ -12,13 +12,19 @@
 
 #include "config.h"
 #include "counters.h"
+#include "engine.h"
+#include "feed.h"
+#include "reference.h"
 #include "store.h"
 
 typedef struct ingest ingest_t;
 
-/* Bind a ROUTER on cfg->ingest in ZeroMQ context zctx. Returns NULL (reason
- * logged) on failure. */
-ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters);
+/* Bind a ROUTER on cfg->ingest in ZeroMQ context zctx. Events are
+ * enriched from ref, applied to store with engine keeping the ranked lists
+ * (NULL: none), and the resulting updates published on feed (NULL: none)
+ * after each commit. Returns NULL (reason logged) on failure. */
+ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters,
+                     const reference_t *ref, engine_t *engine, feed_t *feed);
 
 /* Close the socket and free everything; NULLs *self_p. NULL-safe. */
 void ingest_destroy(ingest_t **self_p);

@@ -7,24 +7,33 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "explain.h"
 #include "log.h"
 #include "passerelle/v1/query.pb-c.h"
 
 #define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
 #define S_RID_MAX 256
 #define S_MAX_REQUEST 65536
+#define S_REPLAY_DEFAULT 1000
+#define S_REPLAY_MAX 10000
+#define S_REPLAY_SCAN_MAX 200000 /* stored updates examined per page, at most */
 
 struct query {
     void *sock;
     store_t *store;
     counters_t *counters;
+    const reference_t *ref;
+    engine_t *engine;
 };
 
-query_t *query_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters)
+query_t *query_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters,
+                   const reference_t *ref, engine_t *engine)
 {
     query_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->ref = ref;
+    self->engine = engine;
     self->store = store;
     self->counters = counters;
     self->sock = zmq_socket(zctx, ZMQ_ROUTER);
@@ -102,6 +111,7 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
     st->store_bytes = ss->file_bytes;
     st->store_map_bytes = ss->map_bytes;
     st->feed_dropped = c->feed_dropped;
+    st->match_sequence = ss->matches;
     st->commit_us_last = c->commit_us_last;
     size_t n = 0;
     for (int code = 1; code < COUNTERS_ERROR_CODES; code++) {
@@ -118,6 +128,217 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
     }
     st->n_rejected_by_error = n;
     st->rejected_by_error = ptrs;
+}
+
+
+/* ---- top matches ------------------------------------------------------ */
+
+typedef struct {
+    query_t *self;
+    const Passerelle__V1__TopMatchesRequest *rq;
+    Passerelle__V1__TopMatches *out;
+    int found;
+} s_top_t;
+
+/* Scratch for explaining one list; the daemon answers one query at a time. */
+static struct {
+    store_list_t list;
+    store_vacancy_t v;
+    store_graduate_t g;
+    score_vacancy_t sv[STORE_LIST_MAX];
+    score_result_t res[STORE_LIST_MAX];
+    explain_buf_t eb[STORE_LIST_MAX];
+    Passerelle__V1__Explanation ex[STORE_LIST_MAX];
+    Passerelle__V1__RankedMatch rm[STORE_LIST_MAX];
+    Passerelle__V1__RankedMatch *ptrs[STORE_LIST_MAX];
+    char ids[STORE_LIST_MAX][4][STORE_ID_MAX + 1];
+} s_top;
+
+static int s_top_fn(store_txn_t *txn, void *arg)
+{
+    s_top_t *t = arg;
+    int vacancy = t->rq->entity_case == PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_VACANCY_ID;
+    const char *id = vacancy ? t->rq->vacancy_id : t->rq->graduate_id;
+    int rc = vacancy ? store_vacancy_get(txn, id, &s_top.v) : store_graduate_get(txn, id, &s_top.g);
+    if (rc != 0)
+        return rc;
+    t->found = 1;
+    rc = store_list_get(txn, vacancy ? STORE_ENTITY_VACANCY : STORE_ENTITY_GRADUATE, id,
+                        &s_top.list);
+    if (rc != 0)
+        return rc;
+    size_t n = s_top.list.n;
+    if (t->rq->limit && t->rq->limit < n)
+        n = t->rq->limit;
+    for (size_t i = 0; i < n; i++) {
+        const char *vid = vacancy ? id : s_top.list.e[i].id;
+        const char *gid = vacancy ? s_top.list.e[i].id : id;
+        Passerelle__V1__RankedMatch *m = &s_top.rm[i];
+        passerelle__v1__ranked_match__init(m);
+        rc = engine_explain(t->self->engine, txn, vid, gid, &s_top.v, &s_top.g, &s_top.sv[i],
+                            &s_top.res[i]);
+        if (rc < 0)
+            return rc;
+        memcpy(s_top.ids[i][0], s_top.v.id, sizeof s_top.ids[i][0]);
+        memcpy(s_top.ids[i][1], s_top.v.employer, sizeof s_top.ids[i][1]);
+        memcpy(s_top.ids[i][2], s_top.g.id, sizeof s_top.ids[i][2]);
+        memcpy(s_top.ids[i][3], s_top.g.school, sizeof s_top.ids[i][3]);
+        m->rank = (uint32_t)i + 1;
+        m->score = s_top.list.e[i].micro / 1e6;
+        m->vacancy_id = s_top.ids[i][0];
+        m->employer_id = s_top.ids[i][1];
+        m->graduate_id = s_top.ids[i][2];
+        m->school_id = s_top.ids[i][3];
+        if (rc == 1) {
+            explain_fill(t->self->ref, &s_top.res[i], &s_top.sv[i], &s_top.ex[i], &s_top.eb[i]);
+            m->explanation = &s_top.ex[i];
+        }
+        s_top.ptrs[i] = m;
+    }
+    t->out->matches = s_top.ptrs;
+    t->out->n_matches = n;
+    return 0;
+}
+
+static void s_top_matches(query_t *self, const Passerelle__V1__TopMatchesRequest *rq,
+                          Passerelle__V1__Response *resp, Passerelle__V1__TopMatches *out)
+{
+    s_top_t t = { self, rq, out, 0 };
+    if (rq->entity_case == PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY__NOT_SET) {
+        resp->error = E(BAD_REQUEST);
+        resp->message = "top_matches needs a vacancy_id or a graduate_id";
+        return;
+    }
+    int rc = store_read(self->store, s_top_fn, &t);
+    if (rc == STORE_ENOTFOUND || (rc == 0 && !t.found)) {
+        resp->error = E(NOT_FOUND);
+        resp->message = "no such vacancy or graduate";
+    } else if (rc != 0) {
+        resp->error = E(STORE_FAILED);
+        resp->message = (char *)store_strerror(rc);
+    } else {
+        resp->result_case = PASSERELLE__V1__RESPONSE__RESULT_TOP_MATCHES;
+        resp->top_matches = out;
+    }
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+typedef struct {
+    const char *prefix;
+    size_t prefix_len;
+    uint32_t limit;
+    size_t scanned;
+    Passerelle__V1__Topical **items;
+    size_t n;
+    uint64_t last;
+    int more;
+    int oom;
+} s_replay_t;
+
+static int s_replay_cb(const store_match_t *m, void *arg)
+{
+    s_replay_t *r = arg;
+    if (r->n >= r->limit || r->scanned >= S_REPLAY_SCAN_MAX) {
+        r->more = 1;
+        return 1;
+    }
+    r->scanned++;
+    r->last = m->seq;
+    for (size_t i = 0; i < m->n_topics; i++) {
+        if (strncmp(m->topics[i], r->prefix, r->prefix_len) != 0)
+            continue;
+        Passerelle__V1__Topical *t = calloc(1, sizeof *t);
+        if (!t) {
+            r->oom = 1;
+            return 1;
+        }
+        passerelle__v1__topical__init(t);
+        t->update = passerelle__v1__match_update__unpack(NULL, m->payload_len, m->payload);
+        t->topic = strdup(m->topics[i]);
+        r->items[r->n++] = t;
+        if (!t->update || !t->topic) {
+            r->oom = 1;
+            return 1;
+        }
+        break; /* one entry per update; subscribers dedupe by sequence */
+    }
+    return 0;
+}
+
+typedef struct {
+    s_replay_t *r;
+    uint64_t after;
+    uint64_t head;
+    uint64_t purged;
+} s_replay_job_t;
+
+static int s_replay_fn(store_txn_t *txn, void *arg)
+{
+    s_replay_job_t *j = arg;
+    char buf[32];
+    j->head = store_match_last(txn);
+    int rc = store_meta_get_str(txn, "match_purged_upto", buf, sizeof buf);
+    j->purged = rc == 0 ? strtoull(buf, NULL, 10) : 0;
+    if (rc != 0 && rc != STORE_ENOTFOUND)
+        return rc;
+    if (j->after < j->purged)
+        return 0;
+    rc = store_match_each(txn, j->after, s_replay_cb, j->r);
+    return rc > 0 ? 0 : rc;
+}
+
+static void s_replay_free(s_replay_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->items[i]->update)
+            passerelle__v1__match_update__free_unpacked(r->items[i]->update, NULL);
+        free(r->items[i]->topic);
+        free(r->items[i]);
+    }
+    free(r->items);
+}
+
+static void s_replay(query_t *self, const Passerelle__V1__ReplayRequest *rq,
+                     Passerelle__V1__Response *resp, Passerelle__V1__ReplayPage *page,
+                     s_replay_t *r)
+{
+    static char msg[160];
+    r->prefix = rq->topic_prefix ? rq->topic_prefix : "";
+    r->prefix_len = strlen(r->prefix);
+    r->limit = rq->limit ? rq->limit : S_REPLAY_DEFAULT;
+    if (r->limit > S_REPLAY_MAX) {
+        resp->error = E(BAD_REQUEST);
+        resp->message = "replay limit is at most 10000";
+        return;
+    }
+    r->last = rq->after_sequence;
+    if (!(r->items = calloc(r->limit, sizeof *r->items))) {
+        resp->error = E(STORE_FAILED);
+        resp->message = "out of memory";
+        return;
+    }
+    s_replay_job_t j = { r, rq->after_sequence, 0, 0 };
+    int rc = store_read(self->store, s_replay_fn, &j);
+    if (rc != 0 || r->oom) {
+        resp->error = E(STORE_FAILED);
+        resp->message = rc ? (char *)store_strerror(rc) : "out of memory";
+    } else if (rq->after_sequence < j.purged) {
+        (void)snprintf(msg, sizeof msg,
+                       "updates up to %llu were purged; fetch the current lists, then replay "
+                       "from %llu",
+                       (unsigned long long)j.purged, (unsigned long long)j.head);
+        resp->error = E(REPLAY_PURGED);
+        resp->message = msg;
+    } else {
+        page->updates = r->items;
+        page->n_updates = r->n;
+        page->last_sequence = r->last;
+        page->more = r->more;
+        page->head_sequence = j.head;
+        resp->result_case = PASSERELLE__V1__RESPONSE__RESULT_REPLAY;
+        resp->replay = page;
+    }
 }
 
 static void s_send(query_t *self, const uint8_t *rid, size_t rid_len, int req,
@@ -145,6 +366,9 @@ static void s_answer(query_t *self, const uint8_t *rid, size_t rid_len, int req,
     Passerelle__V1__Response resp = PASSERELLE__V1__RESPONSE__INIT;
     Passerelle__V1__Stats st = PASSERELLE__V1__STATS__INIT;
     Passerelle__V1__Health h = PASSERELLE__V1__HEALTH__INIT;
+    Passerelle__V1__TopMatches top = PASSERELLE__V1__TOP_MATCHES__INIT;
+    Passerelle__V1__ReplayPage page = PASSERELLE__V1__REPLAY_PAGE__INIT;
+    s_replay_t replay = { 0 };
     Passerelle__V1__Stats__RejectedByErrorEntry entries[COUNTERS_ERROR_CODES];
     Passerelle__V1__Stats__RejectedByErrorEntry *ptrs[COUNTERS_ERROR_CODES];
     store_stats_t ss;
@@ -169,6 +393,10 @@ static void s_answer(query_t *self, const uint8_t *rid, size_t rid_len, int req,
         h.detail = h.ready ? "" : self->counters->store_detail;
         resp.result_case = PASSERELLE__V1__RESPONSE__RESULT_HEALTH;
         resp.health = &h;
+    } else if (rq->query_case == PASSERELLE__V1__REQUEST__QUERY_TOP_MATCHES && self->engine) {
+        s_top_matches(self, rq->top_matches, &resp, &top);
+    } else if (rq->query_case == PASSERELLE__V1__REQUEST__QUERY_REPLAY) {
+        s_replay(self, rq->replay, &resp, &page, &replay);
     } else if (rq->query_case == PASSERELLE__V1__REQUEST__QUERY__NOT_SET) {
         resp.error = E(BAD_REQUEST);
         resp.message = "the request names no query (stats, health, top_matches, replay)";
@@ -177,6 +405,7 @@ static void s_answer(query_t *self, const uint8_t *rid, size_t rid_len, int req,
         resp.message = "this matcherd does not serve that query yet";
     }
     s_send(self, rid, rid_len, req, &resp);
+    s_replay_free(&replay);
 }
 
 /* Read the frames of one request. Returns 1, 0 if none waiting, -1. */
@@ -188,7 +417,7 @@ static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_ms
     zmq_msg_init(&part);
     if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) == -1) {
         zmq_msg_close(&part);
-        return errno == EAGAIN ? 0 : -1;
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
     }
     zmq_msg_init(body);
     *rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
@@ -198,7 +427,10 @@ static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_ms
     *req = 0;
     while (more) {
         zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, self->sock, 0) == -1) {
+        int rc;
+        while ((rc = zmq_msg_recv(&part, self->sock, 0)) == -1 && errno == EINTR)
+            ;
+        if (rc == -1) {
             zmq_msg_close(&part);
             zmq_msg_close(body);
             return -1;

@@ -10,12 +10,16 @@
 
 #include "config.h"
 #include "counters.h"
+#include "engine.h"
+#include "reference.h"
 #include "store.h"
 
 typedef struct query query_t;
 
-/* Bind a ROUTER on cfg->query. NULL (reason logged) on failure. */
-query_t *query_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters);
+/* Bind a ROUTER on cfg->query. engine explains top matches. NULL (reason
+ * logged) on failure. */
+query_t *query_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters,
+                   const reference_t *ref, engine_t *engine);
 
 void query_destroy(query_t **self_p);
 

@@ -628,6 +628,7 @@ static int s_check_body(s_ctx_t *c, const Passerelle__V1__Event *m, matcher_even
         return 0;
     }
     default:
+        (void)s_push(c, "body", -1);
         return S_REFUSE(c, MISSING_FIELD,
                         "the event has no body: set one of graduate_upsert, graduate_withdrawn, "
                         "graduate_erased, vacancy_upsert, vacancy_closed");

@@ -1,5 +1,6 @@
 /* store.c - the LMDB environment: open, lock, version check, transactions,
- * map growth, meta counters, statistics and the module's logging.
+ * map growth, meta counters and strings, statistics and the module's
+ * logging.
  *
  * One MDB_env with named tables (see store_internal.h for the layout). A
  * write goes through store_write(), which owns the MDB_MAP_FULL policy of
@@ -15,6 +16,7 @@
  */
 #include "store_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -43,13 +45,29 @@ static const struct {
     [STORE_IX_V_CERT] = {"ix_v_cert", MDB_DUPSORT},
     [STORE_IX_V_ROME] = {"ix_v_rome", MDB_DUPSORT},
     [STORE_IX_V_CELL] = {"ix_v_cell", MDB_DUPSORT},
+    [STORE_IX_G_ROME] = {"ix_g_rome", MDB_DUPSORT},
     [S_DBI_META] = {"meta", 0},
     [S_DBI_GRADUATES] = {"graduates", 0},
     [S_DBI_VACANCIES] = {"vacancies", 0},
     [S_DBI_DEDUPE] = {"dedupe", 0},
     [S_DBI_EVENTS] = {"events", MDB_INTEGERKEY},
     [S_DBI_ENTITY_EVENTS] = {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
+    [S_DBI_LISTS] = {"lists", 0},
+    [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT},
+    [S_DBI_MATCHES] = {"matches", MDB_INTEGERKEY},
+    [S_DBI_MATCH_BY_GRADUATE] = {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
 };
+
+/* Longest name and value of a meta string, and the prefix of its key that
+ * keeps it apart from the counters. */
+#define S_META_NAME_MAX  32
+#define S_META_VALUE_MAX 256
+#define S_META_STR       "s:"
+
+const char *store__table_name(int dbi)
+{
+    return (dbi >= 0 && dbi < S_DBI_COUNT && s_tables[dbi].name != NULL) ? s_tables[dbi].name : "?";
+}
 
 /* ---- logging and errors ----------------------------------------------- */
 
@@ -146,6 +164,18 @@ int store__key_ok(const store_txn_t *txn, size_t len)
     return (len >= 1 && len <= txn->store->maxkey) ? 0 : STORE_EINVAL;
 }
 
+int store__entity_key(char kind, const char *id, uint8_t buf[STORE_ENTITY_KEY_MAX], MDB_val *key)
+{
+    size_t n = id != NULL ? strnlen(id, STORE_ID_MAX + 1) : 0;
+    if (n == 0 || n > STORE_ID_MAX)
+        return STORE_EINVAL;
+    buf[0] = (uint8_t)kind;
+    memcpy(buf + 1, id, n);
+    key->mv_size = 1 + n;
+    key->mv_data = buf;
+    return 0;
+}
+
 /* ---- meta counters ----------------------------------------------------- */
 
 int store__meta_get(store_txn_t *txn, const char *name, uint64_t *value)
@@ -191,6 +221,66 @@ int store__meta_add(store_txn_t *txn, const char *name, int64_t delta)
         value += (uint64_t)delta;
     }
     return store__meta_put(txn, name, value);
+}
+
+/* ---- meta strings ------------------------------------------------------ */
+
+/* "s:" + name into buf. STORE_EINVAL unless name has 1..32 bytes. */
+static int s_meta_str_key(const char *name, char buf[sizeof S_META_STR + S_META_NAME_MAX],
+                          MDB_val *key)
+{
+    size_t n = name != NULL ? strnlen(name, S_META_NAME_MAX + 1) : 0;
+    if (n == 0 || n > S_META_NAME_MAX)
+        return STORE_EINVAL;
+    memcpy(buf, S_META_STR, sizeof S_META_STR - 1);
+    memcpy(buf + sizeof S_META_STR - 1, name, n);
+    key->mv_size = sizeof S_META_STR - 1 + n;
+    key->mv_data = buf;
+    return 0;
+}
+
+int store_meta_get_str(store_txn_t *txn, const char *name, char *out, size_t size)
+{
+    char kbuf[sizeof S_META_STR + S_META_NAME_MAX];
+    MDB_val key, val;
+    if (txn == NULL || out == NULL || size == 0 || s_meta_str_key(name, kbuf, &key) != 0)
+        return STORE_EINVAL;
+    out[0] = '\0';
+    int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_META], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return STORE_ENOTFOUND;
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_get meta string '%s'", name);
+    /* put never writes a NUL or more than the limit: either means damage */
+    if (val.mv_size > S_META_VALUE_MAX || memchr(val.mv_data, 0, val.mv_size) != NULL) {
+        store__log(STORE_LOG_ERROR, "store: %s: meta string '%s' (%zu bytes) is damaged", __func__,
+                   name, val.mv_size);
+        return STORE_ECORRUPT;
+    }
+    size_t n = val.mv_size < size - 1 ? val.mv_size : size - 1; /* documented truncation */
+    memcpy(out, val.mv_data, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int store_meta_put_str(store_txn_t *txn, const char *name, const char *value)
+{
+    char kbuf[sizeof S_META_STR + S_META_NAME_MAX];
+    MDB_val key;
+    int rc = store__need_write(txn, __func__);
+    if (rc != 0)
+        return rc;
+    size_t n = value != NULL ? strnlen(value, S_META_VALUE_MAX + 1) : 0;
+    if (value == NULL || n > S_META_VALUE_MAX || s_meta_str_key(name, kbuf, &key) != 0) {
+        store__log(STORE_LOG_ERROR, "store: %s: name must be 1..%d bytes, value at most %d bytes",
+                   __func__, S_META_NAME_MAX, S_META_VALUE_MAX);
+        return STORE_EINVAL;
+    }
+    MDB_val val = {n, (void *)value};
+    rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_put meta string '%s'", name);
+    return 0;
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -363,6 +453,8 @@ static int s_tables_open(store_txn_t *txn, int create)
 {
     store_t *self = txn->store;
     for (int i = 0; i < S_DBI_COUNT; i++) {
+        /* a table without a name would open LMDB's main table instead */
+        assert(s_tables[i].name != NULL);
         unsigned flags = s_tables[i].flags | (create ? MDB_CREATE : 0);
         int rc = mdb_dbi_open(txn->txn, s_tables[i].name, flags, &self->dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
@@ -660,14 +752,9 @@ int store_read(store_t *self, store_txn_fn fn, void *arg)
 
 /* ---- statistics -------------------------------------------------------- */
 
-int store_stats(store_txn_t *txn, store_stats_t *out)
+/* The fields of store_stats that come from the tables, not the file. */
+static int s_stats_counters(store_txn_t *txn, store_stats_t *out)
 {
-    MDB_envinfo info;
-    MDB_stat st;
-    struct stat fst;
-    if (txn == NULL || out == NULL)
-        return STORE_EINVAL;
-    memset(out, 0, sizeof *out);
     int rc = store__meta_get(txn, STORE_META_GRADUATES, &out->graduates);
     if (rc == 0)
         rc = store__meta_get(txn, STORE_META_GRADUATES_OPEN, &out->graduates_open);
@@ -677,6 +764,26 @@ int store_stats(store_txn_t *txn, store_stats_t *out)
         rc = store__meta_get(txn, STORE_META_VACANCIES_OPEN, &out->vacancies_open);
     if (rc == 0)
         rc = store__meta_get(txn, STORE_META_LAST_SEQ, &out->events);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_VACANCY_LISTS, &out->vacancy_lists);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_GRADUATE_LISTS, &out->graduate_lists);
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_MATCH_LAST, &out->matches);
+    if (rc == 0)
+        rc = store__match_first(txn, &out->matches_first);
+    return rc;
+}
+
+int store_stats(store_txn_t *txn, store_stats_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    struct stat fst;
+    if (txn == NULL || out == NULL)
+        return STORE_EINVAL;
+    memset(out, 0, sizeof *out);
+    int rc = s_stats_counters(txn, out);
     if (rc != 0)
         return rc;
     if ((rc = mdb_env_info(txn->store->env, &info)) != 0 ||

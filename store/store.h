@@ -128,7 +128,8 @@ typedef struct {
 
 /* Append ev to the log under the next sequence number, record
  * (source, event_id) -> seq in the dedupe table and the seq under the
- * entity's own list (so that erasure can find it). ev->seq is ignored;
+ * entity's own list (so that erasure can find it); an empty entity_id
+ * files it under no entity. ev->seq is ignored;
  * the new number is stored in *seq. Fails with STORE_EINVAL if the pair is
  * already in the dedupe table (callers check first). */
 int store_log_append(store_txn_t *txn, const store_event_t *ev, uint64_t *seq) STORE_WUR;

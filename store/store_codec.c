@@ -327,7 +327,7 @@ static int s_graduate_ok(const store_graduate_t *g)
     for (size_t i = 0; i < g->n_certs; i++)
         if (!s_str_fits(g->certs[i].rncp, sizeof g->certs[i].rncp))
             return 0;
-    return s_skills_ok(g->skills, g->n_skills);
+    return s_skills_ok(g->skills, g->n_skills) && s_codes_ok(g->romes, g->n_romes, STORE_ROMES_MAX);
 }
 
 static void s_put_graduate(s_writer_t *w, const store_graduate_t *g)
@@ -352,6 +352,7 @@ static void s_put_graduate(s_writer_t *w, const store_graduate_t *g)
         s_put_u32(w, (uint32_t)c->obtained);
     }
     s_put_skills(w, g->skills, g->n_skills);
+    s_put_codes(w, g->romes, g->n_romes);
 }
 
 int store_codec_graduate_size(const store_graduate_t *g, size_t *len)
@@ -396,6 +397,7 @@ int store_codec_graduate_decode(const void *buf, size_t len, store_graduate_t *o
         c->obtained = (int32_t)s_get_u32(&r);
     }
     out->n_skills = s_get_skills(&r, out->skills);
+    out->n_romes = s_get_codes(&r, out->romes, STORE_ROMES_MAX);
     return s_reader_end(&r);
 }
 
@@ -504,8 +506,8 @@ int store_codec_event_size(const store_event_t *ev, size_t *len)
     size_t n_src = strnlen(ev->source, S_DEDUPE_TEXT_MAX + 1);
     size_t n_evid = strnlen(ev->event_id, S_DEDUPE_TEXT_MAX + 1);
     size_t n_ent = strnlen(ev->entity_id, STORE_ID_MAX + 1);
-    if (n_src + n_evid > S_DEDUPE_TEXT_MAX || n_ent == 0 || n_ent > STORE_ID_MAX)
-        return STORE_EINVAL;
+    if (n_src + n_evid > S_DEDUPE_TEXT_MAX || n_ent > STORE_ID_MAX)
+        return STORE_EINVAL; /* an empty entity id is an event filed under nobody */
     if (ev->payload_len > UINT32_MAX || (ev->payload == NULL && ev->payload_len > 0))
         return STORE_EINVAL;
     s_writer_t w = {NULL, 0, 0};
@@ -535,8 +537,154 @@ int store_codec_event_decode(const void *buf, size_t len, store_event_t *out)
     out->source = s_get_cstr(&r, S_DEDUPE_TEXT_MAX, &n_src);
     out->event_id = s_get_cstr(&r, S_DEDUPE_TEXT_MAX - n_src, &n_evid);
     out->entity_id = s_get_cstr(&r, STORE_ID_MAX, &n_ent);
-    if (n_ent == 0)
+    out->payload_len = s_get_u32(&r);
+    out->payload = s_take(&r, out->payload_len);
+    if (s_reader_end(&r) != 0) {
+        memset(out, 0, sizeof *out);
+        return STORE_ECORRUPT;
+    }
+    return 0;
+}
+
+/* ---- ranked lists ------------------------------------------------------ */
+
+/* Entries are small and a list is rewritten on every change of its
+ * ranking, so ids take a one-byte length (STORE_ID_MAX < 256) and no NUL:
+ * decoding copies them into the struct anyway. */
+_Static_assert(STORE_ID_MAX <= UINT8_MAX, "list entry ids need a u8 length");
+
+static void s_put_list(s_writer_t *w, const store_list_t *l)
+{
+    s_put_u8(w, STORE_CODEC_LIST_V1);
+    s_put_u16(w, l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        size_t n = strlen(l->e[i].id);
+        s_put_u32(w, l->e[i].micro);
+        s_put_u8(w, (uint8_t)n);
+        s_put_bytes(w, l->e[i].id, n);
+    }
+}
+
+int store_codec_list_size(const store_list_t *l, size_t *len)
+{
+    if (l == NULL || len == NULL || l->n > STORE_LIST_MAX)
+        return STORE_EINVAL;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->e[i].id[0] == '\0' || !s_str_fits(l->e[i].id, sizeof l->e[i].id))
+            return STORE_EINVAL;
+    s_writer_t w = {NULL, 0, 0};
+    s_put_list(&w, l);
+    *len = w.off;
+    return 0;
+}
+
+void store_codec_list_encode(const store_list_t *l, void *buf, size_t len)
+{
+    s_writer_t w = {buf, len, 0};
+    s_put_list(&w, l);
+    assert(w.off == len);
+}
+
+/* One entry id: u8 length 1..STORE_ID_MAX, bytes without NUL. */
+static void s_get_id8(s_reader_t *r, char dst[STORE_ID_MAX + 1])
+{
+    size_t n = s_get_u8(r);
+    if (n == 0 || n > STORE_ID_MAX) {
+        r->bad = 1;
+        return;
+    }
+    const uint8_t *p = s_take(r, n);
+    if (p == NULL)
+        return;
+    if (memchr(p, 0, n) != NULL) {
+        r->bad = 1;
+        return;
+    }
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
+int store_codec_list_decode(const void *buf, size_t len, store_list_t *out)
+{
+    s_reader_t r = {buf, len, 0, buf == NULL};
+    memset(out, 0, sizeof *out);
+    if (s_get_u8(&r) != STORE_CODEC_LIST_V1)
+        return STORE_ECORRUPT;
+    out->n = s_get_count(&r, STORE_LIST_MAX);
+    for (size_t i = 0; i < out->n && !r.bad; i++) {
+        out->e[i].micro = s_get_u32(&r);
+        s_get_id8(&r, out->e[i].id);
+    }
+    if (s_reader_end(&r) != 0) {
+        memset(out, 0, sizeof *out);
+        return STORE_ECORRUPT;
+    }
+    return 0;
+}
+
+/* ---- match records ------------------------------------------------------ */
+
+static void s_put_match(s_writer_t *w, const store_match_t *m)
+{
+    s_put_u8(w, STORE_CODEC_MATCH_V1);
+    s_put_u64(w, (uint64_t)m->at_ms);
+    s_put_cstr(w, m->graduate_id);
+    s_put_u8(w, m->n_topics);
+    for (size_t i = 0; i < m->n_topics; i++)
+        s_put_cstr(w, m->topics[i]);
+    s_put_u32(w, (uint32_t)m->payload_len);
+    s_put_bytes(w, m->payload, m->payload_len);
+}
+
+/* The match record's bounds (see store_codec.h). */
+static int s_match_ok(const store_match_t *m)
+{
+    if (m->graduate_id == NULL || strnlen(m->graduate_id, STORE_ID_MAX + 1) > STORE_ID_MAX)
+        return 0;
+    if (m->n_topics < 1 || m->n_topics > STORE_TOPICS_MAX)
+        return 0;
+    for (size_t i = 0; i < m->n_topics; i++) {
+        size_t n = m->topics[i] != NULL ? strnlen(m->topics[i], STORE_TOPIC_MAX + 1) : 0;
+        if (n == 0 || n > STORE_TOPIC_MAX)
+            return 0;
+    }
+    return m->payload_len <= UINT32_MAX && (m->payload != NULL || m->payload_len == 0);
+}
+
+int store_codec_match_size(const store_match_t *m, size_t *len)
+{
+    if (m == NULL || len == NULL || !s_match_ok(m))
+        return STORE_EINVAL;
+    s_writer_t w = {NULL, 0, 0};
+    s_put_match(&w, m);
+    *len = w.off;
+    return 0;
+}
+
+void store_codec_match_encode(const store_match_t *m, void *buf, size_t len)
+{
+    s_writer_t w = {buf, len, 0};
+    s_put_match(&w, m);
+    assert(w.off == len);
+}
+
+int store_codec_match_decode(const void *buf, size_t len, store_match_t *out)
+{
+    s_reader_t r = {buf, len, 0, buf == NULL};
+    size_t n;
+    memset(out, 0, sizeof *out);
+    if (s_get_u8(&r) != STORE_CODEC_MATCH_V1)
+        return STORE_ECORRUPT;
+    out->at_ms = (int64_t)s_get_u64(&r);
+    out->graduate_id = s_get_cstr(&r, STORE_ID_MAX, &n);
+    out->n_topics = s_get_u8(&r);
+    if (out->n_topics < 1 || out->n_topics > STORE_TOPICS_MAX)
         r.bad = 1;
+    for (size_t i = 0; i < out->n_topics && !r.bad; i++) {
+        out->topics[i] = s_get_cstr(&r, STORE_TOPIC_MAX, &n);
+        if (n == 0)
+            r.bad = 1;
+    }
     out->payload_len = s_get_u32(&r);
     out->payload = s_take(&r, out->payload_len);
     if (s_reader_end(&r) != 0) {

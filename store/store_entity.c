@@ -6,9 +6,10 @@
  * indexes always describe exactly the stored, open records. Counters in
  * meta follow every change of existence or openness.
  *
- * Erasure is the privacy promise: the record, its index entries and every
- * log entry filed under the entity go. Even a record that no longer
- * decodes is erased, by sweeping its id out of its indexes.
+ * Erasure is the privacy promise: the record, its index entries, every log
+ * entry filed under the entity, its ranked list and membership rows and,
+ * for a graduate, every stored match naming it go. Even a record that no
+ * longer decodes is erased, by sweeping its id out of its indexes.
  */
 #include "store_internal.h"
 
@@ -23,9 +24,16 @@ typedef struct {
     char kind;             /* entity_events kind byte */
     const char *count_all; /* meta counters */
     const char *count_open;
-    store_index_t ix_first; /* its indexes, for the sweep */
-    store_index_t ix_last;
+    const store_index_t *ixs; /* its indexes, for the sweep */
+    size_t n_ixs;
+    int has_matches; /* stored matches name entities of this kind */
 } s_kind_t;
+
+/* Not a range of store_index_t: ix_g_rome came after the vacancy indexes. */
+static const store_index_t s_graduate_ixs[] = {STORE_IX_G_SKILL, STORE_IX_G_CERT, STORE_IX_G_CELL,
+                                               STORE_IX_G_ROME};
+static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_SKILL, STORE_IX_V_CERT, STORE_IX_V_ROME,
+                                              STORE_IX_V_CELL};
 
 static const s_kind_t s_graduates = {
     .what = "graduate",
@@ -33,8 +41,9 @@ static const s_kind_t s_graduates = {
     .kind = STORE_ENTITY_GRADUATE,
     .count_all = STORE_META_GRADUATES,
     .count_open = STORE_META_GRADUATES_OPEN,
-    .ix_first = STORE_IX_G_SKILL,
-    .ix_last = STORE_IX_G_CELL,
+    .ixs = s_graduate_ixs,
+    .n_ixs = sizeof s_graduate_ixs / sizeof s_graduate_ixs[0],
+    .has_matches = 1,
 };
 
 static const s_kind_t s_vacancies = {
@@ -43,8 +52,9 @@ static const s_kind_t s_vacancies = {
     .kind = STORE_ENTITY_VACANCY,
     .count_all = STORE_META_VACANCIES,
     .count_open = STORE_META_VACANCIES_OPEN,
-    .ix_first = STORE_IX_V_SKILL,
-    .ix_last = STORE_IX_V_CELL,
+    .ixs = s_vacancy_ixs,
+    .n_ixs = sizeof s_vacancy_ixs / sizeof s_vacancy_ixs[0],
+    .has_matches = 0,
 };
 
 /* ---- shared steps -------------------------------------------------------- */
@@ -137,20 +147,36 @@ static int s_counters(store_txn_t *txn, const s_kind_t *k, int was, int was_open
 static int s_sweep(store_txn_t *txn, const s_kind_t *k, const char *id, int *was_open)
 {
     size_t removed = 0;
-    int rc = store__index_sweep(txn, k->ix_first, k->ix_last, id, &removed);
+    int rc = store__index_sweep(txn, k->ixs, k->n_ixs, id, &removed);
     *was_open = removed > 0;
     store__log(STORE_LOG_WARN, "store: erasing damaged %s '%s': swept %zu index entries", k->what,
                id, removed);
     return rc;
 }
 
-/* After the index entries are gone: the record, counters and log entries.
- * STORE_ENOTFOUND if there was neither a record nor a log entry. */
+/* What the entity left outside its record and indexes: log entries, its
+ * ranked list and membership rows, stored matches. *found is set to 1 if
+ * there was any of them. */
+static int s_erase_traces(store_txn_t *txn, const s_kind_t *k, const char *id, int *found)
+{
+    int logged = 0, listed = 0;
+    size_t matched = 0;
+    int rc = store__log_erase_entity(txn, k->kind, id, &logged);
+    if (rc == 0)
+        rc = store__list_erase_entity(txn, k->kind, id, &listed);
+    if (rc == 0 && k->has_matches)
+        rc = store_match_erase_graduate(txn, id, &matched);
+    *found = logged || listed || matched > 0;
+    return rc;
+}
+
+/* After the index entries are gone: the record, counters and every other
+ * trace. STORE_ENOTFOUND if there was neither a record nor any trace. */
 static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, int had_record,
                           int was_open)
 {
     MDB_val key;
-    int logged = 0;
+    int traces = 0;
     int rc = s_id_key(id, &key);
     if (rc == 0 && had_record) {
         rc = mdb_del(txn->txn, txn->store->dbi[k->dbi], &key, NULL);
@@ -159,10 +185,10 @@ static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, i
         rc = s_counters(txn, k, 1, was_open, 0, 0);
     }
     if (rc == 0)
-        rc = store__log_erase_entity(txn, k->kind, id, &logged);
+        rc = s_erase_traces(txn, k, id, &traces);
     if (rc != 0)
         return rc;
-    return (had_record || logged) ? 0 : STORE_ENOTFOUND;
+    return (had_record || traces) ? 0 : STORE_ENOTFOUND;
 }
 
 /* ---- graduates ----------------------------------------------------------- */

@@ -50,10 +50,6 @@ static void s_cell_key(const store_place_t *p, uint8_t key[4])
 
 /* ---- entity index entries ---------------------------------------------- */
 
-static const char *const s_ix_names[STORE_IX_COUNT] = {
-    "ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell",
-};
-
 /* An index key for a log line: codes as they are, cells in hex. */
 static const char *s_key_show(store_index_t ix, const void *k, size_t klen, char *buf, size_t cap)
 {
@@ -75,7 +71,7 @@ static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t kle
         return 0;
     if (store__key_ok(txn, klen) != 0) {
         store__log(STORE_LOG_ERROR, "store: %s: %s key of %zu bytes for '%s' is too long", __func__,
-                   s_ix_names[ix], klen, id);
+                   store__table_name(ix), klen, id);
         return STORE_EINVAL;
     }
     MDB_dbi dbi = txn->store->dbi[ix];
@@ -85,7 +81,7 @@ static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t kle
     if (rc != 0) {
         char shown[STORE_SKILL_MAX + 8];
         return store__txn_fail(txn, rc, __func__, "%s %s key %s id '%s'",
-                               op > 0 ? "mdb_put" : "mdb_del", s_ix_names[ix],
+                               op > 0 ? "mdb_put" : "mdb_del", store__table_name(ix),
                                s_key_show(ix, k, klen, shown, sizeof shown), id);
     }
     return 0;
@@ -120,6 +116,8 @@ int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
     int rc = s_ix_skills(txn, STORE_IX_G_SKILL, g->skills, g->n_skills, g->id, op);
     for (size_t i = 0; i < g->n_certs && rc == 0; i++)
         rc = s_ix_str(txn, STORE_IX_G_CERT, g->certs[i].rncp, g->id, op);
+    for (size_t i = 0; i < g->n_romes && rc == 0; i++)
+        rc = s_ix_str(txn, STORE_IX_G_ROME, g->romes[i], g->id, op);
     if (rc == 0)
         rc = s_ix_place(txn, STORE_IX_G_CELL, &g->home, g->id, op);
     return rc;
@@ -175,18 +173,26 @@ static int s_keylist_add(s_keylist_t *l, const MDB_val *key)
     return 0;
 }
 
-/* Collect every key of index ix under which id is listed. Scans the whole
- * index: for damaged records only (see store__index_sweep). */
-static int s_keys_with_id(store_txn_t *txn, store_index_t ix, const char *id, s_keylist_t *out)
+/* key starts with the plen bytes of prefix. */
+static int s_has_prefix(const MDB_val *key, const void *prefix, size_t plen)
+{
+    return key->mv_size >= plen && (plen == 0 || memcmp(key->mv_data, prefix, plen) == 0);
+}
+
+/* Collect every key of DUPSORT table dbi that starts with prefix and lists
+ * id. Scans those keys whole: for damaged records only (see
+ * store__dup_sweep). */
+static int s_keys_with_id(store_txn_t *txn, int dbi, const void *prefix, size_t plen,
+                          const char *id, s_keylist_t *out)
 {
     MDB_cursor *all = NULL, *probe = NULL;
-    MDB_val key, val;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &all);
+    MDB_val key = {plen, (void *)prefix}, val;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[dbi], &all);
     if (rc == 0)
-        rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &probe);
+        rc = mdb_cursor_open(txn->txn, txn->store->dbi[dbi], &probe);
     if (rc == 0)
-        rc = mdb_cursor_get(all, &key, &val, MDB_FIRST);
-    while (rc == 0) {
+        rc = mdb_cursor_get(all, &key, &val, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0 && s_has_prefix(&key, prefix, plen)) {
         MDB_val k = key, v = {strlen(id), (void *)id};
         rc = mdb_cursor_get(probe, &k, &v, MDB_GET_BOTH);
         if (rc == 0 && (rc = s_keylist_add(out, &key)) != 0)
@@ -194,7 +200,10 @@ static int s_keys_with_id(store_txn_t *txn, store_index_t ix, const char *id, s_
         if (rc == 0 || rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(all, &key, &val, MDB_NEXT_NODUP);
     }
-    rc = rc == MDB_NOTFOUND ? 0 : store__txn_fail(txn, rc, __func__, "scan %s", s_ix_names[ix]);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        rc = store__txn_fail(txn, rc, __func__, "scan %s", store__table_name(dbi));
+    else
+        rc = 0; /* end of table, or past the keys with prefix */
 done:
     if (probe != NULL)
         mdb_cursor_close(probe);
@@ -203,22 +212,39 @@ done:
     return rc;
 }
 
-int store__index_sweep(store_txn_t *txn, store_index_t first, store_index_t last, const char *id,
-                       size_t *removed)
+int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen, const char *id,
+                     size_t *removed)
 {
     s_keylist_t keys = {NULL, 0, 0};
+    *removed = 0;
+    /* Collect first, delete after: deleting under a scanning cursor would
+     * move it past keys it has not looked at yet. */
+    int rc = s_keys_with_id(txn, dbi, prefix, plen, id, &keys);
+    for (size_t i = 0; i < keys.n && rc == 0; i++) {
+        MDB_val v = {strlen(id), (void *)id};
+        rc = mdb_del(txn->txn, txn->store->dbi[dbi], &keys.keys[i], &v);
+        if (rc != 0)
+            rc = store__txn_fail(txn, rc, __func__, "mdb_del %s id '%s'", store__table_name(dbi),
+                                 id);
+    }
+    *removed = rc == 0 ? keys.n : 0;
+    s_keylist_free(&keys);
+    if (rc == STORE_ENOMEM)
+        store__log(STORE_LOG_ERROR, "store: %s: out of memory sweeping '%s' out of %s", __func__,
+                   id, store__table_name(dbi));
+    return rc;
+}
+
+int store__index_sweep(store_txn_t *txn, const store_index_t *ixs, size_t n, const char *id,
+                       size_t *removed)
+{
     int rc = 0;
     *removed = 0;
-    for (int ix = first; ix <= (int)last && rc == 0; ix++) {
-        rc = s_keys_with_id(txn, (store_index_t)ix, id, &keys);
-        for (size_t i = 0; i < keys.n && rc == 0; i++)
-            rc =
-                s_ix_op(txn, (store_index_t)ix, keys.keys[i].mv_data, keys.keys[i].mv_size, id, -1);
-        *removed += rc == 0 ? keys.n : 0;
-        s_keylist_free(&keys);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t count = 0;
+        rc = store__dup_sweep(txn, (int)ixs[i], NULL, 0, id, &count);
+        *removed += count;
     }
-    if (rc == STORE_ENOMEM)
-        store__log(STORE_LOG_ERROR, "store: %s: out of memory sweeping '%s'", __func__, id);
     return rc;
 }
 
@@ -240,7 +266,7 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
         return STORE_EINVAL;
     int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
     if (rc != 0)
-        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", s_ix_names[ix]);
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", store__table_name(ix));
     int result = 0;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
     while (rc == 0) {
@@ -250,7 +276,7 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
-        result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", s_ix_names[ix]);
+        result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", store__table_name(ix));
     mdb_cursor_close(cur);
     return result;
 }
@@ -270,7 +296,7 @@ size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, si
         mdb_cursor_close(cur);
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        (void)store__txn_fail(txn, rc, __func__, "count %s", s_ix_names[ix]); /* 0 it is */
+        (void)store__txn_fail(txn, rc, __func__, "count %s", store__table_name(ix)); /* 0 it is */
         count = 0;
     }
     return count;

@@ -8,7 +8,9 @@
  *
  * On-disk layout (STORE_FORMAT_VERSION 1), one LMDB environment:
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
- *                 "vacancies", "vacancies_open", "last_seq" -> u64 LE
+ *                 "vacancies", "vacancies_open", "last_seq",
+ *                 "vacancy_lists", "graduate_lists", "match_last" -> u64 LE;
+ *                 "s:" + name -> string bytes (store_meta_put_str)
  *   graduates     id bytes -> store_codec graduate record
  *   vacancies     id bytes -> store_codec vacancy record
  *   ix_*          (MDB_DUPSORT) index key -> entity id bytes, one dup each;
@@ -17,6 +19,12 @@
  *   events        (MDB_INTEGERKEY) u64 native seq -> store_codec log record
  *   entity_events (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
  *                 kind byte ('g'/'v') + id bytes -> u64 native seq
+ *   lists         kind byte + owner id bytes -> store_codec list record
+ *   list_members  (MDB_DUPSORT) owner-kind byte + member id bytes -> owner
+ *                 id bytes: "whose lists of this kind hold this member"
+ *   matches       (MDB_INTEGERKEY) u64 native seq -> store_codec match record
+ *   match_by_graduate (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
+ *                 graduate id bytes -> u64 native seq
  */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
@@ -39,11 +47,18 @@ enum {
     S_DBI_DEDUPE,
     S_DBI_EVENTS,
     S_DBI_ENTITY_EVENTS,
+    S_DBI_LISTS,
+    S_DBI_LIST_MEMBERS,
+    S_DBI_MATCHES,
+    S_DBI_MATCH_BY_GRADUATE,
     S_DBI_COUNT
 };
 
 /* Longest dedupe key: source + '\0' + event_id. */
 #define STORE_DEDUPE_KEY_MAX 401
+
+/* Longest kind byte + id key (entity_events, lists, list_members). */
+#define STORE_ENTITY_KEY_MAX (1 + STORE_ID_MAX)
 
 /* Meta keys (stored without their NUL). */
 #define STORE_META_FORMAT         "format"
@@ -52,6 +67,9 @@ enum {
 #define STORE_META_VACANCIES      "vacancies"
 #define STORE_META_VACANCIES_OPEN "vacancies_open"
 #define STORE_META_LAST_SEQ       "last_seq"
+#define STORE_META_VACANCY_LISTS  "vacancy_lists"
+#define STORE_META_GRADUATE_LISTS "graduate_lists"
+#define STORE_META_MATCH_LAST     "match_last"
 
 struct store {
     MDB_env *env;
@@ -70,6 +88,7 @@ struct store {
      * and saves 10-20 KB of stack or a malloc per event. */
     store_graduate_t old_g;
     store_vacancy_t old_v;
+    store_list_t old_l; /* the stored list in store_list_put / erasure */
 };
 
 struct store_txn {
@@ -100,6 +119,13 @@ int store__need_write(store_txn_t *txn, const char *func) STORE_WUR;
 /* 0 if key is a usable LMDB key (1..maxkey bytes), else STORE_EINVAL. */
 int store__key_ok(const store_txn_t *txn, size_t len);
 
+/* kind byte + id into buf, *key pointing at it. STORE_EINVAL unless id has
+ * 1..STORE_ID_MAX bytes (kind is not checked). */
+int store__entity_key(char kind, const char *id, uint8_t buf[STORE_ENTITY_KEY_MAX], MDB_val *key);
+
+/* Name of table dbi (an S_DBI_* or store_index_t value), for log lines. */
+const char *store__table_name(int dbi);
+
 /* Read meta counter name into *value (0 if absent). */
 int store__meta_get(store_txn_t *txn, const char *name, uint64_t *value) STORE_WUR;
 
@@ -118,16 +144,36 @@ int store__meta_add(store_txn_t *txn, const char *name, int64_t delta) STORE_WUR
 int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op) STORE_WUR;
 int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op) STORE_WUR;
 
-/* Remove id from every key of indexes first..last by scanning them whole.
+/* Remove id from every key of the n indexes ixs[] by scanning them whole.
  * Only for erasing an entity whose record no longer decodes, so that its
  * id leaves no trace; *removed counts the entries deleted. */
-int store__index_sweep(store_txn_t *txn, store_index_t first, store_index_t last, const char *id,
+int store__index_sweep(store_txn_t *txn, const store_index_t *ixs, size_t n, const char *id,
                        size_t *removed) STORE_WUR;
+
+/* Delete the duplicate id under every key of DUPSORT table dbi that starts
+ * with the plen bytes of prefix (plen 0: every key), by scanning those
+ * keys. For records that no longer decode only; *removed counts. */
+int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen, const char *id,
+                     size_t *removed) STORE_WUR;
 
 /* ---- store_log.c ------------------------------------------------------ */
 
 /* Delete every log entry filed under (kind, id) and the entity_events rows.
  * *found is set to 1 if there was at least one. */
 int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *found) STORE_WUR;
+
+/* ---- store_list.c ----------------------------------------------------- */
+
+/* Erase entity (kind, id) from the ranked lists: its own list and the
+ * membership rows that list created, and the membership rows naming it as
+ * a member of the other kind's lists (the caller has normally removed it
+ * from those lists already; leftover rows are deleted and logged, but the
+ * lists' values are not rewritten). *found is set to 1 if any row went. */
+int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *found) STORE_WUR;
+
+/* ---- store_match.c ---------------------------------------------------- */
+
+/* The oldest stored match sequence number in *seq, 0 if none. */
+int store__match_first(store_txn_t *txn, uint64_t *seq) STORE_WUR;
 
 #endif

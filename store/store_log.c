@@ -18,8 +18,6 @@
 
 #include "store_codec.h"
 
-#define S_ENTITY_KEY_MAX (1 + STORE_ID_MAX)
-
 /* source '\0' event_id into buf. STORE_EINVAL if NULL or over 400 bytes. */
 static int s_dedupe_key(const char *source, const char *event_id, uint8_t buf[STORE_DEDUPE_KEY_MAX],
                         MDB_val *key)
@@ -34,19 +32,6 @@ static int s_dedupe_key(const char *source, const char *event_id, uint8_t buf[ST
     buf[ns] = '\0';
     memcpy(buf + ns + 1, event_id, ne);
     key->mv_size = ns + 1 + ne;
-    key->mv_data = buf;
-    return 0;
-}
-
-/* kind byte + id into buf. STORE_EINVAL unless id has 1..STORE_ID_MAX bytes. */
-static int s_entity_key(char kind, const char *id, uint8_t buf[S_ENTITY_KEY_MAX], MDB_val *key)
-{
-    size_t n = id != NULL ? strnlen(id, STORE_ID_MAX + 1) : 0;
-    if (n == 0 || n > STORE_ID_MAX)
-        return STORE_EINVAL;
-    buf[0] = (uint8_t)kind;
-    memcpy(buf + 1, id, n);
-    key->mv_size = 1 + n;
     key->mv_data = buf;
     return 0;
 }
@@ -109,14 +94,16 @@ static int s_events_put(store_txn_t *txn, const store_event_t *ev, size_t len, u
 /* The dedupe row and the entity's log list for seq. */
 static int s_refs_put(store_txn_t *txn, const store_event_t *ev, MDB_val *dkey, uint64_t seq)
 {
-    uint8_t ebuf[S_ENTITY_KEY_MAX], sbuf[8];
+    uint8_t ebuf[STORE_ENTITY_KEY_MAX], sbuf[8];
     MDB_val ekey, dval = {sizeof sbuf, sbuf}, eval = {sizeof seq, &seq};
     store_codec_put_u64(sbuf, seq);
     int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_DEDUPE], dkey, &dval, MDB_NOOVERWRITE);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put dedupe '%s'/'%s'", ev->source,
                                ev->event_id);
-    if (s_entity_key((char)ev->entity_kind, ev->entity_id, ebuf, &ekey) != 0)
+    if (ev->entity_id[0] == '\0')
+        return 0; /* filed under nobody (an erasure leaves no id behind) */
+    if (store__entity_key((char)ev->entity_kind, ev->entity_id, ebuf, &ekey) != 0)
         return STORE_EINVAL; /* cannot happen: the codec checked the id */
     rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, &eval, 0);
     if (rc != 0)
@@ -217,15 +204,15 @@ static int s_events_del(store_txn_t *txn, MDB_val *ekey, int *found)
 
 int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *found)
 {
-    uint8_t ebuf[S_ENTITY_KEY_MAX];
+    uint8_t ebuf[STORE_ENTITY_KEY_MAX];
     MDB_val ekey;
     *found = 0;
-    if (s_entity_key(kind, id, ebuf, &ekey) != 0)
+    if (store__entity_key(kind, id, ebuf, &ekey) != 0)
         return STORE_EINVAL;
     int rc = s_events_del(txn, &ekey, found);
     if (rc != 0 || !*found)
         return rc;
-    if (s_entity_key(kind, id, ebuf, &ekey) != 0) /* the cursor moved ekey into the map */
+    if (store__entity_key(kind, id, ebuf, &ekey) != 0) /* the cursor moved ekey into the map */
         return STORE_EINVAL;
     rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, NULL);
     if (rc != 0)

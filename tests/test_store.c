@@ -1,5 +1,6 @@
 /* test_store.c - unit tests of store/: opening and refusing stores, the
- * event log and dedupe table, entities and their index entries, erasure,
+ * event log and dedupe table, entities and their index entries, ranked
+ * lists and their membership index, the match log, meta strings, erasure,
  * counters, map growth and the STORE_EFULL limit, aborted writes and
  * damaged records. Each test gets a fresh directory under /tmp, removed in
  * teardown. Tests that damage a store on purpose use LMDB directly. */
@@ -361,6 +362,15 @@ static store_stats_t s_stats(store_t *st)
 
 static const char *const G_SKILLS1[] = {"soudage-tig", "lecture-plan", NULL};
 static const char *const G_RNCPS1[] = {"RNCP27470", "", NULL};
+static const char *const G_ROMES1[] = {"H2913", "H2902", NULL};
+
+/* Replace g's ROME codes with the NULL-terminated romes. */
+static void s_romes(store_graduate_t *g, const char *const *romes)
+{
+    memset(g->romes, 0, sizeof g->romes);
+    for (g->n_romes = 0; romes != NULL && *romes != NULL; romes++)
+        (void)snprintf(g->romes[g->n_romes++], sizeof g->romes[0], "%s", *romes);
+}
 
 /* ---- opening ------------------------------------------------------------------ */
 
@@ -507,11 +517,13 @@ static void test_log_bad_arguments(void **state)
     fx->st = s_open(fx, 0, 0, &err);
     assert_int_equal(s_append(fx->st, big, 'g', "g-1", NULL, 0, NULL), STORE_EINVAL);
     assert_int_equal(s_append(fx->st, "ev", 'x', "g-1", NULL, 0, NULL), STORE_EINVAL);
-    assert_int_equal(s_append(fx->st, "ev", 'g', "", NULL, 0, NULL), STORE_EINVAL);
     assert_int_equal(s_append(fx->st, "ev", 'g', "g", NULL, 5, NULL), STORE_EINVAL);
     dedupe_arg_t d = {"ecole-prod-lyon", big, 0, 0};
     assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), STORE_EINVAL);
     assert_int_equal(s_stats(fx->st).events, 0);
+    /* an empty entity id files the event under nobody (erasures) */
+    assert_int_equal(s_append(fx->st, "ev", 'g', "", NULL, 0, NULL), 0);
+    assert_int_equal(s_stats(fx->st).events, 1);
 }
 
 /* ---- graduates ------------------------------------------------------------------- */
@@ -541,6 +553,9 @@ static void test_graduate_round_trip(void **state)
         g.skills[i].code[1] = (char)('0' + i % 10);
         g.skills[i].weight = (float)i * 0.25f;
     }
+    g.n_romes = STORE_ROMES_MAX;
+    for (int i = 0; i < STORE_ROMES_MAX; i++)
+        (void)snprintf(g.romes[i], sizeof g.romes[i], "R%014d", i);
     g.contracts = 0xdeadbeef;
     g.radius_km = -1;
     g.available_from = INT32_MIN;
@@ -550,6 +565,12 @@ static void test_graduate_round_trip(void **state)
     assert_int_equal(s_get_g(fx->st, "nobody", &got), STORE_ENOTFOUND);
     /* out-of-bounds records are refused, not truncated */
     g.n_skills = STORE_SKILLS_MAX + 1;
+    assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
+    g.n_skills = STORE_SKILLS_MAX;
+    g.n_romes = STORE_ROMES_MAX + 1;
+    assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
+    g.n_romes = 1;
+    memset(g.romes[0], 'r', sizeof g.romes[0]); /* no NUL inside the array */
     assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
 }
 
@@ -1011,8 +1032,10 @@ static void test_corrupt_record(void **state)
     int err;
     fx->st = s_open(fx, 0, 0, &err);
     s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    s_romes(&g, G_ROMES1);
     assert_int_equal(s_put_g(fx->st, &g), 0);
     s_graduate(&g, "g-2", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    s_romes(&g, G_ROMES1);
     assert_int_equal(s_put_g(fx->st, &g), 0);
     store_destroy(&fx->st);
     s_raw_put(fx->dir, "graduates", "g-1", 3, junk, sizeof junk);
@@ -1032,6 +1055,7 @@ static void test_corrupt_record(void **state)
     assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
     assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 1);
     assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 1); /* swept too */
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-3"), 0);
     assert_int_equal(s_stats(fx->st).graduates_open, 1);
 }
@@ -1046,6 +1070,7 @@ static void test_codec_never_overreads(void **state)
     static const char *const req[] = {"a", "b", NULL};
     size_t len;
     s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 1, 2);
+    s_romes(&g, G_ROMES1);
     assert_int_equal(store_codec_graduate_size(&g, &len), 0);
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
@@ -1077,6 +1102,870 @@ static void test_codec_never_overreads(void **state)
     free(buf);
 }
 
+/* ---- raw table sizes (the store closed) ------------------------------------------ */
+
+static size_t s_raw_entries(const char *dir, const char *table)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+/* Entries of table, counted with the store closed; the store is reopened. */
+static size_t s_entries(fx_t *fx, const char *table)
+{
+    store_destroy(&fx->st);
+    size_t n = s_raw_entries(fx->dir, table);
+    s_reopen(fx, 0, 0);
+    return n;
+}
+
+/* ---- graduates' ROME codes ---------------------------------------------------------- */
+
+static void test_graduate_romes_index(void **state)
+{
+    fx_t *fx = *state;
+    store_graduate_t g, other, got;
+    static const char *const romes2[] = {"H2902", "I1304", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&other, "g-other", 1, STORE_STATE_OPEN, G_SKILLS1, NULL, 45.76, 4.83);
+    s_romes(&other, romes2);
+    assert_int_equal(s_put_g(fx->st, &other), 0);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
+    s_romes(&g, G_ROMES1);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_memory_equal(&g, &got, sizeof g);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 2);
+    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 0); /* not the vacancies' */
+    /* an update replaces the entries */
+    g.version = 2;
+    s_romes(&g, romes2);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 2);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 2);
+    /* withdrawn: no entries; other graduates keep theirs */
+    g.version = 3;
+    g.state = STORE_STATE_HIRED;
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 1);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 1);
+    assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
+    assert_int_equal(got.n_romes, 2);
+    assert_string_equal(got.romes[1], "I1304");
+    /* erasing the open one leaves no entry at all */
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-other"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 0);
+}
+
+/* ---- ranked lists ------------------------------------------------------------------- */
+
+typedef struct {
+    store_entity_kind_t kind;
+    const char *id;
+    const store_list_t *l;
+} list_put_arg_t;
+
+static int s_fn_list_put(store_txn_t *txn, void *arg)
+{
+    list_put_arg_t *a = arg;
+    return store_list_put(txn, a->kind, a->id, a->l);
+}
+
+static int s_list_put(store_t *st, store_entity_kind_t kind, const char *id, const store_list_t *l)
+{
+    list_put_arg_t a = {kind, id, l};
+    return store_write(st, s_fn_list_put, &a);
+}
+
+/* Fill *l from "id:micro" strings (NULL-terminated); every byte is set. */
+static void s_list(store_list_t *l, const char *const *entries)
+{
+    memset(l, 0, sizeof *l);
+    for (; entries != NULL && *entries != NULL; entries++) {
+        store_rank_t *e = &l->e[l->n++];
+        const char *colon = strchr(*entries, ':');
+        assert_non_null(colon);
+        (void)snprintf(e->id, sizeof e->id, "%.*s", (int)(colon - *entries), *entries);
+        e->micro = (uint32_t)strtoul(colon + 1, NULL, 10);
+    }
+}
+
+typedef struct {
+    store_entity_kind_t kind;
+    const char *id;
+    store_list_t l;
+    uint64_t count_g, count_v;
+} list_get_arg_t;
+
+static int s_fn_list_get(store_txn_t *txn, void *arg)
+{
+    list_get_arg_t *a = arg;
+    a->count_g = store_list_count(txn, STORE_ENTITY_GRADUATE);
+    a->count_v = store_list_count(txn, STORE_ENTITY_VACANCY);
+    return store_list_get(txn, a->kind, a->id, &a->l);
+}
+
+static list_get_arg_t s_lg; /* 7 KB: static, not on the stack */
+
+static int s_list_get(store_t *st, store_entity_kind_t kind, const char *id)
+{
+    memset(&s_lg, 0xa5, sizeof s_lg); /* get must set what it returns */
+    s_lg.kind = kind;
+    s_lg.id = id;
+    return store_read(st, s_fn_list_get, &s_lg);
+}
+
+/* The list of (kind, id) as "id:micro,id:micro", "" when empty. */
+static const char *s_list_str(store_t *st, store_entity_kind_t kind, const char *id)
+{
+    static char out[4096];
+    size_t used = 0;
+    assert_int_equal(s_list_get(st, kind, id), 0);
+    out[0] = '\0';
+    for (size_t i = 0; i < s_lg.l.n; i++)
+        used += (size_t)snprintf(out + used, sizeof out - used, "%s%s:%u", i ? "," : "",
+                                 s_lg.l.e[i].id, (unsigned)s_lg.l.e[i].micro);
+    return out;
+}
+
+typedef struct {
+    store_entity_kind_t kind;
+    const char *member;
+    char out[1024];
+    int n, stop_at;
+} owners_arg_t;
+
+static int s_owner(const char *id, size_t len, void *arg)
+{
+    owners_arg_t *a = arg;
+    size_t used = strlen(a->out);
+    (void)snprintf(a->out + used, sizeof a->out - used, "%s%.*s", a->n ? "," : "", (int)len, id);
+    return ++a->n == a->stop_at ? 42 : 0;
+}
+
+static int s_fn_owners(store_txn_t *txn, void *arg)
+{
+    owners_arg_t *a = arg;
+    return store_list_owners(txn, a->kind, a->member, s_owner, a);
+}
+
+/* The owners (of kind) whose lists hold member, "a,b,c" in byte order. */
+static const char *s_owners(store_t *st, store_entity_kind_t kind, const char *member)
+{
+    static owners_arg_t a;
+    memset(&a, 0, sizeof a);
+    a.kind = kind;
+    a.member = member;
+    assert_int_equal(store_read(st, s_fn_owners, &a), 0);
+    return a.out;
+}
+
+static void test_list_round_trip(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l, full;
+    static const char *const three[] = {"g-b:900000", "g-a:850000", "g-c:0", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1"), 0); /* absent: empty */
+    assert_int_equal(s_lg.l.n, 0);
+    s_list(&l, three);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1"), 0);
+    assert_memory_equal(&s_lg.l, &l, sizeof l); /* rank order kept, every byte set */
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_GRADUATE, "v-1"), 0); /* other kind */
+    assert_int_equal(s_lg.l.n, 0);
+    /* a full list of longest ids */
+    full.n = STORE_LIST_MAX;
+    for (int i = 0; i < STORE_LIST_MAX; i++) {
+        memset(full.e[i].id, 'a' + i % 26, STORE_ID_MAX);
+        (void)snprintf(full.e[i].id, sizeof full.e[i].id, "%03d", i);
+        full.e[i].id[3] = 'x'; /* snprintf's NUL: keep the id STORE_ID_MAX long */
+        full.e[i].micro = UINT32_MAX - (uint32_t)i;
+    }
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-full", &full), 0);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_GRADUATE, "g-full"), 0);
+    assert_memory_equal(&s_lg.l, &full, sizeof full);
+    assert_int_equal(s_lg.count_g, 1);
+    assert_int_equal(s_lg.count_v, 1);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, full.e[99].id), "g-full");
+}
+
+static void test_list_bad_arguments(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const one[] = {"g-a:1", NULL};
+    char long_id[STORE_ID_MAX + 2];
+    int err;
+    memset(long_id, 'i', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    fx->st = s_open(fx, 0, 0, &err);
+    s_list(&l, one);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    l.n = STORE_LIST_MAX + 1;
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), STORE_EINVAL);
+    l.n = 2; /* second entry has an empty id */
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), STORE_EINVAL);
+    l.n = 1;
+    memset(l.e[0].id, 'x', sizeof l.e[0].id); /* not terminated */
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), STORE_EINVAL);
+    s_list(&l, one);
+    assert_int_equal(s_list_put(fx->st, (store_entity_kind_t)'x', "v-1", &l), STORE_EINVAL);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "", &l), STORE_EINVAL);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, long_id, &l), STORE_EINVAL);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", NULL), STORE_EINVAL);
+    assert_int_equal(s_list_get(fx->st, (store_entity_kind_t)'x', "v-1"), STORE_EINVAL);
+    /* nothing of the refused calls is stored */
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "g-a:1");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-a"), "v-1");
+    assert_int_equal(s_lg.count_v, 1);
+    /* writes need a write transaction */
+    list_put_arg_t a = {STORE_ENTITY_VACANCY, "v-2", &l};
+    assert_int_equal(store_read(fx->st, s_fn_list_put, &a), STORE_EINVAL);
+}
+
+static void test_list_membership_follows_replacements(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const v1[] = {"g-a:9", "g-b:8", NULL};
+    static const char *const v2[] = {"g-c:9", "g-b:7", NULL};
+    static const char *const v1_new[] = {"g-c:9", "g-d:8", "g-b:1", NULL};
+    static const char *const twice[] = {"g-e:9", "g-c:5", "g-e:3", NULL};
+    static const char *const ga[] = {"v-1:5", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    s_list(&l, v2);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-a"), "v-1");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-b"), "v-1,v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-c"), "v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-d"), "");
+    /* replacement: g-a leaves, g-c and g-d come, g-b stays (re-ranked) */
+    s_list(&l, v1_new);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-a"), "");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-b"), "v-1,v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-c"), "v-1,v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-d"), "v-1");
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "g-c:9,g-d:8,g-b:1");
+    /* a member listed twice is one membership, and leaves once */
+    s_list(&l, twice);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-e"), "v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-b"), "v-1");
+    s_list(&l, v2);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-e"), "");
+    /* kinds are apart: a graduate's list of vacancies */
+    s_list(&l, ga);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-a", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-1"), "g-a");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "v-1"), "");
+    /* stop early */
+    owners_arg_t a = {STORE_ENTITY_VACANCY, "g-c", "", 0, 1};
+    assert_int_equal(store_read(fx->st, s_fn_owners, &a), 42);
+    assert_string_equal(a.out, "v-1");
+    /* n = 0 deletes the list and its memberships; counts follow */
+    (void)s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1");
+    assert_int_equal(s_lg.count_v, 2);
+    assert_int_equal(s_lg.count_g, 1);
+    s_list(&l, NULL);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-9", &l), 0); /* absent */
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "");
+    assert_int_equal(s_lg.count_v, 1);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-c"), "v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-d"), "");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-b"), "v-2");
+    /* exactly the rows of v-2 (2) and g-a (1) are left */
+    assert_int_equal(s_entries(fx, "list_members"), 3);
+    assert_int_equal(s_entries(fx, "lists"), 2);
+}
+
+typedef struct {
+    store_entity_kind_t kind;
+    char out[1024];
+    int n, stop_at;
+} list_each_arg_t;
+
+static int s_list_seen(const char *id, const store_list_t *l, void *arg)
+{
+    list_each_arg_t *a = arg;
+    size_t used = strlen(a->out);
+    (void)snprintf(a->out + used, sizeof a->out - used, "%s%s/%u", a->n ? "," : "", id,
+                   (unsigned)l->n);
+    return ++a->n == a->stop_at ? 7 : 0;
+}
+
+static int s_fn_list_each(store_txn_t *txn, void *arg)
+{
+    list_each_arg_t *a = arg;
+    return store_list_each(txn, a->kind, s_list_seen, a);
+}
+
+static void test_list_each(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const two[] = {"x-1:2", "x-2:1", NULL};
+    static const char *const ids[] = {"v-c", "v-a", "v-b"};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_list(&l, two);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, ids[i], &l), 0);
+    l.n = 1;
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-a", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "w", &l), 0); /* sorts after 'v' */
+    list_each_arg_t a = {STORE_ENTITY_VACANCY, "", 0, 0};
+    assert_int_equal(store_read(fx->st, s_fn_list_each, &a), 0);
+    assert_string_equal(a.out, "v-a/2,v-b/2,v-c/2");
+    list_each_arg_t b = {STORE_ENTITY_GRADUATE, "", 0, 0};
+    assert_int_equal(store_read(fx->st, s_fn_list_each, &b), 0);
+    assert_string_equal(b.out, "g-a/1,w/1");
+    list_each_arg_t c = {STORE_ENTITY_VACANCY, "", 0, 2};
+    assert_int_equal(store_read(fx->st, s_fn_list_each, &c), 7);
+    assert_string_equal(c.out, "v-a/2,v-b/2");
+}
+
+/* A list that no longer decodes reads as STORE_ECORRUPT; a put replaces it
+ * and sweeps its membership rows, so no stale membership survives. */
+static void test_list_damaged_is_replaced(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const v1[] = {"g-a:9", "g-b:8", NULL};
+    static const char *const v1_new[] = {"g-c:9", NULL};
+    static const uint8_t junk[] = {0x4c, 0x02, 0x00, 0xff};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "v-1", &l), 0); /* same id */
+    store_destroy(&fx->st);
+    s_raw_put(fx->dir, "lists", "vv-1", 4, junk, sizeof junk);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1"), STORE_ECORRUPT);
+    assert_non_null(strstr(s_logs, "vacancy list 'v-1': stored list (4 bytes) does not decode"));
+    s_list(&l, v1_new);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "g-c:9");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-a"), "v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-c"), "v-1");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "g-a"), "v-1"); /* kept */
+    assert_int_equal(s_lg.count_v, 2);
+}
+
+/* ---- match log ------------------------------------------------------------------------ */
+
+typedef struct {
+    store_match_t m;
+    uint64_t last, first;
+} match_arg_t;
+
+static int s_fn_match_append(store_txn_t *txn, void *arg)
+{
+    return store_match_append(txn, &((match_arg_t *)arg)->m);
+}
+
+static void s_match(match_arg_t *a, uint64_t seq, int64_t at_ms, const char *graduate_id)
+{
+    static char payload[32];
+    memset(a, 0, sizeof *a);
+    a->m.seq = seq;
+    a->m.at_ms = at_ms;
+    a->m.graduate_id = graduate_id;
+    a->m.n_topics = 2;
+    a->m.topics[0] = "match/vacancy/v-1";
+    a->m.topics[1] = "match/school/school-0420";
+    (void)snprintf(payload, sizeof payload, "update-%llu", (unsigned long long)seq);
+    a->m.payload = payload;
+    a->m.payload_len = strlen(payload);
+}
+
+static int s_match_append(store_t *st, uint64_t seq, int64_t at_ms, const char *graduate_id)
+{
+    match_arg_t a;
+    s_match(&a, seq, at_ms, graduate_id);
+    return store_write(st, s_fn_match_append, &a);
+}
+
+typedef struct {
+    uint64_t after;
+    char out[4096];
+    int n, stop_at;
+    int check; /* check each record's fields against s_match() */
+} match_each_arg_t;
+
+static int s_match_seen(const store_match_t *m, void *arg)
+{
+    match_each_arg_t *a = arg;
+    size_t used = strlen(a->out);
+    (void)snprintf(a->out + used, sizeof a->out - used, "%s%llu", a->n ? "," : "",
+                   (unsigned long long)m->seq);
+    if (a->check) {
+        char payload[32];
+        (void)snprintf(payload, sizeof payload, "update-%llu", (unsigned long long)m->seq);
+        assert_int_equal(m->at_ms, 1000 * (int64_t)m->seq);
+        assert_int_equal(m->n_topics, 2);
+        assert_string_equal(m->topics[0], "match/vacancy/v-1");
+        assert_string_equal(m->topics[1], "match/school/school-0420");
+        assert_null(m->topics[2]);
+        assert_int_equal(m->payload_len, strlen(payload));
+        assert_memory_equal(m->payload, payload, m->payload_len);
+    }
+    return ++a->n == a->stop_at ? 9 : 0;
+}
+
+static int s_fn_match_each(store_txn_t *txn, void *arg)
+{
+    match_each_arg_t *a = arg;
+    return store_match_each(txn, a->after, s_match_seen, a);
+}
+
+/* Sequence numbers of the stored matches after seq after, "1,2,3". */
+static const char *s_matches(store_t *st, uint64_t after)
+{
+    static match_each_arg_t a;
+    memset(&a, 0, sizeof a);
+    a.after = after;
+    assert_int_equal(store_read(st, s_fn_match_each, &a), 0);
+    return a.out;
+}
+
+static int s_fn_match_seqs(store_txn_t *txn, void *arg)
+{
+    match_arg_t *a = arg;
+    a->last = store_match_last(txn);
+    a->first = store_match_first(txn);
+    return 0;
+}
+
+/* (first, last) as "first/last". */
+static const char *s_match_seqs(store_t *st)
+{
+    static char out[64];
+    match_arg_t a;
+    assert_int_equal(store_read(st, s_fn_match_seqs, &a), 0);
+    (void)snprintf(out, sizeof out, "%llu/%llu", (unsigned long long)a.first,
+                   (unsigned long long)a.last);
+    return out;
+}
+
+/* Graduate ids of matches 1..6. */
+static const char *const S_MATCH_GIDS[] = {"g-1", "g-2", "", "g-1", "g-2", ""};
+
+static void s_six_matches(store_t *st)
+{
+    for (uint64_t seq = 1; seq <= 6; seq++)
+        assert_int_equal(s_match_append(st, seq, 1000 * (int64_t)seq, S_MATCH_GIDS[seq - 1]), 0);
+}
+
+static void test_match_append_and_each(void **state)
+{
+    fx_t *fx = *state;
+    match_arg_t a;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_string_equal(s_match_seqs(fx->st), "0/0");
+    assert_string_equal(s_matches(fx->st, 0), "");
+    assert_int_equal(s_match_append(fx->st, 2, 1, "g-1"), STORE_EINVAL); /* must be last + 1 */
+    assert_int_equal(s_match_append(fx->st, 0, 1, "g-1"), STORE_EINVAL);
+    s_six_matches(fx->st);
+    assert_int_equal(s_match_append(fx->st, 6, 1, "g-1"), STORE_EINVAL);
+    assert_int_equal(s_match_append(fx->st, 8, 1, "g-1"), STORE_EINVAL);
+    assert_string_equal(s_match_seqs(fx->st), "1/6");
+    /* from the middle, in order, every field */
+    match_each_arg_t e = {3, "", 0, 0, 1};
+    assert_int_equal(store_read(fx->st, s_fn_match_each, &e), 0);
+    assert_string_equal(e.out, "4,5,6");
+    assert_string_equal(s_matches(fx->st, 0), "1,2,3,4,5,6");
+    assert_string_equal(s_matches(fx->st, 6), "");
+    assert_string_equal(s_matches(fx->st, UINT64_MAX), "");
+    /* stop early */
+    match_each_arg_t stop = {1, "", 0, 2, 0};
+    assert_int_equal(store_read(fx->st, s_fn_match_each, &stop), 9);
+    assert_string_equal(stop.out, "2,3");
+    /* bad matches are refused */
+    s_match(&a, 7, 1, NULL);
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    s_match(&a, 7, 1, "g-1");
+    a.m.n_topics = 0;
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    a.m.n_topics = STORE_TOPICS_MAX + 1;
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    s_match(&a, 7, 1, "g-1");
+    a.m.topics[1] = "";
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    static char long_topic[STORE_TOPIC_MAX + 2];
+    memset(long_topic, 't', sizeof long_topic - 1);
+    a.m.topics[1] = long_topic;
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    long_topic[STORE_TOPIC_MAX] = '\0'; /* the longest allowed */
+    a.m.n_topics = STORE_TOPICS_MAX;
+    a.m.topics[2] = a.m.topics[3] = "t";
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), 0);
+    s_match(&a, 8, 1, "g-1");
+    a.m.payload = NULL;
+    assert_int_equal(store_write(fx->st, s_fn_match_append, &a), STORE_EINVAL);
+    assert_int_equal(store_read(fx->st, s_fn_match_append, &a), STORE_EINVAL); /* read txn */
+    assert_string_equal(s_match_seqs(fx->st), "1/7");
+    s_reopen(fx, 0, 0);
+    assert_string_equal(s_matches(fx->st, 5), "6,7");
+}
+
+typedef struct {
+    const char *id;
+    size_t removed;
+    uint64_t upto;
+    int64_t before_ms;
+    size_t max;
+} match_del_arg_t;
+
+static int s_fn_match_erase(store_txn_t *txn, void *arg)
+{
+    match_del_arg_t *a = arg;
+    return store_match_erase_graduate(txn, a->id, &a->removed);
+}
+
+static size_t s_match_erase(store_t *st, const char *id)
+{
+    match_del_arg_t a = {id, 99, 0, 0, 0};
+    assert_int_equal(store_write(st, s_fn_match_erase, &a), 0);
+    return a.removed;
+}
+
+static int s_fn_match_purge(store_txn_t *txn, void *arg)
+{
+    match_del_arg_t *a = arg;
+    return store_match_purge(txn, a->upto, a->before_ms, a->max, &a->removed);
+}
+
+static size_t s_match_purge(store_t *st, uint64_t upto, int64_t before_ms, size_t max)
+{
+    match_del_arg_t a = {NULL, 99, upto, before_ms, max};
+    assert_int_equal(store_write(st, s_fn_match_purge, &a), 0);
+    return a.removed;
+}
+
+static void test_match_erase_graduate(void **state)
+{
+    fx_t *fx = *state;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_six_matches(fx->st);
+    assert_int_equal(s_match_erase(fx->st, "g-1"), 2);
+    assert_string_equal(s_matches(fx->st, 0), "2,3,5,6");
+    assert_int_equal(s_match_erase(fx->st, "g-1"), 0);
+    assert_int_equal(s_match_erase(fx->st, "g-9"), 0);
+    match_del_arg_t a = {"", 0, 0, 0, 0};
+    assert_int_equal(store_write(fx->st, s_fn_match_erase, &a), STORE_EINVAL);
+    assert_int_equal(s_match_erase(fx->st, "g-2"), 2);
+    assert_string_equal(s_matches(fx->st, 0), "3,6"); /* filed under nobody: kept */
+    /* erasing the newest never makes its number reusable */
+    assert_int_equal(s_match_append(fx->st, 7, 7000, "g-3"), 0);
+    assert_int_equal(s_match_erase(fx->st, "g-3"), 1);
+    assert_string_equal(s_match_seqs(fx->st), "3/7");
+    assert_int_equal(s_match_append(fx->st, 7, 7000, "g-4"), STORE_EINVAL);
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_match_append(fx->st, 7, 7000, "g-4"), STORE_EINVAL);
+    assert_int_equal(s_match_append(fx->st, 8, 8000, "g-4"), 0);
+    assert_string_equal(s_matches(fx->st, 0), "3,6,8");
+    assert_int_equal(s_entries(fx, "match_by_graduate"), 1); /* g-4's only */
+}
+
+static void test_match_purge(void **state)
+{
+    fx_t *fx = *state;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_int_equal(s_match_purge(fx->st, 10, 0, 100), 0); /* empty: fine */
+    for (uint64_t seq = 1; seq <= 10; seq++) {
+        const char *gid = seq % 2 ? "g-odd" : "g-even";
+        assert_int_equal(s_match_append(fx->st, seq, 1000 * (int64_t)seq, gid), 0);
+    }
+    assert_int_equal(s_match_purge(fx->st, 0, 0, 100), 0); /* no limit given: nothing */
+    assert_int_equal(s_match_purge(fx->st, 3, 0, 0), 0);   /* max 0: nothing */
+    /* by sequence number */
+    assert_int_equal(s_match_purge(fx->st, 3, 0, 100), 3);
+    assert_string_equal(s_match_seqs(fx->st), "4/10");
+    /* by age: written before 6000 ms are 4 and 5 */
+    assert_int_equal(s_match_purge(fx->st, 0, 6000, 100), 2);
+    assert_string_equal(s_match_seqs(fx->st), "6/10");
+    /* either limit, whichever reaches further */
+    assert_int_equal(s_match_purge(fx->st, 6, 8000, 100), 2);
+    assert_string_equal(s_matches(fx->st, 0), "8,9,10");
+    /* at most max per call */
+    assert_int_equal(s_match_purge(fx->st, UINT64_MAX, 0, 2), 2);
+    assert_string_equal(s_match_seqs(fx->st), "10/10");
+    /* the purged matches' graduate rows went with them */
+    assert_int_equal(s_entries(fx, "match_by_graduate"), 1);
+    assert_int_equal(s_match_erase(fx->st, "g-odd"), 0);
+    assert_int_equal(s_match_erase(fx->st, "g-even"), 1);
+    assert_string_equal(s_match_seqs(fx->st), "0/10"); /* empty, numbers go on */
+    assert_int_equal(s_match_append(fx->st, 11, 11000, "g-odd"), 0);
+    assert_string_equal(s_match_seqs(fx->st), "11/11");
+}
+
+/* ---- meta strings ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name, *value;
+    char out[300];
+    size_t size;
+} meta_arg_t;
+
+static int s_fn_meta_put(store_txn_t *txn, void *arg)
+{
+    meta_arg_t *a = arg;
+    return store_meta_put_str(txn, a->name, a->value);
+}
+
+static int s_fn_meta_get(store_txn_t *txn, void *arg)
+{
+    meta_arg_t *a = arg;
+    return store_meta_get_str(txn, a->name, a->out, a->size);
+}
+
+static int s_meta_put(store_t *st, const char *name, const char *value)
+{
+    meta_arg_t a = {name, value, "", 0};
+    return store_write(st, s_fn_meta_put, &a);
+}
+
+static meta_arg_t s_meta; /* the last s_meta_get */
+
+static int s_meta_get(store_t *st, const char *name, size_t size)
+{
+    memset(&s_meta, 'z', sizeof s_meta);
+    s_meta.name = name;
+    s_meta.size = size;
+    return store_read(st, s_fn_meta_get, &s_meta);
+}
+
+static void test_meta_strings(void **state)
+{
+    fx_t *fx = *state;
+    char name33[34], value257[258];
+    int err;
+    memset(name33, 'n', sizeof name33 - 1);
+    name33[sizeof name33 - 1] = '\0';
+    memset(value257, 'v', sizeof value257 - 1);
+    value257[sizeof value257 - 1] = '\0';
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_int_equal(s_meta_get(fx->st, "reference", sizeof s_meta.out), STORE_ENOTFOUND);
+    assert_int_equal(s_meta_put(fx->st, "reference", "rome-v460/rncp-2026-11"), 0);
+    assert_int_equal(s_meta_get(fx->st, "reference", sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, "rome-v460/rncp-2026-11");
+    assert_int_equal(s_meta_get(fx->st, "reference", 5), 0); /* truncated, terminated */
+    assert_string_equal(s_meta.out, "rome");
+    assert_int_equal(s_meta_get(fx->st, "reference", 0), STORE_EINVAL);
+    /* limits */
+    assert_int_equal(s_meta_put(fx->st, "", "x"), STORE_EINVAL);
+    assert_int_equal(s_meta_put(fx->st, name33, "x"), STORE_EINVAL);
+    assert_int_equal(s_meta_put(fx->st, "reference", value257), STORE_EINVAL);
+    assert_int_equal(s_meta_put(fx->st, "reference", NULL), STORE_EINVAL);
+    name33[32] = '\0';
+    value257[256] = '\0';
+    assert_int_equal(s_meta_put(fx->st, name33, value257), 0);
+    assert_int_equal(s_meta_get(fx->st, name33, sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, value257);
+    assert_int_equal(s_meta_put(fx->st, "empty", ""), 0);
+    assert_int_equal(s_meta_get(fx->st, "empty", sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, "");
+    meta_arg_t a = {"x", "y", "", 0};
+    assert_int_equal(store_read(fx->st, s_fn_meta_put, &a), STORE_EINVAL); /* read txn */
+    /* names of counters do not clash with them */
+    store_graduate_t g;
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, NULL, NULL, 0, 0);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_meta_put(fx->st, "graduates", "many"), 0);
+    assert_int_equal(s_meta_put(fx->st, "format", "mine"), 0);
+    s_reopen(fx, 0, 0); /* the format version is intact */
+    assert_int_equal(s_stats(fx->st).graduates, 1);
+    assert_int_equal(s_meta_get(fx->st, "graduates", sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, "many");
+    assert_int_equal(s_meta_get(fx->st, "reference", sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, "rome-v460/rncp-2026-11");
+}
+
+/* ---- erasure of lists and matches, statistics ------------------------------------------ */
+
+static void test_graduate_erase_removes_lists_and_matches(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const own[] = {"v-1:9", "v-2:8", NULL};
+    static const char *const v1[] = {"g-1:9", "g-2:8", NULL};
+    static const char *const v2[] = {"g-2:8", NULL};
+    store_graduate_t g;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, NULL, 45.76, 4.83);
+    s_romes(&g, G_ROMES1);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    s_list(&l, own);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-1", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-2", &l), 0);
+    s_list(&l, v1); /* against the contract, v-1 still lists g-1 */
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    s_list(&l, v2);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    s_six_matches(fx->st);
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
+    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 0);
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_GRADUATE, "g-1"), "");
+    assert_int_equal(s_lg.count_g, 1);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-1"), "g-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-2"), "g-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-1"), "");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-2"), "v-1,v-2");
+    assert_non_null(strstr(s_logs, "erasing graduate 'g-1': still listed by 1 vacancy list(s)"));
+    /* documented: the stray entry stays in v-1's value until v-1 is rewritten */
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "g-1:9,g-2:8");
+    s_list(&l, v2);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-2"), "v-1,v-2");
+    assert_string_equal(s_matches(fx->st, 0), "2,3,5,6");
+    /* traces without a record are erased too; then nothing is left */
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-2"), 0);
+    assert_string_equal(s_matches(fx->st, 0), "3,6");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-2"), "");
+    assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-2"), STORE_ENOTFOUND);
+    assert_int_equal(s_entries(fx, "match_by_graduate"), 0);
+    assert_int_equal(s_entries(fx, "list_members"), 0);
+    assert_int_equal(s_entries(fx, "lists"), 2); /* v-1 and v-2, now empty of members */
+}
+
+static void test_vacancy_erase_removes_lists(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const v1[] = {"g-1:9", "g-2:8", NULL};
+    static const char *const g1[] = {"v-1:9", "v-2:8", NULL};
+    store_vacancy_t v;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    s_vacancy(&v, "v-1", 1, STORE_STATE_OPEN, NULL, NULL, NULL, NULL);
+    assert_int_equal(s_put_v(fx->st, &v), 0);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    s_list(&l, g1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-1", &l), 0);
+    assert_int_equal(store_write(fx->st, s_fn_erase_v, "v-1"), 0);
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "v-1"), "");
+    assert_int_equal(s_lg.count_v, 1);
+    assert_int_equal(s_lg.count_g, 1);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-1"), "v-2");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-1"), "");
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-2"), "g-1");
+    /* a vacancy known only by its list is still found and erased */
+    assert_int_equal(store_write(fx->st, s_fn_erase_v, "v-2"), 0);
+    assert_int_equal(store_write(fx->st, s_fn_erase_v, "v-2"), STORE_ENOTFOUND);
+    assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-1"), "");
+}
+
+static void test_stats_lists_and_matches(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const one[] = {"x:1", NULL};
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    store_stats_t s = s_stats(fx->st);
+    assert_int_equal(s.vacancy_lists, 0);
+    assert_int_equal(s.graduate_lists, 0);
+    assert_int_equal(s.matches, 0);
+    assert_int_equal(s.matches_first, 0);
+    s_list(&l, one);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0); /* replaced */
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_GRADUATE, "g-1", &l), 0);
+    s_six_matches(fx->st);
+    assert_int_equal(s_match_purge(fx->st, 2, 0, 10), 2);
+    s = s_stats(fx->st);
+    assert_int_equal(s.vacancy_lists, 2);
+    assert_int_equal(s.graduate_lists, 1);
+    assert_int_equal(s.matches, 6);
+    assert_int_equal(s.matches_first, 3);
+    assert_int_equal(s.events, 0); /* the event log is another sequence */
+    s_list(&l, NULL);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(s_match_purge(fx->st, 6, 0, 10), 4);
+    s = s_stats(fx->st);
+    assert_int_equal(s.vacancy_lists, 1);
+    assert_int_equal(s.matches, 6);
+    assert_int_equal(s.matches_first, 0);
+}
+
+/* Truncations and single-byte changes of list and match records: decoded or
+ * refused, never read out of bounds (run under ASan). */
+static void test_codec_lists_and_matches_never_overread(void **state)
+{
+    (void)state;
+    static store_list_t l, lout;
+    static const char *const three[] = {"g-b:900000", "g-a:850000", "g-c:0", NULL};
+    match_arg_t a;
+    store_match_t mout;
+    size_t len, mlen;
+    s_list(&l, three);
+    assert_int_equal(store_codec_list_size(&l, &len), 0);
+    s_match(&a, 1, 1000, "g-1");
+    assert_int_equal(store_codec_match_size(&a.m, &mlen), 0);
+    uint8_t *buf = malloc(len), *mbuf = malloc(mlen);
+    assert_non_null(buf);
+    assert_non_null(mbuf);
+    store_codec_list_encode(&l, buf, len);
+    store_codec_match_encode(&a.m, mbuf, mlen);
+    assert_int_equal(store_codec_list_decode(buf, len, &lout), 0);
+    assert_memory_equal(&l, &lout, sizeof l);
+    assert_int_equal(store_codec_match_decode(mbuf, mlen, &mout), 0);
+    assert_string_equal(mout.graduate_id, "g-1");
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(store_codec_list_decode(buf, n, &lout), STORE_ECORRUPT);
+    for (size_t n = 0; n < mlen; n++)
+        assert_int_equal(store_codec_match_decode(mbuf, n, &mout), STORE_ECORRUPT);
+    for (size_t i = 0; i < len; i++) {
+        uint8_t saved = buf[i];
+        buf[i] = 0xff;
+        int rc = store_codec_list_decode(buf, len, &lout);
+        assert_true(rc == 0 || rc == STORE_ECORRUPT);
+        buf[i] = saved;
+    }
+    for (size_t i = 0; i < mlen; i++) {
+        uint8_t saved = mbuf[i];
+        mbuf[i] = 0xff;
+        int rc = store_codec_match_decode(mbuf, mlen, &mout);
+        assert_true(rc == 0 || rc == STORE_ECORRUPT);
+        mbuf[i] = saved;
+    }
+    free(mbuf);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1104,6 +1993,20 @@ int main(void)
         T(test_failed_fn_aborts_everything),
         T(test_corrupt_record),
         T(test_codec_never_overreads),
+        T(test_graduate_romes_index),
+        T(test_list_round_trip),
+        T(test_list_bad_arguments),
+        T(test_list_membership_follows_replacements),
+        T(test_list_each),
+        T(test_list_damaged_is_replaced),
+        T(test_match_append_and_each),
+        T(test_match_erase_graduate),
+        T(test_match_purge),
+        T(test_meta_strings),
+        T(test_graduate_erase_removes_lists_and_matches),
+        T(test_vacancy_erase_removes_lists),
+        T(test_stats_lists_and_matches),
+        T(test_codec_lists_and_matches_never_overread),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,7 +214,7 @@ static void test_envelope_rules(void **state)
     s_expect(&t.ev, E(OUT_OF_RANGE), "occurred_at_ms");
     s_grad_init(&t);
     t.ev.body_case = PASSERELLE__V1__EVENT__BODY__NOT_SET;
-    s_expect(&t.ev, E(MISSING_FIELD), "");
+    s_expect(&t.ev, E(MISSING_FIELD), "body");
 }
 
 static void test_utf8_and_lengths(void **state)

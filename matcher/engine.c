@@ -1,0 +1,636 @@
+/* engine.c - see engine.h.
+ *
+ * Both sides are handled by one algorithm over an "entity" (a graduate or a
+ * vacancy, its record and its prepared form). When entity X changes:
+ *
+ *   1. E = X's eligible partners with their scores (through the indexes).
+ *   2. X's own list becomes the top K of E.
+ *   3. Each partner list that holds X, or that X may now enter (the
+ *      partners in E), is updated: an entry whose score rose is moved up; a
+ *      newcomer that beats the K-th entry (or fills a short list) goes in
+ *      and the last one drops out; an entry whose score fell or that is no
+ *      longer eligible forces a recomputation of that list, which refills
+ *      it with the next best. Other lists cannot change: only pairs with X
+ *      changed.
+ *   4. Every difference between a list's old and new content is recorded
+ *      as a MatchUpdate.
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define S_MAX_CELLS 64        /* geographic path only for up to this many cells */
+#define S_REACH_MAX_KM 1000.0 /* the largest mobility radius a graduate may have */
+
+typedef struct {
+    char (*v)[STORE_ID_MAX + 1];
+    size_t n, cap;
+} s_ids_t;
+
+typedef struct {
+    store_rank_t *v;
+    size_t n, cap;
+} s_ranks_t;
+
+/* The keys of the relevance path of an entity: (index, key) pairs. Never
+ * truncated: a missing key would miss eligible partners. */
+typedef struct {
+    store_index_t ix;
+    const char *key;
+} s_key_t;
+
+typedef struct {
+    s_key_t *v;
+    size_t n, cap;
+    int oom;
+} s_keys_t;
+
+/* A graduate or a vacancy with its prepared form. */
+typedef struct {
+    store_entity_kind_t kind;
+    union {
+        store_graduate_t g;
+        store_vacancy_t v;
+    } rec;
+    union {
+        score_graduate_t g;
+        score_vacancy_t v;
+    } prep;
+} s_ent_t;
+
+/* What the change being applied is, for the reasons of LEFT updates. */
+typedef struct {
+    store_entity_kind_t kind;
+    const char *id;
+    int erased;
+    int64_t now_ms;
+} s_cause_t;
+
+struct engine {
+    const reference_t *ref;
+    score_weights_t w;
+    unsigned k;
+    feed_t *feed;
+    s_ids_t ids;          /* candidate ids */
+    s_keys_t keys;        /* relevance keys of the entity being retrieved for */
+    s_ids_t affected;     /* partner lists to revisit */
+    s_ranks_t elig_self;  /* eligible partners of the changed entity, by id */
+    s_ranks_t elig_tmp;   /* eligible partners during a recomputation */
+    s_ent_t self_ent;     /* the changed entity */
+    s_ent_t owner_ent;    /* the partner whose list is being revisited */
+    s_ent_t cand_ent;     /* a candidate being scored */
+    s_ent_t emit_ent;     /* the member of a list change being recorded */
+    store_list_t old_list, new_list;
+    score_result_t res;
+    engine_stats_t stats;
+};
+
+/* ---- small containers ------------------------------------------------ */
+
+static int s_ids_push(s_ids_t *ids, const char *id, size_t len)
+{
+    if (len == 0 || len > STORE_ID_MAX)
+        return 0; /* not one of ours: ignore */
+    if (ids->n == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 1024;
+        void *p = realloc(ids->v, cap * sizeof *ids->v);
+        if (!p)
+            return STORE_ENOMEM;
+        ids->v = p;
+        ids->cap = cap;
+    }
+    memcpy(ids->v[ids->n], id, len);
+    ids->v[ids->n][len] = '\0';
+    ids->n++;
+    return 0;
+}
+
+static int s_id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void s_ids_unique(s_ids_t *ids)
+{
+    size_t out = 0;
+    if (ids->n == 0)
+        return;
+    qsort(ids->v, ids->n, sizeof *ids->v, s_id_cmp);
+    for (size_t i = 0; i < ids->n; i++)
+        if (out == 0 || strcmp(ids->v[out - 1], ids->v[i]) != 0)
+            memmove(ids->v[out++], ids->v[i], sizeof *ids->v);
+    ids->n = out;
+}
+
+static int s_ranks_push(s_ranks_t *r, const char *id, uint32_t micro)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        void *p = realloc(r->v, cap * sizeof *r->v);
+        if (!p)
+            return STORE_ENOMEM;
+        r->v = p;
+        r->cap = cap;
+    }
+    memcpy(r->v[r->n].id, id, strlen(id) + 1);
+    r->v[r->n].micro = micro;
+    r->n++;
+    return 0;
+}
+
+/* Rank order: higher score first, then smaller id. */
+static int s_rank_cmp(const void *a, const void *b)
+{
+    const store_rank_t *x = a, *y = b;
+    if (x->micro != y->micro)
+        return x->micro > y->micro ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int s_rank_id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const store_rank_t *)a)->id, ((const store_rank_t *)b)->id);
+}
+
+static const store_rank_t *s_ranks_find(const s_ranks_t *r, const char *id)
+{
+    store_rank_t key;
+    if (r->n == 0)
+        return NULL;
+    memcpy(key.id, id, strlen(id) + 1);
+    return bsearch(&key, r->v, r->n, sizeof *r->v, s_rank_id_cmp);
+}
+
+static int s_list_find(const store_list_t *l, const char *id)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->e[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- entities -------------------------------------------------------- */
+
+static store_entity_kind_t s_other(store_entity_kind_t kind)
+{
+    return kind == STORE_ENTITY_GRADUATE ? STORE_ENTITY_VACANCY : STORE_ENTITY_GRADUATE;
+}
+
+/* Load (kind, id) into e and prepare it. STORE_ENOTFOUND if absent. */
+static int s_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                  s_ent_t *e)
+{
+    int rc;
+    e->kind = kind;
+    if (kind == STORE_ENTITY_GRADUATE) {
+        if ((rc = store_graduate_get(txn, id, &e->rec.g)) != 0)
+            return rc;
+        score_prepare_graduate(self->ref, &e->rec.g, &e->prep.g);
+    } else {
+        if ((rc = store_vacancy_get(txn, id, &e->rec.v)) != 0)
+            return rc;
+        score_prepare_vacancy(self->ref, &e->rec.v, &e->prep.v);
+    }
+    return 0;
+}
+
+static const char *s_id(const s_ent_t *e)
+{
+    return e->kind == STORE_ENTITY_GRADUATE ? e->rec.g.id : e->rec.v.id;
+}
+
+static uint8_t s_state(const s_ent_t *e)
+{
+    return e->kind == STORE_ENTITY_GRADUATE ? e->rec.g.state : e->rec.v.state;
+}
+
+/* Score the pair of a and b (one graduate, one vacancy). */
+static int s_score(engine_t *self, const s_ent_t *a, const s_ent_t *b, score_result_t *res,
+                   int explain)
+{
+    const s_ent_t *g = a->kind == STORE_ENTITY_GRADUATE ? a : b;
+    const s_ent_t *v = a->kind == STORE_ENTITY_GRADUATE ? b : a;
+    self->stats.candidates++;
+    return score_pair(self->ref, &self->w, &g->prep.g, &v->prep.v, res, explain);
+}
+
+/* ---- retrieval ------------------------------------------------------- */
+
+static int s_collect_cb(const char *id, size_t len, void *arg)
+{
+    return s_ids_push(arg, id, len);
+}
+
+static int s_collect(store_txn_t *txn, store_index_t ix, const char *key, s_ids_t *ids)
+{
+    int rc = store_index_each(txn, ix, key, strlen(key), s_collect_cb, ids);
+    return rc > 0 ? STORE_ENOMEM : rc; /* the callback only stops on ENOMEM */
+}
+
+/* The cell keys (big-endian bytes) covering a circle of radius_km around
+ * a point. Returns their number, or -1 if there would be more than max. */
+static int s_cells(double lat, double lon, double radius_km, uint8_t (*out)[4], int max)
+{
+    double dlat = radius_km / 110.574;
+    double c = cos((fabs(lat) + dlat) * M_PI / 180.0);
+    double dlon = radius_km / (111.320 * (c < 0.01 ? 0.01 : c));
+    int a0 = (int)floor((lat - dlat) / STORE_CELL_DEG), a1 = (int)floor((lat + dlat) / STORE_CELL_DEG);
+    int o0 = (int)floor((lon - dlon) / STORE_CELL_DEG), o1 = (int)floor((lon + dlon) / STORE_CELL_DEG);
+    if ((long)(a1 - a0 + 1) * (o1 - o0 + 1) > max)
+        return -1;
+    int n = 0;
+    for (int a = a0; a <= a1; a++) {
+        for (int o = o0; o <= o1; o++) {
+            uint32_t key = store_cell_of((a + 0.5) * STORE_CELL_DEG, (o + 0.5) * STORE_CELL_DEG);
+            out[n][0] = (uint8_t)(key >> 24);
+            out[n][1] = (uint8_t)(key >> 16);
+            out[n][2] = (uint8_t)(key >> 8);
+            out[n][3] = (uint8_t)key;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void s_key_add(s_keys_t *k, store_index_t ix, const char *key)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 512;
+        void *p = realloc(k->v, cap * sizeof *k->v);
+        if (!p) {
+            k->oom = 1;
+            return;
+        }
+        k->v = p;
+        k->cap = cap;
+    }
+    k->v[k->n].ix = ix;
+    k->v[k->n++].key = key;
+}
+
+/* A ROME code, its career moves and the codes that move to it. */
+static void s_rome_keys(const reference_t *ref, s_keys_t *k, store_index_t ix, const char *rome)
+{
+    const ref_rome_t *r = reference_rome(ref, rome);
+    s_key_add(k, ix, rome);
+    for (size_t i = 0; r && i < r->n_moves; i++)
+        s_key_add(k, ix, r->moves[i]);
+    for (size_t i = 0; r && i < r->n_moves_in; i++)
+        s_key_add(k, ix, r->moves_in[i]);
+}
+
+static void s_relevance_keys(const engine_t *self, const s_ent_t *e, s_keys_t *k)
+{
+    k->n = 0;
+    k->oom = 0;
+    if (e->kind == STORE_ENTITY_GRADUATE) {
+        const store_graduate_t *g = &e->rec.g;
+        for (size_t i = 0; i < g->n_skills; i++)
+            s_key_add(k, STORE_IX_V_SKILL, g->skills[i].code);
+        for (size_t i = 0; i < g->n_certs; i++)
+            s_key_add(k, STORE_IX_V_CERT, g->certs[i].rncp);
+        for (size_t i = 0; i < g->n_romes; i++)
+            s_rome_keys(self->ref, k, STORE_IX_V_ROME, g->romes[i]);
+    } else {
+        const score_vacancy_t *sv = &e->prep.v;
+        for (size_t i = 0; i < sv->n_skills; i++)
+            s_key_add(k, STORE_IX_G_SKILL, sv->skills[i].code);
+        for (size_t i = 0; i < e->rec.v.n_rncps; i++)
+            s_key_add(k, STORE_IX_G_CERT, e->rec.v.rncps[i]);
+        for (size_t i = 0; i < e->rec.v.n_romes; i++)
+            s_rome_keys(self->ref, k, STORE_IX_G_ROME, e->rec.v.romes[i]);
+    }
+}
+
+/* Candidate partners of e into self->ids: a superset of its eligible
+ * partners, through whichever path has the shorter posting lists: the
+ * relevance indexes (every eligible pair shares a skill or relates through
+ * a certification), or the geographic cells within reach. */
+static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+{
+    s_keys_t *keys = &self->keys;
+    uint8_t cells[S_MAX_CELLS][4];
+    const store_place_t *p = e->kind == STORE_ENTITY_GRADUATE ? &e->rec.g.home : &e->rec.v.site;
+    double reach = e->kind == STORE_ENTITY_GRADUATE ? e->rec.g.radius_km
+                   : e->rec.v.max_distance_km       ? e->rec.v.max_distance_km
+                                                    : S_REACH_MAX_KM;
+    store_index_t cell_ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_CELL : STORE_IX_G_CELL;
+    int rc;
+    self->ids.n = 0;
+    if (!p->has_point)
+        return 0;
+    s_relevance_keys(self, e, keys);
+    if (keys->oom)
+        return STORE_ENOMEM;
+    size_t rel = 0, geo = 0;
+    for (size_t i = 0; i < keys->n; i++)
+        rel += store_index_count(txn, keys->v[i].ix, keys->v[i].key, strlen(keys->v[i].key));
+    int n_cells = s_cells(p->lat, p->lon, reach, cells, S_MAX_CELLS);
+    for (int i = 0; i < n_cells; i++)
+        geo += store_index_count(txn, cell_ix, cells[i], 4);
+    if (n_cells >= 0 && geo < rel) {
+        for (int i = 0; i < n_cells; i++) {
+            rc = store_index_each(txn, cell_ix, cells[i], 4, s_collect_cb, &self->ids);
+            if (rc != 0)
+                return rc > 0 ? STORE_ENOMEM : rc;
+        }
+    } else {
+        for (size_t i = 0; i < keys->n; i++)
+            if ((rc = s_collect(txn, keys->v[i].ix, keys->v[i].key, &self->ids)) != 0)
+                return rc;
+    }
+    s_ids_unique(&self->ids);
+    return 0;
+}
+
+/* Score every candidate of e; the eligible ones go to out (sorted by id). */
+static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out)
+{
+    int rc = s_candidates(self, txn, e);
+    out->n = 0;
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < self->ids.n; i++) {
+        rc = s_load(self, txn, s_other(e->kind), self->ids.v[i], &self->cand_ent);
+        if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
+            continue; /* an index entry without a readable record: skip it */
+        if (rc != 0)
+            return rc;
+        if (s_score(self, e, &self->cand_ent, &self->res, 0) &&
+            (rc = s_ranks_push(out, self->ids.v[i], self->res.micro)) != 0)
+            return rc;
+    }
+    return 0; /* ids were unique and sorted: out is sorted by id */
+}
+
+/* The top K of a set of eligible partners, in rank order. */
+static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
+{
+    out->n = 0;
+    if (elig->n == 0)
+        return;
+    qsort(elig->v, elig->n, sizeof *elig->v, s_rank_cmp);
+    out->n = (uint16_t)(elig->n < self->k ? elig->n : self->k);
+    memcpy(out->e, elig->v, out->n * sizeof *out->e);
+    qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
+}
+
+/* ---- recording changes ----------------------------------------------- */
+
+static uint8_t s_left_reason_of_state(uint8_t state)
+{
+    switch (state) {
+    case STORE_STATE_HIRED: return FEED_LEFT_GRADUATE_HIRED;
+    case STORE_STATE_LEFT: return FEED_LEFT_GRADUATE_LEFT;
+    case STORE_STATE_FILLED: return FEED_LEFT_VACANCY_FILLED;
+    case STORE_STATE_CANCELLED: return FEED_LEFT_VACANCY_CANCELLED;
+    case STORE_STATE_EXPIRED: return FEED_LEFT_VACANCY_EXPIRED;
+    default: return FEED_LEFT_NO_LONGER_ELIGIBLE;
+    }
+}
+
+/* Why member m left owner o's list. */
+static uint8_t s_left_reason(engine_t *self, const s_ent_t *o, const s_ent_t *m,
+                             const s_cause_t *cause)
+{
+    if (cause->erased && strcmp(s_id(m), cause->id) == 0 && m->kind == cause->kind)
+        return FEED_LEFT_GRADUATE_ERASED;
+    if (cause->erased && strcmp(s_id(o), cause->id) == 0 && o->kind == cause->kind)
+        return FEED_LEFT_GRADUATE_ERASED;
+    if (s_state(o) != STORE_STATE_OPEN)
+        return s_left_reason_of_state(s_state(o));
+    if (s_state(m) != STORE_STATE_OPEN)
+        return s_left_reason_of_state(s_state(m));
+    return s_score(self, o, m, &self->res, 0) ? FEED_LEFT_OUTRANKED : FEED_LEFT_NO_LONGER_ELIGIBLE;
+}
+
+/* Record one change of owner o's list about member id. */
+static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const char *member,
+                    uint8_t kind, uint32_t rank, uint32_t micro, int explain,
+                    const s_cause_t *cause)
+{
+    s_ent_t *m = &self->emit_ent;
+    int rc = s_load(self, txn, s_other(o->kind), member, m);
+    if (rc != 0)
+        return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+    feed_change_t c = { .kind = kind, .rank = rank, .micro = micro };
+    const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
+    const s_ent_t *v = o->kind == STORE_ENTITY_GRADUATE ? m : o;
+    c.side = o->kind == STORE_ENTITY_GRADUATE ? FEED_SIDE_GRADUATE : FEED_SIDE_VACANCY;
+    c.g = &g->rec.g;
+    c.v = &v->rec.v;
+    c.sv = &v->prep.v;
+    c.anonymous = cause->erased && cause->kind == STORE_ENTITY_GRADUATE &&
+                  strcmp(cause->id, g->rec.g.id) == 0;
+    if (kind == FEED_LEFT)
+        c.left_reason = s_left_reason(self, o, m, cause);
+    else if (explain && s_score(self, o, m, &self->res, 1))
+        c.res = &self->res;
+    self->stats.changes++;
+    return self->feed ? feed_record(self->feed, txn, &c, cause->now_ms) : 0;
+}
+
+/* Record the differences between owner o's old and new lists, store the
+ * new one. LEFT first, then entries in rank order. */
+static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
+                         const store_list_t *old, const store_list_t *new, const s_cause_t *cause)
+{
+    int rc;
+    for (int i = 0; i < old->n; i++) {
+        if (s_list_find(new, old->e[i].id) >= 0)
+            continue;
+        if ((rc = s_record(self, txn, o, old->e[i].id, FEED_LEFT, 0, old->e[i].micro, 0, cause)))
+            return rc;
+    }
+    int changed = old->n != new->n;
+    for (int i = 0; i < new->n; i++) {
+        int j = s_list_find(old, new->e[i].id);
+        uint32_t rank = (uint32_t)i + 1;
+        if (j == i && old->e[j].micro == new->e[i].micro)
+            continue;
+        changed = 1;
+        uint8_t kind = j < 0 ? FEED_ENTERED : FEED_UPDATED;
+        int explain = j < 0 || old->e[j].micro != new->e[i].micro;
+        rc = s_record(self, txn, o, new->e[i].id, kind, rank, new->e[i].micro, explain, cause);
+        if (rc != 0)
+            return rc;
+    }
+    if (!changed)
+        return 0;
+    self->stats.lists_written++;
+    return store_list_put(txn, o->kind, s_id(o), new);
+}
+
+/* ---- the algorithm ----------------------------------------------------- */
+
+static int s_owners_cb(const char *id, size_t len, void *arg)
+{
+    return s_ids_push(arg, id, len);
+}
+
+/* Revisit partner p's list after the change of x (self->self_ent), whose
+ * eligible partners are in self->elig_self. */
+static int s_revisit(engine_t *self, store_txn_t *txn, s_ent_t *p, const s_cause_t *cause)
+{
+    store_list_t *old = &self->old_list, *new = &self->new_list;
+    const char *xid = s_id(&self->self_ent);
+    int rc = store_list_get(txn, p->kind, s_id(p), old);
+    if (rc != 0)
+        return rc;
+    const store_rank_t *s = s_ranks_find(&self->elig_self, s_id(p));
+    int pos = s_list_find(old, xid);
+    *new = *old;
+    if (pos >= 0 && (!s || s->micro < old->e[pos].micro)) {
+        self->stats.recomputations++;
+        if ((rc = s_eligible(self, txn, p, &self->elig_tmp)) != 0)
+            return rc;
+        s_top(self, &self->elig_tmp, new);
+    } else if (pos >= 0 && s->micro > old->e[pos].micro) {
+        new->e[pos].micro = s->micro;
+        qsort(new->e, new->n, sizeof new->e[0], s_rank_cmp);
+    } else if (pos < 0 && s) {
+        store_rank_t cand; /* x itself, with the pair's score */
+        memcpy(cand.id, xid, strlen(xid) + 1);
+        cand.micro = s->micro;
+        if (new->n >= self->k && s_rank_cmp(&cand, &new->e[new->n - 1]) > 0)
+            return 0; /* does not beat the K-th entry */
+        if (new->n >= self->k)
+            new->n--;
+        new->e[new->n++] = cand;
+        qsort(new->e, new->n, sizeof new->e[0], s_rank_cmp);
+    } else {
+        return 0;
+    }
+    return s_commit_list(self, txn, p, old, new, cause);
+}
+
+/* The entity (kind, id) changed in the store (or is being erased). */
+static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                     const s_cause_t *cause)
+{
+    s_ent_t *x = &self->self_ent;
+    int rc = s_load(self, txn, kind, id, x);
+    if (rc != 0)
+        return rc == STORE_ENOTFOUND ? 0 : rc;
+    if (cause->erased)
+        x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
+    if (s_state(x) == STORE_STATE_OPEN) {
+        if ((rc = s_eligible(self, txn, x, &self->elig_self)) != 0)
+            return rc;
+    } else {
+        self->elig_self.n = 0;
+    }
+    /* x's own list */
+    if ((rc = store_list_get(txn, kind, id, &self->old_list)) != 0)
+        return rc;
+    s_top(self, &self->elig_self, &self->new_list);
+    if ((rc = s_commit_list(self, txn, x, &self->old_list, &self->new_list, cause)) != 0)
+        return rc;
+    /* partner lists that hold x or that x may enter */
+    self->affected.n = 0;
+    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->affected);
+    if (rc != 0)
+        return rc > 0 ? STORE_ENOMEM : rc;
+    for (size_t i = 0; i < self->elig_self.n; i++)
+        if ((rc = s_ids_push(&self->affected, self->elig_self.v[i].id,
+                             strlen(self->elig_self.v[i].id))) != 0)
+            return rc;
+    s_ids_unique(&self->affected);
+    for (size_t i = 0; i < self->affected.n; i++) {
+        rc = s_load(self, txn, s_other(kind), self->affected.v[i], &self->owner_ent);
+        if (rc == STORE_ENOTFOUND)
+            continue;
+        if (rc != 0 || (rc = s_revisit(self, txn, &self->owner_ent, cause)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned k, feed_t *feed)
+{
+    if (k < 1 || k > STORE_LIST_MAX)
+        return NULL;
+    engine_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ref = ref;
+    self->w = *w;
+    self->k = k;
+    self->feed = feed;
+    return self;
+}
+
+void engine_destroy(engine_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    engine_t *self = *self_p;
+    free(self->ids.v);
+    free(self->keys.v);
+    free(self->affected.v);
+    free(self->elig_self.v);
+    free(self->elig_tmp.v);
+    free(self);
+    *self_p = NULL;
+}
+
+int engine_graduate_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
+{
+    s_cause_t cause = { STORE_ENTITY_GRADUATE, id, 0, now_ms };
+    return s_changed(self, txn, STORE_ENTITY_GRADUATE, id, &cause);
+}
+
+int engine_vacancy_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
+{
+    s_cause_t cause = { STORE_ENTITY_VACANCY, id, 0, now_ms };
+    return s_changed(self, txn, STORE_ENTITY_VACANCY, id, &cause);
+}
+
+int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
+{
+    s_cause_t cause = { STORE_ENTITY_GRADUATE, id, 1, now_ms };
+    return s_changed(self, txn, STORE_ENTITY_GRADUATE, id, &cause);
+}
+
+int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                        store_list_t *out)
+{
+    int rc = s_load(self, txn, kind, id, &self->owner_ent);
+    out->n = 0;
+    if (rc != 0)
+        return rc;
+    if (s_state(&self->owner_ent) != STORE_STATE_OPEN)
+        return 0;
+    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
+        return rc;
+    s_top(self, &self->elig_tmp, out);
+    return 0;
+}
+
+int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
+                   const char *graduate_id, store_vacancy_t *v, store_graduate_t *g,
+                   score_vacancy_t *sv, score_result_t *res)
+{
+    score_graduate_t pg;
+    int rc = store_vacancy_get(txn, vacancy_id, v);
+    if (rc == 0)
+        rc = store_graduate_get(txn, graduate_id, g);
+    if (rc == STORE_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    score_prepare_vacancy(self->ref, v, sv);
+    score_prepare_graduate(self->ref, g, &pg);
+    return score_pair(self->ref, &self->w, &pg, sv, res, 1);
+}
+
+void engine_stats(const engine_t *self, engine_stats_t *out)
+{
+    *out = self->stats;
+}

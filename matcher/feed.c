@@ -1,0 +1,253 @@
+/* feed.c - see feed.h.
+ *
+ * The outbox holds the packed messages of the batch being applied, with
+ * their topics, so that they are published only after the commit: a
+ * subscriber never sees a MatchUpdate that a crash could take back.
+ */
+#include "feed.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "explain.h"
+#include "log.h"
+#include "passerelle/v1/feed.pb-c.h"
+
+typedef struct {
+    char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
+    uint8_t n_topics;
+    uint8_t publish;          /* 0: stored only (the anonymised copy) */
+    size_t off, len;          /* payload in the outbox buffer */
+} s_pending_t;
+
+struct feed {
+    void *sock;
+    const reference_t *ref;
+    counters_t *counters;
+    s_pending_t *pending;
+    size_t n_pending, cap_pending;
+    uint8_t *buf;
+    size_t buf_len, buf_cap;
+};
+
+static const char *s_sector_names[] = {
+    "unspecified", "aeronautics", "mechanics", "metalworking", "machining",
+    "technical-ceramics", "industrial-maintenance", "other-industry",
+};
+
+const char *feed_sector_name(int sector)
+{
+    if (sector < 0 || sector >= (int)(sizeof s_sector_names / sizeof s_sector_names[0]))
+        return "unspecified";
+    return s_sector_names[sector];
+}
+
+const char *feed_region_of(const reference_t *ref, const store_place_t *p)
+{
+    const ref_commune_t *c = NULL;
+    if (p->commune[0])
+        c = reference_commune(ref, p->commune);
+    if (!c && p->has_point)
+        c = reference_commune_near(ref, p->lat, p->lon);
+    return c ? c->region : "";
+}
+
+feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counters_t *counters)
+{
+    feed_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ref = ref;
+    self->counters = counters;
+    self->sock = zmq_socket(zctx, ZMQ_XPUB);
+    if (!self->sock) {
+        log_warnx("feed: zmq_socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    int linger = 100;
+    if (zmq_setsockopt(self->sock, ZMQ_SNDHWM, &cfg->sndhwm, sizeof cfg->sndhwm) ||
+        zmq_setsockopt(self->sock, ZMQ_RCVHWM, &cfg->rcvhwm, sizeof cfg->rcvhwm) ||
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger)) {
+        log_warnx("feed: zmq_setsockopt: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(self->sock, cfg->feed) != 0) {
+        log_warnx("feed: bind %s: %s", cfg->feed, zmq_strerror(errno));
+        goto fail;
+    }
+    return self;
+fail:
+    feed_destroy(&self);
+    return NULL;
+}
+
+void feed_destroy(feed_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    feed_t *self = *self_p;
+    if (self->sock)
+        (void)zmq_close(self->sock); /* fails only on a bad handle */
+    free(self->pending);
+    free(self->buf);
+    free(self);
+    *self_p = NULL;
+}
+
+void *feed_socket(feed_t *self)
+{
+    return self->sock;
+}
+
+void feed_handle_subscriptions(feed_t *self)
+{
+    char buf[512];
+    int n;
+    while ((n = zmq_recv(self->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
+        if (n >= 1 && (buf[0] == 1 || buf[0] == 0)) {
+            int len = n - 1 < (int)sizeof buf - 1 ? n - 1 : (int)sizeof buf - 2;
+            log_debug("feed: %s \"%.*s\"", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1);
+            if (buf[0])
+                self->counters->subscriptions++;
+        }
+    }
+}
+
+void feed_reset(feed_t *self)
+{
+    self->n_pending = 0;
+    self->buf_len = 0;
+}
+
+static s_pending_t *s_pending_add(feed_t *self, size_t len)
+{
+    if (self->n_pending == self->cap_pending) {
+        size_t cap = self->cap_pending ? self->cap_pending * 2 : 256;
+        s_pending_t *p = realloc(self->pending, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        self->pending = p;
+        self->cap_pending = cap;
+    }
+    if (self->buf_len + len > self->buf_cap) {
+        size_t cap = self->buf_cap ? self->buf_cap : 65536;
+        while (cap < self->buf_len + len)
+            cap *= 2;
+        uint8_t *b = realloc(self->buf, cap);
+        if (!b)
+            return NULL;
+        self->buf = b;
+        self->buf_cap = cap;
+    }
+    s_pending_t *p = &self->pending[self->n_pending++];
+    memset(p, 0, sizeof *p);
+    p->publish = 1;
+    p->off = self->buf_len;
+    p->len = len;
+    self->buf_len += len;
+    return p;
+}
+
+/* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
+static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
+                           const char *region, int anonymous)
+{
+    Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
+    Passerelle__V1__Explanation e;
+    static explain_buf_t ebuf;
+    m.sequence = seq;
+    m.kind = (Passerelle__V1__MatchKind)c->kind;
+    m.side = (Passerelle__V1__ListSide)c->side;
+    m.vacancy_id = (char *)c->v->id;
+    m.employer_id = (char *)c->v->employer;
+    m.graduate_id = anonymous ? "" : (char *)c->g->id;
+    m.school_id = anonymous ? "" : (char *)c->g->school;
+    m.rank = c->rank;
+    m.score = c->micro / 1e6;
+    m.left_reason = (Passerelle__V1__LeftReason)(c->kind == FEED_LEFT ? c->left_reason : 0);
+    m.at_ms = now_ms;
+    m.region_code = (char *)region;
+    m.sector = (Passerelle__V1__Sector)c->v->sector;
+    if (c->res && c->kind != FEED_LEFT) {
+        explain_fill(self->ref, c->res, c->sv, &e, &ebuf);
+        m.explanation = &e;
+    }
+    size_t len = passerelle__v1__match_update__get_packed_size(&m);
+    s_pending_t *p = s_pending_add(self, len);
+    if (!p)
+        return NULL;
+    if (passerelle__v1__match_update__pack(&m, self->buf + p->off) != len)
+        fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
+    return p;
+}
+
+static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
+{
+    if (c->side == FEED_SIDE_VACANCY) {
+        (void)snprintf(p->topics[0], sizeof p->topics[0], "employer/%s", c->v->employer);
+        (void)snprintf(p->topics[1], sizeof p->topics[1], "region/%s/%s", region[0] ? region : "00",
+                       feed_sector_name(c->v->sector));
+        p->n_topics = 2;
+    } else {
+        (void)snprintf(p->topics[0], sizeof p->topics[0], "school/%s", c->g->school);
+        p->n_topics = 1;
+    }
+}
+
+/* An erased graduate's retractions are published with their ids, so that
+ * live subscribers drop the right entries, but stored without them: the
+ * match log keeps no trace of an erased graduate, only that a list lost an
+ * entry. */
+int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms)
+{
+    const char *region = feed_region_of(self->ref, &c->v->site);
+    uint64_t seq = store_match_last(txn) + 1;
+    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous);
+    s_pending_t *pub = p;
+    if (p && c->anonymous) {
+        pub = s_pack(self, c, seq, now_ms, region, 0);
+        p = &self->pending[self->n_pending - 2]; /* the array may have moved */
+        if (pub) {
+            s_topics(c, region, pub);
+            pub->publish = 1;
+        }
+    }
+    if (!p || !pub) {
+        log_errorx("feed: out of memory for the outbox");
+        return STORE_ENOMEM;
+    }
+    s_topics(c, region, p);
+    p->publish = !c->anonymous;
+    store_match_t m = {
+        .seq = seq,
+        .at_ms = now_ms,
+        .graduate_id = c->anonymous ? "" : c->g->id,
+        .n_topics = p->n_topics,
+        .payload = self->buf + p->off,
+        .payload_len = p->len,
+    };
+    for (size_t i = 0; i < p->n_topics; i++)
+        m.topics[i] = p->topics[i];
+    return store_match_append(txn, &m);
+}
+
+void feed_publish(feed_t *self)
+{
+    for (size_t i = 0; i < self->n_pending; i++) {
+        const s_pending_t *p = &self->pending[i];
+        for (size_t t = 0; p->publish && t < p->n_topics; t++) {
+            /* XPUB never blocks: a full subscriber queue drops silently in
+             * libzmq; the subscriber sees the gap in sequence numbers. */
+            if (zmq_send(self->sock, p->topics[t], strlen(p->topics[t]), ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+                    -1 ||
+                zmq_send(self->sock, self->buf + p->off, p->len, ZMQ_DONTWAIT) == -1) {
+                self->counters->feed_dropped++;
+                continue;
+            }
+            self->counters->feed_published++;
+        }
+    }
+    feed_reset(self);
+}

@@ -1,0 +1,660 @@
+/* test_engine.c - the matching engine against the real reference data:
+ * hand-built cases with expected orderings and explanations, and an
+ * oracle test in which a brute-force scorer (every pair, no index)
+ * recomputes every ranked list after a long random sequence of events and
+ * must agree exactly with the lists the engine maintained incrementally;
+ * the stored match log, replayed from nothing, must give the same lists.
+ */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cmocka.h>
+
+#include "apply.h"
+#include "engine.h"
+#include "enrich.h"
+#include "feed.h"
+#include "passerelle/v1/feed.pb-c.h"
+#include "reference.h"
+#include "score.h"
+#include "store.h"
+
+#define K 5
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    reference_t *ref;
+    void *zctx;
+    feed_t *feed;
+    engine_t *engine;
+    score_weights_t w;
+    counters_t counters;
+    config_t cfg;
+} s_fix_t;
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int s_setup(void **state)
+{
+    static s_fix_t f;
+    char err[256], refdir[1024];
+    memset(&f, 0, sizeof f);
+    const char *src = getenv("PASSERELLE_SOURCE_DIR");
+    snprintf(refdir, sizeof refdir, "%s/deploy/reference", src ? src : "..");
+    f.ref = reference_load(refdir, err, sizeof err);
+    if (!f.ref)
+        fail_msg("reference: %s", err);
+    snprintf(f.dir, sizeof f.dir, "/tmp/test_engine.XXXXXX");
+    assert_non_null(mkdtemp(f.dir));
+    int e;
+    f.store = store_new(f.dir, NULL, &e);
+    assert_non_null(f.store);
+    config_defaults(&f.cfg);
+    snprintf(f.cfg.feed, sizeof f.cfg.feed, "inproc://feed-%d", getpid());
+    f.zctx = zmq_ctx_new();
+    f.feed = feed_new(f.zctx, &f.cfg, f.ref, &f.counters);
+    assert_non_null(f.feed);
+    score_weights_default(&f.w);
+    assert_int_equal(score_weights_normalise(&f.w), 0);
+    f.engine = engine_new(f.ref, &f.w, K, f.feed);
+    assert_non_null(f.engine);
+    *state = &f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fix_t *f = *state;
+    engine_destroy(&f->engine);
+    feed_destroy(&f->feed);
+    zmq_ctx_term(f->zctx);
+    store_destroy(&f->store);
+    reference_destroy(&f->ref);
+    nftw(f->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* ---- building and applying events ------------------------------------ */
+
+static uint64_t s_event_no;
+
+static void s_apply(s_fix_t *f, apply_item_t *items, size_t n)
+{
+    apply_batch_t b = { items, n, 1800000000000LL, f->engine, f->feed };
+    for (size_t i = 0; i < n; i++) {
+        matcher_verdict_t v;
+        items[i].valid = 1;
+        items[i].payload = "x";
+        items[i].payload_len = 1;
+        snprintf(items[i].ev.source, sizeof items[i].ev.source, "test");
+        snprintf(items[i].ev.event_id, sizeof items[i].ev.event_id, "e%llu",
+                 (unsigned long long)++s_event_no);
+        if (enrich_event(f->ref, &items[i].ev, &v) != 0)
+            fail_msg("enrich: %s", v.message);
+    }
+    int rc = store_write(f->store, apply_batch, &b);
+    if (rc != 0)
+        fail_msg("store_write: %s", store_strerror(rc));
+    feed_publish(f->feed);
+    for (size_t i = 0; i < n; i++)
+        if (items[i].status != APPLY_ACCEPTED)
+            fail_msg("event %zu: status %d: %s", i, items[i].status, items[i].verdict.message);
+}
+
+static void s_graduate(apply_item_t *it, const char *id, const char *rncp, int level,
+                       const char *commune, int radius, int64_t version)
+{
+    store_graduate_t *g = &it->ev.u.grad;
+    memset(it, 0, sizeof *it);
+    it->ev.type = STORE_EV_GRADUATE_UPSERT;
+    it->ev.occurred_ms = version;
+    snprintf(g->id, sizeof g->id, "%s", id);
+    snprintf(g->school, sizeof g->school, "0650043X");
+    g->version = version;
+    g->n_certs = 1;
+    g->certs[0].kind = level == 3 ? 1 : 2;
+    g->certs[0].level = (uint8_t)level;
+    snprintf(g->certs[0].rncp, sizeof g->certs[0].rncp, "%s", rncp);
+    snprintf(g->home.commune, sizeof g->home.commune, "%s", commune);
+    g->radius_km = radius;
+}
+
+static void s_vacancy(apply_item_t *it, const char *id, const char *rome, const char *commune,
+                      int min_level, int64_t version)
+{
+    store_vacancy_t *v = &it->ev.u.vac;
+    memset(it, 0, sizeof *it);
+    it->ev.type = STORE_EV_VACANCY_UPSERT;
+    it->ev.occurred_ms = version;
+    snprintf(v->id, sizeof v->id, "%s", id);
+    snprintf(v->employer, sizeof v->employer, "12345678900012");
+    v->version = version;
+    v->sector = 3;
+    v->contract = 1;
+    v->positions = 1;
+    v->min_level = (uint8_t)min_level;
+    v->n_romes = 1;
+    snprintf(v->romes[0], sizeof v->romes[0], "%s", rome);
+    snprintf(v->site.commune, sizeof v->site.commune, "%s", commune);
+}
+
+static store_list_t s_list;
+
+static int s_get_list_fn(store_txn_t *txn, void *arg)
+{
+    const char **a = arg;
+    return store_list_get(txn, a[0][0] == 'v' ? STORE_ENTITY_VACANCY : STORE_ENTITY_GRADUATE, a[1],
+                          &s_list);
+}
+
+static const store_list_t *s_get_list(s_fix_t *f, const char *kind, const char *id)
+{
+    const char *a[2] = { kind, id };
+    assert_int_equal(store_read(f->store, s_get_list_fn, a), 0);
+    return &s_list;
+}
+
+/* ---- hand-built cases ------------------------------------------------- */
+
+/* The Tarbes population of the hand-built cases. */
+static void s_tarbes(s_fix_t *f)
+{
+    apply_item_t items[6];
+    /* A: CAP welding (RNCP27470) in Tarbes; B: the same, living in Auch,
+     * about 66 km away; C: CAP ceramics (RNCP579) in Tarbes; D: welding
+     * but only 20 km of mobility, in Auch. */
+    s_graduate(&items[0], "A", "RNCP27470", 3, "65440", 30, 1);
+    s_graduate(&items[1], "B", "RNCP27470", 3, "32013", 100, 1);
+    s_graduate(&items[2], "C", "RNCP579", 3, "65440", 30, 1);
+    s_graduate(&items[3], "D", "RNCP27470", 3, "32013", 20, 1);
+    s_vacancy(&items[4], "weld-tarbes", "H2913", "65440", 3, 1);
+    store_vacancy_t *v = &items[4].ev.u.vac;
+    v->n_required = 1;
+    snprintf(v->required[0].code, sizeof v->required[0].code, "486590");
+    v->required[0].weight = 2;
+    v->n_desirable = 1;
+    snprintf(v->desirable[0].code, sizeof v->desirable[0].code, "402099");
+    v->desirable[0].weight = 1;
+    /* E: Bac pro chaudronnerie (level 4) in Tarbes, for a level-4 vacancy */
+    s_graduate(&items[5], "E", "RNCP38337", 4, "65440", 30, 1);
+    s_apply(f, items, 6);
+}
+
+static void test_tarbes_welding_ordering(void **state)
+{
+    s_fix_t *f = *state;
+    apply_item_t items[1];
+    s_tarbes(f);
+    const store_list_t *l = s_get_list(f, "v", "weld-tarbes");
+    assert_true(l->n >= 3);
+    assert_string_equal(l->e[0].id, "A");
+    int b = -1, c = -1;
+    for (int i = 0; i < l->n; i++) {
+        if (strcmp(l->e[i].id, "B") == 0)
+            b = i;
+        if (strcmp(l->e[i].id, "C") == 0)
+            c = i;
+        assert_string_not_equal(l->e[i].id, "D"); /* outside D's own radius */
+    }
+    assert_true(b > 0);
+    assert_true(c > b);
+    assert_true(l->e[0].micro > l->e[b].micro && l->e[b].micro > l->e[c].micro);
+
+    /* The graduate's side agrees. */
+    const store_list_t *la = s_get_list(f, "g", "A");
+    assert_int_equal(la->n, 1);
+    assert_string_equal(la->e[0].id, "weld-tarbes");
+
+    /* A level-4 vacancy: the CAP holders (level 3) never appear. */
+    s_vacancy(&items[0], "boiler-tarbes", "H2902", "65440", 4, 1);
+    s_apply(f, items, 1);
+    l = s_get_list(f, "v", "boiler-tarbes");
+    assert_int_equal(l->n, 1);
+    assert_string_equal(l->e[0].id, "E");
+}
+
+typedef struct {
+    s_fix_t *f;
+    store_vacancy_t v;
+    store_graduate_t g;
+    score_vacancy_t sv;
+    score_result_t res;
+    int rc;
+} s_explain_t;
+
+static int s_explain_fn(store_txn_t *txn, void *arg)
+{
+    s_explain_t *x = arg;
+    x->rc = engine_explain(x->f->engine, txn, "weld-tarbes", "A", &x->v, &x->g, &x->sv, &x->res);
+    return 0;
+}
+
+static void test_explanation_names_skills(void **state)
+{
+    s_fix_t *f = *state;
+    static s_explain_t x;
+    s_tarbes(f);
+    x.f = f;
+    assert_int_equal(store_read(f->store, s_explain_fn, &x), 0);
+    assert_int_equal(x.rc, 1);
+    assert_int_equal(x.res.fit, SCORE_FIT_SAME_OCCUPATION);
+    assert_string_equal(x.res.fit_rncp, "RNCP27470");
+    assert_true(x.res.distance_km < 1.0);
+    int found = 0;
+    for (int i = 0; i < x.res.n_matched; i++)
+        found |= strcmp(x.sv.skills[x.res.matched[i]].code, "486590") == 0;
+    assert_true(found); /* "Assembler des éléments métalliques", a core welding skill */
+    assert_int_equal(x.res.n_missing, 0);
+    const ref_skill_t *rs = reference_skill(f->ref, "486590");
+    assert_non_null(rs);
+    assert_non_null(strstr(rs->label, "Assembler"));
+    double sum = x.res.skills_share + x.res.certification_share + x.res.distance_share +
+                 x.res.start_share;
+    assert_true(fabs(sum - x.res.micro / 1e6) < 2e-6);
+}
+
+static void test_hire_and_close_refill(void **state)
+{
+    s_fix_t *f = *state;
+    apply_item_t it[1];
+    s_tarbes(f);
+    store_list_t before = *s_get_list(f, "v", "weld-tarbes");
+    assert_string_equal(before.e[0].id, "A");
+    /* A is hired: it leaves weld-tarbes, the second moves up to first. */
+    memset(it, 0, sizeof it);
+    it[0].ev.type = STORE_EV_GRADUATE_WITHDRAWN;
+    it[0].ev.occurred_ms = 5;
+    snprintf(it[0].ev.u.ref.id, sizeof it[0].ev.u.ref.id, "A");
+    snprintf(it[0].ev.u.ref.owner, sizeof it[0].ev.u.ref.owner, "0650043X");
+    it[0].ev.u.ref.state = STORE_STATE_HIRED;
+    s_apply(f, it, 1);
+    const store_list_t *l = s_get_list(f, "v", "weld-tarbes");
+    assert_int_equal(l->n, before.n - 1);
+    for (int i = 0; i < l->n; i++) {
+        assert_string_equal(l->e[i].id, before.e[i + 1].id);
+        assert_int_equal(l->e[i].micro, before.e[i + 1].micro);
+    }
+    assert_int_equal(s_get_list(f, "g", "A")->n, 0);
+    /* The vacancy is filled: every list that held it loses it. */
+    memset(it, 0, sizeof it);
+    it[0].ev.type = STORE_EV_VACANCY_CLOSED;
+    it[0].ev.occurred_ms = 6;
+    snprintf(it[0].ev.u.ref.id, sizeof it[0].ev.u.ref.id, "weld-tarbes");
+    snprintf(it[0].ev.u.ref.owner, sizeof it[0].ev.u.ref.owner, "12345678900012");
+    it[0].ev.u.ref.state = STORE_STATE_FILLED;
+    s_apply(f, it, 1);
+    assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 0);
+    assert_int_equal(s_get_list(f, "g", "B")->n, 0);
+    assert_int_equal(s_get_list(f, "g", "E")->n, 0);
+}
+
+/* ---- the oracle ------------------------------------------------------- */
+
+#define NG 1500
+#define NV 600
+
+typedef struct {
+    uint64_t s;
+} s_rng_t;
+
+static uint64_t s_next(s_rng_t *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return r->s;
+}
+
+static size_t s_pick(s_rng_t *r, size_t n)
+{
+    return (size_t)(s_next(r) % n);
+}
+
+/* Industrial certifications with a level and a ROME code, and communes of
+ * the south-west, drawn from the reference data. */
+static const char *s_rncps[] = { "RNCP27470", "RNCP27468", "RNCP38337", "RNCP34502", "RNCP34738",
+                                 "RNCP34135", "RNCP37928", "RNCP37700", "RNCP36337", "RNCP579",
+                                 "RNCP184",   "RNCP183" };
+static const char *s_romes[] = { "H2913", "H2902", "H2914", "I1606", "H2803", "B1201",
+                                 "H2909", "I1304", "H2906", "H1506" };
+static const char *s_communes[] = { "65440", "32013", "64445", "64300", "31555", "33063",
+                                    "87085", "65286", "64024", "40192", "65100", "31395" };
+
+static void s_random_graduate(s_fix_t *f, s_rng_t *r, apply_item_t *it, int i, int64_t version)
+{
+    char id[16];
+    snprintf(id, sizeof id, "g%04d", i);
+    const ref_rncp_t *rn = reference_rncp(f->ref, s_rncps[s_pick(r, 12)]);
+    s_graduate(it, id, rn->code, rn->level ? rn->level : 3, s_communes[s_pick(r, 12)],
+               20 + (int)s_pick(r, 200), version);
+    store_graduate_t *g = &it->ev.u.grad;
+    if (s_pick(r, 3) == 0) { /* a second certification */
+        const ref_rncp_t *r2 = reference_rncp(f->ref, s_rncps[s_pick(r, 12)]);
+        if (strcmp(r2->code, rn->code) != 0) {
+            g->certs[1] = g->certs[0];
+            snprintf(g->certs[1].rncp, sizeof g->certs[1].rncp, "%s", r2->code);
+            g->certs[1].level = r2->level ? r2->level : 3;
+            g->n_certs = 2;
+        }
+    }
+    g->contracts = s_pick(r, 3) == 0 ? (1u << (1 + s_pick(r, 5))) : 0;
+    g->licence = s_pick(r, 2);
+    g->available_from = s_pick(r, 2) ? 20000 + (int32_t)s_pick(r, 200) : 0;
+}
+
+static void s_random_vacancy(s_rng_t *r, apply_item_t *it, int i, int64_t version)
+{
+    char id[16];
+    snprintf(id, sizeof id, "v%04d", i);
+    s_vacancy(it, id, s_romes[s_pick(r, 10)], s_communes[s_pick(r, 12)],
+              s_pick(r, 3) == 0 ? 3 + (int)s_pick(r, 2) : 0, version);
+    store_vacancy_t *v = &it->ev.u.vac;
+    if (s_pick(r, 3) == 0) {
+        v->n_rncps = 1;
+        snprintf(v->rncps[0], sizeof v->rncps[0], "%s", s_rncps[s_pick(r, 12)]);
+    }
+    v->contract = (uint8_t)(1 + s_pick(r, 5));
+    v->licence_required = s_pick(r, 4) == 0;
+    v->max_distance_km = s_pick(r, 2) ? 30 + (int)s_pick(r, 150) : 0;
+    v->start_date = s_pick(r, 2) ? 20000 + (int32_t)s_pick(r, 200) : 0;
+    snprintf(v->employer, sizeof v->employer, "%014d", 10000 + i % 50); /* fixed per vacancy */
+}
+
+typedef struct {
+    char id[16];
+    int state; /* 0 never posted, 1 open, 2 withdrawn/closed, 3 erased */
+    char owner[STORE_ID_MAX + 1];
+} s_known_t;
+
+static s_known_t s_g[NG], s_v[NV];
+
+static void s_random_event(s_fix_t *f, s_rng_t *r, apply_item_t *it, int64_t version)
+{
+    int gside = s_pick(r, 2);
+    size_t i = s_pick(r, gside ? NG : NV);
+    s_known_t *k = gside ? &s_g[i] : &s_v[i];
+    size_t roll = s_pick(r, 10);
+    memset(it, 0, sizeof *it);
+    if (k->state == 1 && roll < 2) { /* withdraw / close */
+        it->ev.type = gside ? STORE_EV_GRADUATE_WITHDRAWN : STORE_EV_VACANCY_CLOSED;
+        it->ev.occurred_ms = version;
+        snprintf(it->ev.u.ref.id, sizeof it->ev.u.ref.id, "%s", k->id);
+        snprintf(it->ev.u.ref.owner, sizeof it->ev.u.ref.owner, "%s", k->owner);
+        it->ev.u.ref.state = gside ? STORE_STATE_HIRED + (uint8_t)s_pick(r, 2)
+                                   : STORE_STATE_FILLED + (uint8_t)s_pick(r, 3);
+        k->state = 2;
+    } else if (gside && k->state == 1 && roll == 2) { /* erase */
+        it->ev.type = STORE_EV_GRADUATE_ERASED;
+        it->ev.occurred_ms = version;
+        snprintf(it->ev.u.ref.id, sizeof it->ev.u.ref.id, "%s", k->id);
+        snprintf(it->ev.u.ref.owner, sizeof it->ev.u.ref.owner, "%s", k->owner);
+        k->state = 3;
+    } else if (gside) {
+        s_random_graduate(f, r, it, (int)i, version);
+        k->state = 1;
+        snprintf(k->owner, sizeof k->owner, "%s", it->ev.u.grad.school);
+    } else {
+        s_random_vacancy(r, it, (int)i, version);
+        k->state = 1;
+        snprintf(k->owner, sizeof k->owner, "%s", it->ev.u.vac.employer);
+    }
+}
+
+/* Brute force: every open vacancy against every open graduate. */
+typedef struct {
+    s_fix_t *f;
+    size_t mismatches;
+    size_t lists;
+    size_t pairs;
+} s_oracle_t;
+
+static store_graduate_t s_all_g[NG];
+static store_vacancy_t s_all_v[NV];
+static score_graduate_t s_prep_g[NG];
+static score_vacancy_t s_prep_v[NV];
+static int s_open_g[NG], s_open_v[NV];
+
+static int s_rank_cmp(const void *a, const void *b)
+{
+    const store_rank_t *x = a, *y = b;
+    if (x->micro != y->micro)
+        return x->micro > y->micro ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void s_compare(s_oracle_t *o, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      store_rank_t *all, size_t n)
+{
+    store_list_t got;
+    qsort(all, n, sizeof *all, s_rank_cmp);
+    size_t want = n < K ? n : K;
+    assert_int_equal(store_list_get(txn, kind, id, &got), 0);
+    o->lists++;
+    int bad = got.n != want;
+    for (size_t i = 0; !bad && i < want; i++)
+        bad = strcmp(got.e[i].id, all[i].id) != 0 || got.e[i].micro != all[i].micro;
+    if (bad) {
+        if (o->mismatches++ < 5) {
+            print_message("mismatch on %c %s: engine has %u entries, oracle %zu\n", kind, id, got.n,
+                          want);
+            for (size_t i = 0; i < want || i < got.n; i++)
+                print_message("  %zu: engine %s %u | oracle %s %u\n", i,
+                              i < got.n ? got.e[i].id : "-", i < got.n ? got.e[i].micro : 0,
+                              i < want ? all[i].id : "-", i < want ? all[i].micro : 0);
+        }
+    }
+}
+
+static int s_oracle_fn(store_txn_t *txn, void *arg)
+{
+    s_oracle_t *o = arg;
+    static store_rank_t all[NG > NV ? NG : NV];
+    score_result_t res;
+    for (int i = 0; i < NG; i++) {
+        s_open_g[i] = s_g[i].state != 0 && s_g[i].state != 3 &&
+                      store_graduate_get(txn, s_g[i].id, &s_all_g[i]) == 0 &&
+                      s_all_g[i].state == STORE_STATE_OPEN;
+        if (s_open_g[i])
+            score_prepare_graduate(o->f->ref, &s_all_g[i], &s_prep_g[i]);
+    }
+    for (int i = 0; i < NV; i++) {
+        s_open_v[i] = s_v[i].state != 0 && store_vacancy_get(txn, s_v[i].id, &s_all_v[i]) == 0 &&
+                      s_all_v[i].state == STORE_STATE_OPEN;
+        if (s_open_v[i])
+            score_prepare_vacancy(o->f->ref, &s_all_v[i], &s_prep_v[i]);
+    }
+    for (int v = 0; v < NV; v++) {
+        size_t n = 0;
+        for (int g = 0; s_open_v[v] && g < NG; g++) {
+            if (s_open_g[g] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
+                snprintf(all[n].id, sizeof all[n].id, "%s", s_g[g].id);
+                all[n++].micro = res.micro;
+            }
+        }
+        o->pairs += n;
+        s_compare(o, txn, STORE_ENTITY_VACANCY, s_v[v].id, all, n);
+    }
+    for (int g = 0; g < NG; g++) {
+        size_t n = 0;
+        for (int v = 0; s_open_g[g] && v < NV; v++) {
+            if (s_open_v[v] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
+                snprintf(all[n].id, sizeof all[n].id, "%s", s_v[v].id);
+                all[n++].micro = res.micro;
+            }
+        }
+        s_compare(o, txn, STORE_ENTITY_GRADUATE, s_g[g].id, all, n);
+    }
+    return 0;
+}
+
+/* Replay of the match log into lists, keyed "v:<id>" / "g:<id>". */
+typedef struct {
+    char owner[STORE_ID_MAX + 3];
+    char member[STORE_ID_MAX + 1];
+    uint32_t rank, micro;
+} s_entry_t;
+
+typedef struct {
+    s_entry_t *e;
+    size_t n, cap;
+    uint64_t last_seq;
+    size_t updates, anonymous;
+} s_replayed_t;
+
+static s_entry_t *s_find(s_replayed_t *r, const char *owner, const char *member)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->e[i].owner, owner) == 0 && strcmp(r->e[i].member, member) == 0)
+            return &r->e[i];
+    return NULL;
+}
+
+static int s_replay_cb(const store_match_t *m, void *arg)
+{
+    s_replayed_t *r = arg;
+    Passerelle__V1__MatchUpdate *u =
+        passerelle__v1__match_update__unpack(NULL, m->payload_len, m->payload);
+    assert_non_null(u);
+    assert_true(u->sequence == m->seq && m->seq > r->last_seq);
+    r->last_seq = m->seq;
+    r->updates++;
+    char owner[STORE_ID_MAX + 3];
+    int vside = u->side == PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY;
+    snprintf(owner, sizeof owner, "%c:%s", vside ? 'v' : 'g', vside ? u->vacancy_id : u->graduate_id);
+    const char *member = vside ? u->graduate_id : u->vacancy_id;
+    if (!*u->graduate_id) {
+        r->anonymous++; /* an erased graduate's retraction: nothing named */
+    } else {
+        s_entry_t *e = s_find(r, owner, member);
+        if (u->kind == PASSERELLE__V1__MATCH_KIND__MATCH_KIND_LEFT) {
+            if (e)
+                *e = r->e[--r->n];
+        } else {
+            if (!e) {
+                if (r->n == r->cap) {
+                    r->cap = r->cap ? r->cap * 2 : 4096;
+                    r->e = realloc(r->e, r->cap * sizeof *r->e);
+                }
+                e = &r->e[r->n++];
+                snprintf(e->owner, sizeof e->owner, "%s", owner);
+                snprintf(e->member, sizeof e->member, "%s", member);
+            }
+            e->rank = u->rank;
+            e->micro = (uint32_t)lround(u->score * 1e6);
+        }
+    }
+    passerelle__v1__match_update__free_unpacked(u, NULL);
+    return 0;
+}
+
+typedef struct {
+    s_replayed_t *r;
+    size_t entries, mismatches;
+} s_check_t;
+
+static int s_check_list(const char *id, const store_list_t *l, void *arg, char side)
+{
+    s_check_t *c = arg;
+    char owner[STORE_ID_MAX + 3];
+    snprintf(owner, sizeof owner, "%c:%s", side, id);
+    for (int i = 0; i < l->n; i++) {
+        s_entry_t *e = s_find(c->r, owner, l->e[i].id);
+        c->entries++;
+        if (!e || e->rank != (uint32_t)i + 1 || e->micro != l->e[i].micro)
+            c->mismatches++;
+    }
+    return 0;
+}
+
+static int s_check_v(const char *id, const store_list_t *l, void *arg)
+{
+    return s_check_list(id, l, arg, 'v');
+}
+
+static int s_check_g(const char *id, const store_list_t *l, void *arg)
+{
+    return s_check_list(id, l, arg, 'g');
+}
+
+static int s_replay_fn(store_txn_t *txn, void *arg)
+{
+    s_check_t *c = arg;
+    int rc = store_match_each(txn, 0, s_replay_cb, c->r);
+    if (rc != 0)
+        return rc;
+    if ((rc = store_list_each(txn, STORE_ENTITY_VACANCY, s_check_v, c)) != 0)
+        return rc;
+    return store_list_each(txn, STORE_ENTITY_GRADUATE, s_check_g, c);
+}
+
+static void test_oracle(void **state)
+{
+    s_fix_t *f = *state;
+    const char *seed_env = getenv("PASSERELLE_ORACLE_SEED");
+    s_rng_t r = { seed_env ? strtoull(seed_env, NULL, 10) : 20261126 };
+    const char *n_env = getenv("PASSERELLE_ORACLE_EVENTS");
+    size_t n_events = n_env ? strtoull(n_env, NULL, 10) : 6000;
+    static apply_item_t batch[64];
+    print_message("oracle: seed %llu, %zu events, %d graduates x %d vacancies, K %d\n",
+                  (unsigned long long)r.s, n_events, NG, NV, K);
+    for (int i = 0; i < NG; i++)
+        snprintf(s_g[i].id, sizeof s_g[i].id, "g%04d", i);
+    for (int i = 0; i < NV; i++)
+        snprintf(s_v[i].id, sizeof s_v[i].id, "v%04d", i);
+    int64_t version = 100;
+    for (size_t done = 0; done < n_events;) {
+        size_t n = 1 + s_pick(&r, 64);
+        if (n > n_events - done)
+            n = n_events - done;
+        for (size_t i = 0; i < n; i++)
+            s_random_event(f, &r, &batch[i], ++version);
+        /* one entity twice in a batch would make the second event see the
+         * first one's state: that is fine, the engine applies in order */
+        s_apply(f, batch, n);
+        done += n;
+    }
+    s_oracle_t o = { f, 0, 0, 0 };
+    assert_int_equal(store_read(f->store, s_oracle_fn, &o), 0);
+    print_message("oracle: %zu lists compared, %zu eligible pairs, %zu mismatches\n", o.lists,
+                  o.pairs, o.mismatches);
+    assert_int_equal(o.mismatches, 0);
+    assert_true(o.pairs > 1000); /* the population really matches */
+
+    s_replayed_t rep = { 0 };
+    s_check_t c = { &rep, 0, 0 };
+    assert_int_equal(store_read(f->store, s_replay_fn, &c), 0);
+    print_message("replay: %zu updates (%zu anonymised), %zu list entries checked, %zu "
+                  "mismatches, %zu replayed entries\n",
+                  rep.updates, rep.anonymous, c.entries, c.mismatches, rep.n);
+    assert_int_equal(c.mismatches, 0);
+    assert_int_equal(rep.n, c.entries); /* nothing extra survives the replay */
+    free(rep.e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tarbes_welding_ordering, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_explanation_names_skills, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hire_and_close_refill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
