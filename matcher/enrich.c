@@ -1,6 +1,7 @@
 /* enrich.c - see enrich.h. */
 #include "enrich.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "passerelle/v1/ingest.pb-c.h"
@@ -76,6 +77,11 @@ static uint16_t s_rome_skills(const reference_t *ref, const char (*romes)[STORE_
     return n;
 }
 
+static int s_skill_cmp(const void *a, const void *b)
+{
+    return strcmp(((const store_skill_t *)a)->code, ((const store_skill_t *)b)->code);
+}
+
 int enrich_event(const reference_t *ref, matcher_event_t *ev, matcher_verdict_t *v)
 {
     if (ev->type == STORE_EV_GRADUATE_UPSERT) {
@@ -87,6 +93,9 @@ int enrich_event(const reference_t *ref, matcher_event_t *ev, matcher_verdict_t 
             g->n_skills = s_rome_skills(ref, g->romes, g->n_romes, 1, g->skills);
             g->skills_inferred = g->n_skills > 0;
         }
+        /* stored sorted, so that scoring can search them without sorting */
+        if (g->n_skills > 1)
+            qsort(g->skills, g->n_skills, sizeof g->skills[0], s_skill_cmp);
     } else if (ev->type == STORE_EV_VACANCY_UPSERT) {
         store_vacancy_t *vac = &ev->u.vac;
         if (s_place(ref, &vac->site, "vacancy_upsert.vacancy.site.commune_code", v))

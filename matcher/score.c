@@ -57,10 +57,15 @@ void score_prepare_graduate(const reference_t *ref, const store_graduate_t *g, s
 {
     (void)ref;
     out->g = g;
+    int sorted = 1;
     out->n_skills = g->n_skills;
-    for (size_t i = 0; i < g->n_skills; i++)
+    for (size_t i = 0; i < g->n_skills; i++) {
         out->skills[i] = g->skills[i].code;
-    qsort(out->skills, out->n_skills, sizeof out->skills[0], s_strcmp_p);
+        if (i > 0 && strcmp(out->skills[i - 1], out->skills[i]) > 0)
+            sorted = 0;
+    }
+    if (!sorted) /* enrich_event() stores them sorted: this is the rare case */
+        qsort(out->skills, out->n_skills, sizeof out->skills[0], s_strcmp_p);
     out->n_romes = g->n_romes;
     for (size_t i = 0; i < g->n_romes; i++)
         out->romes[i] = g->romes[i];
