@@ -36,6 +36,8 @@ void config_defaults(config_t *cfg)
     cfg->w_start = 0.10;
     cfg->distance_scale_km = 30;
     cfg->start_window_days = 90;
+    cfg->retention_days = 90;
+    cfg->retention_max_updates = 0;
 }
 
 static int s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -111,6 +113,8 @@ static const s_option_t s_options[] = {
     S_DBL("matching", "weight_start", w_start, 0, 1000),
     S_DBL("matching", "distance_scale_km", distance_scale_km, 1, 1000),
     S_DBL("matching", "start_window_days", start_window_days, 1, 3650),
+    S_INT("feed", "retention_days", retention_days, 0, 36500),
+    S_SIZE("feed", "retention_max_updates", retention_max_updates, 0, 1ull << 40, 1),
 };
 
 static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, char *err,

@@ -35,6 +35,8 @@ typedef struct {
     double w_start;                       /* [matching] weight_start */
     double distance_scale_km;             /* [matching] distance_scale_km */
     double start_window_days;             /* [matching] start_window_days */
+    int retention_days;                   /* [feed] retention_days: 0 = forever */
+    size_t retention_max_updates;         /* [feed] retention_max_updates: 0 = no limit */
 } config_t;
 
 /* Fill *cfg with the embedded defaults: data in ./passerelle-data,

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "query.h"
 #include "reference.h"
+#include "retention.h"
 #include "store.h"
 
 static volatile sig_atomic_t s_stop;
@@ -61,16 +62,44 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The loop. Returns 0 after a stop request, -1 on a socket failure. */
-static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed)
+#define S_HOUSEKEEPING_MS 10000
+#define S_PURGE_CHUNK 10000
+
+/* Timer work: purge the match log past its retention, and check for stale
+ * readers. A purge is done in chunks so that no write transaction is long. */
+static void s_housekeeping(store_t *store, const config_t *cfg)
 {
+    int64_t total = 0, n;
+    do {
+        n = retention_run(store, cfg, s_now_ms(), S_PURGE_CHUNK);
+        if (n < 0) {
+            log_warnx("retention: purge failed: %s", store_strerror((int)n));
+            return;
+        }
+        total += n;
+    } while (n == S_PURGE_CHUNK);
+    if (total > 0)
+        log_info("retention: purged %lld match updates", (long long)total);
+}
+
+/* The loop. Returns 0 after a stop request, -1 on a socket failure. */
+static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store,
+                  const config_t *cfg)
+{
+    int64_t next_housekeeping = s_now_ms();
     zmq_pollitem_t items[3] = {
         { ingest_socket(ingest), 0, ZMQ_POLLIN, 0 },
         { query_socket(query), 0, ZMQ_POLLIN, 0 },
         { feed_socket(feed), 0, ZMQ_POLLIN, 0 },
     };
     while (!s_stop) {
-        int rc = zmq_poll(items, 3, 1000);
+        int64_t now = s_now_ms();
+        if (now >= next_housekeeping) {
+            s_housekeeping(store, cfg);
+            next_housekeeping = now + S_HOUSEKEEPING_MS;
+        }
+        long timeout = (long)(next_housekeeping - now);
+        int rc = zmq_poll(items, 3, timeout < 1000 ? timeout : 1000);
         if (rc == -1) {
             if (errno == EINTR)
                 continue;
@@ -176,7 +205,7 @@ int daemon_run(const config_t *cfg)
     log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
              "(loopback only)",
              PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);
-    if (s_loop(ingest, query, feed) == 0) {
+    if (s_loop(ingest, query, feed, store, cfg) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",
                  (unsigned long long)counters.accepted, (unsigned long long)counters.duplicate,

@@ -26,6 +26,7 @@
 #include "feed.h"
 #include "passerelle/v1/feed.pb-c.h"
 #include "reference.h"
+#include "retention.h"
 #include "score.h"
 #include "store.h"
 #include "strmap.h"
@@ -304,6 +305,50 @@ static void test_hire_and_close_refill(void **state)
     assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 0);
     assert_int_equal(s_get_list(f, "g", "B")->n, 0);
     assert_int_equal(s_get_list(f, "g", "E")->n, 0);
+}
+
+typedef struct {
+    uint64_t first, last;
+    char purged[32];
+} s_span_t;
+
+static int s_span_fn(store_txn_t *txn, void *arg)
+{
+    s_span_t *sp = arg;
+    sp->first = store_match_first(txn);
+    sp->last = store_match_last(txn);
+    if (store_meta_get_str(txn, "match_purged_upto", sp->purged, sizeof sp->purged) != 0)
+        sp->purged[0] = '\0';
+    return 0;
+}
+
+static void test_retention_purges_oldest(void **state)
+{
+    s_fix_t *f = *state;
+    s_span_t before, after;
+    s_tarbes(f);
+    assert_int_equal(store_read(f->store, s_span_fn, &before), 0);
+    assert_true(before.last > 6);
+    assert_int_equal(before.first, 1);
+    f->cfg.retention_days = 0;
+    f->cfg.retention_max_updates = 0;
+    assert_int_equal(retention_run(f->store, &f->cfg, 1800000000000LL, 1000), 0);
+    f->cfg.retention_max_updates = 4; /* keep the newest 4 */
+    assert_int_equal(retention_run(f->store, &f->cfg, 1800000000000LL, 2), 2); /* chunked */
+    assert_int_equal(retention_run(f->store, &f->cfg, 1800000000000LL, 1000),
+                     (int64_t)before.last - 4 - 2);
+    assert_int_equal(store_read(f->store, s_span_fn, &after), 0);
+    assert_int_equal(after.first, before.last - 3);
+    assert_int_equal(after.last, before.last);
+    assert_int_equal(strtoull(after.purged, NULL, 10), before.last - 4);
+    /* by age: everything was written at 1800000000000 (see s_apply) */
+    f->cfg.retention_max_updates = 0;
+    f->cfg.retention_days = 1;
+    assert_int_equal(retention_run(f->store, &f->cfg, 1800000000000LL + 86400000 - 1, 1000), 0);
+    assert_int_equal(retention_run(f->store, &f->cfg, 1800000000000LL + 86400000 + 1, 1000), 4);
+    assert_int_equal(store_read(f->store, s_span_fn, &after), 0);
+    assert_int_equal(after.first, 0);
+    assert_int_equal(strtoull(after.purged, NULL, 10), before.last);
 }
 
 /* ---- the oracle ------------------------------------------------------- */
@@ -663,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tarbes_welding_ordering, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_explanation_names_skills, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hire_and_close_refill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_purges_oldest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
