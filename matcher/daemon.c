@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "counters.h"
 #include "engine.h"
 #include "feed.h"
@@ -55,13 +56,6 @@ static int s_signals(void)
     return sigaction(SIGPIPE, &sa, NULL);
 }
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 #define S_HOUSEKEEPING_MS 10000
 #define S_PURGE_CHUNK 10000
 
@@ -71,7 +65,7 @@ static void s_housekeeping(store_t *store, const config_t *cfg)
 {
     int64_t total = 0, n;
     do {
-        n = retention_run(store, cfg, s_now_ms(), S_PURGE_CHUNK);
+        n = retention_run(store, cfg, clock_now_ms(), S_PURGE_CHUNK);
         if (n < 0) {
             log_warnx("retention: purge failed: %s", store_strerror((int)n));
             return;
@@ -86,14 +80,14 @@ static void s_housekeeping(store_t *store, const config_t *cfg)
 static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store,
                   const config_t *cfg)
 {
-    int64_t next_housekeeping = s_now_ms();
+    int64_t next_housekeeping = clock_now_ms();
     zmq_pollitem_t items[3] = {
         { ingest_socket(ingest), 0, ZMQ_POLLIN, 0 },
         { query_socket(query), 0, ZMQ_POLLIN, 0 },
         { feed_socket(feed), 0, ZMQ_POLLIN, 0 },
     };
     while (!s_stop) {
-        int64_t now = s_now_ms();
+        int64_t now = clock_now_ms();
         if (now >= next_housekeeping) {
             s_housekeeping(store, cfg);
             next_housekeeping = now + S_HOUSEKEEPING_MS;
@@ -170,7 +164,7 @@ int daemon_run(const config_t *cfg)
 {
     counters_t counters;
     memset(&counters, 0, sizeof counters);
-    counters.started_ms = s_now_ms();
+    counters.started_ms = clock_now_ms();
     counters.store_ok = 1;
     int status = 1, err = 0;
     void *zctx = NULL;

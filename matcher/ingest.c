@@ -1,33 +1,22 @@
 /* ingest.c - see ingest.h.
  *
- * Framing. A ROUTER receives [routing id] then what the peer sent: a DEALER
- * sends [Event], a REQ socket [""][Event]. Replies mirror the envelope.
- * Every frame of a message is read before it is judged, so the next receive
- * starts clean whatever the peer sent.
+ * Framing is envelope.h's: [Event] from a DEALER, [""][Event] from REQ.
  */
 #include "ingest.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 #include "apply.h"
+#include "clock.h"
+#include "envelope.h"
 #include "enrich.h"
 #include "log.h"
 #include "passerelle/v1/ingest.pb-c.h"
 
 #define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
-#define S_RID_MAX 256
-
-typedef struct {
-    uint8_t rid[S_RID_MAX];
-    size_t rid_len;
-    int req;                 /* REQ-style envelope: reply with an empty delimiter */
-    zmq_msg_t payload;       /* the event bytes, zero-copy from libzmq */
-    int has_payload;
-} s_env_t;
 
 struct ingest {
     void *sock;
@@ -39,23 +28,9 @@ struct ingest {
     feed_t *feed;
     size_t batch_max;
     apply_item_t *items;
-    s_env_t *env;
+    envelope_t *env;
     int64_t last_error_log_ms;
 };
-
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int s_setopt_int(void *sock, int opt, int val, const char *name)
 {
@@ -122,56 +97,8 @@ void *ingest_socket(ingest_t *self)
     return self->sock;
 }
 
-/* Receive one whole message into env. Returns 1 if a message was read, 0
- * if none was waiting, -1 on socket failure. *frames gets the number of
- * frames after the routing id. */
-static int s_recv(ingest_t *self, s_env_t *env, int *frames)
-{
-    zmq_msg_t part;
-    int more = 1, n = 0;
-    env->rid_len = 0;
-    env->req = 0;
-    env->has_payload = 0;
-    zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close(&part);
-        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    }
-    env->rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
-    memcpy(env->rid, zmq_msg_data(&part), env->rid_len);
-    more = zmq_msg_more(&part);
-    zmq_msg_close(&part);
-    while (more) {
-        zmq_msg_init(&part);
-        int rc;
-        /* the rest of a multipart message is already here: a signal is
-         * the only thing that can interrupt reading it */
-        while ((rc = zmq_msg_recv(&part, self->sock, 0)) == -1 && errno == EINTR)
-            ;
-        if (rc == -1) {
-            zmq_msg_close(&part);
-            return -1;
-        }
-        more = zmq_msg_more(&part);
-        n++;
-        if (n == 1 && zmq_msg_size(&part) == 0 && more) {
-            env->req = 1;               /* [""][Event]: a REQ peer */
-            zmq_msg_close(&part);
-            continue;
-        }
-        if (!env->has_payload) {
-            zmq_msg_init(&env->payload);
-            zmq_msg_move(&env->payload, &part);
-            env->has_payload = 1;
-        }
-        zmq_msg_close(&part);
-    }
-    *frames = n - env->req;
-    return 1;
-}
-
 /* Decode and validate the payload of env into it. */
-static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
+static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
 {
     memset(&it->verdict, 0, sizeof it->verdict);
     it->ev.event_id[0] = '\0';
@@ -179,14 +106,14 @@ static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
     it->superseded = 0;
     it->status = 0;
     it->valid = 0;
-    if (frames != 1 || !env->has_payload) {
+    if (env->frames != 1 || !env->has_body) {
         it->status = APPLY_REJECTED;
         (void)validate_refuse(&it->verdict, E(BAD_FRAMES), "",
-                              "expected one frame holding an Event, got %d", frames);
+                              "expected one frame holding an Event, got %d", env->frames);
         return;
     }
-    size_t len = zmq_msg_size(&env->payload);
-    const uint8_t *data = zmq_msg_data(&env->payload);
+    size_t len = zmq_msg_size(&env->body);
+    const uint8_t *data = zmq_msg_data(&env->body);
     if (len > self->cfg->max_event_bytes) {
         it->status = APPLY_REJECTED;
         (void)validate_refuse(&it->verdict, E(TOO_LARGE), "", "event of %zu bytes; the limit is %zu",
@@ -214,7 +141,7 @@ static void s_judge(ingest_t *self, s_env_t *env, apply_item_t *it, int frames)
 /* Commit the valid items of a batch; on failure answer them RETRY. */
 static void s_commit(ingest_t *self, size_t n, int shutting_down)
 {
-    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = s_now_ms(),
+    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = clock_now_ms(),
                             .engine = self->engine, .feed = self->feed };
     size_t valid = 0;
     for (size_t i = 0; i < n; i++)
@@ -223,9 +150,9 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
         return;
     int rc = STORE_OK, code = E(SHUTTING_DOWN);
     if (!shutting_down) {
-        uint64_t t0 = s_mono_us();
+        uint64_t t0 = clock_mono_us();
         rc = store_write(self->store, apply_batch, &batch);
-        uint64_t dt = s_mono_us() - t0;
+        uint64_t dt = clock_mono_us() - t0;
         self->counters->commit_us_last = dt;
         if (dt > self->counters->commit_us_max)
             self->counters->commit_us_max = dt;
@@ -283,7 +210,7 @@ static void s_count(ingest_t *self, const apply_item_t *it)
 }
 
 /* Send the ack of it to the peer of env; never blocks. */
-static void s_ack(ingest_t *self, const s_env_t *env, const apply_item_t *it)
+static void s_ack(ingest_t *self, const envelope_t *env, const apply_item_t *it)
 {
     Passerelle__V1__Ack ack = PASSERELLE__V1__ACK__INIT;
     uint8_t buf[1024];
@@ -300,35 +227,27 @@ static void s_ack(ingest_t *self, const s_env_t *env, const apply_item_t *it)
     size_t packed = passerelle__v1__ack__pack(&ack, buf);
     if (packed != len)
         fatalx("%s: ack packed to %zu bytes, expected %zu", __func__, packed, len);
-    if (zmq_send(self->sock, env->rid, env->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-        self->counters->acks_dropped++;   /* peer gone or its queue full: it will resend */
-        return;
-    }
-    if (env->req)
-        (void)zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT); /* follows the id */
-    if (zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) == -1)
-        self->counters->acks_dropped++;
+    if (envelope_reply(self->sock, env, buf, len) != 0)
+        self->counters->acks_dropped++; /* peer gone or its queue full: it will resend */
 }
 
 int ingest_process(ingest_t *self, int shutting_down)
 {
     size_t n = 0, bytes = 0;
     while (n < self->batch_max && bytes < self->cfg->batch_max_bytes) {
-        int frames = 0;
-        int rc = s_recv(self, &self->env[n], &frames);
+        int rc = envelope_recv(self->sock, &self->env[n]);
         if (rc == 0)
             break;
         if (rc < 0) {
             if (errno != ETERM)
                 log_warnx("ingest: receive: %s", zmq_strerror(errno));
             for (size_t i = 0; i < n; i++)
-                if (self->env[i].has_payload)
-                    zmq_msg_close(&self->env[i].payload);
+                envelope_close(&self->env[i]);
             return -1;
         }
-        s_judge(self, &self->env[n], &self->items[n], frames);
-        if (self->env[n].has_payload)
-            bytes += zmq_msg_size(&self->env[n].payload);
+        s_judge(self, &self->env[n], &self->items[n]);
+        if (self->env[n].has_body)
+            bytes += zmq_msg_size(&self->env[n].body);
         n++;
     }
     if (n == 0)
@@ -337,8 +256,7 @@ int ingest_process(ingest_t *self, int shutting_down)
     for (size_t i = 0; i < n; i++) {
         s_count(self, &self->items[i]);
         s_ack(self, &self->env[i], &self->items[i]);
-        if (self->env[i].has_payload)
-            zmq_msg_close(&self->env[i].payload);
+        envelope_close(&self->env[i]);
     }
     log_debug("ingest: batch of %zu messages", n);
     return (int)n;

@@ -4,15 +4,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
+#include "envelope.h"
 #include "explain.h"
 #include "log.h"
 #include "passerelle/v1/query.pb-c.h"
 
 #define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
-#define S_RID_MAX 256
 #define S_MAX_REQUEST 65536
 #define S_REPLAY_DEFAULT 1000
 #define S_REPLAY_MAX 10000
@@ -82,13 +82,6 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
     return store_stats(txn, arg);
 }
 
-static int64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Fill st (and its map entries, in the caller's arrays) from counters. */
 static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_stats_t *ss,
                          Passerelle__V1__Stats__RejectedByErrorEntry *entries,
@@ -96,7 +89,7 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
 {
     const counters_t *c = self->counters;
     st->version = PASSERELLE_VERSION;
-    st->uptime_s = (uint64_t)(s_now_ms() - c->started_ms) / 1000;
+    st->uptime_s = (uint64_t)(clock_now_ms() - c->started_ms) / 1000;
     st->graduates = ss->graduates;
     st->graduates_available = ss->graduates_open;
     st->vacancies = ss->vacancies;
@@ -341,8 +334,7 @@ static void s_replay(query_t *self, const Passerelle__V1__ReplayRequest *rq,
     }
 }
 
-static void s_send(query_t *self, const uint8_t *rid, size_t rid_len, int req,
-                   const Passerelle__V1__Response *resp)
+static void s_send(query_t *self, const envelope_t *env, const Passerelle__V1__Response *resp)
 {
     size_t len = passerelle__v1__response__get_packed_size(resp);
     uint8_t *buf = malloc(len ? len : 1);
@@ -352,16 +344,14 @@ static void s_send(query_t *self, const uint8_t *rid, size_t rid_len, int req,
     }
     if (passerelle__v1__response__pack(resp, buf) != len)
         fatalx("%s: response packed to an unexpected size", __func__);
-    if (zmq_send(self->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-        (req && zmq_send(self->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) ||
-        zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) == -1)
+    if (envelope_reply(self->sock, env, buf, len) != 0)
         log_debug("query: response dropped: %s", zmq_strerror(errno));
     free(buf);
 }
 
 /* Build and send the response to one decoded request (NULL: undecodable). */
-static void s_answer(query_t *self, const uint8_t *rid, size_t rid_len, int req,
-                     const Passerelle__V1__Request *rq, const char *bad)
+static void s_answer(query_t *self, const envelope_t *env, const Passerelle__V1__Request *rq,
+                     const char *bad)
 {
     Passerelle__V1__Response resp = PASSERELLE__V1__RESPONSE__INIT;
     Passerelle__V1__Stats st = PASSERELLE__V1__STATS__INIT;
@@ -404,73 +394,33 @@ static void s_answer(query_t *self, const uint8_t *rid, size_t rid_len, int req,
         resp.error = E(UNSUPPORTED);
         resp.message = "this matcherd does not serve that query yet";
     }
-    s_send(self, rid, rid_len, req, &resp);
+    s_send(self, env, &resp);
     s_replay_free(&replay);
-}
-
-/* Read the frames of one request. Returns 1, 0 if none waiting, -1. */
-static int s_recv(query_t *self, uint8_t *rid, size_t *rid_len, int *req, zmq_msg_t *body,
-                  int *frames)
-{
-    zmq_msg_t part;
-    int more, n = 0, have = 0;
-    zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, self->sock, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close(&part);
-        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    }
-    zmq_msg_init(body);
-    *rid_len = zmq_msg_size(&part) <= S_RID_MAX ? zmq_msg_size(&part) : 0;
-    memcpy(rid, zmq_msg_data(&part), *rid_len);
-    more = zmq_msg_more(&part);
-    zmq_msg_close(&part);
-    *req = 0;
-    while (more) {
-        zmq_msg_init(&part);
-        int rc;
-        while ((rc = zmq_msg_recv(&part, self->sock, 0)) == -1 && errno == EINTR)
-            ;
-        if (rc == -1) {
-            zmq_msg_close(&part);
-            zmq_msg_close(body);
-            return -1;
-        }
-        more = zmq_msg_more(&part);
-        if (++n == 1 && more && zmq_msg_size(&part) == 0)
-            *req = 1;
-        else if (!have && (have = 1))
-            zmq_msg_move(body, &part);
-        zmq_msg_close(&part);
-    }
-    *frames = n - *req;
-    return 1;
 }
 
 int query_process(query_t *self, int max)
 {
     int done = 0;
     while (done < max) {
-        uint8_t rid[S_RID_MAX];
-        size_t rid_len;
-        int req, frames = 0;
-        zmq_msg_t body;
-        int rc = s_recv(self, rid, &rid_len, &req, &body, &frames);
+        envelope_t env;
+        int rc = envelope_recv(self->sock, &env);
         if (rc <= 0)
             return rc < 0 ? -1 : done;
         self->counters->queries++;
         Passerelle__V1__Request *rq = NULL;
-        if (frames == 1)
-            rq = passerelle__v1__request__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        if (env.frames == 1 && env.has_body)
+            rq = passerelle__v1__request__unpack(NULL, zmq_msg_size(&env.body),
+                                                 zmq_msg_data(&env.body));
         if (!rq) {
             self->counters->queries_bad++;
-            s_answer(self, rid, rid_len, req, NULL,
-                     frames == 1 ? "the frame is not a passerelle.v1.Request"
-                                 : "expected one frame holding a Request");
+            s_answer(self, &env, NULL,
+                     env.frames == 1 ? "the frame is not a passerelle.v1.Request"
+                                     : "expected one frame holding a Request");
         } else {
-            s_answer(self, rid, rid_len, req, rq, NULL);
+            s_answer(self, &env, rq, NULL);
             passerelle__v1__request__free_unpacked(rq, NULL);
         }
-        zmq_msg_close(&body);
+        envelope_close(&env);
         done++;
     }
     return done;

@@ -530,7 +530,7 @@ static int s_oracle_fn(store_txn_t *txn, void *arg)
         size_t n = 0;
         for (int g = 0; s_open_v[v] && g < NG; g++) {
             if (s_open_g[g] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
-                snprintf(all[n].id, sizeof all[n].id, "%s", s_g[g].id);
+                snprintf(all[n].id, sizeof all[n].id, "%.64s", s_g[g].id);
                 all[n++].micro = res.micro;
             }
         }
@@ -541,7 +541,7 @@ static int s_oracle_fn(store_txn_t *txn, void *arg)
         size_t n = 0;
         for (int v = 0; s_open_g[g] && v < NV; v++) {
             if (s_open_v[v] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
-                snprintf(all[n].id, sizeof all[n].id, "%s", s_v[v].id);
+                snprintf(all[n].id, sizeof all[n].id, "%.64s", s_v[v].id);
                 all[n++].micro = res.micro;
             }
         }
