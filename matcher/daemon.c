@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "query.h"
+#include "rebuild.h"
 #include "reference.h"
 #include "retention.h"
 #include "store.h"
@@ -134,7 +135,7 @@ static int s_refver_fn(store_txn_t *txn, void *arg)
     return store_meta_put_str(txn, "reference_version", r->version);
 }
 
-static reference_t *s_reference(const config_t *cfg, store_t *store)
+static reference_t *s_reference(const config_t *cfg, store_t *store, int *changed)
 {
     char err[512];
     size_t nc, nr, nn, ns;
@@ -153,9 +154,10 @@ static reference_t *s_reference(const config_t *cfg, store_t *store)
         reference_destroy(&ref);
         return NULL;
     }
+    *changed = rv.changed;
     if (rv.changed)
-        log_warnx("the store's ranked lists were computed with reference %s; lists are brought "
-                  "to %s as their entities change",
+        log_warnx("the store's ranked lists were computed with reference %s; recomputing them "
+                  "with %s",
                   rv.stored, rv.version);
     return ref;
 }
@@ -188,7 +190,8 @@ int daemon_run(const config_t *cfg)
         log_warn("sigaction");
         goto done;
     }
-    if (!(ref = s_reference(cfg, store)) || score_weights_normalise(&w) != 0)
+    int ref_changed = 0;
+    if (!(ref = s_reference(cfg, store, &ref_changed)) || score_weights_normalise(&w) != 0)
         goto done;
     zctx = zmq_ctx_new();
     if (!zctx || !(feed = feed_new(zctx, cfg, ref, &counters)) ||
@@ -196,6 +199,15 @@ int daemon_run(const config_t *cfg)
         !(ingest = ingest_new(zctx, cfg, store, &counters, ref, engine, feed)) ||
         !(query = query_new(zctx, cfg, store, &counters, ref, engine)))
         goto done;
+    if (ref_changed) {
+        uint64_t n = 0;
+        int rc = rebuild_all(store, engine, feed, &n);
+        if (rc != 0) {
+            log_errorx("recomputing the ranked lists failed: %s", store_strerror(rc));
+            goto done;
+        }
+        log_info("ranked lists recomputed for %llu entities", (unsigned long long)n);
+    }
     log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
              "(loopback only)",
              PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);

@@ -199,6 +199,14 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
 /* Number of ids under key, 0 if none. */
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
+/* Call fn for the ids of kind (graduates or vacancies, any state) that sort
+ * strictly after `after` ("" or NULL: from the first), in byte order, at
+ * most max of them (0: all). Returns 0, the first non-zero value fn
+ * returned, or a STORE_E* code. For walking the whole population in
+ * chunks of short transactions. */
+int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *after, size_t max,
+                     store_id_fn fn, void *arg) STORE_WUR;
+
 /* ---- ranked lists ------------------------------------------------------ */
 
 /* Longest ranked list the store keeps (the configured K is at most this). */

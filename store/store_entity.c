@@ -320,3 +320,37 @@ int store_vacancy_erase(store_txn_t *txn, const char *id)
         return rc;
     return s_erase_finish(txn, &s_vacancies, id, found != STORE_ENOTFOUND, was_open);
 }
+
+/* ---- iteration ---------------------------------------------------------- */
+
+int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *after, size_t max,
+                     store_id_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val key, val;
+    size_t n_after = after ? strlen(after) : 0, seen = 0;
+    if (txn == NULL || fn == NULL || n_after > STORE_ID_MAX ||
+        (kind != STORE_ENTITY_GRADUATE && kind != STORE_ENTITY_VACANCY))
+        return STORE_EINVAL;
+    MDB_dbi dbi = txn->store->dbi[kind == STORE_ENTITY_GRADUATE ? S_DBI_GRADUATES : S_DBI_VACANCIES];
+    int rc = mdb_cursor_open(txn->txn, dbi, &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
+    key.mv_size = n_after;
+    key.mv_data = (void *)after;
+    rc = n_after ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)
+                 : mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    if (rc == 0 && n_after && key.mv_size == n_after && memcmp(key.mv_data, after, n_after) == 0)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT); /* strictly after */
+    int out = 0;
+    while (rc == 0 && (max == 0 || seen < max)) {
+        seen++;
+        if ((out = fn(key.mv_data, key.mv_size, arg)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_get");
+    return out;
+}

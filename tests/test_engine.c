@@ -25,6 +25,7 @@
 #include "enrich.h"
 #include "feed.h"
 #include "passerelle/v1/feed.pb-c.h"
+#include "rebuild.h"
 #include "reference.h"
 #include "retention.h"
 #include "score.h"
@@ -349,6 +350,49 @@ static void test_retention_purges_oldest(void **state)
     assert_int_equal(store_read(f->store, s_span_fn, &after), 0);
     assert_int_equal(after.first, 0);
     assert_int_equal(strtoull(after.purged, NULL, 10), before.last);
+}
+
+typedef struct {
+    engine_t *engine;
+    const char *kind;
+    const char *id;
+    store_list_t want, got;
+} s_cmp_t;
+
+static int s_cmp_fn(store_txn_t *txn, void *arg)
+{
+    s_cmp_t *c = arg;
+    store_entity_kind_t k = c->kind[0] == 'v' ? STORE_ENTITY_VACANCY : STORE_ENTITY_GRADUATE;
+    int rc = engine_compute_list(c->engine, txn, k, c->id, &c->want);
+    return rc ? rc : store_list_get(txn, k, c->id, &c->got);
+}
+
+static void test_rebuild_after_weights_change(void **state)
+{
+    s_fix_t *f = *state;
+    static const char *ids[][2] = { { "v", "weld-tarbes" }, { "g", "A" }, { "g", "B" },
+                                    { "g", "C" }, { "g", "D" }, { "g", "E" } };
+    s_tarbes(f);
+    score_weights_t w2 = { 1, 0, 0, 0, 30, 90 }; /* skills only: every score changes */
+    engine_t *e2 = engine_new(f->ref, &w2, K, f->feed);
+    assert_non_null(e2);
+    uint64_t before = f->counters.feed_published, n = 0;
+    assert_int_equal(rebuild_all(f->store, e2, f->feed, &n), 0);
+    assert_int_equal(n, 6);
+    assert_true(f->counters.feed_published > before); /* the changes were published */
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        static s_cmp_t c;
+        c.engine = e2;
+        c.kind = ids[i][0];
+        c.id = ids[i][1];
+        assert_int_equal(store_read(f->store, s_cmp_fn, &c), 0);
+        assert_int_equal(c.got.n, c.want.n);
+        for (int k = 0; k < c.want.n; k++) {
+            assert_string_equal(c.got.e[k].id, c.want.e[k].id);
+            assert_int_equal(c.got.e[k].micro, c.want.e[k].micro);
+        }
+    }
+    engine_destroy(&e2);
 }
 
 /* ---- the oracle ------------------------------------------------------- */
@@ -700,6 +744,21 @@ static void test_oracle(void **state)
     assert_int_equal(live, c.entries); /* nothing extra survives the replay */
     free(rep.all);
     strmap_destroy(&rep.map);
+
+    /* New weights (as after a change of reference data): a rebuild brings
+     * every list to what the brute force gives with them. */
+    score_weights_t w2 = { 0.2, 0.2, 0.5, 0.1, 15, 30 };
+    engine_t *e2 = engine_new(f->ref, &w2, K, f->feed);
+    assert_non_null(e2);
+    uint64_t visited = 0;
+    assert_int_equal(rebuild_all(f->store, e2, f->feed, &visited), 0);
+    f->w = w2;
+    s_oracle_t o2 = { f, 0, 0, 0 };
+    assert_int_equal(store_read(f->store, s_oracle_fn, &o2), 0);
+    print_message("rebuild: %llu entities visited, %zu lists compared, %zu mismatches\n",
+                  (unsigned long long)visited, o2.lists, o2.mismatches);
+    assert_int_equal(o2.mismatches, 0);
+    engine_destroy(&e2);
 }
 
 int main(void)
@@ -709,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_explanation_names_skills, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hire_and_close_refill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_purges_oldest, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_after_weights_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
