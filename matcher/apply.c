@@ -86,7 +86,12 @@ static int s_graduate_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *i
 
 static int s_vacancy_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
 {
-    const store_vacancy_t *v = &it->ev.u.vac;
+    store_vacancy_t *v = &it->ev.u.vac;
+    /* Posted after its expiry date: stored closed. The expiry sweep only
+     * looks at days it has not swept yet. */
+    v->state = v->expires_on && v->expires_on < (int32_t)(b->now_ms / 86400000)
+                   ? STORE_STATE_EXPIRED
+                   : STORE_STATE_OPEN;
     int rc = store_vacancy_get(txn, v->id, &s_old_vac);
     if (rc == STORE_ECORRUPT)
         return s_corrupt(it, v->id, rc);

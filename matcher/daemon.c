@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "engine.h"
+#include "expiry.h"
 #include "feed.h"
 #include "ingest.h"
 #include "log.h"
@@ -59,12 +60,24 @@ static int s_signals(void)
 
 #define S_HOUSEKEEPING_MS 10000
 #define S_PURGE_CHUNK 10000
+#define S_EXPIRY_CHUNK 200
 
-/* Timer work: purge the match log past its retention, and check for stale
- * readers. A purge is done in chunks so that no write transaction is long. */
-static void s_housekeeping(store_t *store, const config_t *cfg)
+/* Timer work: close expired vacancies, purge the match log past its
+ * retention. Both work in chunks so that no write transaction is long. */
+static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed)
 {
     int64_t total = 0, n;
+    do {
+        n = expiry_run(store, engine, feed, (int32_t)(clock_now_ms() / 86400000), S_EXPIRY_CHUNK);
+        if (n < 0) {
+            log_warnx("expiry: %s", store_strerror((int)n));
+            break;
+        }
+        total += n;
+    } while (n == S_EXPIRY_CHUNK);
+    if (total > 0)
+        log_info("expiry: closed %lld expired vacancies", (long long)total);
+    total = 0;
     do {
         n = retention_run(store, cfg, clock_now_ms(), S_PURGE_CHUNK);
         if (n < 0) {
@@ -79,7 +92,7 @@ static void s_housekeeping(store_t *store, const config_t *cfg)
 
 /* The loop. Returns 0 after a stop request, -1 on a socket failure. */
 static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store,
-                  const config_t *cfg)
+                  const config_t *cfg, engine_t *engine)
 {
     int64_t next_housekeeping = clock_now_ms();
     zmq_pollitem_t items[3] = {
@@ -90,7 +103,7 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
     while (!s_stop) {
         int64_t now = clock_now_ms();
         if (now >= next_housekeeping) {
-            s_housekeeping(store, cfg);
+            s_housekeeping(store, cfg, engine, feed);
             next_housekeeping = now + S_HOUSEKEEPING_MS;
         }
         long timeout = (long)(next_housekeeping - now);
@@ -211,7 +224,7 @@ int daemon_run(const config_t *cfg)
     log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
              "(loopback only)",
              PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);
-    if (s_loop(ingest, query, feed, store, cfg) == 0) {
+    if (s_loop(ingest, query, feed, store, cfg, engine) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",
                  (unsigned long long)counters.accepted, (unsigned long long)counters.duplicate,

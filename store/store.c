@@ -46,6 +46,7 @@ static const struct {
     [STORE_IX_V_ROME] = {"ix_v_rome", MDB_DUPSORT},
     [STORE_IX_V_CELL] = {"ix_v_cell", MDB_DUPSORT},
     [STORE_IX_G_ROME] = {"ix_g_rome", MDB_DUPSORT},
+    [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
     [S_DBI_META] = {"meta", 0},
     [S_DBI_GRADUATES] = {"graduates", 0},
     [S_DBI_VACANCIES] = {"vacancies", 0},

@@ -163,7 +163,8 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 int store_graduate_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
 /* The same for vacancies. Indexed when open: required and desirable skills,
- * required RNCP codes, ROME codes and the cell of v->site. */
+ * required RNCP codes, ROME codes, the cell of v->site and the expiry day
+ * (when set). */
 int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) STORE_WUR;
 int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
 int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
@@ -179,12 +180,17 @@ typedef enum {
     STORE_IX_V_ROME,       /* ROME code -> vacancy ids */
     STORE_IX_V_CELL,       /* cell key -> vacancy ids */
     STORE_IX_G_ROME,       /* ROME code of a certification -> graduate ids */
+    STORE_IX_V_EXPIRY,     /* expiry day (store_day_key) -> vacancy ids */
     STORE_IX_COUNT
 } store_index_t;
 
 /* The 4-byte cell key of a point, for the *_CELL indexes: big-endian
  * (lat cell + 32768) << 16 | (lon cell + 32768), cells of STORE_CELL_DEG. */
 uint32_t store_cell_of(double lat, double lon);
+
+/* The 4-byte key of a day (days since 1970-01-01, >= 0) for the
+ * STORE_IX_V_EXPIRY index: big-endian, so that keys sort by date. */
+void store_day_key(int32_t day, uint8_t key[4]);
 
 /* Called once per entity id under a key; return non-zero to stop. The id is
  * borrowed (valid until the transaction ends) and not NUL-terminated. */

@@ -33,7 +33,7 @@ typedef struct {
 static const store_index_t s_graduate_ixs[] = {STORE_IX_G_SKILL, STORE_IX_G_CERT, STORE_IX_G_CELL,
                                                STORE_IX_G_ROME};
 static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_SKILL, STORE_IX_V_CERT, STORE_IX_V_ROME,
-                                              STORE_IX_V_CELL};
+                                              STORE_IX_V_CELL, STORE_IX_V_EXPIRY};
 
 static const s_kind_t s_graduates = {
     .what = "graduate",

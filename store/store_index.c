@@ -54,7 +54,7 @@ static void s_cell_key(const store_place_t *p, uint8_t key[4])
 static const char *s_key_show(store_index_t ix, const void *k, size_t klen, char *buf, size_t cap)
 {
     const uint8_t *b = k;
-    if ((ix == STORE_IX_G_CELL || ix == STORE_IX_V_CELL) && klen == 4)
+    if ((ix == STORE_IX_G_CELL || ix == STORE_IX_V_CELL || ix == STORE_IX_V_EXPIRY) && klen == 4)
         (void)snprintf(buf, cap, "cell %02x%02x%02x%02x", b[0], b[1], b[2], b[3]); /* fits */
     else
         (void)snprintf(buf, cap, "'%.*s'", (int)klen, (const char *)k); /* may truncate */
@@ -136,7 +136,21 @@ int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op)
         rc = s_ix_str(txn, STORE_IX_V_ROME, v->romes[i], v->id, op);
     if (rc == 0)
         rc = s_ix_place(txn, STORE_IX_V_CELL, &v->site, v->id, op);
+    if (rc == 0 && v->expires_on > 0) {
+        uint8_t key[4];
+        store_day_key(v->expires_on, key);
+        rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, v->id, op);
+    }
     return rc;
+}
+
+void store_day_key(int32_t day, uint8_t key[4])
+{
+    uint32_t d = day > 0 ? (uint32_t)day : 0;
+    key[0] = (uint8_t)(d >> 24);
+    key[1] = (uint8_t)(d >> 16);
+    key[2] = (uint8_t)(d >> 8);
+    key[3] = (uint8_t)d;
 }
 
 /* ---- sweeping an id out of whole indexes -------------------------------- */

@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "engine.h"
 #include "enrich.h"
+#include "expiry.h"
 #include "feed.h"
 #include "passerelle/v1/feed.pb-c.h"
 #include "rebuild.h"
@@ -393,6 +394,34 @@ static void test_rebuild_after_weights_change(void **state)
         }
     }
     engine_destroy(&e2);
+}
+
+static void test_expiry_closes_vacancies(void **state)
+{
+    s_fix_t *f = *state;
+    apply_item_t it[1];
+    s_tarbes(f);
+    s_vacancy(&it[0], "weld-tarbes", "H2913", "65440", 3, 2); /* newer version */
+    it[0].ev.u.vac.expires_on = 21000; /* s_apply receives on day 20833 */
+    s_apply(f, it, 1);
+    assert_true(s_get_list(f, "v", "weld-tarbes")->n > 0);
+    assert_true(s_get_list(f, "g", "A")->n == 1);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21000, 100), 0); /* last day */
+    assert_true(s_get_list(f, "v", "weld-tarbes")->n > 0);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21001, 100), 1);
+    assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 0);
+    assert_int_equal(s_get_list(f, "g", "A")->n, 0);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21002, 100), 0); /* done once */
+    /* a newer upsert with a later expiry reopens it */
+    s_vacancy(&it[0], "weld-tarbes", "H2913", "65440", 3, 1800000000001LL);
+    it[0].ev.u.vac.expires_on = 21100;
+    s_apply(f, it, 1);
+    assert_true(s_get_list(f, "v", "weld-tarbes")->n > 0);
+    /* posted already expired: stored closed, in no list */
+    s_vacancy(&it[0], "old-offer", "H2913", "65440", 3, 1);
+    it[0].ev.u.vac.expires_on = 20000;
+    s_apply(f, it, 1);
+    assert_int_equal(s_get_list(f, "v", "old-offer")->n, 0);
 }
 
 /* ---- the oracle ------------------------------------------------------- */
@@ -769,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hire_and_close_refill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_purges_oldest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_after_weights_change, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_closes_vacancies, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
