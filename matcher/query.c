@@ -323,6 +323,9 @@ static void s_replay(query_t *self, const Passerelle__V1__ReplayRequest *rq,
                        (unsigned long long)j.purged, (unsigned long long)j.head);
         resp->error = E(REPLAY_PURGED);
         resp->message = msg;
+        page->head_sequence = j.head; /* where to continue after a re-fetch */
+        resp->result_case = PASSERELLE__V1__RESPONSE__RESULT_REPLAY;
+        resp->replay = page;
     } else {
         page->updates = r->items;
         page->n_updates = r->n;
