@@ -2,8 +2,9 @@
  *
  * main() only handles the global options (--help, --version) and hands the
  * rest of the command line to a subcommand (matchctl_post.c,
- * matchctl_query.c). The helpers here are those every subcommand needs:
- * endpoint resolution, strict number parsing, usage errors, a clock.
+ * matchctl_query.c, matchctl_matches.c, matchctl_feed.c). The helpers
+ * here are those every subcommand needs: endpoint resolution, strict number
+ * parsing, usage errors, a clock.
  */
 #include "matchctl.h"
 
@@ -27,6 +28,9 @@ static const s_command_t s_commands[] = {
     {"post", matchctl_post, "send events (JSON lines) to the ingest socket and report the acks"},
     {"stats", matchctl_stats, "print the daemon's counters"},
     {"health", matchctl_health, "check that the daemon is live and ready"},
+    {"matches", matchctl_matches, "print the ranked, explained matches of a vacancy or graduate"},
+    {"subscribe", matchctl_subscribe,
+     "follow the match feed of a topic: replay what is stored, then live"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -41,21 +45,23 @@ static void s_usage(FILE *out)
                  "\n"
                  "Subcommands:\n");
     for (i = 0; i < S_N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].summary);
+        fprintf(out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf(out,
             "\n"
             "Run 'matchctl SUBCOMMAND --help' for its options and an example.\n"
             "\n"
             "Endpoints: --ingest overrides $%s, default %s;\n"
+            "           --feed overrides $%s, default %s;\n"
             "           --query overrides $%s, default %s.\n"
             "\n"
             "Exit status:\n"
             "  0  success: every event accepted or duplicate; the daemon is ready\n"
-            "  1  some events rejected or to retry; the daemon is not ready; an error answer\n"
+            "  1  some events rejected or to retry; the daemon is not ready; an error\n"
+            "     answer (such as no such vacancy or graduate)\n"
             "  2  usage error: bad option, endpoint or input file\n"
             "  3  the daemon did not answer within the timeout\n",
-            MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_ENV_QUERY,
-            MATCHCTL_DEFAULT_QUERY);
+            MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_ENV_FEED, MATCHCTL_DEFAULT_FEED,
+            MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);
 }
 
 const char *matchctl_endpoint(const char *flag, const char *env, const char *fallback)

@@ -2,15 +2,20 @@
  *
  * matchctl is split by concern: matchctl.c (main, option helpers),
  * matchctl_net.c (the ZeroMQ transport, the only file that sees zmq.h),
- * matchctl_post.c (post: events in, acks back) and matchctl_query.c
- * (stats, health: one Request, one Response). Clients depend on the
- * contract (proto/) and libzmq only, never on matcher code.
+ * matchctl_post.c (post: events in, acks back), matchctl_query.c
+ * (stats, health, and the Request/Response exchange the others reuse),
+ * matchctl_matches.c (matches: one entity's ranked list) and
+ * matchctl_feed.c (subscribe: replay, then the live feed, with no gap and
+ * no duplicate). Clients depend on the contract (proto/) and libzmq only,
+ * never on matcher code.
  */
 #ifndef MATCHCTL_H
 #define MATCHCTL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "passerelle/v1/query.pb-c.h"
 
 /* Exit codes of every subcommand (documented in matchctl --help). */
 enum {
@@ -21,8 +26,10 @@ enum {
 };
 
 #define MATCHCTL_DEFAULT_INGEST "tcp://127.0.0.1:7401"
+#define MATCHCTL_DEFAULT_FEED   "tcp://127.0.0.1:7402"
 #define MATCHCTL_DEFAULT_QUERY  "tcp://127.0.0.1:7403"
 #define MATCHCTL_ENV_INGEST     "PASSERELLE_INGEST"
+#define MATCHCTL_ENV_FEED       "PASSERELLE_FEED"
 #define MATCHCTL_ENV_QUERY      "PASSERELLE_QUERY"
 
 /* Largest frame matchctl accepts from the daemon; bigger ones are dropped
@@ -35,6 +42,8 @@ enum {
 int matchctl_post(int argc, char **argv);
 int matchctl_stats(int argc, char **argv);
 int matchctl_health(int argc, char **argv);
+int matchctl_matches(int argc, char **argv);
+int matchctl_subscribe(int argc, char **argv);
 
 /* ----------------------------------------------------- helpers, matchctl.c */
 
@@ -66,7 +75,8 @@ enum {
     MATCHCTL_NET_EENDPOINT = -1, /* the endpoint is malformed or its transport unknown */
     MATCHCTL_NET_ESYS = -2,      /* a libzmq or memory failure (detail on stderr) */
     MATCHCTL_NET_ETIMEOUT = -3,  /* nothing arrived, or no room to send, in time */
-    MATCHCTL_NET_EFRAMES = -4,   /* a reply of more than one frame (all read and dropped) */
+    MATCHCTL_NET_EFRAMES = -4,   /* a message of an unexpected frame count (all read, dropped) */
+    MATCHCTL_NET_EINTR = -5,     /* a signal interrupted the wait (subscriber only) */
 };
 
 /* Create a DEALER socket with high-water marks of hwm messages each way and
@@ -94,5 +104,46 @@ int matchctl_conn_recv(matchctl_conn_t *self, int timeout_ms, uint8_t **data, si
 
 /* Human text for a MATCHCTL_NET_ code. */
 const char *matchctl_net_strerror(int rc);
+
+/* One SUB socket connected to the feed, with its own context. */
+typedef struct matchctl_sub matchctl_sub_t;
+
+/* Create a SUB socket with a receive high-water mark of hwm messages and a
+ * short linger, subscribe it to topic (a prefix; "" means every topic) and
+ * connect it to endpoint. The subscription is set before connecting, so it
+ * is the first thing the publisher hears from us. Connecting does not wait
+ * for the publisher. Returns MATCHCTL_NET_OK and *self_p, or EENDPOINT /
+ * ESYS (detail printed on stderr) with *self_p NULL. */
+int matchctl_sub_new(matchctl_sub_t **self_p, const char *endpoint, const char *topic, int hwm);
+
+/* Close the socket and context; NULL or *self_p NULL is a no-op. */
+void matchctl_sub_destroy(matchctl_sub_t **self_p);
+
+/* Wait at most timeout_ms for one [topic][payload] message. On success
+ * *topic (NUL-terminated) and *data (*len bytes) are malloc'd and owned by
+ * the caller. Unlike the DEALER's wait, a signal ends the wait: the caller
+ * decides whether to stop. Returns OK, ETIMEOUT, EINTR, EFRAMES (a message
+ * of another frame count, read and dropped) or ESYS (printed); on any
+ * error *topic and *data are NULL. */
+int matchctl_sub_recv(matchctl_sub_t *self, int timeout_ms, char **topic, uint8_t **data,
+                      size_t *len);
+
+/* ------------------------------------ query exchange, matchctl_query.c */
+
+/* Send req on conn (its request_id is set here, then reset to NULL) and
+ * wait until timeout_ms for the Response with that id; answers to other
+ * ids are skipped. Returns 0 with *resp_p, which the caller frees with
+ * passerelle__v1__response__free_unpacked() and whose error field the
+ * caller checks; or MATCHCTL_EXIT_UNREACHABLE (no answer in time: printed,
+ * naming the endpoint) or MATCHCTL_EXIT_FAILED (undecodable answer or out
+ * of memory: printed) with *resp_p NULL. cmd names the subcommand in
+ * messages. */
+int matchctl_rpc(matchctl_conn_t *conn, const char *cmd, Passerelle__V1__Request *req,
+                 unsigned long timeout_ms, Passerelle__V1__Response **resp_p);
+
+/* Print "matchctl CMD: query endpoint EP answered ERROR_CODE_X: message"
+ * on stderr for an error answer. */
+void matchctl_print_error(const char *cmd, const char *endpoint,
+                          const Passerelle__V1__Response *resp);
 
 #endif /* MATCHCTL_H */

@@ -1,15 +1,17 @@
 /* matchctl_net.c - the ZeroMQ transport of matchctl.
  *
- * One DEALER per connection, each with its own context, so that a
- * subcommand opens, uses and closes exactly what it needs. Every socket
- * gets explicit high-water marks, a short linger (exit never hangs on an
- * absent daemon) and a maximum message size. Waits go through zmq_poll()
- * with the time left recomputed after EINTR. This is the only file of
- * clients/ that includes zmq.h.
+ * One DEALER per connection (and one SUB for the feed), each with its own
+ * context, so that a subcommand opens, uses and closes exactly what it
+ * needs. Every socket gets explicit high-water marks, a short linger (exit
+ * never hangs on an absent daemon) and a maximum message size. Waits go
+ * through zmq_poll() with the time left recomputed after EINTR; the SUB's
+ * wait instead returns on EINTR, so that a subscriber stops on SIGINT.
+ * This is the only file of clients/ that includes zmq.h.
  */
 #include "matchctl.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +108,14 @@ const char *matchctl_conn_endpoint(const matchctl_conn_t *self)
     return self->endpoint;
 }
 
-/* Poll the socket for events for at most timeout_ms, across EINTR.
- * Returns 1 when ready, 0 on timeout, -1 on error (printed). */
-static int s_wait(matchctl_conn_t *self, short events, int timeout_ms)
+/* Poll sock for events for at most timeout_ms. After EINTR the wait goes
+ * on with the time left, unless stop_on_eintr. Returns 1 when ready, 0 on
+ * timeout, -2 on EINTR with stop_on_eintr, -1 on error (printed). */
+static int s_poll(void *sock, const char *endpoint, short events, int timeout_ms,
+                  bool stop_on_eintr)
 {
     uint64_t deadline = matchctl_now_ms() + (uint64_t)timeout_ms;
-    zmq_pollitem_t item = {self->sock, 0, events, 0};
+    zmq_pollitem_t item = {sock, 0, events, 0};
 
     for (;;) {
         uint64_t now = matchctl_now_ms();
@@ -120,10 +124,19 @@ static int s_wait(matchctl_conn_t *self, short events, int timeout_ms)
         if (rc >= 0)
             return rc > 0 ? 1 : 0;
         if (errno != EINTR) {
-            fprintf(stderr, "matchctl: zmq_poll on %s: %s\n", self->endpoint, zmq_strerror(errno));
+            fprintf(stderr, "matchctl: zmq_poll on %s: %s\n", endpoint, zmq_strerror(errno));
             return -1;
         }
+        if (stop_on_eintr)
+            return -2;
     }
+}
+
+/* Poll the DEALER for events for at most timeout_ms, across EINTR.
+ * Returns 1 when ready, 0 on timeout, -1 on error (printed). */
+static int s_wait(matchctl_conn_t *self, short events, int timeout_ms)
+{
+    return s_poll(self->sock, self->endpoint, events, timeout_ms, false);
 }
 
 int matchctl_conn_send(matchctl_conn_t *self, const void *data, size_t len, int timeout_ms)
@@ -145,15 +158,15 @@ int matchctl_conn_send(matchctl_conn_t *self, const void *data, size_t len, int 
 }
 
 /* Read and drop the remaining frames of a multi-frame message. */
-static void s_drain(matchctl_conn_t *self, zmq_msg_t *msg)
+static void s_drain(void *sock, zmq_msg_t *msg)
 {
     int more = 1;
     size_t more_len = sizeof more;
 
     while (more) {
-        if (zmq_msg_recv(msg, self->sock, 0) < 0)
+        if (zmq_msg_recv(msg, sock, 0) < 0)
             return;
-        if (zmq_getsockopt(self->sock, ZMQ_RCVMORE, &more, &more_len) != 0)
+        if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &more_len) != 0)
             return;
     }
 }
@@ -174,7 +187,7 @@ int matchctl_conn_recv(matchctl_conn_t *self, int timeout_ms, uint8_t **data, si
         return MATCHCTL_NET_ESYS;
     }
     if (zmq_getsockopt(self->sock, ZMQ_RCVMORE, &more, &more_len) != 0 || more) {
-        s_drain(self, &msg);
+        s_drain(self->sock, &msg);
         rc = MATCHCTL_NET_EFRAMES;
         goto done;
     }
@@ -200,7 +213,146 @@ const char *matchctl_net_strerror(int rc)
     case MATCHCTL_NET_EENDPOINT: return "invalid endpoint";
     case MATCHCTL_NET_ESYS: return "transport failure";
     case MATCHCTL_NET_ETIMEOUT: return "timed out";
-    case MATCHCTL_NET_EFRAMES: return "reply of more than one frame";
+    case MATCHCTL_NET_EFRAMES: return "message of an unexpected frame count";
+    case MATCHCTL_NET_EINTR: return "interrupted by a signal";
     default: return "unknown transport error";
     }
+}
+
+/* ------------------------------------------------------------- SUB */
+
+struct matchctl_sub {
+    void *ctx;
+    void *sock;
+    char *endpoint;
+};
+
+int matchctl_sub_new(matchctl_sub_t **self_p, const char *endpoint, const char *topic, int hwm)
+{
+    matchctl_sub_t *self = calloc(1, sizeof *self);
+    int rc = MATCHCTL_NET_ESYS;
+
+    *self_p = NULL;
+    if (self == NULL || (self->endpoint = strdup(endpoint)) == NULL) {
+        fprintf(stderr, "matchctl: out of memory\n");
+        goto fail;
+    }
+    self->ctx = zmq_ctx_new();
+    if (self->ctx == NULL) {
+        fprintf(stderr, "matchctl: zmq_ctx_new: %s\n", zmq_strerror(errno));
+        goto fail;
+    }
+    self->sock = zmq_socket(self->ctx, ZMQ_SUB);
+    if (self->sock == NULL) {
+        fprintf(stderr, "matchctl: zmq_socket: %s\n", zmq_strerror(errno));
+        goto fail;
+    }
+    if (s_configure(self->sock, hwm) != 0)
+        goto fail;
+    if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0) {
+        fprintf(stderr, "matchctl: subscribe to '%s': %s\n", topic, zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_connect(self->sock, endpoint) != 0) {
+        int e = errno;
+        fprintf(stderr, "matchctl: connect to %s: %s\n", endpoint, zmq_strerror(e));
+        if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO)
+            rc = MATCHCTL_NET_EENDPOINT;
+        goto fail;
+    }
+    *self_p = self;
+    return MATCHCTL_NET_OK;
+fail:
+    matchctl_sub_destroy(&self);
+    return rc;
+}
+
+void matchctl_sub_destroy(matchctl_sub_t **self_p)
+{
+    matchctl_sub_t *self;
+
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    self = *self_p;
+    if (self->sock != NULL && zmq_close(self->sock) != 0)
+        fprintf(stderr, "matchctl: zmq_close: %s\n", zmq_strerror(errno));
+    while (self->ctx != NULL && zmq_ctx_term(self->ctx) != 0 && errno == EINTR)
+        ; /* retry: the linger is short */
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Copy the frame in msg into a new buffer with a NUL after it.
+ * Returns it, or NULL when out of memory (printed). */
+static uint8_t *s_copy_frame(zmq_msg_t *msg, size_t *len)
+{
+    uint8_t *copy;
+
+    *len = zmq_msg_size(msg);
+    copy = malloc(*len + 1);
+    if (copy == NULL) {
+        fprintf(stderr, "matchctl: out of memory\n");
+        return NULL;
+    }
+    memcpy(copy, zmq_msg_data(msg), *len);
+    copy[*len] = '\0';
+    return copy;
+}
+
+/* Receive the next frame of the message being read into msg (its previous
+ * content is released). Returns 0, or -1 (printed). */
+static int s_recv_frame(matchctl_sub_t *self, zmq_msg_t *msg, int flags)
+{
+    int rc;
+
+    while ((rc = zmq_msg_recv(msg, self->sock, flags)) < 0 && errno == EINTR)
+        ; /* the rest of a message is already here: finish reading it */
+    if (rc < 0) {
+        fprintf(stderr, "matchctl: receive from %s: %s\n", self->endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int matchctl_sub_recv(matchctl_sub_t *self, int timeout_ms, char **topic, uint8_t **data,
+                      size_t *len)
+{
+    size_t topic_len;
+    zmq_msg_t msg;
+    int rc;
+
+    *topic = NULL;
+    *data = NULL;
+    *len = 0;
+    rc = s_poll(self->sock, self->endpoint, ZMQ_POLLIN, timeout_ms, true);
+    if (rc <= 0)
+        return rc == 0 ? MATCHCTL_NET_ETIMEOUT : rc == -2 ? MATCHCTL_NET_EINTR : MATCHCTL_NET_ESYS;
+    if (zmq_msg_init(&msg) != 0 || s_recv_frame(self, &msg, ZMQ_DONTWAIT) != 0)
+        return MATCHCTL_NET_ESYS;
+    if (!zmq_msg_more(&msg)) {
+        rc = MATCHCTL_NET_EFRAMES; /* a lone frame: not [topic][update] */
+        goto done;
+    }
+    *topic = (char *)s_copy_frame(&msg, &topic_len);
+    if (*topic == NULL || s_recv_frame(self, &msg, 0) != 0) {
+        rc = MATCHCTL_NET_ESYS;
+        goto done;
+    }
+    if (zmq_msg_more(&msg)) {
+        s_drain(self->sock, &msg);
+        rc = MATCHCTL_NET_EFRAMES;
+        goto done;
+    }
+    *data = s_copy_frame(&msg, len);
+    rc = *data != NULL ? MATCHCTL_NET_OK : MATCHCTL_NET_ESYS;
+done:
+    if (zmq_msg_close(&msg) != 0)
+        fprintf(stderr, "matchctl: zmq_msg_close: %s\n", zmq_strerror(errno));
+    if (rc != MATCHCTL_NET_OK) {
+        free(*topic);
+        *topic = NULL;
+        *len = 0;
+    }
+    return rc;
 }

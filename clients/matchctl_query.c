@@ -1,11 +1,11 @@
 /* matchctl_query.c - `matchctl stats` and `matchctl health`: one Request on
- * the query socket, one Response back.
+ * the query socket, one Response back; and that exchange (matchctl_rpc) for
+ * the other subcommands that query.
  *
- * Each run opens a DEALER, sends a Request with a fresh request_id and waits
- * for the Response carrying that id (answers to other ids, left over from
- * nothing in practice, are skipped). The stats table is drawn by walking
- * the Stats descriptor, so counters added to the contract show up without
- * a change here.
+ * Each request carries a fresh request_id and the client waits for the
+ * Response carrying that id (answers to other ids, left over from an
+ * earlier request that timed out on the same connection, are skipped). The stats table is drawn by
+ * walking the Stats descriptor, so counters added to the contract show up without a change here.
  */
 #include "matchctl.h"
 
@@ -102,32 +102,27 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     return 0;
 }
 
-static int s_no_answer(const s_opts_t *opt)
-{
-    fprintf(stderr, "matchctl: no answer from query endpoint %s after %lu ms\n", opt->endpoint,
-            opt->timeout_ms);
-    return MATCHCTL_EXIT_UNREACHABLE;
-}
-
 /* Wait for the Response to request id on conn until deadline.
  * Returns 0 with *resp_p (caller frees), or an exit code (printed). */
-static int s_await(const s_opts_t *opt, matchctl_conn_t *conn, const char *id, uint64_t deadline,
-                   Passerelle__V1__Response **resp_p)
+static int s_await(matchctl_conn_t *conn, const char *cmd, const char *id, uint64_t deadline,
+                   unsigned long timeout_ms, Passerelle__V1__Response **resp_p)
 {
     for (;;) {
         uint64_t now = matchctl_now_ms();
         Passerelle__V1__Response *resp;
         uint8_t *data;
         size_t len;
-        int rc;
+        int rc = MATCHCTL_NET_ETIMEOUT;
 
-        if (now >= deadline)
-            return s_no_answer(opt);
-        rc = matchctl_conn_recv(conn, (int)(deadline - now), &data, &len);
-        if (rc == MATCHCTL_NET_ETIMEOUT)
-            return s_no_answer(opt);
+        if (now < deadline)
+            rc = matchctl_conn_recv(conn, (int)(deadline - now), &data, &len);
+        if (rc == MATCHCTL_NET_ETIMEOUT) {
+            fprintf(stderr, "matchctl: no answer from query endpoint %s after %lu ms\n",
+                    matchctl_conn_endpoint(conn), timeout_ms);
+            return MATCHCTL_EXIT_UNREACHABLE;
+        }
         if (rc == MATCHCTL_NET_EFRAMES) {
-            fprintf(stderr, "matchctl %s: dropped an answer of more than one frame\n", opt->cmd);
+            fprintf(stderr, "matchctl %s: dropped an answer of more than one frame\n", cmd);
             continue;
         }
         if (rc != MATCHCTL_NET_OK)
@@ -135,16 +130,65 @@ static int s_await(const s_opts_t *opt, matchctl_conn_t *conn, const char *id, u
         resp = passerelle__v1__response__unpack(NULL, len, data);
         free(data);
         if (resp == NULL) {
-            fprintf(stderr, "matchctl %s: undecodable answer from query endpoint %s\n", opt->cmd,
-                    opt->endpoint);
+            fprintf(stderr, "matchctl %s: undecodable answer from query endpoint %s\n", cmd,
+                    matchctl_conn_endpoint(conn));
             return MATCHCTL_EXIT_FAILED;
         }
         if (strcmp(resp->request_id, id) == 0) {
             *resp_p = resp;
             return 0;
         }
-        passerelle__v1__response__free_unpacked(resp, NULL); /* not ours */
+        passerelle__v1__response__free_unpacked(resp, NULL); /* an old answer: not ours */
     }
+}
+
+int matchctl_rpc(matchctl_conn_t *conn, const char *cmd, Passerelle__V1__Request *req,
+                 unsigned long timeout_ms, Passerelle__V1__Response **resp_p)
+{
+    static unsigned long serial;
+    uint64_t start = matchctl_now_ms();
+    char id[64];
+    uint8_t *buf;
+    size_t len;
+    int rc;
+
+    *resp_p = NULL;
+    /* A fresh id per request: a late answer to an earlier request that
+     * timed out on the same connection is then recognised and skipped. */
+    (void)snprintf(id, sizeof id, "matchctl-%ld-%" PRIu64 "-%lu", (long)getpid(), start, ++serial);
+    req->request_id = id;
+    len = passerelle__v1__request__get_packed_size(req);
+    buf = malloc(len + 1);
+    if (buf == NULL) {
+        fprintf(stderr, "matchctl %s: out of memory\n", cmd);
+        req->request_id = NULL;
+        return MATCHCTL_EXIT_FAILED;
+    }
+    if (passerelle__v1__request__pack(req, buf) != len)
+        abort(); /* protobuf-c broke its own contract */
+    rc = matchctl_conn_send(conn, buf, len, (int)timeout_ms);
+    if (rc == MATCHCTL_NET_ETIMEOUT) {
+        fprintf(stderr, "matchctl: no answer from query endpoint %s after %lu ms\n",
+                matchctl_conn_endpoint(conn), timeout_ms);
+        rc = MATCHCTL_EXIT_UNREACHABLE;
+    } else if (rc != MATCHCTL_NET_OK) {
+        rc = MATCHCTL_EXIT_UNREACHABLE;
+    } else {
+        rc = s_await(conn, cmd, id, start + timeout_ms, timeout_ms, resp_p);
+    }
+    req->request_id = NULL; /* points at our stack */
+    free(buf);
+    return rc;
+}
+
+void matchctl_print_error(const char *cmd, const char *endpoint,
+                          const Passerelle__V1__Response *resp)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+        &passerelle__v1__error_code__descriptor, (int)resp->error);
+
+    fprintf(stderr, "matchctl %s: query endpoint %s answered %s: %s\n", cmd, endpoint,
+            ev ? ev->name : "an unknown error", resp->message);
 }
 
 /* Send req (its request_id is set here) and return the matching Response
@@ -154,47 +198,20 @@ static int s_query(const s_opts_t *opt, Passerelle__V1__Request *req,
                    Passerelle__V1__Response **resp_p)
 {
     matchctl_conn_t *conn = NULL;
-    uint64_t start = matchctl_now_ms();
-    char id[64];
-    uint8_t *buf = NULL;
-    size_t len;
     int rc;
 
     *resp_p = NULL;
-    (void)snprintf(id, sizeof id, "matchctl-%ld-%" PRIu64, (long)getpid(), start);
-    req->request_id = id;
-    len = passerelle__v1__request__get_packed_size(req);
-    buf = malloc(len + 1);
-    if (buf == NULL) {
-        fprintf(stderr, "matchctl %s: out of memory\n", opt->cmd);
-        return MATCHCTL_EXIT_FAILED;
-    }
-    if (passerelle__v1__request__pack(req, buf) != len)
-        abort(); /* protobuf-c broke its own contract */
     rc = matchctl_conn_new(&conn, opt->endpoint, S_HWM);
-    if (rc != MATCHCTL_NET_OK) {
-        rc = rc == MATCHCTL_NET_EENDPOINT ? MATCHCTL_EXIT_USAGE : MATCHCTL_EXIT_UNREACHABLE;
-        goto done;
-    }
-    rc = matchctl_conn_send(conn, buf, len, (int)opt->timeout_ms);
-    if (rc != MATCHCTL_NET_OK) {
-        rc = rc == MATCHCTL_NET_ETIMEOUT ? s_no_answer(opt) : MATCHCTL_EXIT_UNREACHABLE;
-        goto done;
-    }
-    rc = s_await(opt, conn, id, start + opt->timeout_ms, resp_p);
+    if (rc != MATCHCTL_NET_OK)
+        return rc == MATCHCTL_NET_EENDPOINT ? MATCHCTL_EXIT_USAGE : MATCHCTL_EXIT_UNREACHABLE;
+    rc = matchctl_rpc(conn, opt->cmd, req, opt->timeout_ms, resp_p);
     if (rc == 0 && (*resp_p)->error != PASSERELLE__V1__ERROR_CODE__ERROR_CODE_NONE) {
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
-            &passerelle__v1__error_code__descriptor, (int)(*resp_p)->error);
-        fprintf(stderr, "matchctl %s: query endpoint %s answered %s: %s\n", opt->cmd, opt->endpoint,
-                ev ? ev->name : "an unknown error", (*resp_p)->message);
+        matchctl_print_error(opt->cmd, opt->endpoint, *resp_p);
         passerelle__v1__response__free_unpacked(*resp_p, NULL);
         *resp_p = NULL;
         rc = MATCHCTL_EXIT_FAILED;
     }
-done:
-    req->request_id = NULL; /* points at our stack */
     matchctl_conn_destroy(&conn);
-    free(buf);
     return rc;
 }
 
