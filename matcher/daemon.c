@@ -212,6 +212,11 @@ int daemon_run(const config_t *cfg)
         !(ingest = ingest_new(zctx, cfg, store, &counters, ref, engine, feed)) ||
         !(query = query_new(zctx, cfg, store, &counters, ref, engine)))
         goto done;
+    int lrc = feed_learn_topics(feed, store);
+    if (lrc != 0) {
+        log_errorx("reading the match log failed: %s", store_strerror(lrc));
+        goto done;
+    }
     if (ref_changed) {
         uint64_t n = 0;
         int rc = rebuild_all(store, engine, feed, &n);

@@ -13,6 +13,7 @@
 
 #include "explain.h"
 #include "log.h"
+#include "strmap.h"
 #include "passerelle/v1/feed.pb-c.h"
 
 typedef struct {
@@ -26,6 +27,8 @@ struct feed {
     void *sock;
     const reference_t *ref;
     counters_t *counters;
+    strmap_t *last_by_topic;   /* topic -> last committed sequence (as a pointer) */
+    strmap_t *staged;          /* the same, for the batch not yet committed */
     s_pending_t *pending;
     size_t n_pending, cap_pending;
     uint8_t *buf;
@@ -61,6 +64,8 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         return NULL;
     self->ref = ref;
     self->counters = counters;
+    if (!(self->last_by_topic = strmap_new()) || !(self->staged = strmap_new()))
+        goto fail;
     self->sock = zmq_socket(zctx, ZMQ_XPUB);
     if (!self->sock) {
         log_warnx("feed: zmq_socket: %s", zmq_strerror(errno));
@@ -92,6 +97,8 @@ void feed_destroy(feed_t **self_p)
         (void)zmq_close(self->sock); /* fails only on a bad handle */
     free(self->pending);
     free(self->buf);
+    strmap_destroy(&self->staged);
+    strmap_destroy(&self->last_by_topic);
     free(self);
     *self_p = NULL;
 }
@@ -119,6 +126,42 @@ void feed_reset(feed_t *self)
 {
     self->n_pending = 0;
     self->buf_len = 0;
+    strmap_clear(self->staged);
+}
+
+/* The last sequence published (or staged) under topic, 0 if none. */
+static uint64_t s_last_on(const feed_t *self, const char *topic)
+{
+    void *v = strmap_get(self->staged, topic);
+    if (!v)
+        v = strmap_get(self->last_by_topic, topic);
+    return (uint64_t)(uintptr_t)v;
+}
+
+static void s_commit_topic(const char *topic, void *value, void *arg)
+{
+    feed_t *self = arg;
+    if (strmap_put(self->last_by_topic, topic, value) != 0)
+        log_warnx("feed: out of memory recording the last sequence of %s", topic);
+}
+
+static int s_learn_fn(const store_match_t *m, void *arg)
+{
+    feed_t *self = arg;
+    for (size_t i = 0; i < m->n_topics; i++)
+        if (strmap_put(self->last_by_topic, m->topics[i], (void *)(uintptr_t)m->seq) != 0)
+            return STORE_ENOMEM;
+    return 0;
+}
+
+static int s_learn_txn(store_txn_t *txn, void *arg)
+{
+    return store_match_each(txn, 0, s_learn_fn, arg);
+}
+
+int feed_learn_topics(feed_t *self, store_t *store)
+{
+    return store_read(store, s_learn_txn, self);
 }
 
 static s_pending_t *s_pending_add(feed_t *self, size_t len)
@@ -152,11 +195,21 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len)
 
 /* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
 static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
-                           const char *region, int anonymous)
+                           const char *region, int anonymous, const s_pending_t *topics)
 {
     Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
     Passerelle__V1__Explanation e;
     static explain_buf_t ebuf;
+    Passerelle__V1__MatchUpdate__PreviousSequenceEntry prev[STORE_TOPICS_MAX];
+    Passerelle__V1__MatchUpdate__PreviousSequenceEntry *prev_p[STORE_TOPICS_MAX];
+    for (size_t i = 0; i < topics->n_topics; i++) {
+        passerelle__v1__match_update__previous_sequence_entry__init(&prev[i]);
+        prev[i].key = (char *)topics->topics[i];
+        prev[i].value = s_last_on(self, topics->topics[i]);
+        prev_p[i] = &prev[i];
+    }
+    m.previous_sequence = prev_p;
+    m.n_previous_sequence = topics->n_topics;
     m.sequence = seq;
     m.kind = (Passerelle__V1__MatchKind)c->kind;
     m.side = (Passerelle__V1__ListSide)c->side;
@@ -180,6 +233,8 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         return NULL;
     if (passerelle__v1__match_update__pack(&m, self->buf + p->off) != len)
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
+    memcpy(p->topics, topics->topics, sizeof p->topics);
+    p->n_topics = topics->n_topics;
     return p;
 }
 
@@ -204,22 +259,23 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
 {
     const char *region = feed_region_of(self->ref, &c->v->site);
     uint64_t seq = store_match_last(txn) + 1;
-    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous);
+    s_pending_t topics;
+    s_topics(c, region, &topics);
+    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics);
     s_pending_t *pub = p;
     if (p && c->anonymous) {
-        pub = s_pack(self, c, seq, now_ms, region, 0);
+        pub = s_pack(self, c, seq, now_ms, region, 0, &topics);
         p = &self->pending[self->n_pending - 2]; /* the array may have moved */
-        if (pub) {
-            s_topics(c, region, pub);
-            pub->publish = 1;
-        }
     }
     if (!p || !pub) {
         log_errorx("feed: out of memory for the outbox");
         return STORE_ENOMEM;
     }
-    s_topics(c, region, p);
     p->publish = !c->anonymous;
+    pub->publish = 1;
+    for (size_t i = 0; i < topics.n_topics; i++)
+        if (strmap_put(self->staged, topics.topics[i], (void *)(uintptr_t)seq) != 0)
+            return STORE_ENOMEM;
     store_match_t m = {
         .seq = seq,
         .at_ms = now_ms,
@@ -249,5 +305,6 @@ void feed_publish(feed_t *self)
             self->counters->feed_published++;
         }
     }
+    strmap_each(self->staged, s_commit_topic, self); /* the batch is on disk */
     feed_reset(self);
 }

@@ -57,6 +57,11 @@ void feed_destroy(feed_t **self_p);
 
 void *feed_socket(feed_t *self);
 
+/* Learn, from the stored match log, the last sequence published under each
+ * topic (for MatchUpdate.previous_sequence). Call once at start-up.
+ * Returns 0 or a STORE_E* code. */
+int feed_learn_topics(feed_t *self, store_t *store) STORE_WUR;
+
 /* Read and account pending subscription messages. */
 void feed_handle_subscriptions(feed_t *self);
 
@@ -68,7 +73,8 @@ void feed_reset(feed_t *self);
  * STORE_E* code (the batch then aborts). */
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms) STORE_WUR;
 
-/* Publish the queued messages (call after the commit), then forget them. */
+/* Publish the queued messages (call after the commit), remember the last
+ * sequence of each of their topics, then forget them. */
 void feed_publish(feed_t *self);
 
 /* INSEE region code of a place ("" when unknown). */

@@ -102,3 +102,20 @@ size_t strmap_size(const strmap_t *self)
 {
     return self->size;
 }
+
+void strmap_clear(strmap_t *self)
+{
+    for (size_t i = 0; i < self->cap; i++) {
+        free(self->slots[i].key);
+        self->slots[i].key = NULL;
+    }
+    self->size = 0;
+}
+
+void strmap_each(const strmap_t *self, void (*fn)(const char *key, void *value, void *arg),
+                 void *arg)
+{
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots[i].key)
+            fn(self->slots[i].key, self->slots[i].value, arg);
+}

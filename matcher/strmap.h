@@ -22,4 +22,12 @@ void *strmap_get(const strmap_t *self, const char *key);
 
 size_t strmap_size(const strmap_t *self);
 
+/* Remove every entry (keeps the allocated table). */
+void strmap_clear(strmap_t *self);
+
+/* Call fn(key, value, arg) for every entry, in no particular order. The map
+ * must not change during the walk. */
+void strmap_each(const strmap_t *self, void (*fn)(const char *key, void *value, void *arg),
+                 void *arg);
+
 #endif

@@ -635,6 +635,8 @@ typedef struct {
     size_t n, cap;
     uint64_t last_seq;
     size_t updates, anonymous;
+    strmap_t *last_on_topic;  /* topic -> last sequence seen in the log */
+    size_t prev_checked, prev_bad;
 } s_replayed_t;
 
 static s_entry_t *s_find(s_replayed_t *r, const char *owner, const char *member, int create)
@@ -665,6 +667,18 @@ static int s_replay_cb(const store_match_t *m, void *arg)
     assert_true(u->sequence == m->seq && m->seq > r->last_seq);
     r->last_seq = m->seq;
     r->updates++;
+    /* previous_sequence names, for each topic, the last update under it:
+     * the last one in the log, or a later one that an erasure deleted */
+    assert_int_equal(u->n_previous_sequence, m->n_topics);
+    for (size_t i = 0; i < u->n_previous_sequence; i++) {
+        const char *t = u->previous_sequence[i]->key;
+        uint64_t prev = u->previous_sequence[i]->value;
+        uint64_t seen = (uint64_t)(uintptr_t)strmap_get(r->last_on_topic, t);
+        r->prev_checked++;
+        if (prev < seen || prev >= m->seq || strcmp(t, m->topics[i]) != 0)
+            r->prev_bad++;
+        assert_int_equal(strmap_put(r->last_on_topic, t, (void *)(uintptr_t)m->seq), 0);
+    }
     char owner[STORE_ID_MAX + 3];
     int vside = u->side == PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY;
     snprintf(owner, sizeof owner, "%c:%s", vside ? 'v' : 'g', vside ? u->vacancy_id : u->graduate_id);
@@ -758,7 +772,7 @@ static void test_oracle(void **state)
     assert_int_equal(o.mismatches, 0);
     assert_true(o.pairs > 1000); /* the population really matches */
 
-    s_replayed_t rep = { strmap_new(), NULL, 0, 0, 0, 0, 0 };
+    s_replayed_t rep = { strmap_new(), NULL, 0, 0, 0, 0, 0, strmap_new(), 0, 0 };
     s_check_t c = { &rep, 0, 0 };
     assert_int_equal(store_read(f->store, s_replay_fn, &c), 0);
     size_t live = 0;
@@ -771,8 +785,13 @@ static void test_oracle(void **state)
                   rep.updates, rep.anonymous, c.entries, c.mismatches, live);
     assert_int_equal(c.mismatches, 0);
     assert_int_equal(live, c.entries); /* nothing extra survives the replay */
+    print_message("replay: %zu previous_sequence links checked, %zu wrong\n", rep.prev_checked,
+                  rep.prev_bad);
+    assert_true(rep.prev_checked > 0);
+    assert_int_equal(rep.prev_bad, 0);
     free(rep.all);
     strmap_destroy(&rep.map);
+    strmap_destroy(&rep.last_on_topic);
 
     /* New weights (as after a change of reference data): a rebuild brings
      * every list to what the brute force gives with them. */
