@@ -347,14 +347,44 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     return 0;
 }
 
+/* The hard filters that a candidate's head alone can fail: state, place,
+ * distance, contract type, licence. The same tests, in the same arithmetic,
+ * as score_pair(), so that the head never refuses an eligible pair; it only
+ * spares decoding whole records of candidates that are too far away. */
+static int s_head_ok(const s_ent_t *e, const store_head_t *h)
+{
+    if (h->state != STORE_STATE_OPEN || !h->has_point)
+        return 0;
+    if (e->kind == STORE_ENTITY_VACANCY) {
+        const store_vacancy_t *v = &e->rec.v;
+        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+        return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km) &&
+               (!h->contracts || (h->contracts & (1u << v->contract))) &&
+               (!v->licence_required || h->licence);
+    }
+    const store_graduate_t *g = &e->rec.g;
+    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
+    return d <= g->radius_km && (!h->distance_km || d <= h->distance_km) &&
+           (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
+}
+
 /* Score every candidate of e; the eligible ones go to out (sorted by id). */
 static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out)
 {
+    store_head_t head;
     int rc = s_candidates(self, txn, e);
     out->n = 0;
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < self->ids.n; i++) {
+        rc = store_entity_head(txn, s_other(e->kind), self->ids.v[i], &head);
+        if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
+            continue;
+        if (rc != 0)
+            return rc;
+        self->stats.heads++;
+        if (!s_head_ok(e, &head))
+            continue;
         rc = s_load(self, txn, s_other(e->kind), self->ids.v[i], &self->cand_ent);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
             continue; /* an index entry without a readable record: skip it */

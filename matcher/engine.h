@@ -56,7 +56,8 @@ int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
 
 /* Work counters: candidates scored, lists rewritten, full recomputations. */
 typedef struct {
-    uint64_t candidates;
+    uint64_t heads;           /* candidate heads read */
+    uint64_t candidates;      /* pairs scored */
     uint64_t lists_written;
     uint64_t recomputations;
     uint64_t changes;

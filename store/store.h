@@ -169,6 +169,23 @@ int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) ST
 int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
 int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
+/* The leading fields of an entity, readable without decoding the whole
+ * record: what the engine's hard filters look at first. */
+typedef struct {
+    uint8_t state;        /* store_state_t */
+    uint8_t licence;      /* graduate: holds one; vacancy: requires one */
+    uint8_t contract;     /* vacancy: its contract type (0 for graduates) */
+    uint8_t has_point;
+    uint32_t contracts;   /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
+    int32_t distance_km;  /* graduate: mobility radius; vacancy: max distance, 0 = none */
+    double lat, lon;
+} store_head_t;
+
+/* Read the head of entity (kind, id). STORE_ENOTFOUND if absent,
+ * STORE_ECORRUPT if it does not decode. */
+int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      store_head_t *out) STORE_WUR;
+
 /* ---- inverted indexes ------------------------------------------------- */
 
 typedef enum {

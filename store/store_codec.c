@@ -401,6 +401,29 @@ int store_codec_graduate_decode(const void *buf, size_t len, store_graduate_t *o
     return s_reader_end(&r);
 }
 
+int store_codec_graduate_head(const void *buf, size_t len, store_head_t *out)
+{
+    s_reader_t r = {buf, len, 0, buf == NULL};
+    char skip[STORE_ID_MAX + 1], commune[STORE_CODE_MAX + 1];
+    if (s_get_u8(&r) != STORE_CODEC_GRADUATE_V1)
+        return STORE_ECORRUPT;
+    s_get_str(&r, skip, sizeof skip); /* id */
+    s_get_str(&r, skip, sizeof skip); /* school */
+    (void)s_get_u64(&r);              /* version */
+    out->state = s_get_u8(&r);
+    out->licence = s_get_u8(&r);
+    (void)s_get_u8(&r); /* skills_inferred */
+    out->contracts = s_get_u32(&r);
+    out->contract = 0;
+    out->distance_km = (int32_t)s_get_u32(&r);
+    (void)s_get_u32(&r); /* available_from */
+    out->lat = s_get_f64(&r);
+    out->lon = s_get_f64(&r);
+    s_get_str(&r, commune, sizeof commune);
+    out->has_point = s_get_u8(&r);
+    return r.bad ? STORE_ECORRUPT : 0;
+}
+
 /* ---- vacancies --------------------------------------------------------- */
 
 static int s_vacancy_ok(const store_vacancy_t *v)
@@ -452,6 +475,32 @@ void store_codec_vacancy_encode(const store_vacancy_t *v, void *buf, size_t len)
     s_writer_t w = {buf, len, 0};
     s_put_vacancy(&w, v);
     assert(w.off == len);
+}
+
+int store_codec_vacancy_head(const void *buf, size_t len, store_head_t *out)
+{
+    s_reader_t r = {buf, len, 0, buf == NULL};
+    char skip[STORE_ID_MAX + 1], commune[STORE_CODE_MAX + 1];
+    if (s_get_u8(&r) != STORE_CODEC_VACANCY_V1)
+        return STORE_ECORRUPT;
+    s_get_str(&r, skip, sizeof skip); /* id */
+    s_get_str(&r, skip, sizeof skip); /* employer */
+    (void)s_get_u64(&r);              /* version */
+    out->state = s_get_u8(&r);
+    (void)s_get_u8(&r); /* sector */
+    out->contract = s_get_u8(&r);
+    out->licence = s_get_u8(&r);
+    (void)s_get_u8(&r); /* min_level */
+    out->contracts = 0;
+    out->distance_km = (int32_t)s_get_u32(&r);
+    (void)s_get_u32(&r); /* positions */
+    (void)s_get_u32(&r); /* start_date */
+    (void)s_get_u32(&r); /* expires_on */
+    out->lat = s_get_f64(&r);
+    out->lon = s_get_f64(&r);
+    s_get_str(&r, commune, sizeof commune);
+    out->has_point = s_get_u8(&r);
+    return r.bad ? STORE_ECORRUPT : 0;
 }
 
 int store_codec_vacancy_decode(const void *buf, size_t len, store_vacancy_t *out)

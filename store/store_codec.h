@@ -47,6 +47,11 @@ int store_codec_vacancy_size(const store_vacancy_t *v, size_t *len) STORE_WUR;
 void store_codec_vacancy_encode(const store_vacancy_t *v, void *buf, size_t len);
 int store_codec_vacancy_decode(const void *buf, size_t len, store_vacancy_t *out) STORE_WUR;
 
+/* Read only the leading fields of a record (see store_head_t): what the
+ * hard filters check first. STORE_ECORRUPT if they do not decode. */
+int store_codec_graduate_head(const void *buf, size_t len, store_head_t *out) STORE_WUR;
+int store_codec_vacancy_head(const void *buf, size_t len, store_head_t *out) STORE_WUR;
+
 /* The same for log records. ev->seq is not encoded (it is the key). The
  * size check refuses NULL strings, source + event_id over 400 bytes, an
  * entity id that is empty or over STORE_ID_MAX, a payload over 4 GiB - 1

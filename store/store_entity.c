@@ -354,3 +354,23 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_get");
     return out;
 }
+
+/* ---- heads ---------------------------------------------------------------- */
+
+int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      store_head_t *out)
+{
+    MDB_val val;
+    int grad = kind == STORE_ENTITY_GRADUATE;
+    const s_kind_t *k = grad ? &s_graduates : &s_vacancies;
+    int rc = s_args_ok(txn, out, id, 0, __func__);
+    if (rc == 0 && !grad && kind != STORE_ENTITY_VACANCY)
+        rc = STORE_EINVAL;
+    if (rc == 0)
+        rc = s_raw_get(txn, k, id, &val);
+    if (rc != 0)
+        return rc;
+    rc = grad ? store_codec_graduate_head(val.mv_data, val.mv_size, out)
+              : store_codec_vacancy_head(val.mv_data, val.mv_size, out);
+    return rc != 0 ? s_corrupt(k, id, val.mv_size) : 0;
+}
