@@ -73,7 +73,8 @@ typedef struct {
 struct engine {
     const reference_t *ref;
     score_weights_t w;
-    unsigned k;
+    unsigned k;           /* entries shown and published */
+    unsigned kk;          /* entries kept: a margin, so departures seldom force a recomputation */
     feed_t *feed;
     s_ids_t ids;          /* candidate ids */
     s_keys_t keys;        /* relevance keys of the entity being retrieved for */
@@ -163,14 +164,6 @@ static const store_rank_t *s_ranks_find(const s_ranks_t *r, const char *id)
         return NULL;
     memcpy(key.id, id, strlen(id) + 1);
     return bsearch(&key, r->v, r->n, sizeof *r->v, s_rank_id_cmp);
-}
-
-static int s_list_find(const store_list_t *l, const char *id)
-{
-    for (int i = 0; i < l->n; i++)
-        if (strcmp(l->e[i].id, id) == 0)
-            return i;
-    return -1;
 }
 
 /* ---- entities -------------------------------------------------------- */
@@ -397,14 +390,16 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
     return 0; /* ids were unique and sorted: out is sorted by id */
 }
 
-/* The top K of a set of eligible partners, in rank order. */
+/* The stored head of a ranking: the top KK of a set of eligible partners,
+ * in rank order; exhaustive when that is all of them. */
 static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
 {
     out->n = 0;
+    out->exhaustive = elig->n <= self->kk;
     if (elig->n == 0)
         return;
     qsort(elig->v, elig->n, sizeof *elig->v, s_rank_cmp);
-    out->n = (uint16_t)(elig->n < self->k ? elig->n : self->k);
+    out->n = (uint16_t)(elig->n < self->kk ? elig->n : self->kk);
     memcpy(out->e, elig->v, out->n * sizeof *out->e);
     qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
 }
@@ -464,31 +459,48 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
     return self->feed ? feed_record(self->feed, txn, &c, cause->now_ms) : 0;
 }
 
-/* Record the differences between owner o's old and new lists, store the
- * new one. LEFT first, then entries in rank order. */
+static unsigned s_visible(const engine_t *self, const store_list_t *l)
+{
+    return l->n < self->k ? l->n : self->k;
+}
+
+/* Find id among the first n entries of l, -1 if absent. */
+static int s_find_in(const store_list_t *l, unsigned n, const char *id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(l->e[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Record what changed in the visible part (the first K entries) of owner
+ * o's ranking: LEFT, then ENTERED and UPDATED (score changed) in rank
+ * order. An entry whose rank moved only because another one entered or
+ * left above it is not an update of its own: subscribers order a list by
+ * score. Then store the new head if anything in it changed. */
 static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
                          const store_list_t *old, const store_list_t *new, const s_cause_t *cause)
 {
+    unsigned vo = s_visible(self, old), vn = s_visible(self, new);
     int rc;
-    for (int i = 0; i < old->n; i++) {
-        if (s_list_find(new, old->e[i].id) >= 0)
+    for (unsigned i = 0; i < vo; i++) {
+        if (s_find_in(new, vn, old->e[i].id) >= 0)
             continue;
         if ((rc = s_record(self, txn, o, old->e[i].id, FEED_LEFT, 0, old->e[i].micro, 0, cause)))
             return rc;
     }
-    int changed = old->n != new->n;
-    for (int i = 0; i < new->n; i++) {
-        int j = s_list_find(old, new->e[i].id);
-        uint32_t rank = (uint32_t)i + 1;
-        if (j == i && old->e[j].micro == new->e[i].micro)
+    for (unsigned i = 0; i < vn; i++) {
+        int j = s_find_in(old, vo, new->e[i].id);
+        if (j >= 0 && old->e[j].micro == new->e[i].micro)
             continue;
-        changed = 1;
-        uint8_t kind = j < 0 ? FEED_ENTERED : FEED_UPDATED;
-        int explain = j < 0 || old->e[j].micro != new->e[i].micro;
-        rc = s_record(self, txn, o, new->e[i].id, kind, rank, new->e[i].micro, explain, cause);
+        rc = s_record(self, txn, o, new->e[i].id, j < 0 ? FEED_ENTERED : FEED_UPDATED, i + 1,
+                      new->e[i].micro, 1, cause);
         if (rc != 0)
             return rc;
     }
+    int changed = old->n != new->n || old->exhaustive != new->exhaustive;
+    for (unsigned i = 0; !changed && i < new->n; i++)
+        changed = strcmp(old->e[i].id, new->e[i].id) != 0 || old->e[i].micro != new->e[i].micro;
     if (!changed)
         return 0;
     self->stats.lists_written++;
@@ -502,40 +514,84 @@ static int s_owners_cb(const char *id, size_t len, void *arg)
     return s_ids_push(arg, id, len);
 }
 
-/* Revisit partner p's list after the change of x (self->self_ent), whose
- * eligible partners are in self->elig_self. */
-static int s_revisit(engine_t *self, store_txn_t *txn, s_ent_t *p, const s_cause_t *cause)
+/* Insert e into l (kept in rank order) if the head may hold it: when l
+ * is exhaustive, or when e ranks above `bound`, the lowest entry the head
+ * held (every partner outside the head ranks below it). Trims l to KK. */
+static void s_insert(const engine_t *self, store_list_t *l, const store_rank_t *e,
+                     const store_rank_t *bound)
+{
+    if (!l->exhaustive && (!bound || s_rank_cmp(e, bound) > 0))
+        return;
+    unsigned i = l->n;
+    while (i > 0 && s_rank_cmp(e, &l->e[i - 1]) < 0) {
+        if (i < STORE_LIST_MAX)
+            l->e[i] = l->e[i - 1];
+        i--;
+    }
+    l->e[i] = *e;
+    if (l->n < STORE_LIST_MAX)
+        l->n++;
+    if (l->n > self->kk) {
+        l->n = (uint16_t)self->kk;
+        l->exhaustive = 0;
+    }
+}
+
+/* The new head of partner (kind, pid)'s ranking after x changed, from its
+ * old head: x's entry removed, then put back where its new score ranks if
+ * the head may hold it. Returns 1 if the head must be recomputed (it fell
+ * below K entries without being exhaustive). */
+static int s_adjust(const engine_t *self, const store_list_t *old, store_list_t *new,
+                    const char *xid, const store_rank_t *s)
+{
+    store_rank_t bound, x;
+    *new = *old;
+    if (old->n > 0)
+        bound = old->e[old->n - 1];
+    int pos = s_find_in(new, new->n, xid);
+    if (pos >= 0) {
+        memmove(&new->e[pos], &new->e[pos + 1], (size_t)(new->n - pos - 1) * sizeof new->e[0]);
+        new->n--;
+    }
+    if (s) {
+        memcpy(x.id, xid, strlen(xid) + 1);
+        x.micro = s->micro;
+        s_insert(self, new, &x, old->n > 0 ? &bound : NULL);
+    }
+    return new->n < self->k && !new->exhaustive;
+}
+
+/* Revisit partner (kind, pid)'s ranking after the change of x
+ * (self->self_ent), whose eligible partners are in self->elig_self. The
+ * partner's record is loaded only if its list changes. */
+static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *pid,
+                     const s_cause_t *cause)
 {
     store_list_t *old = &self->old_list, *new = &self->new_list;
     const char *xid = s_id(&self->self_ent);
-    int rc = store_list_get(txn, p->kind, s_id(p), old);
+    int rc = store_list_get(txn, kind, pid, old);
     if (rc != 0)
         return rc;
-    const store_rank_t *s = s_ranks_find(&self->elig_self, s_id(p));
-    int pos = s_list_find(old, xid);
-    *new = *old;
-    if (pos >= 0 && (!s || s->micro < old->e[pos].micro)) {
+    const store_rank_t *s = s_ranks_find(&self->elig_self, pid);
+    int pos = s_find_in(old, old->n, xid);
+    if (pos < 0 && !s)
+        return 0; /* x was not in it and cannot enter */
+    if (pos >= 0 && s && s->micro == old->e[pos].micro)
+        return 0; /* same score: same place */
+    int recompute = s_adjust(self, old, new, xid, s);
+    if (!recompute && new->n == old->n && new->exhaustive == old->exhaustive &&
+        memcmp(new->e, old->e, new->n * sizeof new->e[0]) == 0)
+        return 0;
+    rc = s_load(self, txn, kind, pid, &self->owner_ent);
+    if (rc != 0)
+        return rc == STORE_ENOTFOUND ? 0 : rc;
+    if (recompute) {
         self->stats.recomputations++;
-        if ((rc = s_eligible(self, txn, p, &self->elig_tmp)) != 0)
+        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
             return rc;
         s_top(self, &self->elig_tmp, new);
-    } else if (pos >= 0 && s->micro > old->e[pos].micro) {
-        new->e[pos].micro = s->micro;
-        qsort(new->e, new->n, sizeof new->e[0], s_rank_cmp);
-    } else if (pos < 0 && s) {
-        store_rank_t cand; /* x itself, with the pair's score */
-        memcpy(cand.id, xid, strlen(xid) + 1);
-        cand.micro = s->micro;
-        if (new->n >= self->k && s_rank_cmp(&cand, &new->e[new->n - 1]) > 0)
-            return 0; /* does not beat the K-th entry */
-        if (new->n >= self->k)
-            new->n--;
-        new->e[new->n++] = cand;
-        qsort(new->e, new->n, sizeof new->e[0], s_rank_cmp);
-    } else {
-        return 0;
     }
-    return s_commit_list(self, txn, p, old, new, cause);
+    return s_commit_list(self, txn, &self->owner_ent, old, new, cause);
 }
 
 /* The entity (kind, id) changed in the store (or is being erased). */
@@ -570,13 +626,9 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                              strlen(self->elig_self.v[i].id))) != 0)
             return rc;
     s_ids_unique(&self->affected);
-    for (size_t i = 0; i < self->affected.n; i++) {
-        rc = s_load(self, txn, s_other(kind), self->affected.v[i], &self->owner_ent);
-        if (rc == STORE_ENOTFOUND)
-            continue;
-        if (rc != 0 || (rc = s_revisit(self, txn, &self->owner_ent, cause)) != 0)
+    for (size_t i = 0; i < self->affected.n; i++)
+        if ((rc = s_revisit(self, txn, s_other(kind), self->affected.v[i], cause)) != 0)
             return rc;
-    }
     return 0;
 }
 
@@ -592,6 +644,7 @@ engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned 
     self->ref = ref;
     self->w = *w;
     self->k = k;
+    self->kk = 2 * k < STORE_LIST_MAX ? 2 * k : STORE_LIST_MAX;
     self->feed = feed;
     return self;
 }
@@ -663,4 +716,9 @@ int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
 void engine_stats(const engine_t *self, engine_stats_t *out)
 {
     *out = self->stats;
+}
+
+unsigned engine_k(const engine_t *self)
+{
+    return self->k;
 }

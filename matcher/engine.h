@@ -7,8 +7,11 @@
  * they are fewer), scores them (score.h), rewrites the entity's own list
  * and every other list that the change touches, and records each list
  * change as a MatchUpdate (feed.h). Invariant, after every event: each
- * stored list equals the top K of a from-scratch scoring of all eligible
- * pairs, ordered by score (descending) then id (ascending).
+ * stored list holds the true top n (K <= n <= 2K, or all of them if fewer)
+ * of a from-scratch scoring of all eligible pairs, ordered by score
+ * (descending) then id (ascending); the first K are the list shown and
+ * published. The margin beyond K lets an entry leave without a rescan of
+ * every candidate.
  */
 #ifndef MATCHER_ENGINE_H
 #define MATCHER_ENGINE_H
@@ -41,9 +44,9 @@ int engine_vacancy_changed(engine_t *self, store_txn_t *txn, const char *id, int
  * anonymised. Call before store_graduate_erase(). */
 int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms) STORE_WUR;
 
-/* The ranked list a from-scratch scoring gives for (kind, id), into *out
- * (for tests, the start-up check and the query socket's explanations).
- * Returns 0 or a STORE_E* code. */
+/* The head a from-scratch scoring gives for (kind, id) (up to 2K entries,
+ * exhaustive flag set), into *out: for tests and checks. Returns 0 or a
+ * STORE_E* code. */
 int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
                         store_list_t *out) STORE_WUR;
 
@@ -64,5 +67,8 @@ typedef struct {
 } engine_stats_t;
 
 void engine_stats(const engine_t *self, engine_stats_t *out);
+
+/* K: how many entries of a list are shown and published. */
+unsigned engine_k(const engine_t *self);
 
 #endif

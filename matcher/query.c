@@ -160,7 +160,8 @@ static int s_top_fn(store_txn_t *txn, void *arg)
                         &s_top.list);
     if (rc != 0)
         return rc;
-    size_t n = s_top.list.n;
+    size_t n = s_top.list.n < engine_k(t->self->engine) ? s_top.list.n
+                                                          : engine_k(t->self->engine);
     if (t->rq->limit && t->rq->limit < n)
         n = t->rq->limit;
     for (size_t i = 0; i < n; i++) {

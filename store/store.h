@@ -242,8 +242,12 @@ typedef struct {
     uint32_t micro;
 } store_rank_t;
 
+/* The stored head of a ranking: the true top n of the owner's eligible
+ * partners (the engine keeps more than it shows, so that a departure seldom
+ * forces a recomputation). exhaustive: these are all of them. */
 typedef struct {
     uint16_t n;
+    uint8_t exhaustive;
     store_rank_t e[STORE_LIST_MAX];
 } store_list_t;
 

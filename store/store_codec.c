@@ -605,6 +605,7 @@ _Static_assert(STORE_ID_MAX <= UINT8_MAX, "list entry ids need a u8 length");
 static void s_put_list(s_writer_t *w, const store_list_t *l)
 {
     s_put_u8(w, STORE_CODEC_LIST_V1);
+    s_put_u8(w, l->exhaustive ? 1 : 0);
     s_put_u16(w, l->n);
     for (size_t i = 0; i < l->n; i++) {
         size_t n = strlen(l->e[i].id);
@@ -659,6 +660,10 @@ int store_codec_list_decode(const void *buf, size_t len, store_list_t *out)
     memset(out, 0, sizeof *out);
     if (s_get_u8(&r) != STORE_CODEC_LIST_V1)
         return STORE_ECORRUPT;
+    uint8_t flags = s_get_u8(&r);
+    if (flags > 1)
+        r.bad = 1;
+    out->exhaustive = flags;
     out->n = s_get_count(&r, STORE_LIST_MAX);
     for (size_t i = 0; i < out->n && !r.bad; i++) {
         out->e[i].micro = s_get_u32(&r);

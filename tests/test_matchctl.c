@@ -745,9 +745,18 @@ static void s_expect_rebuilt(harness_t *h, const s_line_t *lines, size_t n, cons
         if (j == n_state || !state[j].in)
             fail_msg("%s at rank %u is not in the list rebuilt from the feed", m->graduate_id,
                      m->rank);
-        if (state[j].rank != m->rank || fabs(state[j].score - m->score) > 1e-6)
-            fail_msg("%s: feed says rank %u score %f, matches says rank %u score %f",
-                     m->graduate_id, state[j].rank, state[j].score, m->rank, m->score);
+        /* the list's order follows from the scores (then the ids): the
+         * rank an update carries is its entry's rank when it was sent */
+        unsigned rank = 1;
+        for (size_t k = 0; k < n_state; k++)
+            if (state[k].in && k != j &&
+                (state[k].score > state[j].score + 1e-9 ||
+                 (fabs(state[k].score - state[j].score) <= 1e-9 &&
+                  strcmp(state[k].graduate, state[j].graduate) < 0)))
+                rank++;
+        if (rank != m->rank || fabs(state[j].score - m->score) > 1e-6)
+            fail_msg("%s: the feed gives rank %u score %f, matches says rank %u score %f",
+                     m->graduate_id, rank, state[j].score, m->rank, m->score);
     }
     passerelle__v1__response__free_unpacked(top, NULL);
 }

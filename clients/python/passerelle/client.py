@@ -563,7 +563,8 @@ class ListState:
 
     ``apply(update)`` for each update in sequence order; then
     ``vacancy_list(vacancy_id)`` / ``graduate_list(graduate_id)`` return
-    RankedMatch messages sorted by rank, comparable with Client.matches().
+    RankedMatch messages in rank order (score, then id), comparable with
+    Client.matches().
     A LEFT stored after a graduate's erasure carries no graduate id; the lists
     it touched are listed in ``unresolved`` and must be re-fetched.
     """
@@ -598,7 +599,16 @@ class ListState:
         lst[member] = m
 
     def _sorted(self, key):
-        return sorted(self._lists.get(key, {}).values(), key=lambda m: (m.rank, m.vacancy_id, m.graduate_id))
+        """The list in rank order: by score, highest first, then by the
+        member's id. An update's ``rank`` is its entry's rank when it was
+        sent; entries that only moved because another one entered or left
+        above them are not sent again, so ranks are recomputed here."""
+        side = key[0]
+        member = (lambda m: m.graduate_id) if side == feed_pb2.LIST_SIDE_VACANCY else (lambda m: m.vacancy_id)
+        out = sorted(self._lists.get(key, {}).values(), key=lambda m: (-round(m.score * 1e6), member(m)))
+        for i, m in enumerate(out):
+            m.rank = i + 1
+        return out
 
     def vacancy_list(self, vacancy_id):
         return self._sorted((feed_pb2.LIST_SIDE_VACANCY, vacancy_id))
