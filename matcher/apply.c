@@ -9,6 +9,7 @@
 #include "apply.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -60,6 +61,20 @@ static int s_corrupt(apply_item_t *it, const char *id, int rc)
     return 0;
 }
 
+/* The largest mobility radius ever posted: how far the engine looks for the
+ * graduates of a vacancy that sets no distance limit of its own. */
+static int s_note_radius(store_txn_t *txn, int32_t radius_km)
+{
+    char buf[16];
+    int rc = store_meta_get_str(txn, "graduate_radius_max", buf, sizeof buf);
+    if (rc != 0 && rc != STORE_ENOTFOUND)
+        return rc;
+    if (rc == 0 && strtol(buf, NULL, 10) >= radius_km)
+        return 0;
+    (void)snprintf(buf, sizeof buf, "%d", (int)radius_km);
+    return store_meta_put_str(txn, "graduate_radius_max", buf);
+}
+
 static int s_graduate_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
 {
     const store_graduate_t *g = &it->ev.u.grad;
@@ -78,6 +93,8 @@ static int s_graduate_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *i
     if (rc == STORE_ESTALE)
         it->superseded = 1;
     else if (rc != 0)
+        return rc;
+    else if ((rc = s_note_radius(txn, g->radius_km)) != 0)
         return rc;
     else if (b->engine && (rc = engine_graduate_changed(b->engine, txn, g->id, b->now_ms)) != 0)
         return rc;

@@ -23,7 +23,6 @@
 
 #include "log.h"
 
-#define S_MAX_CELLS 64        /* geographic path only for up to this many cells */
 #define S_REACH_MAX_KM 1000.0 /* the largest mobility radius a graduate may have */
 
 typedef struct {
@@ -39,7 +38,7 @@ typedef struct {
 /* The keys of the relevance path of an entity: (index, key) pairs. Never
  * truncated: a missing key would miss eligible partners. */
 typedef struct {
-    store_index_t ix;
+    char kind;            /* STORE_NEAR_SKILL, _RNCP or _ROME */
     const char *key;
 } s_key_t;
 
@@ -78,6 +77,8 @@ struct engine {
     feed_t *feed;
     s_ids_t ids;          /* candidate ids */
     s_keys_t keys;        /* relevance keys of the entity being retrieved for */
+    uint32_t *set;        /* hash set over ids: index + 1, 0 = empty */
+    size_t set_cap;
     s_ids_t affected;     /* partner lists to revisit */
     s_ranks_t elig_self;  /* eligible partners of the changed entity, by id */
     s_ranks_t elig_tmp;   /* eligible partners during a recomputation */
@@ -213,43 +214,21 @@ static int s_score(engine_t *self, const s_ent_t *a, const s_ent_t *b, score_res
 
 /* ---- retrieval ------------------------------------------------------- */
 
-static int s_collect_cb(const char *id, size_t len, void *arg)
-{
-    return s_ids_push(arg, id, len);
-}
-
-static int s_collect(store_txn_t *txn, store_index_t ix, const char *key, s_ids_t *ids)
-{
-    int rc = store_index_each(txn, ix, key, strlen(key), s_collect_cb, ids);
-    return rc > 0 ? STORE_ENOMEM : rc; /* the callback only stops on ENOMEM */
-}
-
-/* The cell keys (big-endian bytes) covering a circle of radius_km around
- * a point. Returns their number, or -1 if there would be more than max. */
-static int s_cells(double lat, double lon, double radius_km, uint8_t (*out)[4], int max)
+/* The coarse cells (store_near_cell) of a box covering a circle of
+ * radius_km around a point: rows r0..r1, columns c0..c1. */
+static void s_near_box(double lat, double lon, double radius_km, int *r0, int *r1, int *c0,
+                       int *c1)
 {
     double dlat = radius_km / 110.574;
     double c = cos((fabs(lat) + dlat) * M_PI / 180.0);
     double dlon = radius_km / (111.320 * (c < 0.01 ? 0.01 : c));
-    int a0 = (int)floor((lat - dlat) / STORE_CELL_DEG), a1 = (int)floor((lat + dlat) / STORE_CELL_DEG);
-    int o0 = (int)floor((lon - dlon) / STORE_CELL_DEG), o1 = (int)floor((lon + dlon) / STORE_CELL_DEG);
-    if ((long)(a1 - a0 + 1) * (o1 - o0 + 1) > max)
-        return -1;
-    int n = 0;
-    for (int a = a0; a <= a1; a++) {
-        for (int o = o0; o <= o1; o++) {
-            uint32_t key = store_cell_of((a + 0.5) * STORE_CELL_DEG, (o + 0.5) * STORE_CELL_DEG);
-            out[n][0] = (uint8_t)(key >> 24);
-            out[n][1] = (uint8_t)(key >> 16);
-            out[n][2] = (uint8_t)(key >> 8);
-            out[n][3] = (uint8_t)key;
-            n++;
-        }
-    }
-    return n;
+    if (dlon > 180)
+        dlon = 180;
+    store_near_cell(lat - dlat, lon - dlon, r0, c0);
+    store_near_cell(lat + dlat, lon + dlon, r1, c1);
 }
 
-static void s_key_add(s_keys_t *k, store_index_t ix, const char *key)
+static void s_key_add(s_keys_t *k, char kind, const char *key)
 {
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 512;
@@ -261,21 +240,23 @@ static void s_key_add(s_keys_t *k, store_index_t ix, const char *key)
         k->v = p;
         k->cap = cap;
     }
-    k->v[k->n].ix = ix;
+    k->v[k->n].kind = kind;
     k->v[k->n++].key = key;
 }
 
 /* A ROME code, its career moves and the codes that move to it. */
-static void s_rome_keys(const reference_t *ref, s_keys_t *k, store_index_t ix, const char *rome)
+static void s_rome_keys(const reference_t *ref, s_keys_t *k, const char *rome)
 {
     const ref_rome_t *r = reference_rome(ref, rome);
-    s_key_add(k, ix, rome);
+    s_key_add(k, STORE_NEAR_ROME, rome);
     for (size_t i = 0; r && i < r->n_moves; i++)
-        s_key_add(k, ix, r->moves[i]);
+        s_key_add(k, STORE_NEAR_ROME, r->moves[i]);
     for (size_t i = 0; r && i < r->n_moves_in; i++)
-        s_key_add(k, ix, r->moves_in[i]);
+        s_key_add(k, STORE_NEAR_ROME, r->moves_in[i]);
 }
 
+/* Every code through which e can relate to a partner: a skill in common, a
+ * required RNCP code, an occupation or one a career move away. */
 static void s_relevance_keys(const engine_t *self, const s_ent_t *e, s_keys_t *k)
 {
     k->n = 0;
@@ -283,60 +264,110 @@ static void s_relevance_keys(const engine_t *self, const s_ent_t *e, s_keys_t *k
     if (e->kind == STORE_ENTITY_GRADUATE) {
         const store_graduate_t *g = &e->rec.g;
         for (size_t i = 0; i < g->n_skills; i++)
-            s_key_add(k, STORE_IX_V_SKILL, g->skills[i].code);
+            s_key_add(k, STORE_NEAR_SKILL, g->skills[i].code);
         for (size_t i = 0; i < g->n_certs; i++)
-            s_key_add(k, STORE_IX_V_CERT, g->certs[i].rncp);
+            s_key_add(k, STORE_NEAR_RNCP, g->certs[i].rncp);
         for (size_t i = 0; i < g->n_romes; i++)
-            s_rome_keys(self->ref, k, STORE_IX_V_ROME, g->romes[i]);
+            s_rome_keys(self->ref, k, g->romes[i]);
     } else {
         const score_vacancy_t *sv = &e->prep.v;
         for (size_t i = 0; i < sv->n_skills; i++)
-            s_key_add(k, STORE_IX_G_SKILL, sv->skills[i].code);
+            s_key_add(k, STORE_NEAR_SKILL, sv->skills[i].code);
         for (size_t i = 0; i < e->rec.v.n_rncps; i++)
-            s_key_add(k, STORE_IX_G_CERT, e->rec.v.rncps[i]);
+            s_key_add(k, STORE_NEAR_RNCP, e->rec.v.rncps[i]);
         for (size_t i = 0; i < e->rec.v.n_romes; i++)
-            s_rome_keys(self->ref, k, STORE_IX_G_ROME, e->rec.v.romes[i]);
+            s_rome_keys(self->ref, k, e->rec.v.romes[i]);
     }
 }
 
+/* ---- candidate ids without repeats -------------------------------------- */
+
+static uint64_t s_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Add id to self->ids unless it is there already (a hash set of indexes
+ * into the vector, so that no sort of strings is needed). */
+static int s_collect_cb(const char *id, size_t len, void *arg)
+{
+    engine_t *self = arg;
+    if (len == 0 || len > STORE_ID_MAX)
+        return 0;
+    if ((self->ids.n + 1) * 2 > self->set_cap) {
+        size_t cap = self->set_cap ? self->set_cap * 2 : 4096;
+        uint32_t *t = realloc(self->set, cap * sizeof *t);
+        if (!t)
+            return 1;
+        self->set = t;
+        self->set_cap = cap;
+        memset(t, 0, cap * sizeof *t);
+        for (size_t i = 0; i < self->ids.n; i++) { /* re-hash what is there */
+            size_t j = (size_t)s_hash(self->ids.v[i], strlen(self->ids.v[i])) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = (uint32_t)i + 1;
+        }
+    }
+    size_t j = (size_t)s_hash(id, len) & (self->set_cap - 1);
+    for (; self->set[j]; j = (j + 1) & (self->set_cap - 1)) {
+        const char *have = self->ids.v[self->set[j] - 1];
+        if (strncmp(have, id, len) == 0 && have[len] == '\0')
+            return 0;
+    }
+    if (s_ids_push(&self->ids, id, len) != 0)
+        return 1;
+    self->set[j] = (uint32_t)self->ids.n;
+    return 0;
+}
+
+/* The farthest any graduate may live from a vacancy that sets no limit. */
+static double s_graduate_reach(store_txn_t *txn)
+{
+    char buf[16];
+    if (store_meta_get_str(txn, "graduate_radius_max", buf, sizeof buf) != 0)
+        return S_REACH_MAX_KM;
+    double r = strtod(buf, NULL);
+    return r > 0 && r < S_REACH_MAX_KM ? r : S_REACH_MAX_KM;
+}
+
 /* Candidate partners of e into self->ids: a superset of its eligible
- * partners, through whichever path has the shorter posting lists: the
- * relevance indexes (every eligible pair shares a skill or relates through
- * a certification), or the geographic cells within reach. */
+ * partners. Every eligible pair relates through a code (skill, RNCP, ROME
+ * or a career move) and lies within reach, so the candidates are the
+ * entries of the *_NEAR indexes under those codes in the coarse cells
+ * around e: posting lists of a neighbourhood. */
 static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
     s_keys_t *keys = &self->keys;
-    uint8_t cells[S_MAX_CELLS][4];
-    const store_place_t *p = e->kind == STORE_ENTITY_GRADUATE ? &e->rec.g.home : &e->rec.v.site;
-    double reach = e->kind == STORE_ENTITY_GRADUATE ? e->rec.g.radius_km
-                   : e->rec.v.max_distance_km       ? e->rec.v.max_distance_km
-                                                    : S_REACH_MAX_KM;
-    store_index_t cell_ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_CELL : STORE_IX_G_CELL;
-    int rc;
+    uint8_t key[STORE_NEAR_KEY_MAX];
+    int grad = e->kind == STORE_ENTITY_GRADUATE, r0, r1, c0, c1, rc;
+    const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
+    store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+    double reach = grad ? e->rec.g.radius_km : s_graduate_reach(txn);
+    if (!grad && e->rec.v.max_distance_km && e->rec.v.max_distance_km < reach)
+        reach = e->rec.v.max_distance_km;
     self->ids.n = 0;
+    if (self->set)
+        memset(self->set, 0, self->set_cap * sizeof *self->set);
     if (!p->has_point)
         return 0;
     s_relevance_keys(self, e, keys);
     if (keys->oom)
         return STORE_ENOMEM;
-    size_t rel = 0, geo = 0;
-    for (size_t i = 0; i < keys->n; i++)
-        rel += store_index_count(txn, keys->v[i].ix, keys->v[i].key, strlen(keys->v[i].key));
-    int n_cells = s_cells(p->lat, p->lon, reach, cells, S_MAX_CELLS);
-    for (int i = 0; i < n_cells; i++)
-        geo += store_index_count(txn, cell_ix, cells[i], 4);
-    if (n_cells >= 0 && geo < rel) {
-        for (int i = 0; i < n_cells; i++) {
-            rc = store_index_each(txn, cell_ix, cells[i], 4, s_collect_cb, &self->ids);
-            if (rc != 0)
-                return rc > 0 ? STORE_ENOMEM : rc;
+    s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
+    for (int r = r0; r <= r1; r++) {
+        for (int c = c0; c <= c1; c++) {
+            for (size_t i = 0; i < keys->n; i++) {
+                size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
+                rc = store_index_each(txn, ix, key, len, s_collect_cb, self);
+                if (rc != 0)
+                    return rc > 0 ? STORE_ENOMEM : rc;
+            }
         }
-    } else {
-        for (size_t i = 0; i < keys->n; i++)
-            if ((rc = s_collect(txn, keys->v[i].ix, keys->v[i].key, &self->ids)) != 0)
-                return rc;
     }
-    s_ids_unique(&self->ids);
     return 0;
 }
 
@@ -387,7 +418,9 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
             (rc = s_ranks_push(out, self->ids.v[i], self->res.micro)) != 0)
             return rc;
     }
-    return 0; /* ids were unique and sorted: out is sorted by id */
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp); /* for s_ranks_find */
+    return 0;
 }
 
 /* The stored head of a ranking: the top KK of a set of eligible partners,
@@ -655,6 +688,7 @@ void engine_destroy(engine_t **self_p)
         return;
     engine_t *self = *self_p;
     free(self->ids.v);
+    free(self->set);
     free(self->keys.v);
     free(self->affected.v);
     free(self->elig_self.v);

@@ -47,6 +47,8 @@ static const struct {
     [STORE_IX_V_CELL] = {"ix_v_cell", MDB_DUPSORT},
     [STORE_IX_G_ROME] = {"ix_g_rome", MDB_DUPSORT},
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
+    [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
+    [STORE_IX_V_NEAR] = {"ix_v_near", MDB_DUPSORT},
     [S_DBI_META] = {"meta", 0},
     [S_DBI_GRADUATES] = {"graduates", 0},
     [S_DBI_VACANCIES] = {"vacancies", 0},

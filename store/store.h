@@ -151,8 +151,9 @@ int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) 
  * version, nothing changes and STORE_ESTALE is returned (equal versions
  * replace). The old record's index entries are removed and, when g->state
  * is STORE_STATE_OPEN, the new ones inserted: skills, RNCP codes, ROME
- * codes (g->romes) and the geographic cell of g->home (when it has a
- * point). Counters follow. */
+ * codes (g->romes), the geographic cell of g->home and, when it has a
+ * point, the same codes under its coarse cell (STORE_IX_G_NEAR). Counters
+ * follow. */
 int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 
 /* Remove every trace of graduate id: the record, its index entries,
@@ -198,12 +199,34 @@ typedef enum {
     STORE_IX_V_CELL,       /* cell key -> vacancy ids */
     STORE_IX_G_ROME,       /* ROME code of a certification -> graduate ids */
     STORE_IX_V_EXPIRY,     /* expiry day (store_day_key) -> vacancy ids */
+    STORE_IX_G_NEAR,       /* coarse cell + skill, RNCP or ROME code -> graduate ids */
+    STORE_IX_V_NEAR,       /* the same for vacancies (store_near_key) */
     STORE_IX_COUNT
 } store_index_t;
 
 /* The 4-byte cell key of a point, for the *_CELL indexes: big-endian
  * (lat cell + 32768) << 16 | (lon cell + 32768), cells of STORE_CELL_DEG. */
 uint32_t store_cell_of(double lat, double lon);
+
+/* Degrees of latitude and longitude of the coarse cells that prefix the
+ * keys of the *_NEAR indexes. Part of the on-disk format. */
+#define STORE_NEAR_DEG 1.0
+
+/* The kinds of code in *_NEAR keys. */
+enum { STORE_NEAR_SKILL = 's', STORE_NEAR_RNCP = 'c', STORE_NEAR_ROME = 'r' };
+
+/* Longest *_NEAR key: cell, kind, code. */
+#define STORE_NEAR_KEY_MAX (4 + 1 + STORE_SKILL_MAX)
+
+/* The key of a *_NEAR index: the coarse cell (row, column) given as
+ * integers (floor(lat / STORE_NEAR_DEG), floor(lon / STORE_NEAR_DEG)), the
+ * kind of code and the code, into buf (STORE_NEAR_KEY_MAX bytes). Returns
+ * the key's length. These indexes find the entities that share a code AND
+ * live near a point: the posting lists of a neighbourhood, not of France. */
+size_t store_near_key(int row, int col, char kind, const char *code, uint8_t *buf);
+
+/* The coarse cell (row, column) of a point. */
+void store_near_cell(double lat, double lon, int *row, int *col);
 
 /* The 4-byte key of a day (days since 1970-01-01, >= 0) for the
  * STORE_IX_V_EXPIRY index: big-endian, so that keys sort by date. */

@@ -111,6 +111,71 @@ static int s_ix_place(store_txn_t *txn, store_index_t ix, const store_place_t *p
     return s_ix_op(txn, ix, key, sizeof key, id, op);
 }
 
+void store_near_cell(double lat, double lon, int *row, int *col)
+{
+    double r = floor(lat / STORE_NEAR_DEG), c = floor(lon / STORE_NEAR_DEG);
+    *row = isfinite(r) && r > -1000 && r < 1000 ? (int)r : 0; /* clamp what is not a place */
+    *col = isfinite(c) && c > -1000 && c < 1000 ? (int)c : 0;
+}
+
+size_t store_near_key(int row, int col, char kind, const char *code, uint8_t *buf)
+{
+    uint16_t r = (uint16_t)(row + 32768), c = (uint16_t)(col + 32768);
+    size_t n = strnlen(code, STORE_SKILL_MAX);
+    buf[0] = (uint8_t)(r >> 8);
+    buf[1] = (uint8_t)r;
+    buf[2] = (uint8_t)(c >> 8);
+    buf[3] = (uint8_t)c;
+    buf[4] = (uint8_t)kind;
+    memcpy(buf + 5, code, n);
+    return 5 + n;
+}
+
+/* code under the coarse cell of p in the *_NEAR index ix. */
+static int s_ix_near(store_txn_t *txn, store_index_t ix, const store_place_t *p, char kind,
+                     const char *code, const char *id, int op)
+{
+    uint8_t key[STORE_NEAR_KEY_MAX];
+    int row, col;
+    if (!p->has_point || !code[0])
+        return 0;
+    store_near_cell(p->lat, p->lon, &row, &col);
+    return s_ix_op(txn, ix, key, store_near_key(row, col, kind, code, key), id, op);
+}
+
+static int s_ix_near_skills(store_txn_t *txn, store_index_t ix, const store_place_t *p,
+                            const store_skill_t *s, size_t n, const char *id, int op)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = s_ix_near(txn, ix, p, STORE_NEAR_SKILL, s[i].code, id, op);
+    return rc;
+}
+
+static int s_graduate_near(store_txn_t *txn, const store_graduate_t *g, int op)
+{
+    const store_index_t ix = STORE_IX_G_NEAR;
+    int rc = s_ix_near_skills(txn, ix, &g->home, g->skills, g->n_skills, g->id, op);
+    for (size_t i = 0; i < g->n_certs && rc == 0; i++)
+        rc = s_ix_near(txn, ix, &g->home, STORE_NEAR_RNCP, g->certs[i].rncp, g->id, op);
+    for (size_t i = 0; i < g->n_romes && rc == 0; i++)
+        rc = s_ix_near(txn, ix, &g->home, STORE_NEAR_ROME, g->romes[i], g->id, op);
+    return rc;
+}
+
+static int s_vacancy_near(store_txn_t *txn, const store_vacancy_t *v, int op)
+{
+    const store_index_t ix = STORE_IX_V_NEAR;
+    int rc = s_ix_near_skills(txn, ix, &v->site, v->required, v->n_required, v->id, op);
+    if (rc == 0)
+        rc = s_ix_near_skills(txn, ix, &v->site, v->desirable, v->n_desirable, v->id, op);
+    for (size_t i = 0; i < v->n_rncps && rc == 0; i++)
+        rc = s_ix_near(txn, ix, &v->site, STORE_NEAR_RNCP, v->rncps[i], v->id, op);
+    for (size_t i = 0; i < v->n_romes && rc == 0; i++)
+        rc = s_ix_near(txn, ix, &v->site, STORE_NEAR_ROME, v->romes[i], v->id, op);
+    return rc;
+}
+
 int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
 {
     int rc = s_ix_skills(txn, STORE_IX_G_SKILL, g->skills, g->n_skills, g->id, op);
@@ -120,6 +185,8 @@ int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
         rc = s_ix_str(txn, STORE_IX_G_ROME, g->romes[i], g->id, op);
     if (rc == 0)
         rc = s_ix_place(txn, STORE_IX_G_CELL, &g->home, g->id, op);
+    if (rc == 0)
+        rc = s_graduate_near(txn, g, op);
     return rc;
 }
 
@@ -141,6 +208,8 @@ int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op)
         store_day_key(v->expires_on, key);
         rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, v->id, op);
     }
+    if (rc == 0)
+        rc = s_vacancy_near(txn, v, op);
     return rc;
 }
 
