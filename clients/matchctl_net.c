@@ -51,55 +51,75 @@ static int s_configure(void *sock, int hwm)
     return 0;
 }
 
+/* Make a context and a socket of type (configured, subscribed to topic if
+ * not NULL) connected to endpoint, into *ctx / *sock / *copy. Returns
+ * MATCHCTL_NET_OK, or an error code with the reason on stderr; on error the
+ * caller releases what was made with s_close. */
+static int s_open(void **ctx, void **sock, char **copy, const char *endpoint, int type, int hwm,
+                  const char *topic)
+{
+    if ((*copy = strdup(endpoint)) == NULL) {
+        fprintf(stderr, "matchctl: out of memory\n");
+        return MATCHCTL_NET_ESYS;
+    }
+    if ((*ctx = zmq_ctx_new()) == NULL) {
+        fprintf(stderr, "matchctl: zmq_ctx_new: %s\n", zmq_strerror(errno));
+        return MATCHCTL_NET_ESYS;
+    }
+    if ((*sock = zmq_socket(*ctx, type)) == NULL) {
+        fprintf(stderr, "matchctl: zmq_socket: %s\n", zmq_strerror(errno));
+        return MATCHCTL_NET_ESYS;
+    }
+    if (s_configure(*sock, hwm) != 0)
+        return MATCHCTL_NET_ESYS;
+    if (topic != NULL && zmq_setsockopt(*sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0) {
+        fprintf(stderr, "matchctl: subscribe to '%s': %s\n", topic, zmq_strerror(errno));
+        return MATCHCTL_NET_ESYS;
+    }
+    if (zmq_connect(*sock, endpoint) != 0) {
+        int e = errno;
+        fprintf(stderr, "matchctl: connect to %s: %s\n", endpoint, zmq_strerror(e));
+        if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO)
+            return MATCHCTL_NET_EENDPOINT;
+        return MATCHCTL_NET_ESYS;
+    }
+    return MATCHCTL_NET_OK;
+}
+
+static void s_close(void *ctx, void *sock, char *copy)
+{
+    if (sock != NULL && zmq_close(sock) != 0)
+        fprintf(stderr, "matchctl: zmq_close: %s\n", zmq_strerror(errno));
+    while (ctx != NULL && zmq_ctx_term(ctx) != 0 && errno == EINTR)
+        ; /* retry: the linger is short */
+    free(copy);
+}
+
 int matchctl_conn_new(matchctl_conn_t **self_p, const char *endpoint, int hwm)
 {
     matchctl_conn_t *self = calloc(1, sizeof *self);
     int rc = MATCHCTL_NET_ESYS;
 
     *self_p = NULL;
-    if (self == NULL || (self->endpoint = strdup(endpoint)) == NULL) {
+    if (self == NULL) {
         fprintf(stderr, "matchctl: out of memory\n");
-        goto fail;
+        return rc;
     }
-    self->ctx = zmq_ctx_new();
-    if (self->ctx == NULL) {
-        fprintf(stderr, "matchctl: zmq_ctx_new: %s\n", zmq_strerror(errno));
-        goto fail;
-    }
-    self->sock = zmq_socket(self->ctx, ZMQ_DEALER);
-    if (self->sock == NULL) {
-        fprintf(stderr, "matchctl: zmq_socket: %s\n", zmq_strerror(errno));
-        goto fail;
-    }
-    if (s_configure(self->sock, hwm) != 0)
-        goto fail;
-    if (zmq_connect(self->sock, endpoint) != 0) {
-        int e = errno;
-        fprintf(stderr, "matchctl: connect to %s: %s\n", endpoint, zmq_strerror(e));
-        if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO)
-            rc = MATCHCTL_NET_EENDPOINT;
-        goto fail;
+    rc = s_open(&self->ctx, &self->sock, &self->endpoint, endpoint, ZMQ_DEALER, hwm, NULL);
+    if (rc != MATCHCTL_NET_OK) {
+        matchctl_conn_destroy(&self);
+        return rc;
     }
     *self_p = self;
     return MATCHCTL_NET_OK;
-fail:
-    matchctl_conn_destroy(&self);
-    return rc;
 }
 
 void matchctl_conn_destroy(matchctl_conn_t **self_p)
 {
-    matchctl_conn_t *self;
-
     if (self_p == NULL || *self_p == NULL)
         return;
-    self = *self_p;
-    if (self->sock != NULL && zmq_close(self->sock) != 0)
-        fprintf(stderr, "matchctl: zmq_close: %s\n", zmq_strerror(errno));
-    while (self->ctx != NULL && zmq_ctx_term(self->ctx) != 0 && errno == EINTR)
-        ; /* retry: the linger is short */
-    free(self->endpoint);
-    free(self);
+    s_close((*self_p)->ctx, (*self_p)->sock, (*self_p)->endpoint);
+    free(*self_p);
     *self_p = NULL;
 }
 
@@ -233,53 +253,25 @@ int matchctl_sub_new(matchctl_sub_t **self_p, const char *endpoint, const char *
     int rc = MATCHCTL_NET_ESYS;
 
     *self_p = NULL;
-    if (self == NULL || (self->endpoint = strdup(endpoint)) == NULL) {
+    if (self == NULL) {
         fprintf(stderr, "matchctl: out of memory\n");
-        goto fail;
+        return rc;
     }
-    self->ctx = zmq_ctx_new();
-    if (self->ctx == NULL) {
-        fprintf(stderr, "matchctl: zmq_ctx_new: %s\n", zmq_strerror(errno));
-        goto fail;
-    }
-    self->sock = zmq_socket(self->ctx, ZMQ_SUB);
-    if (self->sock == NULL) {
-        fprintf(stderr, "matchctl: zmq_socket: %s\n", zmq_strerror(errno));
-        goto fail;
-    }
-    if (s_configure(self->sock, hwm) != 0)
-        goto fail;
-    if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0) {
-        fprintf(stderr, "matchctl: subscribe to '%s': %s\n", topic, zmq_strerror(errno));
-        goto fail;
-    }
-    if (zmq_connect(self->sock, endpoint) != 0) {
-        int e = errno;
-        fprintf(stderr, "matchctl: connect to %s: %s\n", endpoint, zmq_strerror(e));
-        if (e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO)
-            rc = MATCHCTL_NET_EENDPOINT;
-        goto fail;
+    rc = s_open(&self->ctx, &self->sock, &self->endpoint, endpoint, ZMQ_SUB, hwm, topic);
+    if (rc != MATCHCTL_NET_OK) {
+        matchctl_sub_destroy(&self);
+        return rc;
     }
     *self_p = self;
     return MATCHCTL_NET_OK;
-fail:
-    matchctl_sub_destroy(&self);
-    return rc;
 }
 
 void matchctl_sub_destroy(matchctl_sub_t **self_p)
 {
-    matchctl_sub_t *self;
-
     if (self_p == NULL || *self_p == NULL)
         return;
-    self = *self_p;
-    if (self->sock != NULL && zmq_close(self->sock) != 0)
-        fprintf(stderr, "matchctl: zmq_close: %s\n", zmq_strerror(errno));
-    while (self->ctx != NULL && zmq_ctx_term(self->ctx) != 0 && errno == EINTR)
-        ; /* retry: the linger is short */
-    free(self->endpoint);
-    free(self);
+    s_close((*self_p)->ctx, (*self_p)->sock, (*self_p)->endpoint);
+    free(*self_p);
     *self_p = NULL;
 }
 
