@@ -82,8 +82,7 @@ static int s_graduate_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *i
     if (rc == STORE_ECORRUPT)
         return s_corrupt(it, g->id, rc);
     if (rc == 0 && strcmp(s_old_grad.school, g->school) != 0) {
-        s_reject(it, E(OWNER_MISMATCH), "graduate_upsert.graduate.school_id",
-                 "graduate", g->id,
+        s_reject(it, E(OWNER_MISMATCH), "graduate_upsert.graduate.school_id", "graduate", g->id,
                  "belongs to another school");
         return 0;
     }
@@ -113,8 +112,7 @@ static int s_vacancy_upsert(store_txn_t *txn, apply_batch_t *b, apply_item_t *it
     if (rc == STORE_ECORRUPT)
         return s_corrupt(it, v->id, rc);
     if (rc == 0 && strcmp(s_old_vac.employer, v->employer) != 0) {
-        s_reject(it, E(OWNER_MISMATCH), "vacancy_upsert.vacancy.employer_id",
-                 "vacancy", v->id,
+        s_reject(it, E(OWNER_MISMATCH), "vacancy_upsert.vacancy.employer_id", "vacancy", v->id,
                  "belongs to another employer");
         return 0;
     }
@@ -168,8 +166,8 @@ static int s_graduate_withdrawn(store_txn_t *txn, apply_batch_t *b, apply_item_t
         rc = store_graduate_put(txn, &s_old_grad);
         if (rc != 0)
             return rc;
-        if (b->engine && (rc = engine_graduate_changed(b->engine, txn, it->ev.u.ref.id,
-                                                       b->now_ms)) != 0)
+        if (b->engine &&
+            (rc = engine_graduate_changed(b->engine, txn, it->ev.u.ref.id, b->now_ms)) != 0)
             return rc;
     }
     return s_log(txn, b, it, STORE_ENTITY_GRADUATE, it->ev.u.ref.id, 1);
@@ -204,8 +202,7 @@ static int s_vacancy_closed(store_txn_t *txn, apply_batch_t *b, apply_item_t *it
     const matcher_ref_t *r = &it->ev.u.ref;
     int rc = store_vacancy_get(txn, r->id, &s_old_vac);
     if (rc == STORE_ENOTFOUND) {
-        s_reject(it, E(UNKNOWN_ENTITY), "vacancy_closed.vacancy_id",
-                 "vacancy", r->id,
+        s_reject(it, E(UNKNOWN_ENTITY), "vacancy_closed.vacancy_id", "vacancy", r->id,
                  "was never posted");
         return 0;
     }
@@ -214,8 +211,7 @@ static int s_vacancy_closed(store_txn_t *txn, apply_batch_t *b, apply_item_t *it
     if (rc != 0)
         return rc;
     if (strcmp(s_old_vac.employer, r->owner) != 0) {
-        s_reject(it, E(OWNER_MISMATCH), "vacancy_closed.employer_id",
-                 "vacancy", r->id,
+        s_reject(it, E(OWNER_MISMATCH), "vacancy_closed.employer_id", "vacancy", r->id,
                  "belongs to another employer");
         return 0;
     }
@@ -245,18 +241,12 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
     if (rc != STORE_ENOTFOUND)
         return rc;
     switch (it->ev.type) {
-    case STORE_EV_GRADUATE_UPSERT:
-        return s_graduate_upsert(txn, b, it);
-    case STORE_EV_GRADUATE_WITHDRAWN:
-        return s_graduate_withdrawn(txn, b, it);
-    case STORE_EV_GRADUATE_ERASED:
-        return s_graduate_erased(txn, b, it);
-    case STORE_EV_VACANCY_UPSERT:
-        return s_vacancy_upsert(txn, b, it);
-    case STORE_EV_VACANCY_CLOSED:
-        return s_vacancy_closed(txn, b, it);
-    default:
-        fatalx("%s: event %s has unknown type %d", __func__, it->ev.event_id, it->ev.type);
+    case STORE_EV_GRADUATE_UPSERT: return s_graduate_upsert(txn, b, it);
+    case STORE_EV_GRADUATE_WITHDRAWN: return s_graduate_withdrawn(txn, b, it);
+    case STORE_EV_GRADUATE_ERASED: return s_graduate_erased(txn, b, it);
+    case STORE_EV_VACANCY_UPSERT: return s_vacancy_upsert(txn, b, it);
+    case STORE_EV_VACANCY_CLOSED: return s_vacancy_closed(txn, b, it);
+    default: fatalx("%s: event %s has unknown type %d", __func__, it->ev.event_id, it->ev.type);
     }
 }
 

@@ -15,31 +15,26 @@
 #include "validate.h"
 
 /* Ack statuses, numerically equal to passerelle.v1.AckStatus. */
-enum {
-    APPLY_ACCEPTED = 1,
-    APPLY_DUPLICATE = 2,
-    APPLY_REJECTED = 3,
-    APPLY_RETRY = 4
-};
+enum { APPLY_ACCEPTED = 1, APPLY_DUPLICATE = 2, APPLY_REJECTED = 3, APPLY_RETRY = 4 };
 
 /* One received event on its way to an ack. */
 typedef struct {
-    int valid;                   /* passed validation: apply must decide */
+    int valid; /* passed validation: apply must decide */
     matcher_event_t ev;
-    matcher_verdict_t verdict;   /* REJECTED or RETRY reason */
-    int status;                  /* APPLY_* once decided */
-    uint64_t seq;                /* ACCEPTED / DUPLICATE */
-    int superseded;              /* ACCEPTED but older than the stored version */
-    const void *payload;         /* the event's bytes as received, for the log */
+    matcher_verdict_t verdict; /* REJECTED or RETRY reason */
+    int status;                /* APPLY_* once decided */
+    uint64_t seq;              /* ACCEPTED / DUPLICATE */
+    int superseded;            /* ACCEPTED but older than the stored version */
+    const void *payload;       /* the event's bytes as received, for the log */
     size_t payload_len;
 } apply_item_t;
 
 typedef struct {
     apply_item_t *items;
     size_t n;
-    int64_t now_ms;              /* receive time recorded in the log */
-    engine_t *engine;            /* keeps the ranked lists; NULL: none */
-    feed_t *feed;                /* its outbox is reset on (re)entry; NULL: none */
+    int64_t now_ms;   /* receive time recorded in the log */
+    engine_t *engine; /* keeps the ranked lists; NULL: none */
+    feed_t *feed;     /* its outbox is reset on (re)entry; NULL: none */
 } apply_batch_t;
 
 /* store_txn_fn: decide every valid item of the batch (arg is an

@@ -79,16 +79,28 @@ static int s_string(char *dst, size_t size, const char *v)
 typedef struct {
     const char *section;
     const char *key;
-    unsigned long long lo, hi, scale;  /* numbers: range before scaling */
+    unsigned long long lo, hi, scale; /* numbers: range before scaling */
     size_t offset;
-    int kind;                          /* 0 string, 1 size_t, 2 int, 3 level, 4 bool, 5 double */
-    size_t size;                       /* strings: buffer size */
+    int kind;    /* 0 string, 1 size_t, 2 int, 3 level, 4 bool, 5 double */
+    size_t size; /* strings: buffer size */
 } s_option_t;
 
-#define S_STR(sec, k, field) { sec, k, 0, 0, 0, offsetof(config_t, field), 0, sizeof(((config_t *)0)->field) }
-#define S_SIZE(sec, k, field, lo, hi, scale) { sec, k, lo, hi, scale, offsetof(config_t, field), 1, 0 }
-#define S_INT(sec, k, field, lo, hi) { sec, k, lo, hi, 1, offsetof(config_t, field), 2, 0 }
-#define S_DBL(sec, k, field, lo, hi) { sec, k, lo, hi, 1, offsetof(config_t, field), 5, 0 }
+#define S_STR(sec, k, field)                                                                       \
+    {                                                                                              \
+        sec, k, 0, 0, 0, offsetof(config_t, field), 0, sizeof(((config_t *)0)->field)              \
+    }
+#define S_SIZE(sec, k, field, lo, hi, scale)                                                       \
+    {                                                                                              \
+        sec, k, lo, hi, scale, offsetof(config_t, field), 1, 0                                     \
+    }
+#define S_INT(sec, k, field, lo, hi)                                                               \
+    {                                                                                              \
+        sec, k, lo, hi, 1, offsetof(config_t, field), 2, 0                                         \
+    }
+#define S_DBL(sec, k, field, lo, hi)                                                               \
+    {                                                                                              \
+        sec, k, lo, hi, 1, offsetof(config_t, field), 5, 0                                         \
+    }
 
 static const s_option_t s_options[] = {
     S_STR("store", "data", data_dir),
@@ -103,8 +115,8 @@ static const s_option_t s_options[] = {
     S_SIZE("ingest", "max_message_mb", max_message_bytes, 1, 1024, 1u << 20),
     S_INT("sockets", "sndhwm", sndhwm, 1, 10000000),
     S_INT("sockets", "rcvhwm", rcvhwm, 1, 10000000),
-    { "log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0 },
-    { "log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0 },
+    {"log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0},
+    {"log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0},
     S_STR("reference", "dir", reference_dir),
     S_INT("matching", "k", k, 1, 100),
     S_DBL("matching", "weight_skills", w_skills, 0, 1000),
@@ -190,7 +202,7 @@ static int s_ini_handler(void *user, const char *section, const char *name, cons
 
 int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
 {
-    s_load_t l = { .cfg = cfg, .err = "" };
+    s_load_t l = {.cfg = cfg, .err = ""};
     int rc = ini_parse(path, s_ini_handler, &l);
     if (rc == -1)
         return s_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -217,8 +229,8 @@ static int s_endpoint_check(const char *name, const char *ep, char *err, size_t 
 {
     if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0 &&
         strncmp(ep, "inproc://", 9) != 0)
-        return s_err(err, errlen, "endpoints.%s: \"%s\" is not tcp://HOST:PORT or ipc://PATH",
-                     name, ep);
+        return s_err(err, errlen, "endpoints.%s: \"%s\" is not tcp://HOST:PORT or ipc://PATH", name,
+                     ep);
     if (!s_endpoint_local(ep))
         return s_err(err, errlen,
                      "endpoints.%s: refusing to bind \"%s\": without CurveZMQ security only "

@@ -13,30 +13,30 @@
 #define CONFIG_ENDPOINT_MAX 256
 
 typedef struct {
-    char data_dir[PATH_MAX];              /* [store] data */
-    size_t map_initial_bytes;             /* [store] map_initial_mb */
-    size_t map_max_bytes;                 /* [store] map_max_mb */
-    char ingest[CONFIG_ENDPOINT_MAX];     /* [endpoints] ingest */
-    char feed[CONFIG_ENDPOINT_MAX];       /* [endpoints] feed */
-    char query[CONFIG_ENDPOINT_MAX];      /* [endpoints] query */
-    size_t batch_max;                     /* [ingest] batch_max: events per transaction */
-    size_t batch_max_bytes;               /* [ingest] batch_max_kb */
-    size_t max_event_bytes;               /* [ingest] max_event_kb: larger frames are TOO_LARGE */
-    size_t max_message_bytes;             /* [ingest] max_message_mb: larger ones drop the peer */
-    int sndhwm;                           /* [sockets] sndhwm */
-    int rcvhwm;                           /* [sockets] rcvhwm */
-    int log_level;                        /* [log] level: error, warn, info, debug */
-    int log_syslog;                       /* [log] syslog: yes / no */
-    char reference_dir[PATH_MAX];         /* [reference] dir */
-    int k;                                /* [matching] k: ranked list length */
-    double w_skills;                      /* [matching] weight_skills */
-    double w_certification;               /* [matching] weight_certification */
-    double w_distance;                    /* [matching] weight_distance */
-    double w_start;                       /* [matching] weight_start */
-    double distance_scale_km;             /* [matching] distance_scale_km */
-    double start_window_days;             /* [matching] start_window_days */
-    int retention_days;                   /* [feed] retention_days: 0 = forever */
-    size_t retention_max_updates;         /* [feed] retention_max_updates: 0 = no limit */
+    char data_dir[PATH_MAX];          /* [store] data */
+    size_t map_initial_bytes;         /* [store] map_initial_mb */
+    size_t map_max_bytes;             /* [store] map_max_mb */
+    char ingest[CONFIG_ENDPOINT_MAX]; /* [endpoints] ingest */
+    char feed[CONFIG_ENDPOINT_MAX];   /* [endpoints] feed */
+    char query[CONFIG_ENDPOINT_MAX];  /* [endpoints] query */
+    size_t batch_max;                 /* [ingest] batch_max: events per transaction */
+    size_t batch_max_bytes;           /* [ingest] batch_max_kb */
+    size_t max_event_bytes;           /* [ingest] max_event_kb: larger frames are TOO_LARGE */
+    size_t max_message_bytes;         /* [ingest] max_message_mb: larger ones drop the peer */
+    int sndhwm;                       /* [sockets] sndhwm */
+    int rcvhwm;                       /* [sockets] rcvhwm */
+    int log_level;                    /* [log] level: error, warn, info, debug */
+    int log_syslog;                   /* [log] syslog: yes / no */
+    char reference_dir[PATH_MAX];     /* [reference] dir */
+    int k;                            /* [matching] k: ranked list length */
+    double w_skills;                  /* [matching] weight_skills */
+    double w_certification;           /* [matching] weight_certification */
+    double w_distance;                /* [matching] weight_distance */
+    double w_start;                   /* [matching] weight_start */
+    double distance_scale_km;         /* [matching] distance_scale_km */
+    double start_window_days;         /* [matching] start_window_days */
+    int retention_days;               /* [feed] retention_days: 0 = forever */
+    size_t retention_max_updates;     /* [feed] retention_max_updates: 0 = no limit */
 } config_t;
 
 /* Fill *cfg with the embedded defaults: data in ./passerelle-data,

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define COUNTERS_ERROR_CODES 32   /* > the largest passerelle.v1.ErrorCode */
+#define COUNTERS_ERROR_CODES 32 /* > the largest passerelle.v1.ErrorCode */
 
 typedef struct {
     int64_t started_ms;
@@ -14,19 +14,19 @@ typedef struct {
     uint64_t rejected;
     uint64_t retry;
     uint64_t superseded;
-    uint64_t by_error[COUNTERS_ERROR_CODES];  /* rejected and retry, by ErrorCode */
+    uint64_t by_error[COUNTERS_ERROR_CODES]; /* rejected and retry, by ErrorCode */
     uint64_t batches;
     uint64_t batch_max;
     uint64_t commit_us_last;
     uint64_t commit_us_max;
-    uint64_t acks_dropped;       /* the producer was gone or its queue full */
+    uint64_t acks_dropped; /* the producer was gone or its queue full */
     uint64_t queries;
     uint64_t queries_bad;
     uint64_t feed_dropped;
-    uint64_t feed_published;     /* topic messages sent */
-    uint64_t subscriptions;      /* subscribe requests seen */
-    int store_ok;                /* the last commit succeeded */
-    char store_detail[128];      /* why not, for health */
+    uint64_t feed_published; /* topic messages sent */
+    uint64_t subscriptions;  /* subscribe requests seen */
+    int store_ok;            /* the last commit succeeded */
+    char store_detail[128];  /* why not, for health */
 } counters_t;
 
 #endif

@@ -51,7 +51,7 @@ static int s_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;   /* no SA_RESTART: zmq_poll must return EINTR */
+    sa.sa_flags = 0; /* no SA_RESTART: zmq_poll must return EINTR */
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return -1;
     sa.sa_handler = SIG_IGN;
@@ -59,8 +59,8 @@ static int s_signals(void)
 }
 
 #define S_HOUSEKEEPING_MS 10000
-#define S_PURGE_CHUNK 10000
-#define S_EXPIRY_CHUNK 200
+#define S_PURGE_CHUNK     10000
+#define S_EXPIRY_CHUNK    200
 
 /* Timer work: close expired vacancies, purge the match log past its
  * retention. Both work in chunks so that no write transaction is long. */
@@ -96,9 +96,9 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
 {
     int64_t next_housekeeping = clock_now_ms();
     zmq_pollitem_t items[3] = {
-        { ingest_socket(ingest), 0, ZMQ_POLLIN, 0 },
-        { query_socket(query), 0, ZMQ_POLLIN, 0 },
-        { feed_socket(feed), 0, ZMQ_POLLIN, 0 },
+        {ingest_socket(ingest), 0, ZMQ_POLLIN, 0},
+        {query_socket(query), 0, ZMQ_POLLIN, 0},
+        {feed_socket(feed), 0, ZMQ_POLLIN, 0},
     };
     while (!s_stop) {
         int64_t now = clock_now_ms();
@@ -160,7 +160,7 @@ static reference_t *s_reference(const config_t *cfg, store_t *store, int *change
     reference_counts(ref, &nc, &nr, &nn, &ns);
     log_info("reference %s from %s: %zu communes, %zu ROME codes, %zu RNCP, %zu skills",
              reference_version(ref), cfg->reference_dir, nc, nr, nn, ns);
-    s_refver_t rv = { .version = reference_version(ref) };
+    s_refver_t rv = {.version = reference_version(ref)};
     int rc = store_write(store, s_refver_fn, &rv);
     if (rc != 0) {
         log_errorx("cannot record the reference version: %s", store_strerror(rc));
@@ -188,12 +188,12 @@ int daemon_run(const config_t *cfg)
     query_t *query = NULL;
     reference_t *ref = NULL;
     engine_t *engine = NULL;
-    score_weights_t w = { cfg->w_skills, cfg->w_certification, cfg->w_distance, cfg->w_start,
-                          cfg->distance_scale_km, cfg->start_window_days };
+    score_weights_t w = {cfg->w_skills, cfg->w_certification,   cfg->w_distance,
+                         cfg->w_start,  cfg->distance_scale_km, cfg->start_window_days};
 
     store_set_logger(s_store_log);
-    store_options_t sopts = { .map_bytes = cfg->map_initial_bytes,
-                              .map_max_bytes = cfg->map_max_bytes };
+    store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
+                             .map_max_bytes = cfg->map_max_bytes};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));

@@ -38,7 +38,7 @@ typedef struct {
 /* The keys of the relevance path of an entity: (index, key) pairs. Never
  * truncated: a missing key would miss eligible partners. */
 typedef struct {
-    char kind;            /* STORE_NEAR_SKILL, _RNCP or _ROME */
+    char kind; /* STORE_NEAR_SKILL, _RNCP or _ROME */
     const char *key;
 } s_key_t;
 
@@ -72,20 +72,20 @@ typedef struct {
 struct engine {
     const reference_t *ref;
     score_weights_t w;
-    unsigned k;           /* entries shown and published */
-    unsigned kk;          /* entries kept: a margin, so departures seldom force a recomputation */
+    unsigned k;  /* entries shown and published */
+    unsigned kk; /* entries kept: a margin, so departures seldom force a recomputation */
     feed_t *feed;
-    s_ids_t ids;          /* candidate ids */
-    s_keys_t keys;        /* relevance keys of the entity being retrieved for */
-    uint32_t *set;        /* hash set over ids: index + 1, 0 = empty */
+    s_ids_t ids;   /* candidate ids */
+    s_keys_t keys; /* relevance keys of the entity being retrieved for */
+    uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
     size_t set_cap;
-    s_ids_t affected;     /* partner lists to revisit */
-    s_ranks_t elig_self;  /* eligible partners of the changed entity, by id */
-    s_ranks_t elig_tmp;   /* eligible partners during a recomputation */
-    s_ent_t self_ent;     /* the changed entity */
-    s_ent_t owner_ent;    /* the partner whose list is being revisited */
-    s_ent_t cand_ent;     /* a candidate being scored */
-    s_ent_t emit_ent;     /* the member of a list change being recorded */
+    s_ids_t affected;    /* partner lists to revisit */
+    s_ranks_t elig_self; /* eligible partners of the changed entity, by id */
+    s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
+    s_ent_t self_ent;    /* the changed entity */
+    s_ent_t owner_ent;   /* the partner whose list is being revisited */
+    s_ent_t cand_ent;    /* a candidate being scored */
+    s_ent_t emit_ent;    /* the member of a list change being recorded */
     store_list_t old_list, new_list;
     score_result_t res;
     engine_stats_t stats;
@@ -216,8 +216,7 @@ static int s_score(engine_t *self, const s_ent_t *a, const s_ent_t *b, score_res
 
 /* The coarse cells (store_near_cell) of a box covering a circle of
  * radius_km around a point: rows r0..r1, columns c0..c1. */
-static void s_near_box(double lat, double lon, double radius_km, int *r0, int *r1, int *c0,
-                       int *c1)
+static void s_near_box(double lat, double lon, double radius_km, int *r0, int *r1, int *c0, int *c1)
 {
     double dlat = radius_km / 110.574;
     double c = cos((fabs(lat) + dlat) * M_PI / 180.0);
@@ -475,7 +474,7 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
     int rc = s_load(self, txn, s_other(o->kind), member, m);
     if (rc != 0)
         return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
-    feed_change_t c = { .kind = kind, .rank = rank, .micro = micro };
+    feed_change_t c = {.kind = kind, .rank = rank, .micro = micro};
     const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
     const s_ent_t *v = o->kind == STORE_ENTITY_GRADUATE ? m : o;
     c.side = o->kind == STORE_ENTITY_GRADUATE ? FEED_SIDE_GRADUATE : FEED_SIDE_VACANCY;
@@ -612,7 +611,7 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if (pos >= 0 && s && s->micro == old->e[pos].micro)
         return 0; /* same score: same place */
     int recompute = s_adjust(self, old, new, xid, s);
-    if (!recompute && new->n == old->n && new->exhaustive == old->exhaustive &&
+    if (!recompute && new->n == old->n &&new->exhaustive == old->exhaustive &&
         memcmp(new->e, old->e, new->n * sizeof new->e[0]) == 0)
         return 0;
     rc = s_load(self, txn, kind, pid, &self->owner_ent);
@@ -699,19 +698,19 @@ void engine_destroy(engine_t **self_p)
 
 int engine_graduate_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
 {
-    s_cause_t cause = { STORE_ENTITY_GRADUATE, id, 0, now_ms };
+    s_cause_t cause = {STORE_ENTITY_GRADUATE, id, 0, now_ms};
     return s_changed(self, txn, STORE_ENTITY_GRADUATE, id, &cause);
 }
 
 int engine_vacancy_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
 {
-    s_cause_t cause = { STORE_ENTITY_VACANCY, id, 0, now_ms };
+    s_cause_t cause = {STORE_ENTITY_VACANCY, id, 0, now_ms};
     return s_changed(self, txn, STORE_ENTITY_VACANCY, id, &cause);
 }
 
 int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms)
 {
-    s_cause_t cause = { STORE_ENTITY_GRADUATE, id, 1, now_ms };
+    s_cause_t cause = {STORE_ENTITY_GRADUATE, id, 1, now_ms};
     return s_changed(self, txn, STORE_ENTITY_GRADUATE, id, &cause);
 }
 

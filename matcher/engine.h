@@ -34,15 +34,18 @@ void engine_destroy(engine_t **self_p);
 
 /* Graduate id was written (upserted, withdrawn) in txn: bring every
  * affected list up to date. Returns 0 or a STORE_E* code. */
-int engine_graduate_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms) STORE_WUR;
+int engine_graduate_changed(engine_t *self, store_txn_t *txn, const char *id,
+                            int64_t now_ms) STORE_WUR;
 
 /* The same for a vacancy. */
-int engine_vacancy_changed(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms) STORE_WUR;
+int engine_vacancy_changed(engine_t *self, store_txn_t *txn, const char *id,
+                           int64_t now_ms) STORE_WUR;
 
 /* Graduate id is about to be erased: retract it from every list (the lists
  * are refilled), and empty its own list. Its retractions are stored
  * anonymised. Call before store_graduate_erase(). */
-int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id, int64_t now_ms) STORE_WUR;
+int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id,
+                            int64_t now_ms) STORE_WUR;
 
 /* The head a from-scratch scoring gives for (kind, id) (up to 2K entries,
  * exhaustive flag set), into *out: for tests and checks. Returns 0 or a
@@ -59,8 +62,8 @@ int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
 
 /* Work counters: candidates scored, lists rewritten, full recomputations. */
 typedef struct {
-    uint64_t heads;           /* candidate heads read */
-    uint64_t candidates;      /* pairs scored */
+    uint64_t heads;      /* candidate heads read */
+    uint64_t candidates; /* pairs scored */
     uint64_t lists_written;
     uint64_t recomputations;
     uint64_t changes;

@@ -18,10 +18,10 @@
 typedef struct {
     uint8_t rid[ENVELOPE_RID_MAX];
     size_t rid_len;
-    int req;            /* REQ-style: reply with an empty delimiter */
-    zmq_msg_t body;     /* the first frame after the envelope, zero-copy */
+    int req;        /* REQ-style: reply with an empty delimiter */
+    zmq_msg_t body; /* the first frame after the envelope, zero-copy */
     int has_body;
-    int frames;         /* frames after the routing id and delimiter */
+    int frames; /* frames after the routing id and delimiter */
 } envelope_t;
 
 /* Receive one whole message without waiting. Returns 1 if one was read

@@ -19,16 +19,16 @@
 typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
-    uint8_t publish;          /* 0: stored only (the anonymised copy) */
-    size_t off, len;          /* payload in the outbox buffer */
+    uint8_t publish; /* 0: stored only (the anonymised copy) */
+    size_t off, len; /* payload in the outbox buffer */
 } s_pending_t;
 
 struct feed {
     void *sock;
     const reference_t *ref;
     counters_t *counters;
-    strmap_t *last_by_topic;   /* topic -> last committed sequence (as a pointer) */
-    strmap_t *staged;          /* the same, for the batch not yet committed */
+    strmap_t *last_by_topic; /* topic -> last committed sequence (as a pointer) */
+    strmap_t *staged;        /* the same, for the batch not yet committed */
     s_pending_t *pending;
     size_t n_pending, cap_pending;
     uint8_t *buf;
@@ -36,8 +36,14 @@ struct feed {
 };
 
 static const char *s_sector_names[] = {
-    "unspecified", "aeronautics", "mechanics", "metalworking", "machining",
-    "technical-ceramics", "industrial-maintenance", "other-industry",
+    "unspecified",
+    "aeronautics",
+    "mechanics",
+    "metalworking",
+    "machining",
+    "technical-ceramics",
+    "industrial-maintenance",
+    "other-industry",
 };
 
 const char *feed_sector_name(int sector)
@@ -296,8 +302,8 @@ void feed_publish(feed_t *self)
         for (size_t t = 0; p->publish && t < p->n_topics; t++) {
             /* XPUB never blocks: a full subscriber queue drops silently in
              * libzmq; the subscriber sees the gap in sequence numbers. */
-            if (zmq_send(self->sock, p->topics[t], strlen(p->topics[t]), ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
-                    -1 ||
+            if (zmq_send(self->sock, p->topics[t], strlen(p->topics[t]),
+                         ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
                 zmq_send(self->sock, self->buf + p->off, p->len, ZMQ_DONTWAIT) == -1) {
                 self->counters->feed_dropped++;
                 continue;

@@ -36,16 +36,16 @@ enum {
 
 /* One change of one ranked list. */
 typedef struct {
-    uint8_t kind;                 /* FEED_ENTERED / UPDATED / LEFT */
-    uint8_t side;                 /* whose list changed */
-    uint8_t left_reason;          /* FEED_LEFT_*, for LEFT */
-    uint8_t anonymous;            /* store without the graduate's ids (erasure) */
+    uint8_t kind;        /* FEED_ENTERED / UPDATED / LEFT */
+    uint8_t side;        /* whose list changed */
+    uint8_t left_reason; /* FEED_LEFT_*, for LEFT */
+    uint8_t anonymous;   /* store without the graduate's ids (erasure) */
     const store_vacancy_t *v;
     const store_graduate_t *g;
-    uint32_t rank;                /* 1-based; 0 for LEFT */
-    uint32_t micro;               /* score in millionths (the last one for LEFT) */
-    const score_result_t *res;    /* explanation; NULL when unchanged or LEFT */
-    const score_vacancy_t *sv;    /* the vacancy's prepared skills, with res */
+    uint32_t rank;             /* 1-based; 0 for LEFT */
+    uint32_t micro;            /* score in millionths (the last one for LEFT) */
+    const score_result_t *res; /* explanation; NULL when unchanged or LEFT */
+    const score_vacancy_t *sv; /* the vacancy's prepared skills, with res */
 } feed_change_t;
 
 typedef struct feed feed_t;

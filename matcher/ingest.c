@@ -116,8 +116,9 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
     const uint8_t *data = zmq_msg_data(&env->body);
     if (len > self->cfg->max_event_bytes) {
         it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "", "event of %zu bytes; the limit is %zu",
-                              len, self->cfg->max_event_bytes);
+        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "",
+                              "event of %zu bytes; the limit is %zu", len,
+                              self->cfg->max_event_bytes);
         return;
     }
     Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, data);
@@ -141,8 +142,11 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
 /* Commit the valid items of a batch; on failure answer them RETRY. */
 static void s_commit(ingest_t *self, size_t n, int shutting_down)
 {
-    apply_batch_t batch = { .items = self->items, .n = n, .now_ms = clock_now_ms(),
-                            .engine = self->engine, .feed = self->feed };
+    apply_batch_t batch = {.items = self->items,
+                           .n = n,
+                           .now_ms = clock_now_ms(),
+                           .engine = self->engine,
+                           .feed = self->feed};
     size_t valid = 0;
     for (size_t i = 0; i < n; i++)
         valid += self->items[i].valid;
@@ -195,15 +199,9 @@ static void s_count(ingest_t *self, const apply_item_t *it)
         c->accepted++;
         c->superseded += it->superseded != 0;
         return;
-    case APPLY_DUPLICATE:
-        c->duplicate++;
-        return;
-    case APPLY_REJECTED:
-        c->rejected++;
-        break;
-    default:
-        c->retry++;
-        break;
+    case APPLY_DUPLICATE: c->duplicate++; return;
+    case APPLY_REJECTED: c->rejected++; break;
+    default: c->retry++; break;
     }
     if (it->verdict.code >= 0 && it->verdict.code < COUNTERS_ERROR_CODES)
         c->by_error[it->verdict.code]++;

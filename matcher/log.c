@@ -23,7 +23,7 @@ void log_init(const char *progname, int level, int use_syslog)
 
 int log_level_parse(const char *name)
 {
-    static const char *names[] = { "error", "warn", "info", "debug" };
+    static const char *names[] = {"error", "warn", "info", "debug"};
     for (int i = 0; i < 4; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
@@ -32,8 +32,8 @@ int log_level_parse(const char *name)
 
 static void s_vlog(int level, const char *errstr, const char *fmt, va_list ap)
 {
-    static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-    static const char *tag[] = { "error", "warn", "info", "debug" };
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    static const char *tag[] = {"error", "warn", "info", "debug"};
     char msg[1024];
 
     (void)vsnprintf(msg, sizeof msg, fmt, ap); /* truncation is acceptable in a log line */

@@ -28,7 +28,15 @@ void log_debug_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-#define log_info(...) do { if (log_level >= LOG_LEVEL_INFO) log_info_(__VA_ARGS__); } while (0)
-#define log_debug(...) do { if (log_level >= LOG_LEVEL_DEBUG) log_debug_(__VA_ARGS__); } while (0)
+#define log_info(...)                                                                              \
+    do {                                                                                           \
+        if (log_level >= LOG_LEVEL_INFO)                                                           \
+            log_info_(__VA_ARGS__);                                                                \
+    } while (0)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_level >= LOG_LEVEL_DEBUG)                                                          \
+            log_debug_(__VA_ARGS__);                                                               \
+    } while (0)
 
 #endif

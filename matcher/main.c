@@ -10,26 +10,27 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: matcherd [options]\n"
-            "\n"
-            "Passerelle matching daemon: ingests graduates and vacancies over ZeroMQ,\n"
-            "stores them durably in LMDB and acknowledges each event once committed.\n"
-            "With no options it runs on embedded defaults: store in ./passerelle-data,\n"
-            "endpoints on 127.0.0.1 ports 7401 (ingest), 7402 (feed), 7403 (query).\n"
-            "\n"
-            "  -d, --data DIR         store directory (created if missing)\n"
-            "  -i, --ingest ENDPOINT  ingest ROUTER endpoint\n"
-            "  -f, --feed ENDPOINT    feed XPUB endpoint\n"
-            "  -q, --query ENDPOINT   query ROUTER endpoint\n"
-            "  -c, --config FILE      INI configuration file (flags override it)\n"
-            "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
-            "      --syslog           log to syslog instead of stderr\n"
-            "      --check-config     validate the configuration and exit\n"
-            "  -h, --help             this help\n"
-            "  -V, --version          print the version\n"
-            "\n"
-            "Example: matcherd --data /var/lib/passerelle --config /etc/passerelle/matcherd.conf\n");
+    fprintf(
+        out,
+        "usage: matcherd [options]\n"
+        "\n"
+        "Passerelle matching daemon: ingests graduates and vacancies over ZeroMQ,\n"
+        "stores them durably in LMDB and acknowledges each event once committed.\n"
+        "With no options it runs on embedded defaults: store in ./passerelle-data,\n"
+        "endpoints on 127.0.0.1 ports 7401 (ingest), 7402 (feed), 7403 (query).\n"
+        "\n"
+        "  -d, --data DIR         store directory (created if missing)\n"
+        "  -i, --ingest ENDPOINT  ingest ROUTER endpoint\n"
+        "  -f, --feed ENDPOINT    feed XPUB endpoint\n"
+        "  -q, --query ENDPOINT   query ROUTER endpoint\n"
+        "  -c, --config FILE      INI configuration file (flags override it)\n"
+        "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
+        "      --syslog           log to syslog instead of stderr\n"
+        "      --check-config     validate the configuration and exit\n"
+        "  -h, --help             this help\n"
+        "  -V, --version          print the version\n"
+        "\n"
+        "Example: matcherd --data /var/lib/passerelle --config /etc/passerelle/matcherd.conf\n");
 }
 
 typedef struct {
@@ -39,12 +40,17 @@ typedef struct {
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "data", required_argument, NULL, 'd' },   { "ingest", required_argument, NULL, 'i' },
-        { "feed", required_argument, NULL, 'f' },   { "query", required_argument, NULL, 'q' },
-        { "config", required_argument, NULL, 'c' }, { "log-level", required_argument, NULL, 'l' },
-        { "syslog", no_argument, NULL, 'S' },       { "check-config", no_argument, NULL, 'C' },
-        { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
+        {"data", required_argument, NULL, 'd'},
+        {"ingest", required_argument, NULL, 'i'},
+        {"feed", required_argument, NULL, 'f'},
+        {"query", required_argument, NULL, 'q'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"syslog", no_argument, NULL, 'S'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     s_flag_t flags[16];
     size_t n_flags = 0;
@@ -54,7 +60,7 @@ int main(int argc, char **argv)
     config_t cfg;
 
     while ((ch = getopt_long(argc, argv, "d:i:f:q:c:l:hV", opts, NULL)) != -1) {
-        s_flag_t f = { NULL, NULL, optarg };
+        s_flag_t f = {NULL, NULL, optarg};
         switch (ch) {
         case 'd': f.section = "store", f.key = "data"; break;
         case 'i': f.section = "endpoints", f.key = "ingest"; break;

@@ -12,10 +12,10 @@
 #include "log.h"
 #include "passerelle/v1/query.pb-c.h"
 
-#define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
-#define S_MAX_REQUEST 65536
-#define S_REPLAY_DEFAULT 1000
-#define S_REPLAY_MAX 10000
+#define E(name)           PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
+#define S_MAX_REQUEST     65536
+#define S_REPLAY_DEFAULT  1000
+#define S_REPLAY_MAX      10000
 #define S_REPLAY_SCAN_MAX 200000 /* stored updates examined per page, at most */
 
 struct query {
@@ -109,9 +109,8 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
     size_t n = 0;
     for (int code = 1; code < COUNTERS_ERROR_CODES; code++) {
         const ProtobufCEnumValue *ev;
-        if (!c->by_error[code] ||
-            !(ev = protobuf_c_enum_descriptor_get_value(&passerelle__v1__error_code__descriptor,
-                                                        code)))
+        if (!c->by_error[code] || !(ev = protobuf_c_enum_descriptor_get_value(
+                                        &passerelle__v1__error_code__descriptor, code)))
             continue;
         passerelle__v1__stats__rejected_by_error_entry__init(&entries[n]);
         entries[n].key = (char *)ev->name;
@@ -122,7 +121,6 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
     st->n_rejected_by_error = n;
     st->rejected_by_error = ptrs;
 }
-
 
 /* ---- top matches ------------------------------------------------------ */
 
@@ -160,8 +158,7 @@ static int s_top_fn(store_txn_t *txn, void *arg)
                         &s_top.list);
     if (rc != 0)
         return rc;
-    size_t n = s_top.list.n < engine_k(t->self->engine) ? s_top.list.n
-                                                          : engine_k(t->self->engine);
+    size_t n = s_top.list.n < engine_k(t->self->engine) ? s_top.list.n : engine_k(t->self->engine);
     if (t->rq->limit && t->rq->limit < n)
         n = t->rq->limit;
     for (size_t i = 0; i < n; i++) {
@@ -197,7 +194,7 @@ static int s_top_fn(store_txn_t *txn, void *arg)
 static void s_top_matches(query_t *self, const Passerelle__V1__TopMatchesRequest *rq,
                           Passerelle__V1__Response *resp, Passerelle__V1__TopMatches *out)
 {
-    s_top_t t = { self, rq, out, 0 };
+    s_top_t t = {self, rq, out, 0};
     if (rq->entity_case == PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY__NOT_SET) {
         resp->error = E(BAD_REQUEST);
         resp->message = "top_matches needs a vacancy_id or a graduate_id";
@@ -312,7 +309,7 @@ static void s_replay(query_t *self, const Passerelle__V1__ReplayRequest *rq,
         resp->message = "out of memory";
         return;
     }
-    s_replay_job_t j = { r, rq->after_sequence, 0, 0 };
+    s_replay_job_t j = {r, rq->after_sequence, 0, 0};
     int rc = store_read(self->store, s_replay_fn, &j);
     if (rc != 0 || r->oom) {
         resp->error = E(STORE_FAILED);
@@ -362,7 +359,7 @@ static void s_answer(query_t *self, const envelope_t *env, const Passerelle__V1_
     Passerelle__V1__Health h = PASSERELLE__V1__HEALTH__INIT;
     Passerelle__V1__TopMatches top = PASSERELLE__V1__TOP_MATCHES__INIT;
     Passerelle__V1__ReplayPage page = PASSERELLE__V1__REPLAY_PAGE__INIT;
-    s_replay_t replay = { 0 };
+    s_replay_t replay = {0};
     Passerelle__V1__Stats__RejectedByErrorEntry entries[COUNTERS_ERROR_CODES];
     Passerelle__V1__Stats__RejectedByErrorEntry *ptrs[COUNTERS_ERROR_CODES];
     store_stats_t ss;

@@ -49,7 +49,7 @@ int rebuild_all(store_t *store, engine_t *engine, feed_t *feed, uint64_t *entiti
 {
     static s_job_t j;
     uint64_t visited = 0;
-    const store_entity_kind_t kinds[2] = { STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE };
+    const store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};
     for (int k = 0; k < 2; k++) {
         memset(&j, 0, sizeof j);
         j.engine = engine;

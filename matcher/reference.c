@@ -16,8 +16,8 @@
 #include "strmap.h"
 
 #define S_NROME_TOTAL 1584.0f /* ROME occupations in the whole v460 referential */
-#define S_CELL 0.2            /* degrees; cells of the nearest-commune grid */
-#define S_MAX_FIELDS 16
+#define S_CELL        0.2     /* degrees; cells of the nearest-commune grid */
+#define S_MAX_FIELDS  16
 
 typedef struct {
     int key;
@@ -34,7 +34,7 @@ struct reference {
     ref_rncp_t *rncp_v;
     ref_commune_t *commune_v;
     size_t n_skill, n_rome, n_rncp, n_commune;
-    s_cell_t *cells;          /* communes sorted by grid cell */
+    s_cell_t *cells; /* communes sorted by grid cell */
     ref_rome_skill_t *rome_skill_v;
     const char **moves_v;
     const char **moves_in_v;
@@ -54,8 +54,7 @@ static int s_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Read dir/name whole, NUL-terminated, owned by self. */
-static char *s_slurp(reference_t *self, const char *dir, const char *name, char *err,
-                     size_t errlen)
+static char *s_slurp(reference_t *self, const char *dir, const char *name, char *err, size_t errlen)
 {
     char path[4096];
     char *buf = NULL;
@@ -457,8 +456,8 @@ const ref_commune_t *reference_commune_near(const reference_t *self, double lat,
     for (int da = -1; da <= 1; da++) {
         for (int dl = -1; dl <= 1; dl++) {
             int key = (a0 + da + 1000) * 4000 + (o0 + dl + 2000);
-            for (size_t i = s_lower_bound(self, key); i < self->n_commune && self->cells[i].key == key;
-                 i++) {
+            for (size_t i = s_lower_bound(self, key);
+                 i < self->n_commune && self->cells[i].key == key; i++) {
                 const ref_commune_t *c = self->cells[i].c;
                 double dy = c->lat - lat, dx = (c->lon - lon) * coslat;
                 double d = dx * dx + dy * dy;

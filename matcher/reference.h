@@ -14,34 +14,34 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *code;        /* ROME OGR code, e.g. "486590" */
+    const char *code; /* ROME OGR code, e.g. "486590" */
     const char *label;
-    uint32_t occupations;    /* in how many ROME occupations it appears */
-    float rarity;            /* weight in skill coverage: ln(1 + N / occupations) */
+    uint32_t occupations; /* in how many ROME occupations it appears */
+    float rarity;         /* weight in skill coverage: ln(1 + N / occupations) */
 } ref_skill_t;
 
 typedef struct {
     const char *ogr;
-    uint8_t core;            /* a core skill ("Principale") of the occupation */
+    uint8_t core; /* a core skill ("Principale") of the occupation */
 } ref_rome_skill_t;
 
 typedef struct {
-    const char *code;        /* "H2913" */
+    const char *code; /* "H2913" */
     const char *label;
-    const char *parent;      /* ROME 4.0 parent code, or the code itself */
-    ref_rome_skill_t *skills;  /* core skills first */
+    const char *parent;       /* ROME 4.0 parent code, or the code itself */
+    ref_rome_skill_t *skills; /* core skills first */
     size_t n_skills;
-    const char **moves;      /* career moves: target ROME codes */
+    const char **moves; /* career moves: target ROME codes */
     size_t n_moves;
-    const char **moves_in;   /* codes that list this one as a career move */
+    const char **moves_in; /* codes that list this one as a career move */
     size_t n_moves_in;
 } ref_rome_t;
 
 typedef struct {
-    const char *code;        /* "RNCP27470" */
-    const char *title;       /* may be "" */
-    const char *abbrev;      /* "CAP", "BAC PRO", "TP"... may be "" */
-    uint8_t level;           /* European level, 0 if unknown */
+    const char *code;   /* "RNCP27470" */
+    const char *title;  /* may be "" */
+    const char *abbrev; /* "CAP", "BAC PRO", "TP"... may be "" */
+    uint8_t level;      /* European level, 0 if unknown */
     const char **romes;
     size_t n_romes;
 } ref_rncp_t;
@@ -52,7 +52,7 @@ typedef struct {
     const char *name;
     double lat, lon;
     const char *dept;
-    const char *region;      /* INSEE region code, e.g. "76" */
+    const char *region; /* INSEE region code, e.g. "76" */
     uint32_t population;
 } ref_commune_t;
 

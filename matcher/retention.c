@@ -35,7 +35,7 @@ static int s_purge_fn(store_txn_t *txn, void *arg)
 
 int64_t retention_run(store_t *store, const config_t *cfg, int64_t now_ms, size_t max)
 {
-    s_job_t j = { cfg, now_ms, max, 0 };
+    s_job_t j = {cfg, now_ms, max, 0};
     if (!cfg->retention_days && !cfg->retention_max_updates)
         return 0;
     int rc = store_write(store, s_purge_fn, &j);

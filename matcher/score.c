@@ -53,7 +53,8 @@ static int s_strcmp_p(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-void score_prepare_graduate(const reference_t *ref, const store_graduate_t *g, score_graduate_t *out)
+void score_prepare_graduate(const reference_t *ref, const store_graduate_t *g,
+                            score_graduate_t *out)
 {
     (void)ref;
     out->g = g;
@@ -176,7 +177,7 @@ static int s_cert_ok(const score_graduate_t *g, const store_vacancy_t *v, uint8_
     if (*fit != SCORE_FIT_NONE)
         return 1;
     if (v->n_rncps > 0)
-        return 0;            /* a certification is required and none relates */
+        return 0; /* a certification is required and none relates */
     *fit = v->min_level ? SCORE_FIT_LEVEL_ONLY : SCORE_FIT_NONE_REQUIRED;
     return 1;
 }
@@ -224,8 +225,8 @@ int score_pair(const reference_t *ref, const score_weights_t *w, const score_gra
     out->certification_share = w->certification * s_fit_value[out->fit];
     out->distance_share = w->distance * exp(-d / w->distance_scale_km);
     out->start_share = w->start * s_start_fit(gr, v, w->start_window_days);
-    double total = out->skills_share + out->certification_share + out->distance_share +
-                   out->start_share;
+    double total =
+        out->skills_share + out->certification_share + out->distance_share + out->start_share;
     long micro = lround(total * 1e6);
     out->micro = (uint32_t)(micro < 0 ? 0 : micro > 1000000 ? 1000000 : micro);
     return 1;

@@ -57,7 +57,7 @@ int score_weights_normalise(score_weights_t *w);
 
 typedef struct {
     const char *code;
-    float weight;             /* importance x rarity */
+    float weight; /* importance x rarity */
     uint8_t required;
 } score_skill_t;
 
@@ -65,9 +65,9 @@ typedef struct {
  * certifications, its best level. Points into the record: keep it alive. */
 typedef struct {
     const store_graduate_t *g;
-    const char *skills[STORE_SKILLS_MAX];   /* sorted */
+    const char *skills[STORE_SKILLS_MAX]; /* sorted */
     uint16_t n_skills;
-    const char *romes[STORE_ROMES_MAX];     /* of its certifications (g->romes) */
+    const char *romes[STORE_ROMES_MAX]; /* of its certifications (g->romes) */
     uint16_t n_romes;
     uint8_t max_level;
 } score_graduate_t;
@@ -83,18 +83,19 @@ typedef struct {
     double total_weight;
 } score_vacancy_t;
 
-void score_prepare_graduate(const reference_t *ref, const store_graduate_t *g, score_graduate_t *out);
+void score_prepare_graduate(const reference_t *ref, const store_graduate_t *g,
+                            score_graduate_t *out);
 void score_prepare_vacancy(const reference_t *ref, const store_vacancy_t *v, score_vacancy_t *out);
 
 typedef struct {
-    uint32_t micro;           /* score in millionths: the ranking key */
+    uint32_t micro; /* score in millionths: the ranking key */
     double distance_km;
-    uint8_t fit;              /* SCORE_FIT_* */
+    uint8_t fit; /* SCORE_FIT_* */
     char fit_rncp[STORE_CODE_MAX + 1];
     double skills_share, certification_share, distance_share, start_share;
     uint16_t n_matched, n_missing;
-    uint8_t matched[SCORE_SKILLS_MAX];   /* indices into score_vacancy_t.skills */
-    uint8_t missing[SCORE_SKILLS_MAX];   /* required skills the graduate lacks */
+    uint8_t matched[SCORE_SKILLS_MAX]; /* indices into score_vacancy_t.skills */
+    uint8_t missing[SCORE_SKILLS_MAX]; /* required skills the graduate lacks */
 } score_result_t;
 
 /* Score the pair. Returns 1 and fills *out if it is eligible, else 0

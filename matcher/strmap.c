@@ -13,7 +13,7 @@ typedef struct {
 
 struct strmap {
     s_slot_t *slots;
-    size_t cap;   /* a power of two */
+    size_t cap; /* a power of two */
     size_t size;
 };
 

@@ -27,7 +27,8 @@ int validate_refuse(matcher_verdict_t *v, int code, const char *field, const cha
 {
     va_list ap;
     v->code = code;
-    (void)snprintf(v->field, sizeof v->field, "%s", field); /* paths are short; truncation harmless */
+    (void)snprintf(v->field, sizeof v->field, "%s",
+                   field); /* paths are short; truncation harmless */
     va_start(ap, fmt);
     (void)vsnprintf(v->message, sizeof v->message, fmt, ap);
     va_end(ap);
@@ -331,7 +332,8 @@ static int s_check_cert(s_ctx_t *c, const Passerelle__V1__Certification *ct, sto
     int level = ct->level;
     if (level == 0 && ct->kind == PASSERELLE__V1__CERTIFICATION_KIND__CERTIFICATION_KIND_CAP)
         level = 3;
-    else if (level == 0 && ct->kind == PASSERELLE__V1__CERTIFICATION_KIND__CERTIFICATION_KIND_BAC_PRO)
+    else if (level == 0 &&
+             ct->kind == PASSERELLE__V1__CERTIFICATION_KIND__CERTIFICATION_KIND_BAC_PRO)
         level = 4;
     if (level == 0) {
         size_t old = s_push(c, "level", -1);
@@ -388,7 +390,8 @@ static int s_check_contracts(s_ctx_t *c, const Passerelle__V1__Graduate *g, stor
         if (out->contracts & (1u << val))
             return s_duplicate(c, "contract_types", (int)i,
                                protobuf_c_enum_descriptor_get_value(
-                                   &passerelle__v1__contract_type__descriptor, val)->name);
+                                   &passerelle__v1__contract_type__descriptor, val)
+                                   ->name);
         out->contracts |= 1u << val;
     }
     return 0;
@@ -488,7 +491,8 @@ static int s_check_codes(s_ctx_t *c, const char *list, char **in, size_t n, size
 static int s_check_vacancy_terms(s_ctx_t *c, const Passerelle__V1__Vacancy *v, store_vacancy_t *out)
 {
     if (s_check_int(c, "max_distance_km", v->max_distance_km, 0, 1000, " km") ||
-        (v->min_level != 0 && s_check_int(c, "min_level", v->min_level, 3, 8, " (European levels)")) ||
+        (v->min_level != 0 &&
+         s_check_int(c, "min_level", v->min_level, 3, 8, " (European levels)")) ||
         s_check_enum(c, "contract_type", &passerelle__v1__contract_type__descriptor,
                      v->contract_type, 1) ||
         s_check_int(c, "positions", v->positions, 0, 1000, "") ||
@@ -520,8 +524,8 @@ static int s_check_vacancy(s_ctx_t *c, const Passerelle__V1__Vacancy *v, store_v
         goto out;
     }
     if (s_check_id(c, "vacancy_id", v->vacancy_id, out->id) ||
-        s_check_code(c, "employer_id", -1, v->employer_id, s_siret_syntax,
-                     "a SIRET (14 digits)", out->employer))
+        s_check_code(c, "employer_id", -1, v->employer_id, s_siret_syntax, "a SIRET (14 digits)",
+                     out->employer))
         goto out;
     if (s_check_enum(c, "sector", &passerelle__v1__sector__descriptor, v->sector, 1))
         goto out;
@@ -591,8 +595,8 @@ static int s_check_body(s_ctx_t *c, const Passerelle__V1__Event *m, matcher_even
     case PASSERELLE__V1__EVENT__BODY_VACANCY_UPSERT: {
         out->type = STORE_EV_VACANCY_UPSERT;
         size_t old = s_push(c, "vacancy_upsert", -1);
-        int rc = s_check_vacancy(c, m->vacancy_upsert ? m->vacancy_upsert->vacancy : NULL,
-                                 &out->u.vac);
+        int rc =
+            s_check_vacancy(c, m->vacancy_upsert ? m->vacancy_upsert->vacancy : NULL, &out->u.vac);
         s_pop(c, old);
         out->u.vac.version = out->occurred_ms;
         return rc;
@@ -654,7 +658,7 @@ static int s_check_event_id(s_ctx_t *c, const char *s, char *dst)
 
 int validate_event(const Passerelle__V1__Event *m, matcher_event_t *out, matcher_verdict_t *v)
 {
-    s_ctx_t c = { .v = v, .path = "", .len = 0 };
+    s_ctx_t c = {.v = v, .path = "", .len = 0};
     memset(v, 0, sizeof *v);
     out->event_id[0] = '\0';
     if (s_check_event_id(&c, m->event_id, out->event_id))

@@ -15,24 +15,24 @@
 #include "store_model.h"
 
 #define MATCHER_EVENT_ID_MAX 128
-#define MATCHER_SOURCE_MAX 64
+#define MATCHER_SOURCE_MAX   64
 
 /* A withdrawal, erasure or closure: which entity, whose, and the new state. */
 typedef struct {
     char id[STORE_ID_MAX + 1];
-    char owner[STORE_ID_MAX + 1];  /* school_id or employer_id */
-    uint8_t state;                 /* store_state_t; unused for erasure */
+    char owner[STORE_ID_MAX + 1]; /* school_id or employer_id */
+    uint8_t state;                /* store_state_t; unused for erasure */
 } matcher_ref_t;
 
 typedef struct {
-    uint8_t type;                  /* store_event_type_t */
+    uint8_t type; /* store_event_type_t */
     char event_id[MATCHER_EVENT_ID_MAX + 1];
     char source[MATCHER_SOURCE_MAX + 1];
     int64_t occurred_ms;
     union {
-        store_graduate_t grad;     /* STORE_EV_GRADUATE_UPSERT */
-        store_vacancy_t vac;       /* STORE_EV_VACANCY_UPSERT */
-        matcher_ref_t ref;         /* the other types */
+        store_graduate_t grad; /* STORE_EV_GRADUATE_UPSERT */
+        store_vacancy_t vac;   /* STORE_EV_VACANCY_UPSERT */
+        matcher_ref_t ref;     /* the other types */
     } u;
 } matcher_event_t;
 

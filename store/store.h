@@ -30,26 +30,26 @@
 
 enum {
     STORE_OK = 0,
-    STORE_ENOTFOUND = -1,  /* no such key */
-    STORE_EFULL = -2,      /* map full even after growing, or growth limit reached */
-    STORE_EVERSION = -3,   /* on-disk format version not understood */
-    STORE_ESTALE = -4,     /* an older version must not overwrite a newer one */
-    STORE_ECORRUPT = -5,   /* a stored record does not decode, or not an LMDB store */
-    STORE_EIO = -6,        /* I/O error from the OS (see the log) */
-    STORE_EINVAL = -7,     /* bad argument (too-long key, NULL...) */
-    STORE_ENOMEM = -8,     /* allocation failed */
-    STORE_ENOSPC = -9,     /* the file system is full */
-    STORE_EBUSY = -10,     /* the store is locked by another process */
-    STORE_EINTERNAL = -11  /* unexpected LMDB error (see the log) */
+    STORE_ENOTFOUND = -1, /* no such key */
+    STORE_EFULL = -2,     /* map full even after growing, or growth limit reached */
+    STORE_EVERSION = -3,  /* on-disk format version not understood */
+    STORE_ESTALE = -4,    /* an older version must not overwrite a newer one */
+    STORE_ECORRUPT = -5,  /* a stored record does not decode, or not an LMDB store */
+    STORE_EIO = -6,       /* I/O error from the OS (see the log) */
+    STORE_EINVAL = -7,    /* bad argument (too-long key, NULL...) */
+    STORE_ENOMEM = -8,    /* allocation failed */
+    STORE_ENOSPC = -9,    /* the file system is full */
+    STORE_EBUSY = -10,    /* the store is locked by another process */
+    STORE_EINTERNAL = -11 /* unexpected LMDB error (see the log) */
 };
 
 typedef struct store store_t;
 typedef struct store_txn store_txn_t;
 
 typedef struct {
-    size_t map_bytes;      /* initial map size; 0 = 64 MiB */
-    size_t map_max_bytes;  /* never grow beyond; 0 = 1 TiB */
-    int read_only;         /* open for reading only (tools, tests) */
+    size_t map_bytes;     /* initial map size; 0 = 64 MiB */
+    size_t map_max_bytes; /* never grow beyond; 0 = 1 TiB */
+    int read_only;        /* open for reading only (tools, tests) */
 } store_options_t;
 
 /* Open or create the store in directory dir (created if missing, mode
@@ -106,23 +106,20 @@ typedef enum {
     STORE_EV_VACANCY_CLOSED = 5
 } store_event_type_t;
 
-typedef enum {
-    STORE_ENTITY_GRADUATE = 'g',
-    STORE_ENTITY_VACANCY = 'v'
-} store_entity_kind_t;
+typedef enum { STORE_ENTITY_GRADUATE = 'g', STORE_ENTITY_VACANCY = 'v' } store_entity_kind_t;
 
 /* An event as logged. In store_log_get() results, strings and payload point
  * into the map: valid until the transaction ends. */
 typedef struct {
     uint64_t seq;
-    uint8_t type;              /* store_event_type_t */
-    uint8_t entity_kind;       /* store_entity_kind_t */
+    uint8_t type;        /* store_event_type_t */
+    uint8_t entity_kind; /* store_entity_kind_t */
     int64_t occurred_ms;
     int64_t received_ms;
     const char *source;
     const char *event_id;
     const char *entity_id;
-    const void *payload;       /* the event as received (opaque bytes) */
+    const void *payload; /* the event as received (opaque bytes) */
     size_t payload_len;
 } store_event_t;
 
@@ -173,12 +170,12 @@ int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
 /* The leading fields of an entity, readable without decoding the whole
  * record: what the engine's hard filters look at first. */
 typedef struct {
-    uint8_t state;        /* store_state_t */
-    uint8_t licence;      /* graduate: holds one; vacancy: requires one */
-    uint8_t contract;     /* vacancy: its contract type (0 for graduates) */
+    uint8_t state;    /* store_state_t */
+    uint8_t licence;  /* graduate: holds one; vacancy: requires one */
+    uint8_t contract; /* vacancy: its contract type (0 for graduates) */
     uint8_t has_point;
-    uint32_t contracts;   /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
-    int32_t distance_km;  /* graduate: mobility radius; vacancy: max distance, 0 = none */
+    uint32_t contracts;  /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
+    int32_t distance_km; /* graduate: mobility radius; vacancy: max distance, 0 = none */
     double lat, lon;
 } store_head_t;
 
@@ -190,17 +187,17 @@ int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id
 /* ---- inverted indexes ------------------------------------------------- */
 
 typedef enum {
-    STORE_IX_G_SKILL = 0,  /* skill code -> graduate ids */
-    STORE_IX_G_CERT,       /* RNCP code -> graduate ids */
-    STORE_IX_G_CELL,       /* cell key -> graduate ids */
-    STORE_IX_V_SKILL,      /* skill code -> vacancy ids (required and desirable) */
-    STORE_IX_V_CERT,       /* required RNCP code -> vacancy ids */
-    STORE_IX_V_ROME,       /* ROME code -> vacancy ids */
-    STORE_IX_V_CELL,       /* cell key -> vacancy ids */
-    STORE_IX_G_ROME,       /* ROME code of a certification -> graduate ids */
-    STORE_IX_V_EXPIRY,     /* expiry day (store_day_key) -> vacancy ids */
-    STORE_IX_G_NEAR,       /* coarse cell + skill, RNCP or ROME code -> graduate ids */
-    STORE_IX_V_NEAR,       /* the same for vacancies (store_near_key) */
+    STORE_IX_G_SKILL = 0, /* skill code -> graduate ids */
+    STORE_IX_G_CERT,      /* RNCP code -> graduate ids */
+    STORE_IX_G_CELL,      /* cell key -> graduate ids */
+    STORE_IX_V_SKILL,     /* skill code -> vacancy ids (required and desirable) */
+    STORE_IX_V_CERT,      /* required RNCP code -> vacancy ids */
+    STORE_IX_V_ROME,      /* ROME code -> vacancy ids */
+    STORE_IX_V_CELL,      /* cell key -> vacancy ids */
+    STORE_IX_G_ROME,      /* ROME code of a certification -> graduate ids */
+    STORE_IX_V_EXPIRY,    /* expiry day (store_day_key) -> vacancy ids */
+    STORE_IX_G_NEAR,      /* coarse cell + skill, RNCP or ROME code -> graduate ids */
+    STORE_IX_V_NEAR,      /* the same for vacancies (store_near_key) */
     STORE_IX_COUNT
 } store_index_t;
 
@@ -304,7 +301,7 @@ int store_list_each(store_txn_t *txn, store_entity_kind_t kind, store_list_fn fn
 /* ---- match log --------------------------------------------------------- */
 
 #define STORE_TOPICS_MAX 4
-#define STORE_TOPIC_MAX 160
+#define STORE_TOPIC_MAX  160
 
 /* A stored feed message: its sequence number, the topics it is published
  * under, the graduate it names (for erasure), the time it was written and
@@ -360,18 +357,18 @@ int store_meta_put_str(store_txn_t *txn, const char *name, const char *value) ST
 /* ---- statistics ------------------------------------------------------- */
 
 typedef struct {
-    uint64_t graduates;            /* records, any state */
+    uint64_t graduates; /* records, any state */
     uint64_t graduates_open;
     uint64_t vacancies;
     uint64_t vacancies_open;
-    uint64_t events;               /* last event sequence number */
-    uint64_t file_bytes;           /* size of data.mdb */
-    uint64_t map_bytes;            /* current map size */
-    uint64_t used_bytes;           /* pages in use * page size */
-    uint64_t vacancy_lists;        /* non-empty ranked lists of vacancies */
-    uint64_t graduate_lists;       /* non-empty ranked lists of graduates */
-    uint64_t matches;              /* last match sequence number */
-    uint64_t matches_first;        /* oldest match still stored, 0 if none */
+    uint64_t events;         /* last event sequence number */
+    uint64_t file_bytes;     /* size of data.mdb */
+    uint64_t map_bytes;      /* current map size */
+    uint64_t used_bytes;     /* pages in use * page size */
+    uint64_t vacancy_lists;  /* non-empty ranked lists of vacancies */
+    uint64_t graduate_lists; /* non-empty ranked lists of graduates */
+    uint64_t matches;        /* last match sequence number */
+    uint64_t matches_first;  /* oldest match still stored, 0 if none */
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;

@@ -32,8 +32,8 @@ typedef struct {
 /* Not a range of store_index_t: ix_g_rome came after the vacancy indexes. */
 static const store_index_t s_graduate_ixs[] = {STORE_IX_G_SKILL, STORE_IX_G_CERT, STORE_IX_G_CELL,
                                                STORE_IX_G_ROME, STORE_IX_G_NEAR};
-static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_SKILL, STORE_IX_V_CERT, STORE_IX_V_ROME,
-                                              STORE_IX_V_CELL, STORE_IX_V_EXPIRY, STORE_IX_V_NEAR};
+static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_SKILL, STORE_IX_V_CERT,   STORE_IX_V_ROME,
+                                              STORE_IX_V_CELL,  STORE_IX_V_EXPIRY, STORE_IX_V_NEAR};
 
 static const s_kind_t s_graduates = {
     .what = "graduate",
@@ -332,7 +332,8 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
     if (txn == NULL || fn == NULL || n_after > STORE_ID_MAX ||
         (kind != STORE_ENTITY_GRADUATE && kind != STORE_ENTITY_VACANCY))
         return STORE_EINVAL;
-    MDB_dbi dbi = txn->store->dbi[kind == STORE_ENTITY_GRADUATE ? S_DBI_GRADUATES : S_DBI_VACANCIES];
+    MDB_dbi dbi =
+        txn->store->dbi[kind == STORE_ENTITY_GRADUATE ? S_DBI_GRADUATES : S_DBI_VACANCIES];
     int rc = mdb_cursor_open(txn->txn, dbi, &cur);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
@@ -357,8 +358,7 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
 
 /* ---- heads ---------------------------------------------------------------- */
 
-int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id,
-                      store_head_t *out)
+int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id, store_head_t *out)
 {
     MDB_val val;
     int grad = kind == STORE_ENTITY_GRADUATE;

@@ -11,13 +11,13 @@
 
 #include <stdint.h>
 
-#define STORE_ID_MAX 64        /* bytes of an id, without the NUL */
-#define STORE_SKILL_MAX 128    /* bytes of a skill code or label */
-#define STORE_CODE_MAX 15      /* RNCP "RNCP123456", ROME "H2913", commune "2A004" */
-#define STORE_CERTS_MAX 16
+#define STORE_ID_MAX     64  /* bytes of an id, without the NUL */
+#define STORE_SKILL_MAX  128 /* bytes of a skill code or label */
+#define STORE_CODE_MAX   15  /* RNCP "RNCP123456", ROME "H2913", commune "2A004" */
+#define STORE_CERTS_MAX  16
 #define STORE_SKILLS_MAX 64
-#define STORE_ROMES_MAX 16
-#define STORE_RNCPS_MAX 32
+#define STORE_ROMES_MAX  16
+#define STORE_RNCPS_MAX  32
 
 /* Degrees of latitude and longitude per geographic index cell. Part of the
  * on-disk format: changing it changes STORE_FORMAT_VERSION. */
@@ -43,43 +43,43 @@ typedef enum {
 /* Lifecycle of an entity. Withdrawn graduates and closed vacancies are kept
  * (without index entries) so that a late, older upsert cannot resurrect them. */
 typedef enum {
-    STORE_STATE_OPEN = 0,          /* graduate available / vacancy open */
-    STORE_STATE_HIRED = 1,         /* graduate withdrawn: hired */
-    STORE_STATE_LEFT = 2,          /* graduate withdrawn: left */
-    STORE_STATE_FILLED = 3,        /* vacancy closed: filled */
-    STORE_STATE_CANCELLED = 4,     /* vacancy closed: cancelled */
-    STORE_STATE_EXPIRED = 5        /* vacancy closed: expired */
+    STORE_STATE_OPEN = 0,      /* graduate available / vacancy open */
+    STORE_STATE_HIRED = 1,     /* graduate withdrawn: hired */
+    STORE_STATE_LEFT = 2,      /* graduate withdrawn: left */
+    STORE_STATE_FILLED = 3,    /* vacancy closed: filled */
+    STORE_STATE_CANCELLED = 4, /* vacancy closed: cancelled */
+    STORE_STATE_EXPIRED = 5    /* vacancy closed: expired */
 } store_state_t;
 
 typedef struct {
-    double lat;                     /* degrees */
-    double lon;                     /* degrees */
+    double lat;                       /* degrees */
+    double lon;                       /* degrees */
     char commune[STORE_CODE_MAX + 1]; /* INSEE code when given as such, else "" */
-    uint8_t has_point;              /* lat/lon are known (given or resolved) */
+    uint8_t has_point;                /* lat/lon are known (given or resolved) */
 } store_place_t;
 
 typedef struct {
-    uint8_t kind;                   /* store_cert_kind_t */
-    uint8_t level;                  /* European level 3..8 */
-    char rncp[STORE_CODE_MAX + 1];  /* "RNCP27470" */
-    int32_t obtained;               /* days since 1970-01-01; 0 if unknown */
+    uint8_t kind;                  /* store_cert_kind_t */
+    uint8_t level;                 /* European level 3..8 */
+    char rncp[STORE_CODE_MAX + 1]; /* "RNCP27470" */
+    int32_t obtained;              /* days since 1970-01-01; 0 if unknown */
 } store_cert_t;
 
 typedef struct {
     char code[STORE_SKILL_MAX + 1];
-    float weight;                   /* 1.0 for graduates' skills */
+    float weight; /* 1.0 for graduates' skills */
 } store_skill_t;
 
 typedef struct {
     char id[STORE_ID_MAX + 1];
     char school[STORE_ID_MAX + 1];
-    int64_t version;                /* occurred_at_ms of the event that wrote it */
-    uint8_t state;                  /* store_state_t */
-    uint8_t licence;                /* holds a driving licence */
-    uint8_t skills_inferred;        /* skills were inferred from certifications */
-    uint32_t contracts;             /* bit (1 << store_contract_t); 0 = any */
+    int64_t version;         /* occurred_at_ms of the event that wrote it */
+    uint8_t state;           /* store_state_t */
+    uint8_t licence;         /* holds a driving licence */
+    uint8_t skills_inferred; /* skills were inferred from certifications */
+    uint32_t contracts;      /* bit (1 << store_contract_t); 0 = any */
     int32_t radius_km;
-    int32_t available_from;         /* days since epoch; 0 = now */
+    int32_t available_from; /* days since epoch; 0 = now */
     store_place_t home;
     uint16_t n_certs;
     uint16_t n_skills;
@@ -95,15 +95,15 @@ typedef struct {
     char id[STORE_ID_MAX + 1];
     char employer[STORE_ID_MAX + 1]; /* SIRET */
     int64_t version;
-    uint8_t state;                   /* store_state_t */
-    uint8_t sector;                  /* passerelle.v1.Sector value */
-    uint8_t contract;                /* store_contract_t */
+    uint8_t state;    /* store_state_t */
+    uint8_t sector;   /* passerelle.v1.Sector value */
+    uint8_t contract; /* store_contract_t */
     uint8_t licence_required;
-    uint8_t min_level;               /* 0 = none */
-    int32_t max_distance_km;         /* 0 = no limit of its own */
+    uint8_t min_level;       /* 0 = none */
+    int32_t max_distance_km; /* 0 = no limit of its own */
     int32_t positions;
-    int32_t start_date;              /* days since epoch; 0 = asap */
-    int32_t expires_on;              /* days since epoch; 0 = never */
+    int32_t start_date; /* days since epoch; 0 = asap */
+    int32_t expires_on; /* days since epoch; 0 = never */
     store_place_t site;
     uint16_t n_romes;
     uint16_t n_rncps;

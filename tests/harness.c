@@ -34,8 +34,8 @@
 #include <zmq.h>
 
 #define S_MAX_EXTRA_ARGS 32
-#define S_LOG_TAIL (64 * 1024)
-#define S_HWM 500000
+#define S_LOG_TAIL       (64 * 1024)
+#define S_HWM            500000
 
 /* Registry of open client sockets, so that teardown after a failed
  * assertion (cmocka longjmps out of the test) can still close them and
@@ -65,7 +65,7 @@ int64_t harness_now_us(void)
 
 static void s_sleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
 }
@@ -121,8 +121,7 @@ const char *harness_status_str(int status, char *buf, size_t size)
         snprintf(buf, size, "exited %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)),
-                 WCOREDUMP(status) ? ", core dumped" : "");
+                 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
     else
         snprintf(buf, size, "wait status 0x%x", (unsigned)status);
     return buf;
@@ -130,15 +129,15 @@ const char *harness_status_str(int status, char *buf, size_t size)
 
 const char *h_status_name(int status)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-        &passerelle__v1__ack_status__descriptor, status);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&passerelle__v1__ack_status__descriptor, status);
     return v ? v->name : "ACK_STATUS_<unknown>";
 }
 
 const char *h_error_name(int code)
 {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-        &passerelle__v1__error_code__descriptor, code);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&passerelle__v1__error_code__descriptor, code);
     return v ? v->name : "ERROR_CODE_<unknown>";
 }
 
@@ -151,26 +150,23 @@ const char *h_ack_str(const Passerelle__V1__Ack *ack, char *buf, size_t size)
     snprintf(buf, size,
              "ack{event_id=\"%s\", %s, %s, seq=%" PRIu64
              ", superseded=%d, field=\"%s\", message=\"%s\"}",
-             ack->event_id ? ack->event_id : "(null)",
-             h_status_name(ack->status), h_error_name(ack->error),
-             ack->sequence, ack->superseded ? 1 : 0,
-             ack->field ? ack->field : "(null)",
-             ack->message ? ack->message : "(null)");
+             ack->event_id ? ack->event_id : "(null)", h_status_name(ack->status),
+             h_error_name(ack->error), ack->sequence, ack->superseded ? 1 : 0,
+             ack->field ? ack->field : "(null)", ack->message ? ack->message : "(null)");
     return buf;
 }
 
 /* ------------------------------------------------------------------ */
 /* Temporary directory and log. */
 
-static int s_rm_entry(const char *path, const struct stat *sb, int flag,
-                      struct FTW *ftw)
+static int s_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
     (void)ftw;
     if (remove(path) != 0)
         fprintf(stderr, "harness: remove %s: %s\n", path, strerror(errno));
-    return 0;   /* carry on: remove as much as we can */
+    return 0; /* carry on: remove as much as we can */
 }
 
 static void s_rm_rf(const char *path)
@@ -185,8 +181,7 @@ void harness_dump_log(const harness_t *self, const char *why)
     FILE *f;
     long size;
 
-    fprintf(stderr, "----- matcherd log %s (%s) -----\n", self->log_path,
-            why ? why : "");
+    fprintf(stderr, "----- matcherd log %s (%s) -----\n", self->log_path, why ? why : "");
     f = fopen(self->log_path, "r");
     if (f == NULL) {
         fprintf(stderr, "(cannot open: %s)\n", strerror(errno));
@@ -292,7 +287,7 @@ static int s_port_from_kernel(int fd)
  * fall back to bind(0) (the kernel's choice) when that does not work. */
 static int s_pick_ports(harness_t *self)
 {
-    int ports[3] = { 0, 0, 0 };
+    int ports[3] = {0, 0, 0};
     int low = 32768, high = 60999;
     FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 
@@ -314,7 +309,7 @@ static int s_pick_ports(harness_t *self)
             if (fd < 0)
                 return -1;
             ports[i] = s_port_from_kernel(fd);
-            close(fd);   /* the next bind(0) will not return it right away */
+            close(fd); /* the next bind(0) will not return it right away */
             if (ports[i] <= 0)
                 return -1;
         }
@@ -398,7 +393,7 @@ harness_t *harness_new(void)
     self->passed = false;
     return self;
 fail:
-    self->passed = true;   /* nothing to show */
+    self->passed = true; /* nothing to show */
     harness_destroy(&self);
     return NULL;
 }
@@ -436,7 +431,7 @@ void harness_destroy(harness_t **self_p)
         if (!self->passed)
             fprintf(stderr, "harness: daemon %d still running at teardown: killing it\n",
                     (int)self->pid);
-        (void)harness_kill(self);   /* best effort; reaped or reported */
+        (void)harness_kill(self); /* best effort; reaped or reported */
     }
     s_close_registered(self);
     if (self->zctx != NULL)
@@ -499,10 +494,12 @@ static int s_spawn(harness_t *self)
     nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (nullfd < 0)
         goto fail;
-    n = snprintf(marker, sizeof marker, "=== harness: start #%d: %s --data %s --ingest %s --feed %s --query %s ===\n",
-                 self->starts + 1, self->matcherd, self->data_dir,
-                 self->ingest_ep, self->feed_ep, self->query_ep);
-    if (n > 0 && write(logfd, marker, (size_t)n < sizeof marker ? (size_t)n : sizeof marker - 1) < 0)
+    n = snprintf(marker, sizeof marker,
+                 "=== harness: start #%d: %s --data %s --ingest %s --feed %s --query %s ===\n",
+                 self->starts + 1, self->matcherd, self->data_dir, self->ingest_ep, self->feed_ep,
+                 self->query_ep);
+    if (n > 0 &&
+        write(logfd, marker, (size_t)n < sizeof marker ? (size_t)n : sizeof marker - 1) < 0)
         fprintf(stderr, "harness: write %s: %s\n", self->log_path, strerror(errno));
 
     pid = fork();
@@ -597,8 +594,8 @@ int harness_start(harness_t *self)
         if (rc == 0)
             return 0;
         if (rc == -1) {
-            fprintf(stderr, "harness: matcherd (pid %d) not ready after %d ms\n",
-                    (int)self->pid, timeout_ms);
+            fprintf(stderr, "harness: matcherd (pid %d) not ready after %d ms\n", (int)self->pid,
+                    timeout_ms);
             (void)harness_kill(self);
             harness_dump_log(self, "daemon never became ready");
             return -1;
@@ -778,7 +775,7 @@ int hclient_send(hclient_t *self, const void *data, size_t len, int flags)
     int64_t deadline = harness_now_us() + 5000 * 1000;
 
     for (;;) {
-        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLOUT, 0 };
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLOUT, 0};
         if (zmq_send(self->sock, data, len, flags | ZMQ_DONTWAIT) >= 0)
             return 0;
         if (errno != EAGAIN && errno != EINTR) {
@@ -838,7 +835,7 @@ Passerelle__V1__Ack *hclient_recv_ack(hclient_t *self, int timeout_ms)
     Passerelle__V1__Ack *ack;
 
     for (;;) {
-        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
         int64_t left_ms = (deadline - harness_now_us()) / 1000;
         int rc = s_recv_one(self->sock, &msg, self->err, sizeof self->err);
         if (rc < 0)
@@ -865,8 +862,7 @@ Passerelle__V1__Ack *hclient_recv_ack(hclient_t *self, int timeout_ms)
 /* ------------------------------------------------------------------ */
 /* Events. */
 
-static void s_hev_base(hev_t *e, const char *source, const char *event_id,
-                       int64_t at_ms)
+static void s_hev_base(hev_t *e, const char *source, const char *event_id, int64_t at_ms)
 {
     memset(e, 0, sizeof *e);
     e->event = (Passerelle__V1__Event)PASSERELLE__V1__EVENT__INIT;
@@ -888,8 +884,8 @@ static void s_hev_location(hev_t *e)
     e->location.point = &e->point;
 }
 
-void hev_graduate(hev_t *e, const char *source, const char *event_id,
-                  int64_t at_ms, const char *graduate_id)
+void hev_graduate(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                  const char *graduate_id)
 {
     s_hev_base(e, source, event_id, at_ms);
     s_hev_location(e);
@@ -941,8 +937,8 @@ void hev_graduate_skills(hev_t *e, size_t n)
     e->graduate.n_skills = n;
 }
 
-void hev_vacancy(hev_t *e, const char *source, const char *event_id,
-                 int64_t at_ms, const char *vacancy_id)
+void hev_vacancy(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                 const char *vacancy_id)
 {
     s_hev_base(e, source, event_id, at_ms);
     s_hev_location(e);
@@ -967,13 +963,14 @@ void hev_vacancy(hev_t *e, const char *source, const char *event_id,
     e->event.vacancy_upsert = &e->vacancy_upsert;
 }
 
-void hev_withdraw(hev_t *e, const char *source, const char *event_id,
-                  int64_t at_ms, const char *graduate_id, const char *school_id)
+void hev_withdraw(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                  const char *graduate_id, const char *school_id)
 {
     s_hev_base(e, source, event_id, at_ms);
     snprintf(e->entity_id, sizeof e->entity_id, "%s", graduate_id);
     snprintf(e->owner_id, sizeof e->owner_id, "%s", school_id);
-    e->graduate_withdrawn = (Passerelle__V1__GraduateWithdrawn)PASSERELLE__V1__GRADUATE_WITHDRAWN__INIT;
+    e->graduate_withdrawn =
+        (Passerelle__V1__GraduateWithdrawn)PASSERELLE__V1__GRADUATE_WITHDRAWN__INIT;
     e->graduate_withdrawn.graduate_id = e->entity_id;
     e->graduate_withdrawn.school_id = e->owner_id;
     e->graduate_withdrawn.reason = PASSERELLE__V1__WITHDRAWAL_REASON__WITHDRAWAL_REASON_HIRED;
@@ -981,8 +978,8 @@ void hev_withdraw(hev_t *e, const char *source, const char *event_id,
     e->event.graduate_withdrawn = &e->graduate_withdrawn;
 }
 
-void hev_erase(hev_t *e, const char *source, const char *event_id,
-               int64_t at_ms, const char *graduate_id, const char *school_id)
+void hev_erase(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+               const char *graduate_id, const char *school_id)
 {
     s_hev_base(e, source, event_id, at_ms);
     snprintf(e->entity_id, sizeof e->entity_id, "%s", graduate_id);
@@ -994,8 +991,8 @@ void hev_erase(hev_t *e, const char *source, const char *event_id,
     e->event.graduate_erased = &e->graduate_erased;
 }
 
-void hev_close(hev_t *e, const char *source, const char *event_id,
-               int64_t at_ms, const char *vacancy_id, const char *employer_id)
+void hev_close(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+               const char *vacancy_id, const char *employer_id)
 {
     s_hev_base(e, source, event_id, at_ms);
     snprintf(e->entity_id, sizeof e->entity_id, "%s", vacancy_id);
@@ -1036,7 +1033,7 @@ int hev_pack(const hev_t *e, hbuf_t *out)
 
 int hclient_send_event(hclient_t *c, const hev_t *e)
 {
-    hbuf_t buf = { 0 };
+    hbuf_t buf = {0};
     int rc;
 
     if (hev_pack(e, &buf) != 0) {
@@ -1058,15 +1055,14 @@ Passerelle__V1__Ack *hclient_call(hclient_t *c, const hev_t *e, int timeout_ms)
 /* ------------------------------------------------------------------ */
 /* Pipelines. */
 
-static void s_pipe_fail(hpipe_t *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void s_pipe_fail(hpipe_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void s_pipe_fail(hpipe_t *p, const char *fmt, ...)
 {
     va_list ap;
 
     if (p->failed)
-        return;   /* keep the first reason */
+        return; /* keep the first reason */
     p->failed = true;
     va_start(ap, fmt);
     vsnprintf(p->err, sizeof p->err, fmt, ap);
@@ -1078,8 +1074,8 @@ static int s_pipe_init(hpipe_t *p)
     if (p->window == 0)
         p->window = 1;
     if (p->idle_timeout_ms <= 0)
-        p->idle_timeout_ms = (int)harness_env_long("PASSERELLE_ACK_TIMEOUT_MS",
-                                                   HARNESS_ACK_TIMEOUT_MS);
+        p->idle_timeout_ms =
+            (int)harness_env_long("PASSERELLE_ACK_TIMEOUT_MS", HARNESS_ACK_TIMEOUT_MS);
     if (p->drain_ms <= 0)
         p->drain_ms = 500;
     p->sent = p->acked = p->head = 0;
@@ -1099,8 +1095,7 @@ static int s_pipe_init(hpipe_t *p)
 /* Send as much as the window and the socket allow. */
 static void s_pipe_send(hpipe_t *p)
 {
-    while (!p->failed && !p->done_making && p->sent < p->n
-           && p->sent - p->acked < p->window) {
+    while (!p->failed && !p->done_making && p->sent < p->n && p->sent - p->acked < p->window) {
         if (!p->pending) {
             int rc = p->make(p, p->sent, &p->buf, p->pending_id);
             if (rc == 1) {
@@ -1116,10 +1111,10 @@ static void s_pipe_send(hpipe_t *p)
         if (zmq_send(p->client->sock, p->buf.data, p->buf.len, ZMQ_DONTWAIT) < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 s_pipe_fail(p, "zmq_send message %zu: %s", p->sent, zmq_strerror(errno));
-            return;   /* no room: wait for POLLOUT */
+            return; /* no room: wait for POLLOUT */
         }
         if (p->sent == p->acked)
-            p->last_ack_us = harness_now_us();   /* the silence starts now */
+            p->last_ack_us = harness_now_us(); /* the silence starts now */
         memcpy(p->ids[p->sent % p->window], p->pending_id, HEV_ID_MAX);
         p->sent++;
         p->pending = false;
@@ -1151,13 +1146,12 @@ static void s_pipe_recv(hpipe_t *p)
             return;
         }
         if (p->acked >= p->sent) {
-            s_pipe_fail(p, "ack with nothing in flight: %s",
-                        h_ack_str(ack, abuf, sizeof abuf));
+            s_pipe_fail(p, "ack with nothing in flight: %s", h_ack_str(ack, abuf, sizeof abuf));
         } else {
             expected = p->ids[p->acked % p->window];
             if (expected[0] != '\0' && strcmp(expected, ack->event_id) != 0)
-                s_pipe_fail(p, "ack %zu out of order: expected event_id \"%s\", got %s",
-                            p->acked, expected, h_ack_str(ack, abuf, sizeof abuf));
+                s_pipe_fail(p, "ack %zu out of order: expected event_id \"%s\", got %s", p->acked,
+                            expected, h_ack_str(ack, abuf, sizeof abuf));
             else if (p->on_ack != NULL && p->on_ack(p, p->acked, ack) != 0)
                 s_pipe_fail(p, "on_ack %zu refused %s", p->acked,
                             h_ack_str(ack, abuf, sizeof abuf));
@@ -1177,8 +1171,8 @@ static bool s_pipe_done(hpipe_t *p, bool draining, int64_t now)
         if (draining && now - p->last_ack_us > (int64_t)p->drain_ms * 1000)
             return true;
         if (!draining && now - p->last_ack_us > (int64_t)p->idle_timeout_ms * 1000) {
-            s_pipe_fail(p, "no ack for %d ms (sent %zu, acked %zu)",
-                        p->idle_timeout_ms, p->sent, p->acked);
+            s_pipe_fail(p, "no ack for %d ms (sent %zu, acked %zu)", p->idle_timeout_ms, p->sent,
+                        p->acked);
             return true;
         }
         return false;
@@ -1186,8 +1180,7 @@ static bool s_pipe_done(hpipe_t *p, bool draining, int64_t now)
     return draining || p->done_making || p->sent >= p->n;
 }
 
-int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick,
-                   void *tick_ctx)
+int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick, void *tick_ctx)
 {
     zmq_pollitem_t *items = calloc(count ? count : 1, sizeof *items);
     bool draining = false;
@@ -1196,7 +1189,7 @@ int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick,
     if (items == NULL)
         return -1;
     for (size_t i = 0; i < count; i++)
-        (void)s_pipe_init(pipes[i]);   /* failure is recorded in the pipe */
+        (void)s_pipe_init(pipes[i]); /* failure is recorded in the pipe */
     for (;;) {
         int64_t now;
         bool all_done = true;
@@ -1265,12 +1258,11 @@ int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx)
 /* ------------------------------------------------------------------ */
 /* Query socket. */
 
-Passerelle__V1__Response *harness_query(harness_t *h,
-                                        Passerelle__V1__Request *req,
-                                        int timeout_ms, bool verbose)
+Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *req, int timeout_ms,
+                                        bool verbose)
 {
     void *sock = NULL;
-    hbuf_t buf = { 0 };
+    hbuf_t buf = {0};
     zmq_msg_t msg;
     Passerelle__V1__Response *resp = NULL;
     char err[256] = "";
@@ -1297,7 +1289,7 @@ Passerelle__V1__Response *harness_query(harness_t *h,
         goto fail;
     }
     for (;;) {
-        zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         int64_t left_ms = (deadline - harness_now_us()) / 1000;
         rc = s_recv_one(sock, &msg, err, sizeof err);
         if (rc != 0)
@@ -1320,11 +1312,11 @@ Passerelle__V1__Response *harness_query(harness_t *h,
         goto fail;
     }
     if (strcmp(resp->request_id, req->request_id) != 0) {
-        snprintf(err, sizeof err, "response request_id \"%s\", expected \"%s\"",
-                 resp->request_id, req->request_id);
+        snprintf(err, sizeof err, "response request_id \"%s\", expected \"%s\"", resp->request_id,
+                 req->request_id);
         passerelle__v1__response__free_unpacked(resp, NULL);
         resp = NULL;
-        verbose = true;   /* a daemon bug, always worth saying */
+        verbose = true; /* a daemon bug, always worth saying */
         goto fail;
     }
     zmq_close(sock);

@@ -41,11 +41,11 @@
 #include "passerelle/v1/query.pb-c.h"
 
 /* Short names for the generated enums the tests use the most. */
-#define H_ACCEPTED   PASSERELLE__V1__ACK_STATUS__ACK_STATUS_ACCEPTED
-#define H_DUPLICATE  PASSERELLE__V1__ACK_STATUS__ACK_STATUS_DUPLICATE
-#define H_REJECTED   PASSERELLE__V1__ACK_STATUS__ACK_STATUS_REJECTED
-#define H_RETRY      PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY
-#define H_ERR(name)  PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
+#define H_ACCEPTED  PASSERELLE__V1__ACK_STATUS__ACK_STATUS_ACCEPTED
+#define H_DUPLICATE PASSERELLE__V1__ACK_STATUS__ACK_STATUS_DUPLICATE
+#define H_REJECTED  PASSERELLE__V1__ACK_STATUS__ACK_STATUS_REJECTED
+#define H_RETRY     PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY
+#define H_ERR(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
 
 /* Default timeouts, milliseconds. */
 #define HARNESS_ACK_TIMEOUT_MS   10000
@@ -77,20 +77,20 @@ void hbuf_free(hbuf_t *buf);
 typedef struct hclient hclient_t;
 
 typedef struct harness {
-    char root[256];          /* temporary directory, removed at teardown */
-    char data_dir[300];      /* root/data: the store */
-    char log_path[300];      /* root/matcherd.log: the daemon's stderr */
-    char matcherd[1024];     /* path of the executable */
+    char root[256];      /* temporary directory, removed at teardown */
+    char data_dir[300];  /* root/data: the store */
+    char log_path[300];  /* root/matcherd.log: the daemon's stderr */
+    char matcherd[1024]; /* path of the executable */
     char ingest_ep[64];
     char feed_ep[64];
     char query_ep[64];
-    void *zctx;              /* ZeroMQ context for every client socket */
-    pid_t pid;               /* running daemon, or 0 */
-    int last_status;         /* waitpid status of the last daemon to exit */
-    int starts;              /* how many times the daemon was started */
-    bool passed;             /* set by harness_pass(); else teardown dumps the log */
+    void *zctx;      /* ZeroMQ context for every client socket */
+    pid_t pid;       /* running daemon, or 0 */
+    int last_status; /* waitpid status of the last daemon to exit */
+    int starts;      /* how many times the daemon was started */
+    bool passed;     /* set by harness_pass(); else teardown dumps the log */
     /* private */
-    void *registry;          /* open sockets, closed at destroy */
+    void *registry; /* open sockets, closed at destroy */
 } harness_t;
 
 /* Create the temporary directory and the ZeroMQ context and choose three
@@ -152,7 +152,7 @@ int64_t harness_now_us(void);
 struct hclient {
     void *sock;
     harness_t *harness;
-    char err[256];           /* reason of the last failure */
+    char err[256]; /* reason of the last failure */
 };
 
 /* Open a socket of zmq_type (ZMQ_DEALER or ZMQ_REQ) connected to endpoint
@@ -210,8 +210,8 @@ typedef struct hev {
 
 /* The valid graduate of the spec: school "0650043X", one CAP RNCP27470
  * level 3, skill "486590", home Tarbes {43.2328, 0.0781}, radius 50 km. */
-void hev_graduate(hev_t *e, const char *source, const char *event_id,
-                  int64_t at_ms, const char *graduate_id);
+void hev_graduate(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                  const char *graduate_id);
 
 /* Give the graduate n (<= HEV_MAX_CERTS) distinct valid certifications. */
 void hev_graduate_certs(hev_t *e, size_t n);
@@ -221,21 +221,20 @@ void hev_graduate_skills(hev_t *e, size_t n);
 
 /* The valid vacancy of the spec: employer "12345678900012", metalworking,
  * ROME H2913, site Tarbes, CDI, 1 position, required RNCP27470. */
-void hev_vacancy(hev_t *e, const char *source, const char *event_id,
-                 int64_t at_ms, const char *vacancy_id);
+void hev_vacancy(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                 const char *vacancy_id);
 
 /* Graduate withdrawn (hired) by school_id. */
-void hev_withdraw(hev_t *e, const char *source, const char *event_id,
-                  int64_t at_ms, const char *graduate_id,
-                  const char *school_id);
+void hev_withdraw(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+                  const char *graduate_id, const char *school_id);
 
 /* Graduate erased by school_id. */
-void hev_erase(hev_t *e, const char *source, const char *event_id,
-               int64_t at_ms, const char *graduate_id, const char *school_id);
+void hev_erase(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+               const char *graduate_id, const char *school_id);
 
 /* Vacancy closed (filled) by employer_id. */
-void hev_close(hev_t *e, const char *source, const char *event_id,
-               int64_t at_ms, const char *vacancy_id, const char *employer_id);
+void hev_close(hev_t *e, const char *source, const char *event_id, int64_t at_ms,
+               const char *vacancy_id, const char *employer_id);
 
 /* Move the graduate's home or the vacancy's site to a point of mainland
  * France derived from i (deterministic, spread over ~700 x 600 km), and
@@ -285,13 +284,13 @@ enum { HPIPE_GO = 0, HPIPE_DRAIN = 1, HPIPE_FAIL = -1 };
 
 struct hpipe {
     hclient_t *client;
-    size_t n;                /* messages to send (SIZE_MAX: until make says 1) */
-    size_t window;           /* max unacknowledged messages */
-    int idle_timeout_ms;     /* fail when no ack came for that long (0: default) */
-    int drain_ms;            /* in drain mode, end after this much silence (500) */
+    size_t n;            /* messages to send (SIZE_MAX: until make says 1) */
+    size_t window;       /* max unacknowledged messages */
+    int idle_timeout_ms; /* fail when no ack came for that long (0: default) */
+    int drain_ms;        /* in drain mode, end after this much silence (500) */
     hpipe_make_fn make;
     hpipe_ack_fn on_ack;
-    void *ctx;               /* for the callbacks */
+    void *ctx; /* for the callbacks */
     /* results */
     size_t sent;
     size_t acked;
@@ -303,15 +302,14 @@ struct hpipe {
     bool done_making;
     int64_t last_ack_us;
     hbuf_t buf;
-    bool pending;            /* buf holds message `sent`, not yet sent */
+    bool pending; /* buf holds message `sent`, not yet sent */
     char pending_id[HEV_ID_MAX];
 };
 
 /* Run the pipes until each has sent everything and received every ack,
  * or tick asked to drain and the acks stopped coming. tick and tick_ctx
  * may be NULL. Returns 0, or -1 when any pipe failed (see its err). */
-int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick,
-                   void *tick_ctx);
+int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick, void *tick_ctx);
 
 /* One pipe. */
 int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx);
@@ -323,9 +321,8 @@ int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx);
  * the response. Returns it (free with passerelle__v1__response__free_unpacked
  * (r, NULL)) or NULL on timeout or bad reply (reason on stderr when
  * verbose). */
-Passerelle__V1__Response *harness_query(harness_t *h,
-                                        Passerelle__V1__Request *req,
-                                        int timeout_ms, bool verbose);
+Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *req, int timeout_ms,
+                                        bool verbose);
 
 /* A copy of the numbers of Stats. */
 typedef struct hstats {

@@ -98,11 +98,13 @@ static void test_non_loopback_refused_without_security(void **state)
     config_t c;
     char err[256];
     config_defaults(&c);
-    assert_int_equal(config_set(&c, "endpoints", "ingest", "tcp://0.0.0.0:7401", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "endpoints", "ingest", "tcp://0.0.0.0:7401", err, sizeof err),
+                     0);
     assert_int_equal(config_check(&c, err, sizeof err), -1);
     assert_non_null(strstr(err, "loopback"));
     config_defaults(&c);
-    assert_int_equal(config_set(&c, "endpoints", "feed", "tcp://192.0.2.10:7402", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "endpoints", "feed", "tcp://192.0.2.10:7402", err, sizeof err),
+                     0);
     assert_int_equal(config_check(&c, err, sizeof err), -1);
     config_defaults(&c);
     assert_int_equal(config_set(&c, "endpoints", "query", "ipc:///tmp/q.sock", err, sizeof err), 0);
@@ -148,15 +150,15 @@ static void test_check_config_on_shipped_example(void **state)
     char out[2048], example[1024];
     const char *src = getenv("PASSERELLE_SOURCE_DIR");
     snprintf(example, sizeof example, "%s/deploy/matcherd.conf.example", src ? src : "..");
-    char *ok[] = { "matcherd", "--config", example, "--check-config", NULL };
+    char *ok[] = {"matcherd", "--config", example, "--check-config", NULL};
     assert_int_equal(s_matcherd(ok, out, sizeof out), 0);
     assert_non_null(strstr(out, "configuration OK"));
-    char *bad[] = { "matcherd", "--ingest", "tcp://0.0.0.0:1", "--check-config", NULL };
+    char *bad[] = {"matcherd", "--ingest", "tcp://0.0.0.0:1", "--check-config", NULL};
     assert_int_equal(s_matcherd(bad, out, sizeof out), 2);
     assert_non_null(strstr(out, "loopback"));
-    char *usage[] = { "matcherd", "--no-such-flag", NULL };
+    char *usage[] = {"matcherd", "--no-such-flag", NULL};
     assert_int_equal(s_matcherd(usage, out, sizeof out), 2);
-    char *version[] = { "matcherd", "--version", NULL };
+    char *version[] = {"matcherd", "--version", NULL};
     assert_int_equal(s_matcherd(version, out, sizeof out), 0);
     assert_non_null(strstr(out, "matcherd "));
 }

@@ -33,11 +33,11 @@
 
 #include "harness.h"
 
-#define SCHOOL "0650043X"
-#define SRC_SCHOOL "ep-tarbes-sis"
-#define SRC_FED "uimm-occitanie"
-#define ROUND_MAX_EVENTS 500000   /* per round; far more than a kill delay allows */
-#define RETRY_PASSES 5
+#define SCHOOL           "0650043X"
+#define SRC_SCHOOL       "ep-tarbes-sis"
+#define SRC_FED          "uimm-occitanie"
+#define ROUND_MAX_EVENTS 500000 /* per round; far more than a kill delay allows */
+#define RETRY_PASSES     5
 
 enum { K_GRADUATE, K_VACANCY, K_WITHDRAW };
 
@@ -47,9 +47,9 @@ typedef struct cevent {
     char id[32];
     char entity[32];
     int kind;
-    uint64_t seq;            /* known sequence (acked, or learnt on re-send); 0 if none */
-    bool acked;              /* got an ACCEPTED ack while it was first sent */
-    bool retry;              /* RETRY on the last re-send: send again */
+    uint64_t seq; /* known sequence (acked, or learnt on re-send); 0 if none */
+    bool acked;   /* got an ACCEPTED ack while it was first sent */
+    bool retry;   /* RETRY on the last re-send: send again */
 } cevent_t;
 
 typedef struct crash {
@@ -57,25 +57,25 @@ typedef struct crash {
     cevent_t *ev;
     size_t n;
     size_t cap;
-    size_t *withdrawable;    /* acked graduate upserts not withdrawn yet (FIFO) */
+    size_t *withdrawable; /* acked graduate upserts not withdrawn yet (FIFO) */
     size_t w_head;
     size_t w_tail;
     size_t w_cap;
     int round;
-    size_t round_start;      /* index of the first event of the round */
+    size_t round_start; /* index of the first event of the round */
     unsigned rng;
     int64_t kill_at_us;
     bool killed;
     /* re-send pass */
-    size_t *order;           /* event indices of the pass */
+    size_t *order; /* event indices of the pass */
     size_t norder;
     /* totals */
-    size_t acked;            /* ACCEPTED acks while producing */
+    size_t acked; /* ACCEPTED acks while producing */
     size_t retried;
     size_t lost;
     size_t duplicated;
-    size_t late_accepted;    /* unacked, ACCEPTED on re-send */
-    size_t late_duplicate;   /* unacked, but stored: DUPLICATE on re-send */
+    size_t late_accepted;  /* unacked, ACCEPTED on re-send */
+    size_t late_duplicate; /* unacked, but stored: DUPLICATE on re-send */
 } crash_t;
 
 static int s_push_event(crash_t *cr)
@@ -114,7 +114,7 @@ static int s_make_new(hpipe_t *p, size_t i, hbuf_t *out, char *id)
     size_t idx = cr->round_start + i;
     hev_t *e;
     cevent_t *ce;
-    int64_t at = HARNESS_T0_MS + (int64_t)idx;   /* strictly newer each event */
+    int64_t at = HARNESS_T0_MS + (int64_t)idx; /* strictly newer each event */
     int rc = -1;
 
     if (i >= ROUND_MAX_EVENTS)
@@ -223,11 +223,10 @@ static int s_on_ack_again(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
         }
         if (cr->lost + cr->duplicated < 20)
             fprintf(stderr, "%s: event %s (%s) had sequence %" PRIu64 ", now %s\n",
-                    ack->status == H_DUPLICATE ? "CHANGED" : "LOST",
-                    ce->id, ce->acked ? "acked" : "learnt", ce->seq,
-                    h_ack_str(ack, abuf, sizeof abuf));
+                    ack->status == H_DUPLICATE ? "CHANGED" : "LOST", ce->id,
+                    ce->acked ? "acked" : "learnt", ce->seq, h_ack_str(ack, abuf, sizeof abuf));
         if (ack->status == H_DUPLICATE)
-            cr->duplicated++;   /* stored, but not as the copy we were told */
+            cr->duplicated++; /* stored, but not as the copy we were told */
         else
             cr->lost++;
         return 0;
@@ -271,20 +270,20 @@ static void s_resend_all(crash_t *cr)
         pipe.on_ack = s_on_ack_again;
         pipe.ctx = cr;
         if (hpipe_run(&pipe, NULL, NULL) != 0)
-            fail_msg("round %d: re-sending %zu events: sent %zu, acked %zu: %s",
-                     cr->round, cr->norder, pipe.sent, pipe.acked, pipe.err);
+            fail_msg("round %d: re-sending %zu events: sent %zu, acked %zu: %s", cr->round,
+                     cr->norder, pipe.sent, pipe.acked, pipe.err);
         hclient_destroy(&pipe.client);
         for (size_t i = 0; i < cr->norder; i++)
             if (cr->ev[cr->order[i]].retry)
                 cr->order[k++] = cr->order[i];
         if (k > 0)
-            fprintf(stderr, "round %d: %zu events answered RETRY; sending them again\n",
-                    cr->round, k);
+            fprintf(stderr, "round %d: %zu events answered RETRY; sending them again\n", cr->round,
+                    k);
         cr->norder = k;
     }
     if (cr->norder > 0)
-        fail_msg("round %d: %zu events still answered RETRY after %d passes",
-                 cr->round, cr->norder, RETRY_PASSES);
+        fail_msg("round %d: %zu events still answered RETRY after %d passes", cr->round, cr->norder,
+                 RETRY_PASSES);
 }
 
 /* One round: produce until the kill, restart, re-send everything. */
@@ -311,21 +310,21 @@ static void s_round(crash_t *cr, int min_ms, int max_ms)
     cr->killed = false;
     cr->kill_at_us = harness_now_us() + (int64_t)delay_ms * 1000;
     if (hpipe_run(&pipe, s_tick_kill, cr) != 0)
-        fail_msg("round %d: producer: sent %zu, acked %zu: %s", cr->round,
-                 pipe.sent, pipe.acked, pipe.err);
+        fail_msg("round %d: producer: sent %zu, acked %zu: %s", cr->round, pipe.sent, pipe.acked,
+                 pipe.err);
     /* The client goes before the restart: its queued messages must not
      * reach the new daemon behind our back. */
     hclient_destroy(&pipe.client);
     if (!cr->killed)
         fail_msg("round %d: producer stopped before the kill", cr->round);
-    fprintf(stderr, "round %d: killed after %d ms: sent %zu, acked %zu\n",
-            cr->round, delay_ms, pipe.sent, cr->acked - acked_before);
+    fprintf(stderr, "round %d: killed after %d ms: sent %zu, acked %zu\n", cr->round, delay_ms,
+            pipe.sent, cr->acked - acked_before);
 
     assert_int_equal(harness_start(cr->h), 0);
     s_resend_all(cr);
     if (cr->lost > 0 || cr->duplicated > 0)
-        fail_msg("round %d: %zu acknowledged events lost, %zu changed sequence",
-                 cr->round, cr->lost, cr->duplicated);
+        fail_msg("round %d: %zu acknowledged events lost, %zu changed sequence", cr->round,
+                 cr->lost, cr->duplicated);
 }
 
 static int s_cmp_u64(const void *a, const void *b)
@@ -351,8 +350,9 @@ static void test_kill9_loses_no_acked_event(void **state)
     cr.rng = seed;
     if (max_ms < min_ms)
         max_ms = min_ms;
-    fprintf(stderr, "crash test: seed %u (PASSERELLE_CRASH_SEED), %d rounds, kill after %d..%d ms\n",
-            seed, rounds, min_ms, max_ms);
+    fprintf(stderr,
+            "crash test: seed %u (PASSERELLE_CRASH_SEED), %d rounds, kill after %d..%d ms\n", seed,
+            rounds, min_ms, max_ms);
 
     for (cr.round = 1; cr.round <= rounds; cr.round++)
         s_round(&cr, min_ms, max_ms);
@@ -371,11 +371,12 @@ static void test_kill9_loses_no_acked_event(void **state)
     cr.duplicated += shared;
     if (st.events > cr.n)
         cr.duplicated += (size_t)(st.events - cr.n);
-    fprintf(stderr, "crash test: rounds %d, events %zu, acked %zu, lost %zu, duplicated %zu "
+    fprintf(stderr,
+            "crash test: rounds %d, events %zu, acked %zu, lost %zu, duplicated %zu "
             "(unacked but stored %zu, stored on re-send %zu, RETRY %zu, stats.events %" PRIu64
             ", seed %u)\n",
-            rounds, cr.n, cr.acked, cr.lost, cr.duplicated, cr.late_duplicate,
-            cr.late_accepted, cr.retried, st.events, seed);
+            rounds, cr.n, cr.acked, cr.lost, cr.duplicated, cr.late_duplicate, cr.late_accepted,
+            cr.retried, st.events, seed);
     if (shared > 0)
         fail_msg("%zu sequences shared by two events", shared);
     if (st.events != cr.n)

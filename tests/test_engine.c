@@ -101,7 +101,7 @@ static uint64_t s_event_no;
 
 static void s_apply(s_fix_t *f, apply_item_t *items, size_t n)
 {
-    apply_batch_t b = { items, n, 1800000000000LL, f->engine, f->feed };
+    apply_batch_t b = {items, n, 1800000000000LL, f->engine, f->feed};
     for (size_t i = 0; i < n; i++) {
         matcher_verdict_t v;
         items[i].valid = 1;
@@ -170,7 +170,7 @@ static int s_get_list_fn(store_txn_t *txn, void *arg)
 
 static const store_list_t *s_get_list(s_fix_t *f, const char *kind, const char *id)
 {
-    const char *a[2] = { kind, id };
+    const char *a[2] = {kind, id};
     assert_int_equal(store_read(f->store, s_get_list_fn, a), 0);
     return &s_list;
 }
@@ -269,8 +269,8 @@ static void test_explanation_names_skills(void **state)
     const ref_skill_t *rs = reference_skill(f->ref, "486590");
     assert_non_null(rs);
     assert_non_null(strstr(rs->label, "Assembler"));
-    double sum = x.res.skills_share + x.res.certification_share + x.res.distance_share +
-                 x.res.start_share;
+    double sum =
+        x.res.skills_share + x.res.certification_share + x.res.distance_share + x.res.start_share;
     assert_true(fabs(sum - x.res.micro / 1e6) < 2e-6);
 }
 
@@ -371,10 +371,10 @@ static int s_cmp_fn(store_txn_t *txn, void *arg)
 static void test_rebuild_after_weights_change(void **state)
 {
     s_fix_t *f = *state;
-    static const char *ids[][2] = { { "v", "weld-tarbes" }, { "g", "A" }, { "g", "B" },
-                                    { "g", "C" }, { "g", "D" }, { "g", "E" } };
+    static const char *ids[][2] = {{"v", "weld-tarbes"}, {"g", "A"}, {"g", "B"},
+                                   {"g", "C"},           {"g", "D"}, {"g", "E"}};
     s_tarbes(f);
-    score_weights_t w2 = { 1, 0, 0, 0, 30, 90 }; /* skills only: every score changes */
+    score_weights_t w2 = {1, 0, 0, 0, 30, 90}; /* skills only: every score changes */
     engine_t *e2 = engine_new(f->ref, &w2, K, f->feed);
     assert_non_null(e2);
     uint64_t before = f->counters.feed_published, n = 0;
@@ -402,7 +402,7 @@ static void test_expiry_closes_vacancies(void **state)
     apply_item_t it[1];
     s_tarbes(f);
     s_vacancy(&it[0], "weld-tarbes", "H2913", "65440", 3, 2); /* newer version */
-    it[0].ev.u.vac.expires_on = 21000; /* s_apply receives on day 20833 */
+    it[0].ev.u.vac.expires_on = 21000;                        /* s_apply receives on day 20833 */
     s_apply(f, it, 1);
     assert_true(s_get_list(f, "v", "weld-tarbes")->n > 0);
     assert_true(s_get_list(f, "g", "A")->n == 1);
@@ -448,13 +448,13 @@ static size_t s_pick(s_rng_t *r, size_t n)
 
 /* Industrial certifications with a level and a ROME code, and communes of
  * the south-west, drawn from the reference data. */
-static const char *s_rncps[] = { "RNCP27470", "RNCP27468", "RNCP38337", "RNCP34502", "RNCP34738",
-                                 "RNCP34135", "RNCP37928", "RNCP37700", "RNCP36337", "RNCP579",
-                                 "RNCP184",   "RNCP183" };
-static const char *s_romes[] = { "H2913", "H2902", "H2914", "I1606", "H2803", "B1201",
-                                 "H2909", "I1304", "H2906", "H1506" };
-static const char *s_communes[] = { "65440", "32013", "64445", "64300", "31555", "33063",
-                                    "87085", "65286", "64024", "40192", "65100", "31395" };
+static const char *s_rncps[] = {"RNCP27470", "RNCP27468", "RNCP38337", "RNCP34502",
+                                "RNCP34738", "RNCP34135", "RNCP37928", "RNCP37700",
+                                "RNCP36337", "RNCP579",   "RNCP184",   "RNCP183"};
+static const char *s_romes[] = {"H2913", "H2902", "H2914", "I1606", "H2803",
+                                "B1201", "H2909", "I1304", "H2906", "H1506"};
+static const char *s_communes[] = {"65440", "32013", "64445", "64300", "31555", "33063",
+                                   "87085", "65286", "64024", "40192", "65100", "31395"};
 
 static void s_random_graduate(s_fix_t *f, s_rng_t *r, apply_item_t *it, int i, int64_t version)
 {
@@ -603,7 +603,8 @@ static int s_oracle_fn(store_txn_t *txn, void *arg)
     for (int v = 0; v < NV; v++) {
         size_t n = 0;
         for (int g = 0; s_open_v[v] && g < NG; g++) {
-            if (s_open_g[g] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
+            if (s_open_g[g] &&
+                score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
                 snprintf(all[n].id, sizeof all[n].id, "%.64s", s_g[g].id);
                 all[n++].micro = res.micro;
             }
@@ -614,7 +615,8 @@ static int s_oracle_fn(store_txn_t *txn, void *arg)
     for (int g = 0; g < NG; g++) {
         size_t n = 0;
         for (int v = 0; s_open_g[g] && v < NV; v++) {
-            if (s_open_v[v] && score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
+            if (s_open_v[v] &&
+                score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
                 snprintf(all[n].id, sizeof all[n].id, "%.64s", s_v[v].id);
                 all[n++].micro = res.micro;
             }
@@ -636,7 +638,7 @@ typedef struct {
     size_t n, cap;
     uint64_t last_seq;
     size_t updates, anonymous;
-    strmap_t *last_on_topic;  /* topic -> last sequence seen in the log */
+    strmap_t *last_on_topic; /* topic -> last sequence seen in the log */
     size_t prev_checked, prev_bad;
 } s_replayed_t;
 
@@ -682,7 +684,8 @@ static int s_replay_cb(const store_match_t *m, void *arg)
     }
     char owner[STORE_ID_MAX + 3];
     int vside = u->side == PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY;
-    snprintf(owner, sizeof owner, "%c:%s", vside ? 'v' : 'g', vside ? u->vacancy_id : u->graduate_id);
+    snprintf(owner, sizeof owner, "%c:%s", vside ? 'v' : 'g',
+             vside ? u->vacancy_id : u->graduate_id);
     const char *member = vside ? u->graduate_id : u->vacancy_id;
     if (!*u->graduate_id) {
         r->anonymous++; /* an erased graduate's retraction: nothing named */
@@ -747,7 +750,7 @@ static void test_oracle(void **state)
 {
     s_fix_t *f = *state;
     const char *seed_env = getenv("PASSERELLE_ORACLE_SEED");
-    s_rng_t r = { seed_env ? strtoull(seed_env, NULL, 10) : 20261126 };
+    s_rng_t r = {seed_env ? strtoull(seed_env, NULL, 10) : 20261126};
     const char *n_env = getenv("PASSERELLE_ORACLE_EVENTS");
     size_t n_events = n_env ? strtoull(n_env, NULL, 10) : 4000;
     static apply_item_t batch[64];
@@ -769,15 +772,15 @@ static void test_oracle(void **state)
         s_apply(f, batch, n);
         done += n;
     }
-    s_oracle_t o = { f, 0, 0, 0 };
+    s_oracle_t o = {f, 0, 0, 0};
     assert_int_equal(store_read(f->store, s_oracle_fn, &o), 0);
     print_message("oracle: %zu lists compared, %zu eligible pairs, %zu mismatches\n", o.lists,
                   o.pairs, o.mismatches);
     assert_int_equal(o.mismatches, 0);
     assert_true(o.pairs > 1000); /* the population really matches */
 
-    s_replayed_t rep = { strmap_new(), NULL, 0, 0, 0, 0, 0, strmap_new(), 0, 0 };
-    s_check_t c = { &rep, 0, 0 };
+    s_replayed_t rep = {strmap_new(), NULL, 0, 0, 0, 0, 0, strmap_new(), 0, 0};
+    s_check_t c = {&rep, 0, 0};
     assert_int_equal(store_read(f->store, s_replay_fn, &c), 0);
     size_t live = 0;
     for (size_t i = 0; i < rep.n; i++) {
@@ -799,13 +802,13 @@ static void test_oracle(void **state)
 
     /* New weights (as after a change of reference data): a rebuild brings
      * every list to what the brute force gives with them. */
-    score_weights_t w2 = { 0.2, 0.2, 0.5, 0.1, 15, 30 };
+    score_weights_t w2 = {0.2, 0.2, 0.5, 0.1, 15, 30};
     engine_t *e2 = engine_new(f->ref, &w2, K, f->feed);
     assert_non_null(e2);
     uint64_t visited = 0;
     assert_int_equal(rebuild_all(f->store, e2, f->feed, &visited), 0);
     f->w = w2;
-    s_oracle_t o2 = { f, 0, 0, 0 };
+    s_oracle_t o2 = {f, 0, 0, 0};
     assert_int_equal(store_read(f->store, s_oracle_fn, &o2), 0);
     print_message("rebuild: %llu entities visited, %zu lists compared, %zu mismatches\n",
                   (unsigned long long)visited, o2.lists, o2.mismatches);

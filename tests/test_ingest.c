@@ -33,7 +33,7 @@
 #include "harness.h"
 
 #define SRC_SCHOOL "ep-tarbes-sis"
-#define SRC_FED "uimm-occitanie"
+#define SRC_FED    "uimm-occitanie"
 
 /* ------------------------------------------------------------------ */
 /* Fixtures and checks. */
@@ -45,7 +45,7 @@ static int s_setup(void **state)
     if (h == NULL)
         return -1;
     if (harness_start(h) != 0) {
-        h->passed = true;   /* the log was printed already */
+        h->passed = true; /* the log was printed already */
         harness_destroy(&h);
         return -1;
     }
@@ -62,20 +62,19 @@ static int s_teardown(void **state)
 }
 
 /* Fail the test unless ack has this status and error code. */
-static void s_expect_ack(const Passerelle__V1__Ack *ack, const hclient_t *c,
-                         int status, int code, const char *where, int line)
+static void s_expect_ack(const Passerelle__V1__Ack *ack, const hclient_t *c, int status, int code,
+                         const char *where, int line)
 {
     char abuf[1024];
 
     if (ack == NULL)
         fail_msg("%s:%d: no ack: %s", where, line, c ? c->err : "?");
     if ((int)ack->status != status || (int)ack->error != code)
-        fail_msg("%s:%d: expected %s/%s, got %s", where, line,
-                 h_status_name(status), h_error_name(code),
-                 h_ack_str(ack, abuf, sizeof abuf));
+        fail_msg("%s:%d: expected %s/%s, got %s", where, line, h_status_name(status),
+                 h_error_name(code), h_ack_str(ack, abuf, sizeof abuf));
 }
 
-#define EXPECT_ACK(ack, c, status, code) \
+#define EXPECT_ACK(ack, c, status, code)                                                           \
     s_expect_ack((ack), (c), (status), (code), __FILE__, __LINE__)
 
 static void s_get_stats(harness_t *h, hstats_t *st)
@@ -251,98 +250,191 @@ typedef struct reject_case {
     int base;
     void (*mutate)(hev_t *e);
     int code;
-    const char *field_leaf;   /* expected in Ack.field; NULL: any non-empty */
-    bool echo_id;             /* Ack.event_id must equal the event's */
+    const char *field_leaf; /* expected in Ack.field; NULL: any non-empty */
+    bool echo_id;           /* Ack.event_id must equal the event's */
 } reject_case_t;
 
-static char s_long_id[66];   /* 65 bytes */
-static char s_id_64[65];     /* 64 bytes */
+static char s_long_id[66]; /* 65 bytes */
+static char s_id_64[65];   /* 64 bytes */
 
-static void s_no_event_id(hev_t *e) { e->event.event_id = (char *)""; }
-static void s_no_source(hev_t *e) { e->event.source = (char *)""; }
-static void s_time_zero(hev_t *e) { e->event.occurred_at_ms = 0; }
-static void s_time_negative(hev_t *e) { e->event.occurred_at_ms = -1000; }
-static void s_no_body(hev_t *e) { e->event.body_case = PASSERELLE__V1__EVENT__BODY__NOT_SET; }
-static void s_no_graduate_id(hev_t *e) { e->graduate.graduate_id = (char *)""; }
-static void s_no_school_id(hev_t *e) { e->graduate.school_id = (char *)""; }
-static void s_no_home(hev_t *e) { e->graduate.home = NULL; }
-static void s_utf8_skill(hev_t *e) { e->skills[0] = (char *)"soudage \xc3\x28 TIG"; }
-static void s_utf8_school(hev_t *e) { e->graduate.school_id = (char *)"0650\xff\xfe"; }
-static void s_utf8_source(hev_t *e) { e->event.source = (char *)"ep-\xe9" "cole"; }
-static void s_lat_200(hev_t *e) { e->point.latitude = 200.0; }
-static void s_lon_m181(hev_t *e) { e->point.longitude = -181.0; }
-static void s_radius_m5(hev_t *e) { e->graduate.mobility_radius_km = -5; }
-static void s_level_12(hev_t *e) { e->certs[0].level = 12; }
-static void s_lat_nan(hev_t *e) { e->point.latitude = NAN; }
-static void s_lon_inf(hev_t *e) { e->point.longitude = INFINITY; }
-static void s_contract_99(hev_t *e) { e->vacancy.contract_type = 99; }
-static void s_sector_99(hev_t *e) { e->vacancy.sector = 99; }
-static void s_cert_kind_99(hev_t *e) { e->certs[0].kind = 99; }
-static void s_17_certs(hev_t *e) { hev_graduate_certs(e, 17); }
-static void s_65_skills(hev_t *e) { hev_graduate_skills(e, 65); }
-static void s_long_graduate_id(hev_t *e) { e->graduate.graduate_id = s_long_id; }
-static void s_long_vacancy_id(hev_t *e) { e->vacancy.vacancy_id = s_long_id; }
-static void s_bad_available(hev_t *e) { e->graduate.available_from = (char *)"2026-13-45"; }
-static void s_bad_obtained(hev_t *e) { e->certs[0].obtained_on = (char *)"2026-13-45"; }
-static void s_siret_short(hev_t *e) { e->vacancy.employer_id = (char *)"1234567890001"; }
-static void s_siret_letter(hev_t *e) { e->vacancy.employer_id = (char *)"1234567890001X"; }
-static void s_nothing(hev_t *e) { (void)e; }
+static void s_no_event_id(hev_t *e)
+{
+    e->event.event_id = (char *)"";
+}
+static void s_no_source(hev_t *e)
+{
+    e->event.source = (char *)"";
+}
+static void s_time_zero(hev_t *e)
+{
+    e->event.occurred_at_ms = 0;
+}
+static void s_time_negative(hev_t *e)
+{
+    e->event.occurred_at_ms = -1000;
+}
+static void s_no_body(hev_t *e)
+{
+    e->event.body_case = PASSERELLE__V1__EVENT__BODY__NOT_SET;
+}
+static void s_no_graduate_id(hev_t *e)
+{
+    e->graduate.graduate_id = (char *)"";
+}
+static void s_no_school_id(hev_t *e)
+{
+    e->graduate.school_id = (char *)"";
+}
+static void s_no_home(hev_t *e)
+{
+    e->graduate.home = NULL;
+}
+static void s_utf8_skill(hev_t *e)
+{
+    e->skills[0] = (char *)"soudage \xc3\x28 TIG";
+}
+static void s_utf8_school(hev_t *e)
+{
+    e->graduate.school_id = (char *)"0650\xff\xfe";
+}
+static void s_utf8_source(hev_t *e)
+{
+    e->event.source = (char *)"ep-\xe9"
+                              "cole";
+}
+static void s_lat_200(hev_t *e)
+{
+    e->point.latitude = 200.0;
+}
+static void s_lon_m181(hev_t *e)
+{
+    e->point.longitude = -181.0;
+}
+static void s_radius_m5(hev_t *e)
+{
+    e->graduate.mobility_radius_km = -5;
+}
+static void s_level_12(hev_t *e)
+{
+    e->certs[0].level = 12;
+}
+static void s_lat_nan(hev_t *e)
+{
+    e->point.latitude = NAN;
+}
+static void s_lon_inf(hev_t *e)
+{
+    e->point.longitude = INFINITY;
+}
+static void s_contract_99(hev_t *e)
+{
+    e->vacancy.contract_type = 99;
+}
+static void s_sector_99(hev_t *e)
+{
+    e->vacancy.sector = 99;
+}
+static void s_cert_kind_99(hev_t *e)
+{
+    e->certs[0].kind = 99;
+}
+static void s_17_certs(hev_t *e)
+{
+    hev_graduate_certs(e, 17);
+}
+static void s_65_skills(hev_t *e)
+{
+    hev_graduate_skills(e, 65);
+}
+static void s_long_graduate_id(hev_t *e)
+{
+    e->graduate.graduate_id = s_long_id;
+}
+static void s_long_vacancy_id(hev_t *e)
+{
+    e->vacancy.vacancy_id = s_long_id;
+}
+static void s_bad_available(hev_t *e)
+{
+    e->graduate.available_from = (char *)"2026-13-45";
+}
+static void s_bad_obtained(hev_t *e)
+{
+    e->certs[0].obtained_on = (char *)"2026-13-45";
+}
+static void s_siret_short(hev_t *e)
+{
+    e->vacancy.employer_id = (char *)"1234567890001";
+}
+static void s_siret_letter(hev_t *e)
+{
+    e->vacancy.employer_id = (char *)"1234567890001X";
+}
+static void s_nothing(hev_t *e)
+{
+    (void)e;
+}
 
 static const reject_case_t s_reject_cases[] = {
-    { "missing event_id", BASE_GRADUATE, s_no_event_id, H_ERR(MISSING_FIELD), "event_id", false },
-    { "missing source", BASE_GRADUATE, s_no_source, H_ERR(MISSING_FIELD), "source", true },
-    { "occurred_at_ms 0", BASE_GRADUATE, s_time_zero, H_ERR(MISSING_FIELD), "occurred_at_ms", true },
-    { "occurred_at_ms -1000", BASE_VACANCY, s_time_negative, H_ERR(OUT_OF_RANGE), "occurred_at_ms", true },
-    { "no body", BASE_GRADUATE, s_no_body, H_ERR(MISSING_FIELD), "body", true },
-    { "missing graduate_id", BASE_GRADUATE, s_no_graduate_id, H_ERR(MISSING_FIELD), "graduate_id", true },
-    { "missing school_id", BASE_GRADUATE, s_no_school_id, H_ERR(MISSING_FIELD), "school_id", true },
-    { "missing home", BASE_GRADUATE, s_no_home, H_ERR(MISSING_FIELD), "home", true },
-    { "invalid UTF-8 in a skill", BASE_GRADUATE, s_utf8_skill, H_ERR(INVALID_UTF8), "skills", true },
-    { "invalid UTF-8 in school_id", BASE_GRADUATE, s_utf8_school, H_ERR(INVALID_UTF8), "school_id", true },
-    { "invalid UTF-8 in source", BASE_VACANCY, s_utf8_source, H_ERR(INVALID_UTF8), "source", true },
-    { "latitude 200", BASE_GRADUATE, s_lat_200, H_ERR(OUT_OF_RANGE), "latitude", true },
-    { "longitude -181", BASE_VACANCY, s_lon_m181, H_ERR(OUT_OF_RANGE), "longitude", true },
-    { "mobility radius -5", BASE_GRADUATE, s_radius_m5, H_ERR(OUT_OF_RANGE), "mobility_radius_km", true },
-    { "certification level 12", BASE_GRADUATE, s_level_12, H_ERR(OUT_OF_RANGE), "level", true },
-    { "latitude NaN", BASE_GRADUATE, s_lat_nan, H_ERR(NOT_FINITE), "latitude", true },
-    { "longitude +inf", BASE_VACANCY, s_lon_inf, H_ERR(NOT_FINITE), "longitude", true },
-    { "contract type 99", BASE_VACANCY, s_contract_99, H_ERR(UNKNOWN_ENUM), "contract_type", true },
-    { "sector 99", BASE_VACANCY, s_sector_99, H_ERR(UNKNOWN_ENUM), "sector", true },
-    { "certification kind 99", BASE_GRADUATE, s_cert_kind_99, H_ERR(UNKNOWN_ENUM), "kind", true },
-    { "17 certifications", BASE_GRADUATE, s_17_certs, H_ERR(TOO_MANY), "certifications", true },
-    { "65 skills", BASE_GRADUATE, s_65_skills, H_ERR(TOO_MANY), "skills", true },
-    { "graduate_id of 65 bytes", BASE_GRADUATE, s_long_graduate_id, H_ERR(TOO_LONG), "graduate_id", true },
-    { "vacancy_id of 65 bytes", BASE_VACANCY, s_long_vacancy_id, H_ERR(TOO_LONG), "vacancy_id", true },
-    { "available_from 2026-13-45", BASE_GRADUATE, s_bad_available, H_ERR(BAD_FORMAT), "available_from", true },
-    { "obtained_on 2026-13-45", BASE_GRADUATE, s_bad_obtained, H_ERR(BAD_FORMAT), "obtained_on", true },
-    { "employer_id of 13 digits", BASE_VACANCY, s_siret_short, H_ERR(BAD_FORMAT), "employer_id", true },
-    { "employer_id with a letter", BASE_VACANCY, s_siret_letter, H_ERR(BAD_FORMAT), "employer_id", true },
-    { "withdraw of a never-posted graduate", BASE_WITHDRAW, s_nothing, H_ERR(UNKNOWN_ENTITY), "graduate_id", true },
-    { "close of a never-posted vacancy", BASE_CLOSE, s_nothing, H_ERR(UNKNOWN_ENTITY), "vacancy_id", true },
+    {"missing event_id", BASE_GRADUATE, s_no_event_id, H_ERR(MISSING_FIELD), "event_id", false},
+    {"missing source", BASE_GRADUATE, s_no_source, H_ERR(MISSING_FIELD), "source", true},
+    {"occurred_at_ms 0", BASE_GRADUATE, s_time_zero, H_ERR(MISSING_FIELD), "occurred_at_ms", true},
+    {"occurred_at_ms -1000", BASE_VACANCY, s_time_negative, H_ERR(OUT_OF_RANGE), "occurred_at_ms",
+     true},
+    {"no body", BASE_GRADUATE, s_no_body, H_ERR(MISSING_FIELD), "body", true},
+    {"missing graduate_id", BASE_GRADUATE, s_no_graduate_id, H_ERR(MISSING_FIELD), "graduate_id",
+     true},
+    {"missing school_id", BASE_GRADUATE, s_no_school_id, H_ERR(MISSING_FIELD), "school_id", true},
+    {"missing home", BASE_GRADUATE, s_no_home, H_ERR(MISSING_FIELD), "home", true},
+    {"invalid UTF-8 in a skill", BASE_GRADUATE, s_utf8_skill, H_ERR(INVALID_UTF8), "skills", true},
+    {"invalid UTF-8 in school_id", BASE_GRADUATE, s_utf8_school, H_ERR(INVALID_UTF8), "school_id",
+     true},
+    {"invalid UTF-8 in source", BASE_VACANCY, s_utf8_source, H_ERR(INVALID_UTF8), "source", true},
+    {"latitude 200", BASE_GRADUATE, s_lat_200, H_ERR(OUT_OF_RANGE), "latitude", true},
+    {"longitude -181", BASE_VACANCY, s_lon_m181, H_ERR(OUT_OF_RANGE), "longitude", true},
+    {"mobility radius -5", BASE_GRADUATE, s_radius_m5, H_ERR(OUT_OF_RANGE), "mobility_radius_km",
+     true},
+    {"certification level 12", BASE_GRADUATE, s_level_12, H_ERR(OUT_OF_RANGE), "level", true},
+    {"latitude NaN", BASE_GRADUATE, s_lat_nan, H_ERR(NOT_FINITE), "latitude", true},
+    {"longitude +inf", BASE_VACANCY, s_lon_inf, H_ERR(NOT_FINITE), "longitude", true},
+    {"contract type 99", BASE_VACANCY, s_contract_99, H_ERR(UNKNOWN_ENUM), "contract_type", true},
+    {"sector 99", BASE_VACANCY, s_sector_99, H_ERR(UNKNOWN_ENUM), "sector", true},
+    {"certification kind 99", BASE_GRADUATE, s_cert_kind_99, H_ERR(UNKNOWN_ENUM), "kind", true},
+    {"17 certifications", BASE_GRADUATE, s_17_certs, H_ERR(TOO_MANY), "certifications", true},
+    {"65 skills", BASE_GRADUATE, s_65_skills, H_ERR(TOO_MANY), "skills", true},
+    {"graduate_id of 65 bytes", BASE_GRADUATE, s_long_graduate_id, H_ERR(TOO_LONG), "graduate_id",
+     true},
+    {"vacancy_id of 65 bytes", BASE_VACANCY, s_long_vacancy_id, H_ERR(TOO_LONG), "vacancy_id",
+     true},
+    {"available_from 2026-13-45", BASE_GRADUATE, s_bad_available, H_ERR(BAD_FORMAT),
+     "available_from", true},
+    {"obtained_on 2026-13-45", BASE_GRADUATE, s_bad_obtained, H_ERR(BAD_FORMAT), "obtained_on",
+     true},
+    {"employer_id of 13 digits", BASE_VACANCY, s_siret_short, H_ERR(BAD_FORMAT), "employer_id",
+     true},
+    {"employer_id with a letter", BASE_VACANCY, s_siret_letter, H_ERR(BAD_FORMAT), "employer_id",
+     true},
+    {"withdraw of a never-posted graduate", BASE_WITHDRAW, s_nothing, H_ERR(UNKNOWN_ENTITY),
+     "graduate_id", true},
+    {"close of a never-posted vacancy", BASE_CLOSE, s_nothing, H_ERR(UNKNOWN_ENTITY), "vacancy_id",
+     true},
 };
 
 static void s_build_base(hev_t *e, int base, const char *event_id)
 {
     switch (base) {
-    case BASE_GRADUATE:
-        hev_graduate(e, SRC_SCHOOL, event_id, HARNESS_T0_MS, "g-rej");
-        break;
-    case BASE_VACANCY:
-        hev_vacancy(e, SRC_FED, event_id, HARNESS_T0_MS, "v-rej");
-        break;
+    case BASE_GRADUATE: hev_graduate(e, SRC_SCHOOL, event_id, HARNESS_T0_MS, "g-rej"); break;
+    case BASE_VACANCY: hev_vacancy(e, SRC_FED, event_id, HARNESS_T0_MS, "v-rej"); break;
     case BASE_WITHDRAW:
         hev_withdraw(e, SRC_SCHOOL, event_id, HARNESS_T0_MS, "g-never", "0650043X");
         break;
-    default:
-        hev_close(e, SRC_FED, event_id, HARNESS_T0_MS, "v-never", "12345678900012");
-        break;
+    default: hev_close(e, SRC_FED, event_id, HARNESS_T0_MS, "v-never", "12345678900012"); break;
     }
 }
 
 /* Check one rejected ack; describe the mismatch in why (empty if none). */
-static void s_check_reject(const reject_case_t *rc, const hev_t *e,
-                           const Passerelle__V1__Ack *ack, const hclient_t *c,
-                           char *why, size_t size)
+static void s_check_reject(const reject_case_t *rc, const hev_t *e, const Passerelle__V1__Ack *ack,
+                           const hclient_t *c, char *why, size_t size)
 {
     char abuf[1024];
 
@@ -403,25 +495,25 @@ static void test_rejects_each_validation_class(void **state)
             fprintf(stderr, "MISMATCH [%s]: %s\n", rc->name, why);
             failures++;
         } else {
-            fprintf(stderr, "ok       [%s]: %s \"%s\" (%s)\n", rc->name,
-                    h_error_name(ack->error), ack->field, ack->message);
+            fprintf(stderr, "ok       [%s]: %s \"%s\" (%s)\n", rc->name, h_error_name(ack->error),
+                    ack->field, ack->message);
         }
         if (ack != NULL)
             passerelle__v1__ack__free_unpacked(ack, NULL);
         else if (c->err[0] != '\0' && strstr(c->err, "no ack") != NULL)
-            break;   /* the daemon stopped answering: the rest would time out */
+            break; /* the daemon stopped answering: the rest would time out */
     }
 
     /* Nothing rejected was stored; the daemon still runs. */
     s_expect_alive(h);
     s_get_stats(h, &after);
-    if (after.events != before.events || after.graduates != before.graduates
-        || after.vacancies != before.vacancies) {
-        fprintf(stderr, "MISMATCH: rejected events changed the store: events %" PRIu64
-                " -> %" PRIu64 ", graduates %" PRIu64 " -> %" PRIu64
-                ", vacancies %" PRIu64 " -> %" PRIu64 "\n",
-                before.events, after.events, before.graduates, after.graduates,
-                before.vacancies, after.vacancies);
+    if (after.events != before.events || after.graduates != before.graduates ||
+        after.vacancies != before.vacancies) {
+        fprintf(stderr,
+                "MISMATCH: rejected events changed the store: events %" PRIu64 " -> %" PRIu64
+                ", graduates %" PRIu64 " -> %" PRIu64 ", vacancies %" PRIu64 " -> %" PRIu64 "\n",
+                before.events, after.events, before.graduates, after.graduates, before.vacancies,
+                after.vacancies);
         failures++;
     }
     if (after.events_rejected - before.events_rejected != ncases) {
@@ -505,12 +597,12 @@ static void test_req_producer(void **state)
 typedef struct seq_ctx {
     const char *prefix;
     uint64_t last_seq;
-    uint64_t *seqs;          /* per message, or NULL */
-    size_t base;             /* offset of this pipe in seqs */
+    uint64_t *seqs; /* per message, or NULL */
+    size_t base;    /* offset of this pipe in seqs */
     size_t accepted;
     size_t retried;
     bool allow_retry;
-    int64_t *marks;          /* time of every 1000th ack, or NULL */
+    int64_t *marks; /* time of every 1000th ack, or NULL */
 } seq_ctx_t;
 
 static size_t s_hash(const char *s)
@@ -566,8 +658,9 @@ static int s_on_ack_increasing(hpipe_t *p, size_t i, const Passerelle__V1__Ack *
         return -1;
     }
     if (ack->sequence <= ctx->last_seq) {
-        snprintf(p->err, sizeof p->err, "message %zu: sequence %" PRIu64
-                 " not above the previous %" PRIu64, i, ack->sequence, ctx->last_seq);
+        snprintf(p->err, sizeof p->err,
+                 "message %zu: sequence %" PRIu64 " not above the previous %" PRIu64, i,
+                 ack->sequence, ctx->last_seq);
         return -1;
     }
     ctx->last_seq = ack->sequence;
@@ -582,12 +675,12 @@ static int s_on_ack_increasing(hpipe_t *p, size_t i, const Passerelle__V1__Ack *
 static void test_pipeline_10k(void **state)
 {
     harness_t *h = *state;
-    seq_ctx_t ctx = { .prefix = "pl" };
-    hpipe_t pipe = { 0 };
+    seq_ctx_t ctx = {.prefix = "pl"};
+    hpipe_t pipe = {0};
     hstats_t st;
     int64_t t0;
     double secs;
-    int64_t marks[11] = { 0 };
+    int64_t marks[11] = {0};
 
     pipe.client = hclient_new(h, ZMQ_DEALER, NULL);
     assert_non_null(pipe.client);
@@ -602,8 +695,8 @@ static void test_pipeline_10k(void **state)
     if (hpipe_run(&pipe, NULL, NULL) != 0)
         fail_msg("pipeline: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
     secs = (double)(harness_now_us() - t0) / 1e6;
-    fprintf(stderr, "pipeline: 10000 events acked in %.2f s (%.0f events/s); per 1000:",
-            secs, 10000.0 / (secs > 0 ? secs : 1e-6));
+    fprintf(stderr, "pipeline: 10000 events acked in %.2f s (%.0f events/s); per 1000:", secs,
+            10000.0 / (secs > 0 ? secs : 1e-6));
     for (int k = 1; k <= 10; k++)
         fprintf(stderr, " %.2f", (double)(marks[k] - marks[k - 1]) / 1e6);
     fprintf(stderr, " s\n");
@@ -613,8 +706,8 @@ static void test_pipeline_10k(void **state)
     assert_int_equal(st.events, 10000);
     assert_int_equal(st.events_accepted, 10000);
     assert_int_equal(st.graduates + st.vacancies, 10000);
-    fprintf(stderr, "pipeline: %" PRIu64 " batches, largest %" PRIu64 "\n",
-            st.batches, st.batch_max);
+    fprintf(stderr, "pipeline: %" PRIu64 " batches, largest %" PRIu64 "\n", st.batches,
+            st.batch_max);
     hclient_destroy(&pipe.client);
     harness_pass(h);
 }
@@ -637,7 +730,7 @@ static int s_make_random(hpipe_t *p, size_t i, hbuf_t *out, char *id)
         return -1;
     for (size_t k = 0; k < len; k++)
         out->data[k] = (uint8_t)(rand_r(&ctx->rng) & 0xff);
-    id[0] = '\0';   /* whatever they decode to, do not match ids */
+    id[0] = '\0'; /* whatever they decode to, do not match ids */
     return 0;
 }
 
@@ -647,14 +740,15 @@ static int s_on_ack_rejected(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ac
     char abuf[1024];
 
     if (ack->status != H_REJECTED) {
-        snprintf(p->err, sizeof p->err, "garbage frame %zu: %s", i, h_ack_str(ack, abuf, sizeof abuf));
+        snprintf(p->err, sizeof p->err, "garbage frame %zu: %s", i,
+                 h_ack_str(ack, abuf, sizeof abuf));
         return -1;
     }
     if (ack->error == H_ERR(UNDECODABLE)) {
         ctx->undecodable++;
         if (ack->event_id[0] != '\0') {
-            snprintf(p->err, sizeof p->err, "undecodable frame %zu has an event_id: %s",
-                     i, h_ack_str(ack, abuf, sizeof abuf));
+            snprintf(p->err, sizeof p->err, "undecodable frame %zu has an event_id: %s", i,
+                     h_ack_str(ack, abuf, sizeof abuf));
             return -1;
         }
     }
@@ -664,8 +758,8 @@ static int s_on_ack_rejected(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ac
 
 /* Send data as one frame (or as `frames` copies in one message) and
  * expect REJECTED with code (or any code when code < 0). */
-static void s_send_bad(hclient_t *c, const uint8_t *data, size_t len, int frames,
-                       int code, const char *what, size_t *rejected)
+static void s_send_bad(hclient_t *c, const uint8_t *data, size_t len, int frames, int code,
+                       const char *what, size_t *rejected)
 {
     Passerelle__V1__Ack *ack;
     char abuf[1024];
@@ -677,8 +771,8 @@ static void s_send_bad(hclient_t *c, const uint8_t *data, size_t len, int frames
     if (ack == NULL)
         fail_msg("%s: no ack: %s", what, c->err);
     if (ack->status != H_REJECTED || (code >= 0 && (int)ack->error != code))
-        fail_msg("%s: expected REJECTED/%s, got %s", what,
-                 code >= 0 ? h_error_name(code) : "any", h_ack_str(ack, abuf, sizeof abuf));
+        fail_msg("%s: expected REJECTED/%s, got %s", what, code >= 0 ? h_error_name(code) : "any",
+                 h_ack_str(ack, abuf, sizeof abuf));
     if (ack->message[0] == '\0')
         fail_msg("%s: rejected without a message: %s", what, h_ack_str(ack, abuf, sizeof abuf));
     fprintf(stderr, "garbage: %s -> %s\n", what, h_ack_str(ack, abuf, sizeof abuf));
@@ -690,12 +784,12 @@ static void test_garbage_flood(void **state)
 {
     harness_t *h = *state;
     hclient_t *c = hclient_new(h, ZMQ_DEALER, NULL);
-    seq_ctx_t base_ctx = { .prefix = "gb" };
-    garbage_ctx_t gctx = { 0 };
-    hpipe_t pipe = { 0 };
+    seq_ctx_t base_ctx = {.prefix = "gb"};
+    garbage_ctx_t gctx = {0};
+    hpipe_t pipe = {0};
     hstats_t before, after;
     hev_t *e = calloc(1, sizeof *e);
-    hbuf_t buf = { 0 }, big = { 0 };
+    hbuf_t buf = {0}, big = {0};
     uint64_t *seqs = calloc(70, sizeof *seqs);
     size_t rejected = 0;
     Passerelle__V1__Ack *ack;
@@ -730,25 +824,28 @@ static void test_garbage_flood(void **state)
     pipe.ctx = &gctx;
     if (hpipe_run(&pipe, NULL, NULL) != 0)
         fail_msg("random frames: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
-    fprintf(stderr, "garbage: 1000 random frames rejected, %zu as UNDECODABLE\n",
-            gctx.undecodable);
+    fprintf(stderr, "garbage: 1000 random frames rejected, %zu as UNDECODABLE\n", gctx.undecodable);
     rejected += gctx.rejected;
     s_expect_alive(h);
 
     /* Truncated valid protobuf. */
     hev_graduate(e, SRC_SCHOOL, "trunc-1", HARNESS_T0_MS, "g-trunc");
     assert_int_equal(hev_pack(e, &buf), 0);
-    s_send_bad(c, buf.data, buf.len - 1, 1, H_ERR(UNDECODABLE), "valid event minus its last byte", &rejected);
-    s_send_bad(c, buf.data, buf.len / 2, 1, H_ERR(UNDECODABLE), "first half of a valid event", &rejected);
+    s_send_bad(c, buf.data, buf.len - 1, 1, H_ERR(UNDECODABLE), "valid event minus its last byte",
+               &rejected);
+    s_send_bad(c, buf.data, buf.len / 2, 1, H_ERR(UNDECODABLE), "first half of a valid event",
+               &rejected);
 
     /* Wrong frame counts. */
-    s_send_bad(c, buf.data, buf.len, 2, H_ERR(BAD_FRAMES), "2-frame message [Event][Event]", &rejected);
+    s_send_bad(c, buf.data, buf.len, 2, H_ERR(BAD_FRAMES), "2-frame message [Event][Event]",
+               &rejected);
     s_send_bad(c, buf.data, buf.len, 3, H_ERR(BAD_FRAMES), "3-frame message", &rejected);
 
     /* Oversize: just over 1 MiB, then 10 MB. */
     assert_int_equal(hbuf_resize(&big, 10 * 1000 * 1000), 0);
     memset(big.data, 0x5a, big.len);
-    s_send_bad(c, big.data, 1024 * 1024 + 1, 1, H_ERR(TOO_LARGE), "frame of 1 MiB + 1 byte", &rejected);
+    s_send_bad(c, big.data, 1024 * 1024 + 1, 1, H_ERR(TOO_LARGE), "frame of 1 MiB + 1 byte",
+               &rejected);
     s_send_bad(c, big.data, big.len, 1, H_ERR(TOO_LARGE), "frame of 10 MB", &rejected);
     s_expect_alive(h);
 
@@ -814,7 +911,7 @@ static void test_garbage_flood(void **state)
 /* 6. 50 concurrent DEALERs, 200 events each, acks in order per DEALER. */
 
 #define CONC_CLIENTS 50
-#define CONC_EVENTS 200
+#define CONC_EVENTS  200
 
 static int s_cmp_u64(const void *a, const void *b)
 {
@@ -853,8 +950,8 @@ static void test_concurrent_dealers(void **state)
     rc = hpipe_run_many(pp, CONC_CLIENTS, NULL, NULL);
     for (size_t k = 0; k < CONC_CLIENTS; k++)
         if (pipes[k].failed)
-            fprintf(stderr, "client %zu: sent %zu, acked %zu: %s\n", k,
-                    pipes[k].sent, pipes[k].acked, pipes[k].err);
+            fprintf(stderr, "client %zu: sent %zu, acked %zu: %s\n", k, pipes[k].sent,
+                    pipes[k].acked, pipes[k].err);
     assert_int_equal(rc, 0);
     for (size_t k = 0; k < CONC_CLIENTS; k++) {
         assert_int_equal(pipes[k].acked, CONC_EVENTS);
@@ -878,10 +975,10 @@ static void test_concurrent_dealers(void **state)
 
 typedef struct term_ctx {
     harness_t *h;
-    uint64_t *seqs;          /* per message; 0 = no ACCEPTED ack */
+    uint64_t *seqs; /* per message; 0 = no ACCEPTED ack */
     size_t accepted;
     size_t retried;
-    int phase;               /* 0 sending, 1 SIGTERM sent, 2 daemon gone */
+    int phase; /* 0 sending, 1 SIGTERM sent, 2 daemon gone */
     int64_t term_at_us;
     int64_t exit_at_us;
     int status;
@@ -962,8 +1059,8 @@ static int s_on_ack_verify(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
     if (ctx->seqs[i] != 0) {
         if (ack->status != H_DUPLICATE || ack->sequence != ctx->seqs[i]) {
             if (ctx->lost < 10)
-                fprintf(stderr, "LOST: message %zu was acked with sequence %" PRIu64
-                        ", now %s\n", i, ctx->seqs[i], h_ack_str(ack, abuf, sizeof abuf));
+                fprintf(stderr, "LOST: message %zu was acked with sequence %" PRIu64 ", now %s\n",
+                        i, ctx->seqs[i], h_ack_str(ack, abuf, sizeof abuf));
             ctx->lost++;
         }
         return 0;
@@ -983,10 +1080,10 @@ static int s_on_ack_verify(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
 static void test_sigterm_while_sending(void **state)
 {
     harness_t *h = *state;
-    term_ctx_t ctx = { .h = h };
-    verify_ctx_t vctx = { 0 };
+    term_ctx_t ctx = {.h = h};
+    verify_ctx_t vctx = {0};
     term_tick_t tick;
-    hpipe_t pipe = { 0 };
+    hpipe_t pipe = {0};
     hstats_t st;
     char sbuf[128];
     size_t sent;
@@ -1009,7 +1106,8 @@ static void test_sigterm_while_sending(void **state)
     hclient_destroy(&pipe.client);
     if (ctx.phase != 2)
         fail_msg("the producer finished before the daemon exited (phase %d)", ctx.phase);
-    fprintf(stderr, "sigterm: sent %zu, %zu acks before SIGTERM, %zu ACCEPTED and %zu RETRY "
+    fprintf(stderr,
+            "sigterm: sent %zu, %zu acks before SIGTERM, %zu ACCEPTED and %zu RETRY "
             "in all; daemon %s %.0f ms after SIGTERM\n",
             sent, ctx.acked_at_term, ctx.accepted, ctx.retried,
             harness_status_str(ctx.status, sbuf, sizeof sbuf),
@@ -1034,7 +1132,8 @@ static void test_sigterm_while_sending(void **state)
     if (hpipe_run(&pipe, NULL, NULL) != 0)
         fail_msg("re-sending: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
     hclient_destroy(&pipe.client);
-    fprintf(stderr, "sigterm: after restart, %zu acked events lost; of the %zu unacked, "
+    fprintf(stderr,
+            "sigterm: after restart, %zu acked events lost; of the %zu unacked, "
             "%zu were stored already and %zu accepted now\n",
             vctx.lost, sent - ctx.accepted, vctx.now_duplicate, vctx.now_accepted);
     if (vctx.lost != 0)

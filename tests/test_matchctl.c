@@ -231,8 +231,8 @@ static s_result_t s_run(harness_t *h, const char *const *args)
 static void s_expect_code(const s_result_t *r, int code, const char *what)
 {
     if (r->code != code)
-        fail_msg("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", what, r->code, code,
-                 r->out, r->err);
+        fail_msg("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", what, r->code, code, r->out,
+                 r->err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,8 +250,8 @@ static FILE *s_open_events(harness_t *h, const char *name, char *path, size_t si
 
 /* A graduate of SCHOOL with the CAP RNCP27470 and skill 486590 living in
  * commune, wanting a CDI within 150 km. */
-static void s_graduate(FILE *f, const char *event_id, const char *graduate_id,
-                       const char *commune, int64_t at_ms)
+static void s_graduate(FILE *f, const char *event_id, const char *graduate_id, const char *commune,
+                       int64_t at_ms)
 {
     fprintf(f,
             "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%" PRId64 "\","
@@ -543,7 +543,7 @@ static void test_usage_errors(void **state)
     const char *bad_from[] = {"subscribe", "employer/", "--from", "-3", NULL};
     const char *from_live[] = {"subscribe", "employer/", "--from", "3", "--live", NULL};
     const char *no_topic[] = {"subscribe", NULL};
-    const char *const *cases[] = {bad_flag, no_file, bad_limit, bad_kind,
+    const char *const *cases[] = {bad_flag, no_file,   bad_limit, bad_kind,
                                   bad_from, from_live, no_topic};
     const char *helps[] = {"post", "stats", "health", "matches", "subscribe"};
     size_t i;
@@ -606,10 +606,10 @@ static void test_stats_health_and_daemon_down(void **state)
     {
         const char *st[] = {"stats", "--query", h->query_ep, "--timeout", "500", NULL};
         const char *he[] = {"health", "--query", h->query_ep, "--timeout", "500", NULL};
-        const char *ma[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, "--timeout",
-                            "500", NULL};
-        const char *su[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query",
+        const char *ma[] = {"matches",   "vacancy",   "v-1", "--query",
                             h->query_ep, "--timeout", "500", NULL};
+        const char *su[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query",
+                            h->query_ep, "--timeout", "500",    NULL};
         const char *const *down[] = {st, he, ma, su};
         size_t i;
         for (i = 0; i < sizeof down / sizeof down[0]; i++) {
@@ -641,8 +641,8 @@ static void test_matches_ranked_and_explained(void **state)
     const char *json[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, "--json", NULL};
     const char *table[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, NULL};
     const char *grad[] = {"matches", "graduate", "g-near", "--query", h->query_ep, NULL};
-    const char *limit[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, "--limit", "1",
-                           NULL};
+    const char *limit[] = {"matches",   "vacancy", "v-1", "--query",
+                           h->query_ep, "--limit", "1",   NULL};
     const char *unknown[] = {"matches", "vacancy", "v-nope", "--query", h->query_ep, NULL};
     const char *unknown_g[] = {"matches", "graduate", "g-nope", "--query", h->query_ep, NULL};
     const char *near, *mid, *far, *first_row;
@@ -788,8 +788,12 @@ static void test_subscribe_late_from_zero(void **state)
 {
     harness_t *h = *state;
     char count[32];
-    const char *args[] = {"subscribe", "employer/" EMPLOYER, "--feed", h->feed_ep, "--query",
-                          h->query_ep, "--from", "0", "--count", count, NULL};
+    const char *args[] = {"subscribe", "employer/" EMPLOYER,
+                          "--feed",    h->feed_ep,
+                          "--query",   h->query_ep,
+                          "--from",    "0",
+                          "--count",   count,
+                          NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n;
@@ -875,8 +879,8 @@ static void test_subscribe_live_continuation(void **state)
 {
     harness_t *h = *state;
     char out[400];
-    const char *args[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query", h->query_ep,
-                          "--count", "1000000", NULL};
+    const char *args[] = {"subscribe", "employer/", "--feed",  h->feed_ep, "--query",
+                          h->query_ep, "--count",   "1000000", NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n = 0;
@@ -916,10 +920,10 @@ static void test_subscribe_killed_and_resumed(void **state)
 {
     harness_t *h = *state;
     char out1[400], out2[400], from[32];
-    const char *args1[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query", h->query_ep,
-                           NULL};
-    const char *args2[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query", h->query_ep,
-                           "--from", from, NULL};
+    const char *args1[] = {"subscribe", "employer/", "--feed", h->feed_ep,
+                           "--query",   h->query_ep, NULL};
+    const char *args2[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query",
+                           h->query_ep, "--from",    from,     NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     s_line_t *all = calloc(MAX_SEQS, sizeof *all);
     uint64_t *want = NULL;
@@ -985,8 +989,8 @@ static void test_slow_subscriber(void **state)
     char path[400], count[32], ev[64], id[64];
     const char *where[] = {TARBES, LOURDES, PAU, "65100"};
     const char *post[] = {"post", "--ingest", h->ingest_ep, "--timeout", "30000", path, NULL};
-    const char *args[] = {"subscribe", "", "--feed", h->feed_ep, "--query", h->query_ep,
-                          "--from", "0", "--count", count, NULL};
+    const char *args[] = {"subscribe", "",  "--feed",  h->feed_ep, "--query", h->query_ep,
+                          "--from",    "0", "--count", count,      NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n, received = 0;
@@ -1135,8 +1139,8 @@ static void test_subscribe_repairs_hwm_drops(void **state)
 {
     harness_t *h = *state;
     char out[400];
-    const char *args[] = {"subscribe", "school/", "--feed", h->feed_ep, "--query", h->query_ep,
-                          NULL};
+    const char *args[] = {"subscribe", "school/",   "--feed", h->feed_ep,
+                          "--query",   h->query_ep, NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n = 0;
@@ -1181,8 +1185,7 @@ static void test_subscribe_repairs_hwm_drops(void **state)
             print_message("note: no update was lost on the feed in this run\n");
 #else
         if (strstr(err, "recovered") == NULL)
-            fail_msg("no update was lost and recovered: the test proves nothing; stderr:\n%s",
-                     err);
+            fail_msg("no update was lost and recovered: the test proves nothing; stderr:\n%s", err);
 #endif
         free(err);
     }
@@ -1215,8 +1218,8 @@ static void test_subscribe_purged_log(void **state)
 {
     harness_t *h = *state;
     char out[400], err_path[420];
-    const char *args[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query", h->query_ep,
-                          "--from", "0", NULL};
+    const char *args[] = {"subscribe", "employer/", "--feed", h->feed_ep, "--query",
+                          h->query_ep, "--from",    "0",      NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     int64_t deadline;
     uint64_t head = 0;
@@ -1301,8 +1304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_subscriber, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_repairs_hwm_drops, s_setup_small_hwm,
                                         s_teardown),
-        cmocka_unit_test_setup_teardown(test_subscribe_purged_log, s_setup_retention,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_purged_log, s_setup_retention, s_teardown),
     };
 
     s_find_matchctl();

@@ -476,9 +476,11 @@ static void test_dates_and_utf8_helpers(void **state)
     assert_int_equal(dates_parse("1900-02-29", &d), -1);
     assert_int_equal(dates_parse("2026-1-01", &d), -1);
     assert_int_equal(dates_parse("2026-01-011", &d), -1);
-    assert_true(utf8_valid("Pyr\xc3\xa9n\xc3\xa9" "es", 11));
-    assert_false(utf8_valid("\xc0\xaf", 2));          /* overlong '/' */
-    assert_false(utf8_valid("\xf4\x90\x80\x80", 4));  /* above U+10FFFF */
+    assert_true(utf8_valid("Pyr\xc3\xa9n\xc3\xa9"
+                           "es",
+                           11));
+    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
     assert_false(utf8_valid("\xff", 1));
 }
 

@@ -103,12 +103,12 @@ typedef struct {
 typedef struct {
     size_t n;
     double load_s, load_eps, load_p50_us, load_p99_us;
-    size_t load_acked;          /* < 2n when the time limit stopped the load */
-    int complete;               /* load and every repetition done */
+    size_t load_acked; /* < 2n when the time limit stopped the load */
+    int complete;      /* load and every repetition done */
     uint64_t load_batches, load_matches;
     s_rep_t reps[64];
     int n_reps;
-    double eps, mean_us, p50_us, p99_us;   /* medians */
+    double eps, mean_us, p50_us, p99_us; /* medians */
     double steady_batch_mean, steady_updates_per_event;
     size_t ops[6];
     s_stats_t st;
@@ -117,9 +117,8 @@ typedef struct {
 } s_result_t;
 
 enum { OP_G_UPDATE, OP_V_UPDATE, OP_G_NEW, OP_V_NEW, OP_G_WITHDRAW, OP_V_CLOSE };
-static const char *const s_op_names[] = { "graduate updates", "vacancy updates",
-                                          "new graduates",   "new vacancies",
-                                          "withdrawals",     "closures" };
+static const char *const s_op_names[] = {"graduate updates", "vacancy updates", "new graduates",
+                                         "new vacancies",    "withdrawals",     "closures"};
 
 /* ------------------------------------------------------------------ */
 
@@ -128,7 +127,8 @@ static void s_usage(FILE *f)
     fprintf(f,
             "usage: bench_ingest [--sizes N,N,...] [--steady M] [--reps R] [--window W]\n"
             "                    [--seed S] [--csv FILE] [--reference DIR] [--matcherd PATH]\n"
-            "                    [--ack-timeout MS] [--perf DIR [--perf-callgraph MODE] [--perf-freq HZ]]\n"
+            "                    [--ack-timeout MS] [--perf DIR [--perf-callgraph MODE] "
+            "[--perf-freq HZ]]\n"
             "                    [--progress S] [--time-limit S]\n"
             "  --sizes      entities per side, comma-separated (10000,100000)\n"
             "  --steady     mixed events per steady repetition (5000)\n"
@@ -208,8 +208,7 @@ static int s_parse_opts(int argc, char **argv, s_opts_t *o)
         }
         i++;
     }
-    if (o->steady == 0 || o->reps < 1 || o->reps > 64 || o->window == 0 ||
-        o->ack_timeout_ms <= 0) {
+    if (o->steady == 0 || o->reps < 1 || o->reps > 64 || o->window == 0 || o->ack_timeout_ms <= 0) {
         fprintf(stderr, "bench_ingest: --steady, --reps (1..64), --window and --ack-timeout "
                         "must be positive\n");
         return -1;
@@ -352,7 +351,8 @@ static int s_tick(void *ctx)
     }
     if (t->progress_s > 0 && now - t->last_us >= (int64_t)t->progress_s * 1000000) {
         double dt = (double)(now - t->last_us) / 1e6, all = (double)(now - t->t0_us) / 1e6;
-        fprintf(stderr, "[%s] %.0f s: %zu/%zu acked, %.1f events/s in the last %.0f s, %.1f overall\n",
+        fprintf(stderr,
+                "[%s] %.0f s: %zu/%zu acked, %.1f events/s in the last %.0f s, %.1f overall\n",
                 t->what, all, t->pipe->acked, t->pipe->n,
                 (double)(t->pipe->acked - t->last_acked) / dt, dt, (double)t->pipe->acked / all);
         t->last_us = now;
@@ -392,7 +392,7 @@ static int s_send_all(harness_t *h, const s_opts_t *o, const s_batch_t *b, doubl
     pipe.n = b->n;
     pipe.window = o->window;
     pipe.idle_timeout_ms = o->ack_timeout_ms;
-    pipe.drain_ms = 1;   /* at the time limit, stop at once */
+    pipe.drain_ms = 1; /* at the time limit, stop at once */
     pipe.make = s_make;
     pipe.on_ack = s_on_ack;
     pipe.ctx = &run;
@@ -421,8 +421,7 @@ static int s_send_all(harness_t *h, const s_opts_t *o, const s_batch_t *b, doubl
     if (tick.expired && pipe.acked < b->n)
         return 1;
     if (run.accepted != b->n) {
-        fprintf(stderr, "bench_ingest: %s: %zu of %zu events accepted\n", what, run.accepted,
-                b->n);
+        fprintf(stderr, "bench_ingest: %s: %zu of %zu events accepted\n", what, run.accepted, b->n);
         return -1;
     }
     return 0;
@@ -542,7 +541,7 @@ static double s_median(const double *v, int n)
 
 typedef struct {
     popgen_t *pg;
-    unsigned *ver_g, *ver_v;   /* last version sent per entity */
+    unsigned *ver_g, *ver_v; /* last version sent per entity */
     size_t n_g, n_v, cap;
 } s_pop_t;
 
@@ -612,8 +611,12 @@ static int s_add_event(s_pop_t *p, s_batch_t *b, int op, popgen_rng_t *r)
 static int s_steady_op(popgen_rng_t *r)
 {
     uint32_t x = popgen_rng_below(r, 100);
-    return x < 35 ? OP_G_UPDATE : x < 70 ? OP_V_UPDATE : x < 80 ? OP_G_NEW
-           : x < 90 ? OP_V_NEW : x < 95 ? OP_G_WITHDRAW : OP_V_CLOSE;
+    return x < 35   ? OP_G_UPDATE
+           : x < 70 ? OP_V_UPDATE
+           : x < 80 ? OP_G_NEW
+           : x < 90 ? OP_V_NEW
+           : x < 95 ? OP_G_WITHDRAW
+                    : OP_V_CLOSE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -634,13 +637,23 @@ static pid_t s_perf_start(const s_opts_t *o, pid_t target, size_t n, char *file,
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        char *argv[] = { "perf", "record", "-q", "-F", (char *)o->perf_freq, "--call-graph",
-                         (char *)o->perf_callgraph, "-p", pidbuf, "-o", file, NULL };
+        char *argv[] = {"perf",
+                        "record",
+                        "-q",
+                        "-F",
+                        (char *)o->perf_freq,
+                        "--call-graph",
+                        (char *)o->perf_callgraph,
+                        "-p",
+                        pidbuf,
+                        "-o",
+                        file,
+                        NULL};
         execvp("perf", argv);
         _exit(127);
     }
     /* let perf attach */
-    struct timespec ts = { 1, 0 };
+    struct timespec ts = {1, 0};
     nanosleep(&ts, NULL);
     return pid;
 }
@@ -651,10 +664,10 @@ static void s_perf_stop(pid_t pid)
     if (pid <= 0)
         return;
     kill(pid, SIGINT);
-    for (int i = 0; i < 600; i++) {   /* perf writes its buildids: up to 60 s */
+    for (int i = 0; i < 600; i++) { /* perf writes its buildids: up to 60 s */
         if (waitpid(pid, &st, WNOHANG) == pid)
             return;
-        struct timespec ts = { 0, 100000000L };
+        struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
     }
     kill(pid, SIGKILL);
@@ -664,9 +677,9 @@ static void s_perf_stop(pid_t pid)
 /* ------------------------------------------------------------------ */
 /* One size. */
 
-static int s_steady_rep(harness_t *h, const s_opts_t *o, s_pop_t *pop, s_batch_t *b,
-                        int64_t *lat, size_t n, int rep, s_rep_t *out, size_t *ops,
-                        const char *label, int64_t deadline_us)
+static int s_steady_rep(harness_t *h, const s_opts_t *o, s_pop_t *pop, s_batch_t *b, int64_t *lat,
+                        size_t n, int rep, s_rep_t *out, size_t *ops, const char *label,
+                        int64_t deadline_us)
 {
     popgen_rng_t r;
     s_stats_t before, after;
@@ -727,7 +740,8 @@ static int s_run_size(const s_opts_t *o, popgen_t *pg, size_t n, s_result_t *res
     /* load: graduate 0, vacancy 0, graduate 1, ... */
     fprintf(stderr, "[N=%zu] generating %zu load events\n", n, 2 * n);
     for (size_t i = 0; i < n; i++)
-        if (s_add_event(&pop, &b, OP_G_NEW, NULL) != 0 || s_add_event(&pop, &b, OP_V_NEW, NULL) != 0)
+        if (s_add_event(&pop, &b, OP_G_NEW, NULL) != 0 ||
+            s_add_event(&pop, &b, OP_V_NEW, NULL) != 0)
             goto out;
 
     h = harness_new();
@@ -752,9 +766,10 @@ static int s_run_size(const s_opts_t *o, popgen_t *pg, size_t n, s_result_t *res
     res->load_p99_us = s_percentile(lat, res->load_acked, 0.99);
     res->load_batches = st1.batches - st0.batches;
     res->load_matches = st1.match_sequence - st0.match_sequence;
-    fprintf(stderr, "[N=%zu] load%s: %zu events acked in %.1f s, %.0f events/s, %" PRIu64
-                    " feed updates; graduates %" PRIu64 " (available %" PRIu64 "), vacancies %" PRIu64
-                    " (open %" PRIu64 ")\n",
+    fprintf(stderr,
+            "[N=%zu] load%s: %zu events acked in %.1f s, %.0f events/s, %" PRIu64
+            " feed updates; graduates %" PRIu64 " (available %" PRIu64 "), vacancies %" PRIu64
+            " (open %" PRIu64 ")\n",
             n, src ? " (PARTIAL: time limit)" : "", res->load_acked, res->load_s, res->load_eps,
             res->load_matches, st1.graduates, st1.graduates_available, st1.vacancies,
             st1.vacancies_open);
@@ -770,10 +785,11 @@ static int s_run_size(const s_opts_t *o, popgen_t *pg, size_t n, s_result_t *res
             goto out;
         if (src > 0)
             break;
-        fprintf(stderr, "[N=%zu] %s: %.2f s, %.0f events/s, %.1f us/event, p50 %.0f us, "
-                        "p99 %.0f us, %" PRIu64 " batches, %" PRIu64 " feed updates\n",
-                n, label, rp->wall_s, rp->eps, rp->mean_us, rp->p50_us, rp->p99_us,
-                rp->batches, rp->matches);
+        fprintf(stderr,
+                "[N=%zu] %s: %.2f s, %.0f events/s, %.1f us/event, p50 %.0f us, "
+                "p99 %.0f us, %" PRIu64 " batches, %" PRIu64 " feed updates\n",
+                n, label, rp->wall_s, rp->eps, rp->mean_us, rp->p50_us, rp->p99_us, rp->batches,
+                rp->matches);
         eps[res->n_reps] = rp->eps;
         mean[res->n_reps] = rp->mean_us;
         p50[res->n_reps] = rp->p50_us;
@@ -799,8 +815,7 @@ static int s_run_size(const s_opts_t *o, popgen_t *pg, size_t n, s_result_t *res
     if (o->perf_dir && res->complete) {
         s_rep_t extra;
         pid_t perf = s_perf_start(o, h->pid, n, res->perf_file, sizeof res->perf_file);
-        fprintf(stderr, "[N=%zu] profiled steady repetition under perf (%s)\n", n,
-                res->perf_file);
+        fprintf(stderr, "[N=%zu] profiled steady repetition under perf (%s)\n", n, res->perf_file);
         int prc = s_steady_rep(h, o, &pop, &b, lat, n, o->reps, &extra, NULL, "profiled", 0);
         s_perf_stop(perf);
         if (prc != 0)
@@ -852,16 +867,17 @@ static void s_print_table(FILE *f, const s_result_t *r, int n)
         else
             snprintf(status, sizeof status, "PARTIAL: %d steady repetitions done", x->n_reps);
         if (x->n_reps > 0)
-            fprintf(f, "%9zu %10.0f %10.1f %10.1f %9.0f %9.0f %9" PRIu64 " %8.1f %9" PRIu64
-                       " %8.1f %10" PRIu64 " %8.1f %8.1f %9.1f  %s\n",
-                    x->n, x->load_eps, x->eps, x->mean_us, x->p50_us, x->p99_us,
-                    x->reps[0].batches, x->steady_batch_mean, x->st.batch_max,
-                    x->steady_updates_per_event, x->st.match_sequence,
-                    (double)x->mem.rss_kb / 1024, (double)x->mem.anon_kb / 1024,
-                    (double)x->st.store_bytes / 1048576.0, status);
+            fprintf(f,
+                    "%9zu %10.0f %10.1f %10.1f %9.0f %9.0f %9" PRIu64 " %8.1f %9" PRIu64
+                    " %8.1f %10" PRIu64 " %8.1f %8.1f %9.1f  %s\n",
+                    x->n, x->load_eps, x->eps, x->mean_us, x->p50_us, x->p99_us, x->reps[0].batches,
+                    x->steady_batch_mean, x->st.batch_max, x->steady_updates_per_event,
+                    x->st.match_sequence, (double)x->mem.rss_kb / 1024,
+                    (double)x->mem.anon_kb / 1024, (double)x->st.store_bytes / 1048576.0, status);
         else
-            fprintf(f, "%9zu %10.0f %10s %10s %9s %9s %9s %8s %9" PRIu64 " %8s %10" PRIu64
-                       " %8.1f %8.1f %9.1f  %s\n",
+            fprintf(f,
+                    "%9zu %10.0f %10s %10s %9s %9s %9s %8s %9" PRIu64 " %8s %10" PRIu64
+                    " %8.1f %8.1f %9.1f  %s\n",
                     x->n, x->load_eps, "-", "-", "-", "-", "-", "-", x->st.batch_max, "-",
                     x->st.match_sequence, (double)x->mem.rss_kb / 1024,
                     (double)x->mem.anon_kb / 1024, (double)x->st.store_bytes / 1048576.0, status);
@@ -875,7 +891,8 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
         fprintf(stderr, "bench_ingest: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "n_per_side,complete,load_events,load_acked,load_s,load_events_per_s,load_p50_us,load_p99_us,"
+    fprintf(f, "n_per_side,complete,load_events,load_acked,load_s,load_events_per_s,load_p50_us,"
+               "load_p99_us,"
                "load_batches,load_feed_updates,steady_events,reps,window,"
                "steady_events_per_s_median,mean_us_per_event_median,p50_ack_us_median,"
                "p99_ack_us_median,steady_batches_total,steady_events_per_batch,batch_max,"
@@ -888,17 +905,18 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
         for (int k = 0; k < x->n_reps; k++)
             sb += x->reps[k].batches;
         fprintf(f,
-                "%zu,%d,%zu,%zu,%.3f,%.1f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%zu,%d,%zu,%.1f,%.2f,%.0f,%.0f,"
+                "%zu,%d,%zu,%zu,%.3f,%.1f,%.0f,%.0f,%" PRIu64 ",%" PRIu64
+                ",%zu,%d,%zu,%.1f,%.2f,%.0f,%.0f,"
                 "%" PRIu64 ",%.2f,%" PRIu64 ",%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
                 ",%" PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%ld,%ld,%" PRIu64 ",%" PRIu64 ",%" PRIu64
                 "\n",
-                x->n, x->complete, 2 * x->n, x->load_acked, x->load_s, x->load_eps, x->load_p50_us, x->load_p99_us,
-                x->load_batches, x->load_matches, o->steady, x->n_reps, o->window, x->eps,
-                x->mean_us, x->p50_us, x->p99_us, sb, x->steady_batch_mean, x->st.batch_max,
+                x->n, x->complete, 2 * x->n, x->load_acked, x->load_s, x->load_eps, x->load_p50_us,
+                x->load_p99_us, x->load_batches, x->load_matches, o->steady, x->n_reps, o->window,
+                x->eps, x->mean_us, x->p50_us, x->p99_us, sb, x->steady_batch_mean, x->st.batch_max,
                 x->steady_updates_per_event, x->st.match_sequence, x->st.events, x->st.graduates,
                 x->st.graduates_available, x->st.vacancies, x->st.vacancies_open, x->mem.rss_kb,
-                x->mem.anon_kb, x->mem.file_kb, x->mem.shmem_kb, x->mem.hwm_kb,
-                x->st.store_bytes, x->st.store_map_bytes, o->seed);
+                x->mem.anon_kb, x->mem.file_kb, x->mem.shmem_kb, x->mem.hwm_kb, x->st.store_bytes,
+                x->st.store_map_bytes, o->seed);
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "bench_ingest: write %s: %s\n", path, strerror(errno));
@@ -942,12 +960,13 @@ int main(int argc, char **argv)
         return 1;
     }
     popgen_get_info(pg, &info);
-    fprintf(stderr,
-            "bench_ingest: reference %s: %zu communes (population %" PRIu64 "), %zu CAP/BAC PRO/TP "
-            "certifications of levels 3-4 in scope, %zu ROME codes with %zu skill links; seed %" PRIu64
-            "\n",
-            o.reference, info.communes, info.population, info.certifications, info.rome_codes,
-            info.rome_skill_links, o.seed);
+    fprintf(
+        stderr,
+        "bench_ingest: reference %s: %zu communes (population %" PRIu64 "), %zu CAP/BAC PRO/TP "
+        "certifications of levels 3-4 in scope, %zu ROME codes with %zu skill links; seed %" PRIu64
+        "\n",
+        o.reference, info.communes, info.population, info.certifications, info.rome_codes,
+        info.rome_skill_links, o.seed);
 
     for (int i = 0; i < n_sizes; i++) {
         if (s_run_size(&o, pg, sizes[i], &results[i]) != 0) {
@@ -1023,15 +1042,13 @@ int main(int argc, char **argv)
                        "events acked, with the population growing from 0 to about %zu per "
                        "side;%s see the progress lines on stderr for the rate as it grew\n",
                        results[i].n, o.time_limit_s, results[i].load_acked,
-                       results[i].load_acked / 2,
-                       results[i].n_reps ? "" : " no steady figures;");
+                       results[i].load_acked / 2, results[i].n_reps ? "" : " no steady figures;");
     }
     printf("\nmemory detail (kB): ");
     for (int i = 0; i < done; i++)
         printf("N=%zu: VmRSS %ld = RssAnon %ld + RssFile %ld + RssShmem %ld, VmHWM %ld%s",
-               results[i].n, results[i].mem.rss_kb, results[i].mem.anon_kb,
-               results[i].mem.file_kb, results[i].mem.shmem_kb, results[i].mem.hwm_kb,
-               i + 1 < done ? "; " : "\n");
+               results[i].n, results[i].mem.rss_kb, results[i].mem.anon_kb, results[i].mem.file_kb,
+               results[i].mem.shmem_kb, results[i].mem.hwm_kb, i + 1 < done ? "; " : "\n");
     for (int i = 0; i < done; i++)
         if (results[i].perf_file[0])
             printf("profile of one extra steady repetition at N=%zu: %s\n", results[i].n,

@@ -12,12 +12,12 @@
 #include "passerelle/v1/entities.pb-c.h"
 #include "passerelle/v1/ingest.pb-c.h"
 
-#define S_MAX_CERT_ROMES 8     /* in-scope ROME codes kept per certification */
-#define S_MAX_G_CERTS 3
-#define S_MAX_G_SKILLS 24
-#define S_MAX_V_SKILLS 8
-#define S_MAX_V_RNCP 3
-#define S_MAX_V_ROMES 2
+#define S_MAX_CERT_ROMES 8 /* in-scope ROME codes kept per certification */
+#define S_MAX_G_CERTS    3
+#define S_MAX_G_SKILLS   24
+#define S_MAX_V_SKILLS   8
+#define S_MAX_V_RNCP     3
+#define S_MAX_V_ROMES    2
 
 /* Version marker of the identity stream of an entity. */
 #define S_IDENTITY 0xFFFFFFFFu
@@ -26,7 +26,7 @@ enum { S_KIND_GRADUATE = 1, S_KIND_VACANCY = 2, S_KIND_EMPLOYER = 3 };
 
 /* 2026-03-01T00:00:00Z: first upserts happen then; each version is one
  * minute later. */
-#define S_T0_MS 1772323200000LL
+#define S_T0_MS      1772323200000LL
 #define S_VERSION_MS 60000LL
 
 /* Days since 1970-01-01 of a few anchors. */
@@ -37,24 +37,24 @@ typedef struct {
     char insee[6];
     char region[4];
     double lat, lon;
-    uint64_t cum;              /* cumulative population, inclusive */
+    uint64_t cum; /* cumulative population, inclusive */
 } s_commune_t;
 
 typedef struct {
     char code[6];
-    uint32_t *core, *other;    /* OGR codes */
+    uint32_t *core, *other; /* OGR codes */
     size_t n_core, n_other;
-    uint32_t *certs;           /* indices into certs[] (CAP/BAC PRO/TP 3-4) */
+    uint32_t *certs; /* indices into certs[] (CAP/BAC PRO/TP 3-4) */
     size_t n_certs;
-    uint32_t *rncp_any;        /* indices into rncp_codes[] (any certification) */
+    uint32_t *rncp_any; /* indices into rncp_codes[] (any certification) */
     size_t n_rncp_any;
 } s_rome_t;
 
 typedef struct {
     char code[16];
-    int kind;                  /* Passerelle__V1__CertificationKind */
+    int kind; /* Passerelle__V1__CertificationKind */
     int level;
-    uint16_t romes[S_MAX_CERT_ROMES];   /* indices into romes[] */
+    uint16_t romes[S_MAX_CERT_ROMES]; /* indices into romes[] */
     uint8_t n_romes;
 } s_cert_t;
 
@@ -66,25 +66,30 @@ typedef struct {
 } s_target_t;
 
 static const s_target_t s_targets[] = {
-    { "H2913", 16, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING },   /* welder */
-    { "H2902", 12, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING },   /* boilermaker */
-    { "H2914", 5, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING },    /* pipefitter */
-    { "H2903", 12, PASSERELLE__V1__SECTOR__SECTOR_MACHINING },      /* turner-miller */
-    { "H2912", 4, PASSERELLE__V1__SECTOR__SECTOR_MACHINING },       /* setter */
-    { "H2909", 8, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS },     /* assembler (aero) */
-    { "H2901", 4, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS },     /* fitter */
-    { "I1602", 6, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS },     /* aircraft mechanic */
-    { "I1604", 7, PASSERELLE__V1__SECTOR__SECTOR_MECHANICS },       /* car mechanic */
-    { "H2803", 3, PASSERELLE__V1__SECTOR__SECTOR_TECHNICAL_CERAMICS },
-    { "B1201", 2, PASSERELLE__V1__SECTOR__SECTOR_TECHNICAL_CERAMICS },
-    { "I1304", 4, PASSERELLE__V1__SECTOR__SECTOR_INDUSTRIAL_MAINTENANCE },
+    {"H2913", 16, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING}, /* welder */
+    {"H2902", 12, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING}, /* boilermaker */
+    {"H2914", 5, PASSERELLE__V1__SECTOR__SECTOR_METALWORKING},  /* pipefitter */
+    {"H2903", 12, PASSERELLE__V1__SECTOR__SECTOR_MACHINING},    /* turner-miller */
+    {"H2912", 4, PASSERELLE__V1__SECTOR__SECTOR_MACHINING},     /* setter */
+    {"H2909", 8, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS},   /* assembler (aero) */
+    {"H2901", 4, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS},   /* fitter */
+    {"I1602", 6, PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS},   /* aircraft mechanic */
+    {"I1604", 7, PASSERELLE__V1__SECTOR__SECTOR_MECHANICS},     /* car mechanic */
+    {"H2803", 3, PASSERELLE__V1__SECTOR__SECTOR_TECHNICAL_CERAMICS},
+    {"B1201", 2, PASSERELLE__V1__SECTOR__SECTOR_TECHNICAL_CERAMICS},
+    {"I1304", 4, PASSERELLE__V1__SECTOR__SECTOR_INDUSTRIAL_MAINTENANCE},
 };
-#define S_N_TARGETS (sizeof s_targets / sizeof s_targets[0])
-#define S_TAIL_WEIGHT 17       /* the other in-scope occupations, together */
+#define S_N_TARGETS   (sizeof s_targets / sizeof s_targets[0])
+#define S_TAIL_WEIGHT 17 /* the other in-scope occupations, together */
 
 static const char *const s_free_labels[] = {
-    "soudage TIG", "soudage MIG-MAG", "lecture de plans", "CACES R489",
-    "habilitation electrique B1V", "programmation CN Fanuc", "controle par ressuage",
+    "soudage TIG",
+    "soudage MIG-MAG",
+    "lecture de plans",
+    "CACES R489",
+    "habilitation electrique B1V",
+    "programmation CN Fanuc",
+    "controle par ressuage",
 };
 
 struct popgen {
@@ -100,10 +105,10 @@ struct popgen {
     char (*rncp_codes)[16];
     size_t n_rncp_codes;
     size_t n_links;
-    uint32_t *all_ogr;         /* storage of every romes[].core/other */
-    int target_rome[S_N_TARGETS];   /* index in romes[] or -1 */
+    uint32_t *all_ogr;            /* storage of every romes[].core/other */
+    int target_rome[S_N_TARGETS]; /* index in romes[] or -1 */
     unsigned target_total;
-    uint32_t *tail;            /* in-scope ROME codes with certifications, not targets */
+    uint32_t *tail; /* in-scope ROME codes with certifications, not targets */
     size_t n_tail;
     /* scratch */
     uint32_t *pick;
@@ -174,8 +179,7 @@ double popgen_rng_unit(popgen_rng_t *r)
 }
 
 /* The stream of (kind, i, version) under the generator's seed. */
-static void s_stream(const popgen_t *self, popgen_rng_t *r, int kind, uint64_t i,
-                     uint32_t version)
+static void s_stream(const popgen_t *self, popgen_rng_t *r, int kind, uint64_t i, uint32_t version)
 {
     uint64_t h = s_splitmix(self->seed);
     h = s_splitmix(h ^ (uint64_t)kind);
@@ -605,9 +609,9 @@ const char *popgen_source(const popgen_t *self)
 static const s_commune_t *s_commune(const popgen_t *self, popgen_rng_t *r)
 {
     uint64_t total = self->communes[self->n_communes - 1].cum;
-    uint64_t x = popgen_rng_next(r) % total;   /* bias negligible: total << 2^64 */
+    uint64_t x = popgen_rng_next(r) % total; /* bias negligible: total << 2^64 */
     size_t lo = 0, hi = self->n_communes - 1;
-    while (lo < hi) {   /* first commune with cum > x */
+    while (lo < hi) { /* first commune with cum > x */
         size_t mid = (lo + hi) / 2;
         if (self->communes[mid].cum > x)
             hi = mid;
@@ -781,8 +785,7 @@ void popgen_vacancy_id(const popgen_t *self, int i, char *id, char *employer)
     e = popgen_rng_below(&r, (uint32_t)self->n_employers);
     /* SIREN (9 digits) + NIC (5 digits) */
     snprintf(employer, 65, "%09" PRIu64 "%05u",
-             (uint64_t)(300000000ULL + (uint64_t)e * 104729ULL % 600000000ULL),
-             10u + e % 90000u);
+             (uint64_t)(300000000ULL + (uint64_t)e * 104729ULL % 600000000ULL), 10u + e % 90000u);
     snprintf(id, 65, "v%s-%d", employer, i);
 }
 
@@ -837,7 +840,7 @@ int popgen_graduate_upsert(popgen_t *self, int i, unsigned version, uint8_t **bu
     snprintf(self->event_id, sizeof self->event_id, "g%d.u%u", i, version);
     s_event(self, S_T0_MS + (int64_t)version * S_VERSION_MS);
     s_stream(self, &id_r, S_KIND_GRADUATE, (uint64_t)i, S_IDENTITY);
-    (void)popgen_rng_below(&id_r, (uint32_t)self->n_schools);   /* the school, as in _id */
+    (void)popgen_rng_below(&id_r, (uint32_t)self->n_schools); /* the school, as in _id */
     s_stream(self, &v_r, S_KIND_GRADUATE, (uint64_t)i, version);
 
     *g = (Passerelle__V1__Graduate)PASSERELLE__V1__GRADUATE__INIT;
@@ -882,10 +885,11 @@ int popgen_graduate_upsert(popgen_t *self, int i, unsigned version, uint8_t **bu
         pc->kind = (Passerelle__V1__CertificationKind)ct->kind;
         pc->rncp_code = (char *)ct->code;
         /* CAP and Bac Pro: level 0 means the kind's own, usually sent as is */
-        pc->level = ct->kind == PASSERELLE__V1__CERTIFICATION_KIND__CERTIFICATION_KIND_TITRE_PROFESSIONNEL
-                        || s_chance(&id_r, 0.5)
-                        ? ct->level
-                        : 0;
+        pc->level =
+            ct->kind == PASSERELLE__V1__CERTIFICATION_KIND__CERTIFICATION_KIND_TITRE_PROFESSIONNEL ||
+                    s_chance(&id_r, 0.5)
+                ? ct->level
+                : 0;
         snprintf(self->cert_date[k], sizeof self->cert_date[k], "%04d-%02u-%02u", year,
                  6u + popgen_rng_below(&id_r, 2), 1u + popgen_rng_below(&id_r, 28));
         pc->obtained_on = self->cert_date[k];
@@ -926,8 +930,8 @@ int popgen_graduate_upsert(popgen_t *self, int i, unsigned version, uint8_t **bu
                         self->pick[n++] = ro->other[s];
                 }
             }
-            s_take_skills(self, n, want - n_skills, &v_r, self->skills, self->skill_buf,
-                          &n_skills, S_MAX_G_SKILLS - 1);
+            s_take_skills(self, n, want - n_skills, &v_r, self->skills, self->skill_buf, &n_skills,
+                          S_MAX_G_SKILLS - 1);
         }
         if (s_chance(&v_r, 0.1)) {
             const char *label = s_free_labels[popgen_rng_below(
@@ -1010,7 +1014,7 @@ int popgen_vacancy_upsert(popgen_t *self, int i, unsigned version, uint8_t **buf
     snprintf(self->event_id, sizeof self->event_id, "v%d.u%u", i, version);
     s_event(self, S_T0_MS + (int64_t)version * S_VERSION_MS);
     s_stream(self, &id_r, S_KIND_VACANCY, (uint64_t)i, S_IDENTITY);
-    (void)popgen_rng_below(&id_r, (uint32_t)self->n_employers);   /* the employer */
+    (void)popgen_rng_below(&id_r, (uint32_t)self->n_employers); /* the employer */
     s_stream(self, &v_r, S_KIND_VACANCY, (uint64_t)i, version);
 
     *v = (Passerelle__V1__Vacancy)PASSERELLE__V1__VACANCY__INIT;
@@ -1069,18 +1073,17 @@ int popgen_vacancy_upsert(popgen_t *self, int i, unsigned version, uint8_t **buf
     {
         uint32_t x = popgen_rng_below(&v_r, 100);
         if (x < 45) {
-            v->n_required_skills = s_weighted_skills(self, ro, 1, 2 + popgen_rng_below(&v_r, 5),
-                                                     &v_r, self->req, self->req_p, self->req_buf,
-                                                     1);
+            v->n_required_skills =
+                s_weighted_skills(self, ro, 1, 2 + popgen_rng_below(&v_r, 5), &v_r, self->req,
+                                  self->req_p, self->req_buf, 1);
             v->required_skills = self->req_p;
-            v->n_desirable_skills = s_weighted_skills(self, ro, 0, popgen_rng_below(&v_r, 5),
-                                                      &v_r, self->des, self->des_p,
-                                                      self->des_buf, 0);
+            v->n_desirable_skills = s_weighted_skills(self, ro, 0, popgen_rng_below(&v_r, 5), &v_r,
+                                                      self->des, self->des_p, self->des_buf, 0);
             v->desirable_skills = self->des_p;
         } else if (x < 65) {
-            v->n_desirable_skills = s_weighted_skills(self, ro, 1, 2 + popgen_rng_below(&v_r, 6),
-                                                      &v_r, self->des, self->des_p,
-                                                      self->des_buf, 1);
+            v->n_desirable_skills =
+                s_weighted_skills(self, ro, 1, 2 + popgen_rng_below(&v_r, 6), &v_r, self->des,
+                                  self->des_p, self->des_buf, 1);
             v->desirable_skills = self->des_p;
         }
     }
@@ -1108,8 +1111,7 @@ int popgen_vacancy_upsert(popgen_t *self, int i, unsigned version, uint8_t **buf
     return s_pack(self, buf, len);
 }
 
-int popgen_graduate_withdrawn(popgen_t *self, int i, unsigned version, uint8_t **buf,
-                              size_t *len)
+int popgen_graduate_withdrawn(popgen_t *self, int i, unsigned version, uint8_t **buf, size_t *len)
 {
     popgen_rng_t v_r;
     if (i < 0) {
@@ -1124,8 +1126,9 @@ int popgen_graduate_withdrawn(popgen_t *self, int i, unsigned version, uint8_t *
     self->gw = (Passerelle__V1__GraduateWithdrawn)PASSERELLE__V1__GRADUATE_WITHDRAWN__INIT;
     self->gw.graduate_id = self->id;
     self->gw.school_id = self->owner;
-    self->gw.reason = s_chance(&v_r, 0.8) ? PASSERELLE__V1__WITHDRAWAL_REASON__WITHDRAWAL_REASON_HIRED
-                                          : PASSERELLE__V1__WITHDRAWAL_REASON__WITHDRAWAL_REASON_LEFT;
+    self->gw.reason = s_chance(&v_r, 0.8)
+                          ? PASSERELLE__V1__WITHDRAWAL_REASON__WITHDRAWAL_REASON_HIRED
+                          : PASSERELLE__V1__WITHDRAWAL_REASON__WITHDRAWAL_REASON_LEFT;
     self->ev.body_case = PASSERELLE__V1__EVENT__BODY_GRADUATE_WITHDRAWN;
     self->ev.graduate_withdrawn = &self->gw;
     return s_pack(self, buf, len);

@@ -46,10 +46,10 @@ typedef struct popgen popgen_t;
 
 /* Sizes of the pools of owners, derived from the expected population. */
 typedef struct popgen_opts {
-    const char *reference_dir;   /* directory of the .tsv files (required) */
-    uint64_t seed;               /* any value; 0 is fine */
-    size_t n_schools;            /* 0: 800 */
-    size_t n_employers;          /* 0: 5000 */
+    const char *reference_dir; /* directory of the .tsv files (required) */
+    uint64_t seed;             /* any value; 0 is fine */
+    size_t n_schools;          /* 0: 800 */
+    size_t n_employers;        /* 0: 5000 */
 } popgen_opts_t;
 
 /* Load the reference data and prepare the pools. Returns NULL with the
@@ -74,8 +74,7 @@ int popgen_vacancy_upsert(popgen_t *self, int i, unsigned version, uint8_t **buf
 
 /* Graduate i withdrawn (hired, or left), vacancy i closed (filled,
  * cancelled or expired), as the event of version `version` (> 0). */
-int popgen_graduate_withdrawn(popgen_t *self, int i, unsigned version, uint8_t **buf,
-                              size_t *len);
+int popgen_graduate_withdrawn(popgen_t *self, int i, unsigned version, uint8_t **buf, size_t *len);
 int popgen_vacancy_closed(popgen_t *self, int i, unsigned version, uint8_t **buf, size_t *len);
 
 /* The event id and source of the last event generated ("" before any). */
@@ -89,11 +88,11 @@ void popgen_vacancy_id(const popgen_t *self, int i, char *id, char *employer);
 
 /* What was loaded, for the benchmark's report. */
 typedef struct popgen_info {
-    size_t communes;             /* distinct INSEE codes with a population */
-    uint64_t population;         /* their total population */
-    size_t certifications;       /* CAP / BAC PRO / TP, level 3-4, in scope */
-    size_t rome_codes;           /* in-scope ROME codes with skills */
-    size_t rome_skill_links;     /* rows of rome_skills.tsv */
+    size_t communes;         /* distinct INSEE codes with a population */
+    uint64_t population;     /* their total population */
+    size_t certifications;   /* CAP / BAC PRO / TP, level 3-4, in scope */
+    size_t rome_codes;       /* in-scope ROME codes with skills */
+    size_t rome_skill_links; /* rows of rome_skills.tsv */
 } popgen_info_t;
 void popgen_get_info(const popgen_t *self, popgen_info_t *out);
 
