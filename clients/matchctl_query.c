@@ -215,61 +215,13 @@ static int s_query(const s_opts_t *opt, Passerelle__V1__Request *req,
     return rc;
 }
 
-/* Text of the scalar field f stored at p, in buf. */
+/* Text of the scalar field f stored at p, for the table: "-" for an empty
+ * string, "?" for what is not a scalar. */
 static const char *s_scalar_text(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
                                  size_t size)
 {
-    uint64_t u64;
-    int64_t i64;
-    uint32_t u32;
-    int32_t i32;
-    double d;
-    const char *s;
-
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        memcpy(&u64, p, sizeof u64);
-        (void)snprintf(buf, size, "%" PRIu64, u64);
-        return buf;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        memcpy(&i64, p, sizeof i64);
-        (void)snprintf(buf, size, "%" PRId64, i64);
-        return buf;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        memcpy(&u32, p, sizeof u32);
-        (void)snprintf(buf, size, "%" PRIu32, u32);
-        return buf;
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        memcpy(&i32, p, sizeof i32);
-        (void)snprintf(buf, size, "%" PRId32, i32);
-        return buf;
-    case PROTOBUF_C_TYPE_BOOL: memcpy(&i32, p, sizeof i32); return i32 ? "true" : "false";
-    case PROTOBUF_C_TYPE_DOUBLE:
-        memcpy(&d, p, sizeof d);
-        (void)snprintf(buf, size, "%g", d);
-        return buf;
-    case PROTOBUF_C_TYPE_STRING:
-        memcpy(&s, p, sizeof s);
-        return s != NULL && s[0] != '\0' ? s : "-";
-    default: return "?";
-    }
-}
-
-/* True if f is a map field: repeated entries with a key and a value. */
-static bool s_is_map(const ProtobufCFieldDescriptor *f)
-{
-    const ProtobufCMessageDescriptor *e = f->descriptor;
-
-    return f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-           e->n_fields == 2 && strcmp(e->fields[0].name, "key") == 0 &&
-           strcmp(e->fields[1].name, "value") == 0;
+    const char *t = proto_json_scalar_text(f, p, buf, size);
+    return t == NULL ? "?" : t[0] == '\0' && f->type == PROTOBUF_C_TYPE_STRING ? "-" : t;
 }
 
 /* Print the rows of map field f of msg as "name.key  value", or
@@ -306,7 +258,7 @@ static int s_name_width(const ProtobufCMessage *msg)
         size_t len = strlen(f->name);
         if (len > w)
             w = len;
-        if (s_is_map(f) && f->descriptor != NULL) {
+        if (proto_json_is_map(desc, f) && f->descriptor != NULL) {
             const ProtobufCMessageDescriptor *e = f->descriptor;
             ProtobufCMessage *const *entries;
             char kbuf[32];
@@ -335,7 +287,7 @@ static void s_print_table(const ProtobufCMessage *msg)
 
     for (i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (s_is_map(f))
+        if (proto_json_is_map(desc, f))
             s_print_map(msg, f, width);
         else if (f->label != PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_MESSAGE)
             printf("%-*s  %s\n", width, f->name,

@@ -1151,20 +1151,29 @@ static json_object *s_render_list(const ProtobufCMessage *msg, const ProtobufCFi
 static const char *s_map_key(const ProtobufCMessage *e, const ProtobufCFieldDescriptor *kf,
                              char *buf, size_t size)
 {
-    const void *p = s_cmember(e, kf->offset);
+    const char *t = proto_json_scalar_text(kf, s_cmember(e, kf->offset), buf, size);
+    return t != NULL ? t : "";
+}
+
+const char *proto_json_scalar_text(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
+                                   size_t size)
+{
     protobuf_c_boolean b;
     const char *s;
     int32_t i32;
     uint32_t u32;
     int64_t i64;
     uint64_t u64;
+    double d;
+    float fl;
 
-    switch (kf->type) {
+    switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: memcpy(&s, p, sizeof s); return s != NULL ? s : "";
     case PROTOBUF_C_TYPE_BOOL: memcpy(&b, p, sizeof b); return b ? "true" : "false";
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
         memcpy(&i32, p, sizeof i32);
         (void)snprintf(buf, size, "%" PRId32, i32);
         return buf;
@@ -1179,11 +1188,26 @@ static const char *s_map_key(const ProtobufCMessage *e, const ProtobufCFieldDesc
         memcpy(&i64, p, sizeof i64);
         (void)snprintf(buf, size, "%" PRId64, i64);
         return buf;
-    default:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
         memcpy(&u64, p, sizeof u64);
         (void)snprintf(buf, size, "%" PRIu64, u64);
         return buf;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        memcpy(&d, p, sizeof d);
+        (void)snprintf(buf, size, "%g", d);
+        return buf;
+    case PROTOBUF_C_TYPE_FLOAT:
+        memcpy(&fl, p, sizeof fl);
+        (void)snprintf(buf, size, "%g", (double)fl);
+        return buf;
+    default: return NULL; /* bytes and messages are not scalars */
     }
+}
+
+bool proto_json_is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f)
+{
+    return s_is_map(parent, f);
 }
 
 static json_object *s_render_map(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,

@@ -63,6 +63,7 @@
 #include <stddef.h>
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 
 /* Flags of proto_json_render(). */
 #define PROTO_JSON_PRETTY   0x1 /* indent with two spaces, one field per line */
@@ -98,5 +99,17 @@ ProtobufCMessage *proto_json_parse(const ProtobufCMessageDescriptor *desc, const
  * Returns a malloc'd NUL-terminated string that the caller frees with
  * free(), or NULL if msg is NULL or memory ran out. */
 char *proto_json_render(const ProtobufCMessage *msg, int flags);
+
+/* The text of the scalar field f whose value is at p (a pointer into a
+ * message): integers in decimal, enums as their number, doubles with %g,
+ * bools as "true"/"false", strings as they are ("" for NULL). Uses buf
+ * (size bytes) when it must format. NULL for bytes and message fields. */
+const char *proto_json_scalar_text(const ProtobufCFieldDescriptor *f, const void *p, char *buf,
+                                   size_t size);
+
+/* True if field f of message type parent is a map (protobuf-c has no flag
+ * for it: a repeated <Parent>.<Field>Entry message with key = 1 and
+ * value = 2). */
+bool proto_json_is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f);
 
 #endif /* PROTO_JSON_H */
