@@ -31,6 +31,9 @@ static const s_command_t s_commands[] = {
     {"matches", matchctl_matches, "print the ranked, explained matches of a vacancy or graduate"},
     {"subscribe", matchctl_subscribe,
      "follow the match feed of a topic: replay what is stored, then live"},
+    {"withdraw", matchctl_withdraw, "a graduate is no longer available (hired, left)"},
+    {"close", matchctl_close, "a vacancy is closed (filled, cancelled, expired)"},
+    {"erase", matchctl_erase, "erase every trace of a graduate"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])

@@ -44,6 +44,15 @@ int matchctl_stats(int argc, char **argv);
 int matchctl_health(int argc, char **argv);
 int matchctl_matches(int argc, char **argv);
 int matchctl_subscribe(int argc, char **argv);
+int matchctl_withdraw(int argc, char **argv);
+int matchctl_close(int argc, char **argv);
+int matchctl_erase(int argc, char **argv);
+
+/* Post the JSON lines of jsonl to the ingest endpoint and report the acks
+ * as `matchctl post` does, naming the input `what`. timeout_ms 0 means the
+ * default. Returns an exit code. */
+int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms,
+                       const char *jsonl);
 
 /* ----------------------------------------------------- helpers, matchctl.c */
 

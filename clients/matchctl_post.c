@@ -464,7 +464,9 @@ static int s_open(s_post_t *self)
         fprintf(stderr, "matchctl post: out of memory\n");
         return MATCHCTL_EXIT_FAILED;
     }
-    if (strcmp(self->opt.path, "-") == 0) {
+    if (self->in != NULL) {
+        /* given by the caller (matchctl_post_text) */
+    } else if (strcmp(self->opt.path, "-") == 0) {
         self->in = stdin;
     } else if ((self->in = fopen(self->opt.path, "r")) == NULL) {
         fprintf(stderr, "matchctl post: open %s: %s\n", self->opt.path, strerror(errno));
@@ -492,6 +494,42 @@ static void s_close(s_post_t *self)
     free(self->buf);
 }
 
+/* Send what self->in holds, wait for every ack, report. */
+static int s_run(s_post_t *self)
+{
+    int rc = s_open(self);
+    while (rc == 0) {
+        rc = s_fill(self);
+        if (rc != 0 || self->count == 0)
+            break;
+        rc = s_wait_acks(self);
+    }
+    if (rc == 0 || (rc == MATCHCTL_EXIT_UNREACHABLE && self->sent > 0))
+        s_summary(self);
+    if (rc == 0 && (self->rejected > 0 || self->retry > 0))
+        rc = MATCHCTL_EXIT_FAILED;
+    s_close(self);
+    return rc;
+}
+
+int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms,
+                       const char *jsonl)
+{
+    s_post_t self;
+
+    memset(&self, 0, sizeof self);
+    self.opt.endpoint = endpoint;
+    self.opt.path = what;
+    self.opt.window = 1;
+    self.opt.timeout_ms = timeout_ms ? timeout_ms : S_TIMEOUT_DEFAULT;
+    self.in = fmemopen((void *)jsonl, strlen(jsonl), "r");
+    if (self.in == NULL) {
+        fprintf(stderr, "matchctl %s: fmemopen: %s\n", what, strerror(errno));
+        return MATCHCTL_EXIT_FAILED;
+    }
+    return s_run(&self);
+}
+
 int matchctl_post(int argc, char **argv)
 {
     s_post_t self;
@@ -503,17 +541,5 @@ int matchctl_post(int argc, char **argv)
     rc = s_parse_args(argc, argv, &self.opt);
     if (rc != 0)
         return rc == S_HELP ? MATCHCTL_EXIT_OK : rc;
-    rc = s_open(&self);
-    while (rc == 0) {
-        rc = s_fill(&self);
-        if (rc != 0 || self.count == 0)
-            break;
-        rc = s_wait_acks(&self);
-    }
-    if (rc == 0 || (rc == MATCHCTL_EXIT_UNREACHABLE && self.sent > 0))
-        s_summary(&self);
-    if (rc == 0 && (self.rejected > 0 || self.retry > 0))
-        rc = MATCHCTL_EXIT_FAILED;
-    s_close(&self);
-    return rc;
+    return s_run(&self);
 }

@@ -702,6 +702,56 @@ static void test_matches_ranked_and_explained(void **state)
     harness_pass(h);
 }
 
+/* withdraw, close, erase: each one event, reported like post */
+static void test_withdraw_close_erase(void **state)
+{
+    harness_t *h = *state;
+    const char *hire[] = {"withdraw", "g-near",   "--school",   SCHOOL, "--reason",
+                          "hired",    "--ingest", h->ingest_ep, NULL};
+    const char *stranger[] = {"withdraw", "g-mid",    "--school",   "9999999Z", "--reason",
+                              "left",     "--ingest", h->ingest_ep, NULL};
+    const char *bad_reason[] = {"withdraw", "g-mid",    "--school",   SCHOOL, "--reason",
+                                "bored",    "--ingest", h->ingest_ep, NULL};
+    const char *close[] = {"close",  "v-1",      "--employer", EMPLOYER, "--reason",
+                           "filled", "--ingest", h->ingest_ep, NULL};
+    const char *erase[] = {"erase", "g-mid", "--school", SCHOOL, "--ingest", h->ingest_ep, NULL};
+    const char *top[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, NULL};
+    const char *gone[] = {"matches", "graduate", "g-mid", "--query", h->query_ep, NULL};
+    s_result_t r;
+
+    s_post_base(h);
+    r = s_run(h, hire);
+    s_expect_code(&r, 0, "withdraw");
+    assert_non_null(strstr(r.out, "accepted 1, duplicate 0, rejected 0"));
+    s_result_free(&r);
+    r = s_run(h, top);
+    s_expect_code(&r, 0, "matches after the hire");
+    assert_null(strstr(r.out, "g-near"));           /* retracted */
+    assert_non_null(strstr(r.out, "   1  g-mid ")); /* the next one moved up */
+    s_result_free(&r);
+    r = s_run(h, stranger);
+    s_expect_code(&r, 1, "withdraw by another school");
+    assert_non_null(strstr(r.out, "ERROR_CODE_OWNER_MISMATCH"));
+    s_result_free(&r);
+    r = s_run(h, bad_reason);
+    s_expect_code(&r, 2, "withdraw with an unknown reason");
+    s_result_free(&r);
+    r = s_run(h, close);
+    s_expect_code(&r, 0, "close");
+    s_result_free(&r);
+    r = s_run(h, top);
+    s_expect_code(&r, 0, "matches after the closure");
+    assert_non_null(strstr(r.out, "(no matches for vacancy v-1)"));
+    s_result_free(&r);
+    r = s_run(h, erase);
+    s_expect_code(&r, 0, "erase");
+    s_result_free(&r);
+    r = s_run(h, gone);
+    s_expect_code(&r, 1, "matches of an erased graduate");
+    s_result_free(&r);
+    harness_pass(h);
+}
+
 /* ------------------------------------------------------------------ */
 /* subscribe */
 
@@ -1298,6 +1348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stats_health_and_daemon_down, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_matches_ranked_and_explained, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_close_erase, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_late_from_zero, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_live_continuation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_killed_and_resumed, s_setup, s_teardown),
