@@ -1333,6 +1333,11 @@ fail:
 
 int harness_stats(harness_t *h, hstats_t *out)
 {
+    return harness_stats_wait(h, out, HARNESS_QUERY_TIMEOUT_MS);
+}
+
+int harness_stats_wait(harness_t *h, hstats_t *out, int timeout_ms)
+{
     static unsigned counter;
     Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
     Passerelle__V1__StatsRequest sreq = PASSERELLE__V1__STATS_REQUEST__INIT;
@@ -1344,7 +1349,7 @@ int harness_stats(harness_t *h, hstats_t *out)
     req.request_id = id;
     req.query_case = PASSERELLE__V1__REQUEST__QUERY_STATS;
     req.stats = &sreq;
-    resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
+    resp = harness_query(h, &req, timeout_ms, true);
     if (resp == NULL)
         return -1;
     if (resp->result_case != PASSERELLE__V1__RESPONSE__RESULT_STATS || resp->stats == NULL) {
@@ -1366,6 +1371,11 @@ int harness_stats(harness_t *h, hstats_t *out)
     out->events_retry = s->events_retry;
     out->batches = s->batches;
     out->batch_max = s->batch_max;
+    out->store_bytes = s->store_bytes;
+    out->store_map_bytes = s->store_map_bytes;
+    out->match_sequence = s->match_sequence;
+    out->feed_dropped = s->feed_dropped;
+    out->commit_us_last = s->commit_us_last;
     passerelle__v1__response__free_unpacked(resp, NULL);
     return 0;
 }

@@ -337,10 +337,18 @@ typedef struct hstats {
     uint64_t events_retry;
     uint64_t batches;
     uint64_t batch_max;
+    uint64_t store_bytes;
+    uint64_t store_map_bytes;
+    uint64_t match_sequence;
+    uint64_t feed_dropped;
+    uint64_t commit_us_last;
 } hstats_t;
 
 /* Fetch stats. Returns 0, or -1 (reason on stderr). */
 int harness_stats(harness_t *h, hstats_t *out);
+
+/* The same, waiting at most timeout_ms for the answer. */
+int harness_stats_wait(harness_t *h, hstats_t *out, int timeout_ms);
 
 /* Fetch health with one attempt of timeout_ms. Returns 0 with *live and
  * *ready set, or -1 on timeout or bad reply. */

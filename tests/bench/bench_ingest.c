@@ -85,11 +85,7 @@ typedef struct {
 } s_run_t;
 
 /* The numbers of Stats this benchmark reports. */
-typedef struct {
-    uint64_t graduates, graduates_available, vacancies, vacancies_open;
-    uint64_t events, batches, batch_max, store_bytes, store_map_bytes;
-    uint64_t match_sequence, feed_dropped, commit_us_last;
-} s_stats_t;
+typedef hstats_t s_stats_t;
 
 typedef struct {
     long rss_kb, anon_kb, file_kb, shmem_kb, hwm_kb;
@@ -434,42 +430,7 @@ static int s_query_timeout_ms = 30000;
 
 static int s_stats(harness_t *h, s_stats_t *out)
 {
-    static unsigned counter;
-    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-    Passerelle__V1__StatsRequest sreq = PASSERELLE__V1__STATS_REQUEST__INIT;
-    Passerelle__V1__Response *resp;
-    const Passerelle__V1__Stats *s;
-    char id[32];
-
-    snprintf(id, sizeof id, "bench-stats-%u", ++counter);
-    req.request_id = id;
-    req.query_case = PASSERELLE__V1__REQUEST__QUERY_STATS;
-    req.stats = &sreq;
-    resp = harness_query(h, &req, s_query_timeout_ms, true);
-    if (resp == NULL)
-        return -1;
-    if (resp->result_case != PASSERELLE__V1__RESPONSE__RESULT_STATS || resp->stats == NULL) {
-        fprintf(stderr, "bench_ingest: stats: no stats in the response (%s: %s)\n",
-                h_error_name(resp->error), resp->message);
-        passerelle__v1__response__free_unpacked(resp, NULL);
-        return -1;
-    }
-    s = resp->stats;
-    memset(out, 0, sizeof *out);
-    out->graduates = s->graduates;
-    out->graduates_available = s->graduates_available;
-    out->vacancies = s->vacancies;
-    out->vacancies_open = s->vacancies_open;
-    out->events = s->events;
-    out->batches = s->batches;
-    out->batch_max = s->batch_max;
-    out->store_bytes = s->store_bytes;
-    out->store_map_bytes = s->store_map_bytes;
-    out->match_sequence = s->match_sequence;
-    out->feed_dropped = s->feed_dropped;
-    out->commit_us_last = s->commit_us_last;
-    passerelle__v1__response__free_unpacked(resp, NULL);
-    return 0;
+    return harness_stats_wait(h, out, s_query_timeout_ms);
 }
 
 static void s_memory(pid_t pid, s_mem_t *m)
