@@ -161,3 +161,11 @@ int main(int argc, char **argv)
     }
     return s_dispatch(argv[optind], argc - optind, argv + optind);
 }
+
+int matchctl_parse_timeout(const char *cmd, const char *text, unsigned long *out)
+{
+    if (matchctl_parse_ulong(text, 1, MATCHCTL_TIMEOUT_MAX, out) == 0)
+        return 0;
+    return matchctl_usage_error(cmd, "--timeout wants milliseconds from 1 to %d, not '%s'",
+                                MATCHCTL_TIMEOUT_MAX, text);
+}

@@ -65,6 +65,13 @@ const char *matchctl_endpoint(const char *flag, const char *env, const char *fal
 int matchctl_parse_ulong(const char *text, unsigned long min, unsigned long max,
                          unsigned long *out);
 
+/* Longest --timeout any subcommand accepts, milliseconds (one day). */
+#define MATCHCTL_TIMEOUT_MAX 86400000
+
+/* Parse the value of --timeout (milliseconds, 1..MATCHCTL_TIMEOUT_MAX) into
+ * *out. Returns 0, or MATCHCTL_EXIT_USAGE after saying why on stderr. */
+int matchctl_parse_timeout(const char *cmd, const char *text, unsigned long *out);
+
 /* Print "matchctl[ cmd]: <message>" and a hint to --help on stderr.
  * Returns MATCHCTL_EXIT_USAGE. cmd may be NULL. */
 int matchctl_usage_error(const char *cmd, const char *fmt, ...)

@@ -90,9 +90,8 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
         case 'S': o->source = optarg; break;
         case 'i': o->ingest = optarg; break;
         case 't':
-            if (matchctl_parse_ulong(optarg, 1, 86400000, &o->timeout_ms) != 0)
-                return matchctl_usage_error(o->cmd, "--timeout wants milliseconds, not '%s'",
-                                            optarg);
+            if (matchctl_parse_timeout(o->cmd, optarg, &o->timeout_ms) != 0)
+                return MATCHCTL_EXIT_USAGE;
             break;
         case 'h': s_usage(stdout, o->cmd); return -1;
         default: return matchctl_usage_error(o->cmd, "bad option '%s'", argv[optind - 1]);

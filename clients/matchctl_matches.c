@@ -21,7 +21,6 @@
 
 #define S_CMD             "matches"
 #define S_TIMEOUT_DEFAULT 5000
-#define S_TIMEOUT_MAX     86400000
 #define S_LIMIT_MAX       100000
 #define S_SKILLS_WIDTH    40 /* characters of the skills column, "..." included */
 #define S_HWM             16
@@ -110,10 +109,8 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             break;
         case 'j': opt->json = true; break;
         case 't':
-            if (matchctl_parse_ulong(optarg, 1, S_TIMEOUT_MAX, &opt->timeout_ms) != 0)
-                return matchctl_usage_error(S_CMD,
-                                            "--timeout wants milliseconds from 1 to %d, not '%s'",
-                                            S_TIMEOUT_MAX, optarg);
+            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
+                return MATCHCTL_EXIT_USAGE;
             break;
         case 'h': s_usage(stdout); return S_HELP;
         case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);

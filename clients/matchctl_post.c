@@ -27,7 +27,6 @@
 #define S_WINDOW_DEFAULT  256
 #define S_WINDOW_MAX      100000
 #define S_TIMEOUT_DEFAULT 10000
-#define S_TIMEOUT_MAX     86400000
 #define S_PROGRESS_MS     1000
 #define S_HELP            (-1) /* s_parse_args: --help was printed */
 
@@ -121,10 +120,8 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
                                             S_WINDOW_MAX, optarg);
             break;
         case 't':
-            if (matchctl_parse_ulong(optarg, 1, S_TIMEOUT_MAX, &opt->timeout_ms) != 0)
-                return matchctl_usage_error(S_CMD,
-                                            "--timeout wants milliseconds from 1 to %d, not '%s'",
-                                            S_TIMEOUT_MAX, optarg);
+            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
+                return MATCHCTL_EXIT_USAGE;
             break;
         case 'j': opt->json = true; break;
         case 'h': s_usage(stdout); return S_HELP;

@@ -21,7 +21,6 @@
 #include "proto_json.h"
 
 #define S_TIMEOUT_DEFAULT 5000
-#define S_TIMEOUT_MAX     86400000
 #define S_HWM             16
 #define S_HELP            (-1) /* s_parse_args: --help was printed */
 
@@ -80,10 +79,8 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
         switch (c) {
         case 'q': query = optarg; break;
         case 't':
-            if (matchctl_parse_ulong(optarg, 1, S_TIMEOUT_MAX, &opt->timeout_ms) != 0)
-                return matchctl_usage_error(opt->cmd,
-                                            "--timeout wants milliseconds from 1 to %d, not '%s'",
-                                            S_TIMEOUT_MAX, optarg);
+            if (matchctl_parse_timeout(opt->cmd, optarg, &opt->timeout_ms) != 0)
+                return MATCHCTL_EXIT_USAGE;
             break;
         case 'j':
             if (strcmp(opt->cmd, "stats") != 0)
