@@ -34,6 +34,9 @@ static const s_command_t s_commands[] = {
     {"withdraw", matchctl_withdraw, "a graduate is no longer available (hired, left)"},
     {"close", matchctl_close, "a vacancy is closed (filled, cancelled, expired)"},
     {"erase", matchctl_erase, "erase every trace of a graduate"},
+    {"import", matchctl_import, "post graduates or vacancies from a spreadsheet's CSV export"},
+    {"reference", matchctl_reference,
+     "look up a ROME occupation, RNCP certification, skill or commune"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])

@@ -6,12 +6,16 @@
  * (stats, health, and the Request/Response exchange the others reuse),
  * matchctl_matches.c (matches: one entity's ranked list) and
  * matchctl_feed.c (subscribe: replay, then the live feed, with no gap and
- * no duplicate). Clients depend on the contract (proto/) and libzmq only,
- * never on matcher code.
+ * no duplicate), matchctl_change.c (withdraw, close, erase),
+ * matchctl_import.c (import: graduates or vacancies from a spreadsheet's
+ * CSV, through the post pipeline) and matchctl_reference.c (reference:
+ * look up the shipped ROME, RNCP, skill and commune tables). Clients depend on the contract
+ * (proto/) and libzmq only, never on matcher code.
  */
 #ifndef MATCHCTL_H
 #define MATCHCTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,12 +51,70 @@ int matchctl_subscribe(int argc, char **argv);
 int matchctl_withdraw(int argc, char **argv);
 int matchctl_close(int argc, char **argv);
 int matchctl_erase(int argc, char **argv);
+int matchctl_import(int argc, char **argv);
+int matchctl_reference(int argc, char **argv);
+
+/* ------------------------------------- the post pipeline, matchctl_post.c */
+
+#define MATCHCTL_POST_WINDOW_DEFAULT  256
+#define MATCHCTL_POST_WINDOW_MAX      100000
+#define MATCHCTL_POST_TIMEOUT_DEFAULT 10000
+
+/* One run of the pipeline: events from a source, pipelined to the ingest
+ * socket, every ack counted, a report at the end. */
+typedef struct matchctl_post matchctl_post_t;
+
+/* The source of events. Returns 1 with *ev (borrowed: it must stay valid
+ * until the next call) and *line (the input line it comes from, for the
+ * report), 0 at the end of the input, or -1 on a fatal input error
+ * (printed; the run then stops with MATCHCTL_EXIT_USAGE). A record that
+ * cannot become an event is reported with matchctl_post_reject() and
+ * skipped, and the source goes on to the next one. */
+typedef int (*matchctl_next_fn)(void *ctx, matchctl_post_t *post, const Passerelle__V1__Event **ev,
+                                size_t *line);
+
+typedef struct {
+    const char *cmd;          /* subcommand, for messages (default "post") */
+    const char *endpoint;     /* ingest endpoint */
+    const char *input;        /* the input's name */
+    bool file_lines;          /* report lines as "INPUT:LINE: " instead of "line LINE: " */
+    unsigned long window;     /* events in flight; 0: the default */
+    unsigned long timeout_ms; /* longest wait for the next ack; 0: the default */
+    bool json;                /* print each ack as a JSON line; summary on stderr */
+    bool dry_run;             /* print the events as JSON lines instead of sending them */
+    matchctl_next_fn next;
+    void *ctx; /* for next and column_of */
+    /* Optional: the input column that the field path of a rejection names
+     * ("graduate_upsert.graduate.home.commune_code" -> "commune"), or NULL;
+     * the report then starts with "column 'NAME': ". */
+    const char *(*column_of)(void *ctx, const char *field);
+} matchctl_post_opts_t;
+
+/* Send every event of the source, wait for every ack, print the summary
+ * ("accepted N, duplicate N, rejected N") and one line per rejected event,
+ * in input order. With dry_run, nothing is sent: each event is printed as
+ * a JSON line on stdout and the summary, on stderr, is "valid N, rejected
+ * N". Returns MATCHCTL_EXIT_OK (all accepted or duplicate),
+ * FAILED (some rejected, by the source or the daemon, or to retry), USAGE
+ * (the source failed, or a malformed endpoint) or UNREACHABLE (no answer
+ * within the timeout: printed, naming the endpoint). */
+int matchctl_post_run(const matchctl_post_opts_t *opts);
+
+/* For a source: the record at line could not be sent; count it as
+ * rejected and report "fmt..." at that line. Returns 0, or -1 when out of
+ * memory (printed). */
+int matchctl_post_reject(matchctl_post_t *post, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Post the JSON lines of jsonl to the ingest endpoint and report the acks
  * as `matchctl post` does, naming the input `what`. timeout_ms 0 means the
- * default. Returns an exit code. */
-int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms,
+ * default; json prints the acks as JSON. Returns an exit code. */
+int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms, bool json,
                        const char *jsonl);
+
+/* Parse the value of --window (1..MATCHCTL_POST_WINDOW_MAX) into *out.
+ * Returns 0, or MATCHCTL_EXIT_USAGE after saying why on stderr. */
+int matchctl_parse_window(const char *cmd, const char *text, unsigned long *out);
 
 /* ----------------------------------------------------- helpers, matchctl.c */
 
@@ -76,6 +138,13 @@ int matchctl_parse_timeout(const char *cmd, const char *text, unsigned long *out
  * Returns MATCHCTL_EXIT_USAGE. cmd may be NULL. */
 int matchctl_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Fold the UTF-8 text in for comparisons into out (size bytes, always
+ * NUL-terminated, cut if too long): ASCII letters to upper case (upper) or
+ * lower case, and the accented Latin letters of French (é, È, ç, œ...) to
+ * their base letter, in the same case. Other bytes are copied. Defined in
+ * matchctl_reference.c. */
+void matchctl_fold(const char *in, char *out, size_t size, bool upper);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t matchctl_now_ms(void);

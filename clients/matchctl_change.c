@@ -21,6 +21,7 @@ typedef struct {
     const char *source; /* --source */
     const char *ingest;
     unsigned long timeout_ms;
+    bool json; /* --json: print the ack as JSON */
 } s_opts_t;
 
 typedef struct {
@@ -46,7 +47,7 @@ static void s_usage(FILE *out, const char *cmd)
     if (strcmp(cmd, "withdraw") == 0)
         fprintf(out,
                 "Usage: matchctl withdraw GRADUATE_ID --school SCHOOL_ID --reason hired|left\n"
-                "                [--source NAME] [--ingest ENDPOINT] [--timeout MS]\n\n"
+                "                [--source NAME] [--ingest ENDPOINT] [--timeout MS] [--json]\n\n"
                 "The graduate is no longer available: every list retracts them and is\n"
                 "refilled.\n\n"
                 "Example: matchctl withdraw ep-tarbes-2026-001 --school 0650043X --reason hired\n");
@@ -54,19 +55,21 @@ static void s_usage(FILE *out, const char *cmd)
         fprintf(out,
                 "Usage: matchctl close VACANCY_ID --employer SIRET --reason "
                 "filled|cancelled|expired\n"
-                "                [--source NAME] [--ingest ENDPOINT] [--timeout MS]\n\n"
+                "                [--source NAME] [--ingest ENDPOINT] [--timeout MS] [--json]\n\n"
                 "The vacancy is closed: its list is emptied and the graduates' lists refilled.\n\n"
                 "Example: matchctl close v-aero-tarbes-soudeur --employer 31234567800011 "
                 "--reason filled\n");
     else
-        fprintf(out, "Usage: matchctl erase GRADUATE_ID --school SCHOOL_ID\n"
-                     "                [--source NAME] [--ingest ENDPOINT] [--timeout MS]\n\n"
-                     "Erase every trace of the graduate (right to erasure): the record, index\n"
-                     "entries, ranked lists and the stored feed updates that name them.\n\n"
-                     "Example: matchctl erase ep-tarbes-2026-001 --school 0650043X\n");
+        fprintf(out,
+                "Usage: matchctl erase GRADUATE_ID --school SCHOOL_ID\n"
+                "                [--source NAME] [--ingest ENDPOINT] [--timeout MS] [--json]\n\n"
+                "Erase every trace of the graduate (right to erasure): the record, index\n"
+                "entries, ranked lists and the stored feed updates that name them.\n\n"
+                "Example: matchctl erase ep-tarbes-2026-001 --school 0650043X\n");
     fprintf(out,
             "\nThe event is sent from source NAME (default \"matchctl\") with a new event\n"
-            "id; the ingest endpoint defaults to $%s or %s.\n"
+            "id; the ingest endpoint defaults to $%s or %s. --json prints the\n"
+            "daemon's Ack as a JSON line (passerelle.v1.Ack) instead of the report.\n"
             "Exit status: 0 accepted, 1 rejected, 2 usage error, 3 no answer.\n",
             MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST);
 }
@@ -75,10 +78,15 @@ static void s_usage(FILE *out, const char *cmd)
 static int s_parse(int argc, char **argv, s_opts_t *o)
 {
     static const struct option opts[] = {
-        {"school", required_argument, NULL, 's'}, {"employer", required_argument, NULL, 'e'},
-        {"reason", required_argument, NULL, 'r'}, {"source", required_argument, NULL, 'S'},
-        {"ingest", required_argument, NULL, 'i'}, {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"school", required_argument, NULL, 's'},
+        {"employer", required_argument, NULL, 'e'},
+        {"reason", required_argument, NULL, 'r'},
+        {"source", required_argument, NULL, 'S'},
+        {"ingest", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
@@ -93,6 +101,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             if (matchctl_parse_timeout(o->cmd, optarg, &o->timeout_ms) != 0)
                 return MATCHCTL_EXIT_USAGE;
             break;
+        case 'j': o->json = true; break;
         case 'h': s_usage(stdout, o->cmd); return -1;
         default: return matchctl_usage_error(o->cmd, "bad option '%s'", argv[optind - 1]);
         }
@@ -140,7 +149,7 @@ static int s_send(const s_opts_t *o, Passerelle__V1__Event *ev)
         return MATCHCTL_EXIT_FAILED;
     }
     const char *ep = matchctl_endpoint(o->ingest, MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST);
-    int rc = matchctl_post_text(o->cmd, ep, o->timeout_ms, json);
+    int rc = matchctl_post_text(o->cmd, ep, o->timeout_ms, o->json, json);
     free(json);
     return rc;
 }

@@ -1,12 +1,15 @@
 /* matchctl_post.c - `matchctl post`: events from JSON lines to the ingest
- * socket, with the acks reported.
+ * socket, with the acks reported; and that pipeline (matchctl_post_run) for
+ * the other subcommands that send events (import, withdraw, close, erase),
+ * which only supply their own source of events.
  *
  * Events are pipelined: up to --window of them are in flight, unanswered,
  * at any time. matcherd answers every message on a connection with exactly
  * one Ack, in order, so the acks are matched to the events by position
  * (their event_id is checked too). The ring of in-flight events keeps the
- * line number and event id of each, for the report. A line that is not a
- * valid Event in the JSON mapping is reported and never sent.
+ * line number and event id of each, for the report. An input record that
+ * is not a valid Event (a line that does not parse, a CSV row with a bad
+ * cell) is reported by its source and never sent.
  */
 #include "matchctl.h"
 
@@ -23,13 +26,11 @@
 #include "passerelle/v1/ingest.pb-c.h"
 #include "proto_json.h"
 
-#define S_CMD             "post"
-#define S_WINDOW_DEFAULT  256
-#define S_WINDOW_MAX      100000
-#define S_TIMEOUT_DEFAULT 10000
-#define S_PROGRESS_MS     1000
-#define S_HELP            (-1) /* s_parse_args: --help was printed */
+#define S_CMD         "post"
+#define S_PROGRESS_MS 1000
+#define S_HELP        (-1) /* s_parse_args: --help was printed */
 
+/* Options of `matchctl post` itself. */
 typedef struct {
     const char *endpoint;
     const char *path;
@@ -37,6 +38,16 @@ typedef struct {
     unsigned long timeout_ms;
     bool json;
 } s_opts_t;
+
+/* The JSON-lines source of `matchctl post`. */
+typedef struct {
+    const char *path;
+    FILE *in;
+    char *buf;
+    size_t cap;
+    size_t lineno;
+    Passerelle__V1__Event *ev; /* the last event handed out */
+} s_jsonl_t;
 
 /* An event sent and not yet answered. */
 typedef struct {
@@ -50,12 +61,8 @@ typedef struct {
     char *text;
 } s_report_t;
 
-typedef struct {
-    s_opts_t opt;
-    FILE *in;
-    char *buf;
-    size_t cap;
-    size_t lineno;
+struct matchctl_post {
+    matchctl_post_opts_t opt;
     bool eof;
     matchctl_conn_t *conn;
     s_pending_t *ring; /* opt.window slots; count of them from head */
@@ -65,7 +72,9 @@ typedef struct {
     size_t n_reports, cap_reports;
     bool tty, progress_shown;
     uint64_t progress_at;
-} s_post_t;
+};
+
+typedef matchctl_post_t s_post_t;
 
 static void s_usage(FILE *out)
 {
@@ -95,8 +104,8 @@ static void s_usage(FILE *out)
         "\"graduateErased\":{\"graduateId\":\"0650043X:g-17\",\"schoolId\":\"0650043X\"}}\n"
         "run\n"
         "  matchctl post --ingest tcp://127.0.0.1:7401 events.jsonl\n",
-        MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, S_WINDOW_MAX, S_WINDOW_DEFAULT,
-        S_TIMEOUT_DEFAULT);
+        MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_POST_WINDOW_MAX,
+        MATCHCTL_POST_WINDOW_DEFAULT, MATCHCTL_POST_TIMEOUT_DEFAULT);
 }
 
 /* Fill opt from the command line. Returns 0, S_HELP or MATCHCTL_EXIT_USAGE. */
@@ -115,9 +124,8 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
         switch (c) {
         case 'i': ingest = optarg; break;
         case 'w':
-            if (matchctl_parse_ulong(optarg, 1, S_WINDOW_MAX, &opt->window) != 0)
-                return matchctl_usage_error(S_CMD, "--window wants a number from 1 to %d, not '%s'",
-                                            S_WINDOW_MAX, optarg);
+            if (matchctl_parse_window(S_CMD, optarg, &opt->window) != 0)
+                return MATCHCTL_EXIT_USAGE;
             break;
         case 't':
             if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
@@ -138,12 +146,20 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     return 0;
 }
 
-/* Add a report line; control characters (from the daemon's text) become '?'
- * so the terminal stays sane. Returns 0, or -1 when out of memory (printed). */
-__attribute__((format(printf, 3, 4))) static int s_report_add(s_post_t *self, size_t line,
-                                                              const char *fmt, ...)
+int matchctl_parse_window(const char *cmd, const char *text, unsigned long *out)
 {
-    va_list ap, ap2;
+    if (matchctl_parse_ulong(text, 1, MATCHCTL_POST_WINDOW_MAX, out) == 0)
+        return 0;
+    return matchctl_usage_error(cmd, "--window wants a number from 1 to %d, not '%s'",
+                                MATCHCTL_POST_WINDOW_MAX, text);
+}
+
+/* Add a report line; control characters (from the daemon's text or the
+ * input) become '?' so the terminal stays sane. Returns 0, or -1 when out
+ * of memory (printed). */
+static int s_report_vadd(s_post_t *self, size_t line, const char *fmt, va_list ap)
+{
+    va_list ap2;
     char *text, *c;
     int n;
 
@@ -155,10 +171,8 @@ __attribute__((format(printf, 3, 4))) static int s_report_add(s_post_t *self, si
         self->reports = grown;
         self->cap_reports = cap;
     }
-    va_start(ap, fmt);
     va_copy(ap2, ap);
     n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     text = n < 0 ? NULL : malloc((size_t)n + 1);
     if (text != NULL)
         (void)vsnprintf(text, (size_t)n + 1, fmt, ap2);
@@ -172,8 +186,49 @@ __attribute__((format(printf, 3, 4))) static int s_report_add(s_post_t *self, si
     self->reports[self->n_reports++].text = text;
     return 0;
 oom:
-    fprintf(stderr, "matchctl post: out of memory\n");
+    fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
     return -1;
+}
+
+__attribute__((format(printf, 3, 4))) static int s_report_add(s_post_t *self, size_t line,
+                                                              const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = s_report_vadd(self, line, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Print "INPUT:LINE: " or "line LINE: " on out. */
+static void s_print_where(const s_post_t *self, FILE *out, size_t line)
+{
+    if (self->opt.file_lines)
+        fprintf(out, "%s:%zu: ", self->opt.input, line);
+    else
+        fprintf(out, "line %zu: ", line);
+}
+
+int matchctl_post_reject(matchctl_post_t *self, size_t line, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    self->rejected++;
+    if (self->opt.json) {
+        /* stdout is for acks: say it on stderr now */
+        s_print_where(self, stderr, line);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    va_start(ap, fmt);
+    rc = s_report_vadd(self, line, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Overwrite the progress line on stderr at most once a second, and only on
@@ -208,13 +263,17 @@ static bool s_skip_line(const char *line, size_t len)
     return i == len || line[i] == '#';
 }
 
-/* Read lines up to the next valid event. Lines that do not parse are
- * reported (and counted as rejected). Returns 1 with *out (caller frees),
- * 0 at the end of the input, -1 on a read or memory error (printed). */
-static int s_next_event(s_post_t *self, Passerelle__V1__Event **out)
+/* matchctl_next_fn of the JSON-lines source: read lines up to the next
+ * valid event. Lines that do not parse are reported as not sent. */
+static int s_jsonl_next(void *ctx, matchctl_post_t *post, const Passerelle__V1__Event **out,
+                        size_t *line)
 {
+    s_jsonl_t *self = ctx;
     char err[512];
 
+    if (self->ev != NULL)
+        passerelle__v1__event__free_unpacked(self->ev, NULL);
+    self->ev = NULL;
     for (;;) {
         ProtobufCMessage *msg;
         ssize_t n;
@@ -225,7 +284,8 @@ static int s_next_event(s_post_t *self, Passerelle__V1__Event **out)
         if (n < 0) {
             if (!ferror(self->in))
                 return 0;
-            fprintf(stderr, "matchctl post: read %s: %s\n", self->opt.path, strerror(errno));
+            fprintf(stderr, "matchctl %s: read %s: %s\n", post->opt.cmd, self->path,
+                    strerror(errno));
             return -1;
         }
         self->lineno++;
@@ -236,19 +296,31 @@ static int s_next_event(s_post_t *self, Passerelle__V1__Event **out)
             continue;
         msg = proto_json_parse(&passerelle__v1__event__descriptor, self->buf, len, err, sizeof err);
         if (msg != NULL) {
-            *out = (Passerelle__V1__Event *)msg;
+            self->ev = (Passerelle__V1__Event *)msg;
+            *out = self->ev;
+            *line = self->lineno;
             return 1;
         }
-        self->rejected++;
-        if (self->opt.json)
-            fprintf(stderr, "line %zu: not sent: %s\n", self->lineno, err);
-        if (s_report_add(self, self->lineno, "not sent: %s", err) != 0)
+        if (matchctl_post_reject(post, self->lineno, "not sent: %s", err) != 0)
             return -1;
     }
 }
 
-/* Pack ev, queue it, and remember it in the ring. Returns 0 or an exit code. */
-static int s_send_event(s_post_t *self, const Passerelle__V1__Event *ev)
+static void s_jsonl_close(s_jsonl_t *self, const char *cmd)
+{
+    if (self->ev != NULL)
+        passerelle__v1__event__free_unpacked(self->ev, NULL);
+    self->ev = NULL;
+    if (self->in != NULL && self->in != stdin && fclose(self->in) != 0)
+        fprintf(stderr, "matchctl %s: close %s: %s\n", cmd, self->path, strerror(errno));
+    self->in = NULL;
+    free(self->buf);
+    self->buf = NULL;
+}
+
+/* Pack ev, queue it, and remember it (from input line) in the ring.
+ * Returns 0 or an exit code. */
+static int s_send_event(s_post_t *self, const Passerelle__V1__Event *ev, size_t line)
 {
     s_pending_t *slot = &self->ring[(self->head + self->count) % self->opt.window];
     size_t len = passerelle__v1__event__get_packed_size(ev);
@@ -257,17 +329,17 @@ static int s_send_event(s_post_t *self, const Passerelle__V1__Event *ev)
 
     slot->event_id = strdup(ev->event_id);
     if (buf == NULL || slot->event_id == NULL) {
-        fprintf(stderr, "matchctl post: out of memory\n");
+        fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
         free(slot->event_id);
         slot->event_id = NULL;
         free(buf);
         return MATCHCTL_EXIT_FAILED;
     }
     if (passerelle__v1__event__pack(ev, buf) != len) {
-        fprintf(stderr, "matchctl post: line %zu: packed size mismatch\n", self->lineno);
+        fprintf(stderr, "matchctl %s: line %zu: packed size mismatch\n", self->opt.cmd, line);
         abort(); /* protobuf-c broke its own contract */
     }
-    slot->line = self->lineno;
+    slot->line = line;
     rc = matchctl_conn_send(self->conn, buf, len, (int)self->opt.timeout_ms);
     free(buf);
     if (rc != MATCHCTL_NET_OK) {
@@ -284,28 +356,27 @@ static int s_send_event(s_post_t *self, const Passerelle__V1__Event *ev)
     return 0;
 }
 
-/* Read and send events until the window is full or the input ends.
+/* Take and send events until the window is full or the input ends.
  * Returns 0 or an exit code. */
 static int s_fill(s_post_t *self)
 {
     while (!self->eof && self->count < self->opt.window) {
-        Passerelle__V1__Event *ev = NULL;
-        int rc = s_next_event(self, &ev);
+        const Passerelle__V1__Event *ev = NULL;
+        size_t line = 0;
+        int rc = self->opt.next(self->opt.ctx, self, &ev, &line);
         if (rc < 0)
             return MATCHCTL_EXIT_USAGE;
         if (rc == 0) {
             self->eof = true;
             break;
         }
-        rc = s_send_event(self, ev);
-        passerelle__v1__event__free_unpacked(ev, NULL);
+        rc = s_send_event(self, ev, line);
         if (rc != 0)
             return rc;
         s_progress(self, false);
     }
     return 0;
 }
-
 /* Report a REJECTED or RETRY ack of the event in p. */
 static int s_report_ack(s_post_t *self, const s_pending_t *p, const Passerelle__V1__Ack *ack)
 {
@@ -318,14 +389,21 @@ static int s_report_ack(s_post_t *self, const s_pending_t *p, const Passerelle__
         ack->status == PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY ? " [retry later]" : "";
     char code[32];
 
+    const char *column = NULL;
+    char where[96] = "";
+
     if (ev == NULL)
         (void)snprintf(code, sizeof code, "ERROR_CODE_%d", (int)ack->error);
     if (ack->status != PASSERELLE__V1__ACK_STATUS__ACK_STATUS_REJECTED &&
         ack->status != PASSERELLE__V1__ACK_STATUS__ACK_STATUS_RETRY)
         return s_report_add(self, p->line, "%s: unexpected ack status %d", id, (int)ack->status);
+    if (self->opt.column_of != NULL && ack->field[0] != '\0')
+        column = self->opt.column_of(self->opt.ctx, ack->field);
+    if (column != NULL)
+        (void)snprintf(where, sizeof where, "column '%s': ", column);
     if (ack->field[0] != '\0')
-        return s_report_add(self, p->line, "%s: %s: %s (field %s)%s", id, ev ? ev->name : code,
-                            ack->message, ack->field, retry);
+        return s_report_add(self, p->line, "%s%s: %s: %s (field %s)%s", where, id,
+                            ev ? ev->name : code, ack->message, ack->field, retry);
     return s_report_add(self, p->line, "%s: %s: %s%s", id, ev ? ev->name : code, ack->message,
                         retry);
 }
@@ -334,12 +412,12 @@ static int s_report_ack(s_post_t *self, const s_pending_t *p, const Passerelle__
 static int s_count_ack(s_post_t *self, const s_pending_t *p, const Passerelle__V1__Ack *ack)
 {
     if (ack->event_id[0] != '\0' && strcmp(ack->event_id, p->event_id) != 0)
-        fprintf(stderr, "matchctl post: line %zu: ack names event '%s', expected '%s'\n", p->line,
-                ack->event_id, p->event_id);
+        fprintf(stderr, "matchctl %s: line %zu: ack names event '%s', expected '%s'\n",
+                self->opt.cmd, p->line, ack->event_id, p->event_id);
     if (self->opt.json) {
         char *text = proto_json_render(&ack->base, 0);
         if (text == NULL) {
-            fprintf(stderr, "matchctl post: out of memory\n");
+            fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
             return -1;
         }
         printf("%s\n", text);
@@ -445,11 +523,13 @@ static void s_summary(s_post_t *self)
         return;
     if (self->n_reports > 0)
         qsort(self->reports, self->n_reports, sizeof *self->reports, s_report_cmp);
-    for (i = 0; i < self->n_reports; i++)
-        printf("line %zu: %s\n", self->reports[i].line, self->reports[i].text);
+    for (i = 0; i < self->n_reports; i++) {
+        s_print_where(self, stdout, self->reports[i].line);
+        printf("%s\n", self->reports[i].text);
+    }
 }
 
-/* Open the input and the connection. Returns 0 or an exit code. */
+/* Make the ring and open the connection. Returns 0 or an exit code. */
 static int s_open(s_post_t *self)
 {
     int rc;
@@ -458,16 +538,8 @@ static int s_open(s_post_t *self)
     self->progress_at = matchctl_now_ms();
     self->ring = calloc(self->opt.window, sizeof *self->ring);
     if (self->ring == NULL) {
-        fprintf(stderr, "matchctl post: out of memory\n");
+        fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
         return MATCHCTL_EXIT_FAILED;
-    }
-    if (self->in != NULL) {
-        /* given by the caller (matchctl_post_text) */
-    } else if (strcmp(self->opt.path, "-") == 0) {
-        self->in = stdin;
-    } else if ((self->in = fopen(self->opt.path, "r")) == NULL) {
-        fprintf(stderr, "matchctl post: open %s: %s\n", self->opt.path, strerror(errno));
-        return MATCHCTL_EXIT_USAGE;
     }
     rc = matchctl_conn_new(&self->conn, self->opt.endpoint, (int)self->opt.window + 16);
     if (rc == MATCHCTL_NET_EENDPOINT)
@@ -480,63 +552,141 @@ static void s_close(s_post_t *self)
     size_t i;
 
     matchctl_conn_destroy(&self->conn);
-    if (self->in != NULL && self->in != stdin && fclose(self->in) != 0)
-        fprintf(stderr, "matchctl post: close %s: %s\n", self->opt.path, strerror(errno));
     for (i = 0; self->ring != NULL && i < self->opt.window; i++)
         free(self->ring[i].event_id);
     free(self->ring);
     for (i = 0; i < self->n_reports; i++)
         free(self->reports[i].text);
     free(self->reports);
-    free(self->buf);
 }
 
-/* Send what self->in holds, wait for every ack, report. */
-static int s_run(s_post_t *self)
+/* --dry-run: every event of the source as a JSON line, nothing sent. */
+static int s_dry_run(s_post_t *self)
 {
-    int rc = s_open(self);
-    while (rc == 0) {
-        rc = s_fill(self);
-        if (rc != 0 || self->count == 0)
+    size_t valid = 0, i;
+    int rc;
+
+    for (;;) {
+        const Passerelle__V1__Event *ev = NULL;
+        size_t line = 0;
+        char *text;
+        rc = self->opt.next(self->opt.ctx, self, &ev, &line);
+        if (rc <= 0)
             break;
-        rc = s_wait_acks(self);
+        text = proto_json_render(&ev->base, 0);
+        if (text == NULL) {
+            fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
+            rc = -1;
+            break;
+        }
+        printf("%s\n", text);
+        free(text);
+        valid++;
     }
-    if (rc == 0 || (rc == MATCHCTL_EXIT_UNREACHABLE && self->sent > 0))
-        s_summary(self);
-    if (rc == 0 && (self->rejected > 0 || self->retry > 0))
-        rc = MATCHCTL_EXIT_FAILED;
+    if (rc == 0) {
+        fprintf(stderr, "valid %zu, rejected %zu\n", valid, self->rejected);
+        if (self->n_reports > 0)
+            qsort(self->reports, self->n_reports, sizeof *self->reports, s_report_cmp);
+        for (i = 0; i < self->n_reports && !self->opt.json; i++) {
+            s_print_where(self, stderr, self->reports[i].line);
+            fprintf(stderr, "%s\n", self->reports[i].text);
+        }
+    }
     s_close(self);
-    return rc;
+    if (rc < 0)
+        return MATCHCTL_EXIT_USAGE;
+    return self->rejected > 0 ? MATCHCTL_EXIT_FAILED : MATCHCTL_EXIT_OK;
 }
 
-int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms,
-                       const char *jsonl)
-{
-    s_post_t self;
-
-    memset(&self, 0, sizeof self);
-    self.opt.endpoint = endpoint;
-    self.opt.path = what;
-    self.opt.window = 1;
-    self.opt.timeout_ms = timeout_ms ? timeout_ms : S_TIMEOUT_DEFAULT;
-    self.in = fmemopen((void *)jsonl, strlen(jsonl), "r");
-    if (self.in == NULL) {
-        fprintf(stderr, "matchctl %s: fmemopen: %s\n", what, strerror(errno));
-        return MATCHCTL_EXIT_FAILED;
-    }
-    return s_run(&self);
-}
-
-int matchctl_post(int argc, char **argv)
+int matchctl_post_run(const matchctl_post_opts_t *opts)
 {
     s_post_t self;
     int rc;
 
     memset(&self, 0, sizeof self);
-    self.opt.window = S_WINDOW_DEFAULT;
-    self.opt.timeout_ms = S_TIMEOUT_DEFAULT;
-    rc = s_parse_args(argc, argv, &self.opt);
+    self.opt = *opts;
+    if (self.opt.window == 0)
+        self.opt.window = MATCHCTL_POST_WINDOW_DEFAULT;
+    if (self.opt.timeout_ms == 0)
+        self.opt.timeout_ms = MATCHCTL_POST_TIMEOUT_DEFAULT;
+    if (self.opt.cmd == NULL)
+        self.opt.cmd = S_CMD;
+    if (self.opt.input == NULL)
+        self.opt.input = "-";
+    if (self.opt.dry_run)
+        return s_dry_run(&self);
+    rc = s_open(&self);
+    while (rc == 0) {
+        rc = s_fill(&self);
+        if (rc != 0 || self.count == 0)
+            break;
+        rc = s_wait_acks(&self);
+    }
+    if (rc == 0 || (rc == MATCHCTL_EXIT_UNREACHABLE && self.sent > 0))
+        s_summary(&self);
+    if (rc == 0 && (self.rejected > 0 || self.retry > 0))
+        rc = MATCHCTL_EXIT_FAILED;
+    s_close(&self);
+    return rc;
+}
+
+/* Post what src->in holds as JSON lines. */
+static int s_post_jsonl(s_jsonl_t *src, const matchctl_post_opts_t *base)
+{
+    matchctl_post_opts_t opts = *base;
+    int rc;
+
+    opts.next = s_jsonl_next;
+    opts.ctx = src;
+    rc = matchctl_post_run(&opts);
+    s_jsonl_close(src, opts.cmd != NULL ? opts.cmd : S_CMD);
+    return rc;
+}
+
+int matchctl_post_text(const char *what, const char *endpoint, unsigned long timeout_ms, bool json,
+                       const char *jsonl)
+{
+    matchctl_post_opts_t opts = {.cmd = what,
+                                 .endpoint = endpoint,
+                                 .input = what,
+                                 .window = 1,
+                                 .timeout_ms = timeout_ms,
+                                 .json = json};
+    s_jsonl_t src = {.path = what};
+
+    src.in = fmemopen((void *)jsonl, strlen(jsonl), "r");
+    if (src.in == NULL) {
+        fprintf(stderr, "matchctl %s: fmemopen: %s\n", what, strerror(errno));
+        return MATCHCTL_EXIT_FAILED;
+    }
+    return s_post_jsonl(&src, &opts);
+}
+
+int matchctl_post(int argc, char **argv)
+{
+    s_opts_t opt = {.window = MATCHCTL_POST_WINDOW_DEFAULT,
+                    .timeout_ms = MATCHCTL_POST_TIMEOUT_DEFAULT};
+    matchctl_post_opts_t opts;
+    s_jsonl_t src;
+    int rc;
+
+    rc = s_parse_args(argc, argv, &opt);
     if (rc != 0)
         return rc == S_HELP ? MATCHCTL_EXIT_OK : rc;
-    return s_run(&self);
+    memset(&src, 0, sizeof src);
+    src.path = opt.path;
+    if (strcmp(opt.path, "-") == 0) {
+        src.in = stdin;
+    } else if ((src.in = fopen(opt.path, "r")) == NULL) {
+        fprintf(stderr, "matchctl post: open %s: %s\n", opt.path, strerror(errno));
+        return MATCHCTL_EXIT_USAGE;
+    }
+    memset(&opts, 0, sizeof opts);
+    opts.cmd = S_CMD;
+    opts.endpoint = opt.endpoint;
+    opts.input = opt.path;
+    opts.window = opt.window;
+    opts.timeout_ms = opt.timeout_ms;
+    opts.json = opt.json;
+    return s_post_jsonl(&src, &opts);
 }

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
-libjson-c-dev libinih-dev libcmocka-dev
+libjson-c-dev libinih-dev libcmocka-dev libcsv-dev
 python3 python3-zmq python3-protobuf protobuf-compiler
 valgrind clang-format"
 
