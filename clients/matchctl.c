@@ -62,9 +62,11 @@ static void s_usage(FILE *out)
             "\n"
             "Exit status:\n"
             "  0  success: every event accepted or duplicate; the daemon is ready\n"
-            "  1  some events rejected or to retry; the daemon is not ready; an error\n"
-            "     answer (such as no such vacancy or graduate)\n"
-            "  2  usage error: bad option, endpoint or input file\n"
+            "  1  some events (or import rows) rejected or to retry; the daemon is not\n"
+            "     ready; an error answer or nothing found (no such vacancy, graduate\n"
+            "     or reference code)\n"
+            "  2  usage error: bad option or endpoint, unreadable input file or\n"
+            "     reference directory\n"
             "  3  the daemon did not answer within the timeout\n",
             MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_ENV_FEED, MATCHCTL_DEFAULT_FEED,
             MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);

@@ -107,6 +107,7 @@ static void s_usage(FILE *out)
             "  --live            no replay: start with what arrives\n"
             "  --count N         exit after printing N updates (default: run until\n"
             "                    SIGINT or SIGTERM)\n"
+            "  --json            accepted for uniformity: the output is always JSON lines\n"
             "  --timeout MS      longest wait for each answer of the query socket\n"
             "                    (default %d)\n"
             "  --help            this text\n"
@@ -129,10 +130,15 @@ static void s_usage(FILE *out)
 static int s_parse_args(int argc, char **argv, s_opts_t *opt)
 {
     static const struct option opts[] = {
-        {"feed", required_argument, NULL, 'f'},  {"query", required_argument, NULL, 'q'},
-        {"from", required_argument, NULL, 's'},  {"live", no_argument, NULL, 'l'},
-        {"count", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"feed", required_argument, NULL, 'f'},
+        {"query", required_argument, NULL, 'q'},
+        {"from", required_argument, NULL, 's'},
+        {"live", no_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *feed = NULL, *query = NULL;
     bool from = false;
@@ -150,6 +156,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             from = true;
             break;
         case 'l': opt->live = true; break;
+        case 'j': break; /* the output is always JSON lines */
         case 'n':
             if (matchctl_parse_ulong(optarg, 1, UINT32_MAX, &opt->count) != 0)
                 return matchctl_usage_error(S_CMD, "--count wants a number from 1 to %u, not '%s'",

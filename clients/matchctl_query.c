@@ -35,8 +35,7 @@ static void s_usage(const char *cmd, FILE *out)
 {
     bool stats = strcmp(cmd, "stats") == 0;
 
-    fprintf(out, "Usage: matchctl %s [--query ENDPOINT]%s [--timeout MS]\n\n", cmd,
-            stats ? " [--json]" : "");
+    fprintf(out, "Usage: matchctl %s [--query ENDPOINT] [--json] [--timeout MS]\n\n", cmd);
     if (stats)
         fprintf(out, "Print matcherd's counters as a \"name  value\" table, or with --json as\n"
                      "the JSON mapping of passerelle.v1.Stats (every field, zeros included).\n\n");
@@ -50,7 +49,8 @@ static void s_usage(const char *cmd, FILE *out)
             "  --timeout MS      longest wait for the answer (default %d)\n"
             "  --help            this text\n\n",
             MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY,
-            stats ? "  --json            print the Stats message as JSON\n" : "",
+            stats ? "  --json            print the Stats message as JSON\n"
+                  : "  --json            print the Health message as JSON\n",
             S_TIMEOUT_DEFAULT);
     if (stats)
         fprintf(out, "Exit status: 0 answered, 1 error answer, 2 usage error, 3 no answer.\n\n"
@@ -82,11 +82,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             if (matchctl_parse_timeout(opt->cmd, optarg, &opt->timeout_ms) != 0)
                 return MATCHCTL_EXIT_USAGE;
             break;
-        case 'j':
-            if (strcmp(opt->cmd, "stats") != 0)
-                return matchctl_usage_error(opt->cmd, "unknown option '--json'");
-            opt->json = true;
-            break;
+        case 'j': opt->json = true; break;
         case 'h': s_usage(opt->cmd, stdout); return S_HELP;
         case ':':
             return matchctl_usage_error(opt->cmd, "option '%s' needs a value", argv[optind - 1]);
@@ -359,6 +355,16 @@ int matchctl_health(int argc, char **argv)
     if (h == NULL) {
         fprintf(stderr, "matchctl health: the answer holds no health\n");
         rc = MATCHCTL_EXIT_FAILED;
+    } else if (opt.json) {
+        char *text = proto_json_render(&h->base, PROTO_JSON_DEFAULTS);
+        if (text == NULL) {
+            fprintf(stderr, "matchctl health: out of memory\n");
+            rc = MATCHCTL_EXIT_FAILED;
+        } else {
+            printf("%s\n", text);
+            free(text);
+            rc = h->live && h->ready ? MATCHCTL_EXIT_OK : MATCHCTL_EXIT_FAILED;
+        }
     } else if (h->live && h->ready) {
         printf("live ready\n");
     } else {
