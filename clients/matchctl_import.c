@@ -146,6 +146,8 @@ static const s_column_t s_vacancy_columns[V_N] = {
     [V_LICENCE] = {"licence_required", false, "licence_required"},
 };
 
+_Static_assert(G_N <= 32 && V_N <= 32, "s_import_t.col holds 32 columns");
+
 static const s_entity_t s_graduates = {"graduates", "graduate_upsert.graduate.", s_graduate_columns,
                                        G_N};
 static const s_entity_t s_vacancies = {"vacancies", "vacancy_upsert.vacancy.", s_vacancy_columns,
@@ -1172,6 +1174,12 @@ static const char *s_column_of(void *ctx, const char *field)
     return NULL;
 }
 
+/* The input's name in reports. */
+static const char *s_input_name(const s_opts_t *opt)
+{
+    return strcmp(opt->path, "-") == 0 ? "stdin" : opt->path;
+}
+
 int matchctl_import(int argc, char **argv)
 {
     s_import_t self;
@@ -1195,8 +1203,8 @@ int matchctl_import(int argc, char **argv)
         (void)snprintf(self.err, sizeof self.err, "no header row: the file is empty");
     if (rc != 1 || s_header(&self, cells, n) != 0) {
         /* reported like a rejected row: on stdout, unless stdout is data */
-        fprintf(self.opt.json || self.opt.dry_run ? stderr : stdout, "%s:%zu: %s\n", self.opt.path,
-                line ? line : 1, self.err);
+        fprintf(self.opt.json || self.opt.dry_run ? stderr : stdout, "%s:%zu: %s\n",
+                s_input_name(&self.opt), line ? line : 1, self.err);
         matchctl_csv_destroy(&self.csv);
         return rc == -2 ? MATCHCTL_EXIT_USAGE : MATCHCTL_EXIT_FAILED;
     }
@@ -1204,7 +1212,7 @@ int matchctl_import(int argc, char **argv)
     post.cmd = S_CMD;
     post.endpoint =
         matchctl_endpoint(self.opt.ingest, MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST);
-    post.input = self.opt.path;
+    post.input = s_input_name(&self.opt);
     post.file_lines = true;
     post.window = self.opt.window;
     post.timeout_ms = self.opt.timeout_ms;

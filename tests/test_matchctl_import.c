@@ -206,7 +206,7 @@ static void test_reimport_change_and_event_ids(void **state)
     const char *json[] = {"import", "vacancies", path, "--ingest", h->ingest_ep, "--json", NULL};
     const char *head = "vacancy_id;employer_id;sector;rome;commune;contract_type;"
                        "required_skills;start_date\n";
-    char text[1024];
+    char text[1024], jsonl[400];
     cli_result_t r;
 
     (void)snprintf(text, sizeof text,
@@ -235,6 +235,27 @@ static void test_reimport_change_and_event_ids(void **state)
     cli_expect_in(r.out, "\"eventId\":\"v-1:", "derived ids start with the vacancy id");
     cli_expect_in(r.out, "\"eventId\":\"v-2:", "derived ids start with the vacancy id");
     cli_result_free(&r);
+
+    /* --dry-run prints the very events the import sends, as JSON lines
+     * that matchctl post takes: posting them is all duplicates. */
+    {
+        const char *dry[] = {"import", "vacancies", path, "--dry-run", NULL};
+        const char *post[] = {"post", jsonl, "--ingest", h->ingest_ep, NULL};
+        FILE *f;
+        r = cli_run(h->root, dry, NULL);
+        cli_expect_code(&r, 0, "import --dry-run");
+        cli_expect_in(r.err, "valid 2, rejected 0", "import --dry-run");
+        (void)snprintf(jsonl, sizeof jsonl, "%s/dry.jsonl", h->root);
+        f = fopen(jsonl, "w");
+        assert_non_null(f);
+        assert_int_equal(fputs(r.out, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+        cli_result_free(&r);
+        r = cli_run(h->root, post, NULL);
+        cli_expect_code(&r, 0, "post of the dry run");
+        cli_expect_in(r.out, "accepted 0, duplicate 2, rejected 0", "post of the dry run");
+        cli_result_free(&r);
+    }
 
     /* An event_id column is used as it is. */
     (void)snprintf(text, sizeof text,
