@@ -734,7 +734,7 @@ static int s_location(s_import_t *self, int commune, int lat, int lon,
                       Passerelle__V1__Location **out)
 {
     Passerelle__V1__Location *loc = s_alloc(self, sizeof *loc);
-    char *code, *la = s_cell(self, lat), *lo = s_cell(self, lon);
+    char *code = "", *la = s_cell(self, lat), *lo = s_cell(self, lon);
 
     if (loc == NULL || la == NULL || lo == NULL)
         return s_oom(self);
@@ -788,8 +788,8 @@ static int s_aligned(s_import_t *self, int col, int of, char **values, size_t n_
 
 static int s_certifications(s_import_t *self, Passerelle__V1__Graduate *g)
 {
-    char **codes, **kinds, **levels, **dates;
-    size_t n, nk, nl, nd, i;
+    char **codes = NULL, **kinds = NULL, **levels = NULL, **dates = NULL;
+    size_t n = 0, nk = 0, nl = 0, nd = 0, i;
 
     if (s_list(self, G_RNCP, &codes, &n) != 0 || s_list(self, G_KIND, &kinds, &nk) != 0 ||
         s_list(self, G_LEVEL, &levels, &nl) != 0 || s_list(self, G_OBTAINED_ON, &dates, &nd) != 0)
@@ -808,8 +808,8 @@ static int s_certifications(s_import_t *self, Passerelle__V1__Graduate *g)
         return s_oom(self);
     for (i = 0; i < n; i++) {
         Passerelle__V1__Certification *c = s_alloc(self, sizeof *c);
-        char *kind, *level, *date;
-        int k;
+        char *kind = "", *level = "", *date = "";
+        int k = 0;
         if (c == NULL)
             return s_oom(self);
         passerelle__v1__certification__init(c);
@@ -829,8 +829,8 @@ static int s_certifications(s_import_t *self, Passerelle__V1__Graduate *g)
 
 static int s_contract_types(s_import_t *self, Passerelle__V1__Graduate *g)
 {
-    char **v;
-    size_t n, i;
+    char **v = NULL;
+    size_t n = 0, i;
 
     if (s_list(self, G_CONTRACTS, &v, &n) != 0)
         return -1;
@@ -876,8 +876,8 @@ static int s_build_graduate(s_import_t *self, Passerelle__V1__Event *ev)
 static int s_weighted_skills(s_import_t *self, int col, Passerelle__V1__WeightedSkill ***out,
                              size_t *n_out)
 {
-    char **v;
-    size_t n, i;
+    char **v = NULL;
+    size_t n = 0, i;
 
     if (s_list(self, col, &v, &n) != 0)
         return -1;
@@ -908,8 +908,8 @@ static int s_build_vacancy(s_import_t *self, Passerelle__V1__Event *ev)
 {
     Passerelle__V1__VacancyUpsert *up = s_alloc(self, sizeof *up);
     Passerelle__V1__Vacancy *v = s_alloc(self, sizeof *v);
-    char *sector, *contract, *siret;
-    int e_sector, e_contract;
+    char *sector = "", *contract = "", *siret = "";
+    int e_sector = 0, e_contract = 0;
     size_t i, j;
 
     if (up == NULL || v == NULL)

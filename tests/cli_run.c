@@ -111,7 +111,7 @@ cli_result_t cli_run(const char *dir, const char *const *args, const char *const
 
     assert_non_null(env);
     argv[0] = s_matchctl;
-    for (i = 0; args[i] != NULL && i < 38; i++)
+    for (i = 0; i < 38 && args[i] != NULL; i++)
         argv[i + 1] = (char *)args[i];
     argv[i + 1] = NULL;
     (void)snprintf(out_path, sizeof out_path, "%s/cli.out", dir);
