@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,54 @@ void matchctl_csv_destroy(matchctl_csv_t **self_p)
     free(self->data);
     free(self);
     *self_p = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. Overlong
+ * forms, surrogates and code points past U+10FFFF are invalid. */
+static size_t s_utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len, i;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        len = 2, cp = p[0] & 0x1Fu;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        len = 3, cp = p[0] & 0x0Fu;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        len = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+size_t matchctl_csv_bad_utf8(const matchctl_csv_t *self, unsigned char *byte)
+{
+    const unsigned char *p = (const unsigned char *)self->data;
+    size_t i = 0, line = 1;
+
+    while (i < self->len) {
+        size_t len = s_utf8_len(p + i, self->len - i);
+        if (len == 0) {
+            *byte = p[i];
+            return line;
+        }
+        if (p[i] == '\n' || (p[i] == '\r' && (i + 1 == self->len || p[i + 1] != '\n')))
+            line++;
+        i += len;
+    }
+    return 0;
 }
 
 char matchctl_csv_delimiter(const matchctl_csv_t *self)

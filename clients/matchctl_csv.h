@@ -22,6 +22,11 @@ typedef struct matchctl_csv matchctl_csv_t;
  * reader, or NULL with the reason (naming path) in err. */
 matchctl_csv_t *matchctl_csv_open(const char *path, char delim, char *err, size_t errlen);
 
+/* The first line holding bytes that are not UTF-8 (a spreadsheet that
+ * saved in Windows-1252 or Latin-1), with the offending byte in *byte;
+ * 0 when the whole file is valid UTF-8. */
+size_t matchctl_csv_bad_utf8(const matchctl_csv_t *self, unsigned char *byte);
+
 /* Free everything; NULL or *self_p NULL is a no-op. */
 void matchctl_csv_destroy(matchctl_csv_t **self_p);
 

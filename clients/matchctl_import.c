@@ -1184,8 +1184,9 @@ int matchctl_import(int argc, char **argv)
 {
     s_import_t self;
     matchctl_post_opts_t post;
-    char **cells;
-    size_t n, line = 0;
+    char **cells = NULL;
+    size_t n = 0, line = 0;
+    unsigned char byte = 0;
     int rc;
 
     memset(&self, 0, sizeof self);
@@ -1198,7 +1199,15 @@ int matchctl_import(int argc, char **argv)
         fprintf(stderr, "matchctl import: %s\n", self.err);
         return MATCHCTL_EXIT_USAGE;
     }
-    rc = matchctl_csv_next(self.csv, &cells, &n, &line, self.err, sizeof self.err);
+    if ((line = matchctl_csv_bad_utf8(self.csv, &byte)) != 0) {
+        (void)snprintf(self.err, sizeof self.err,
+                       "not UTF-8 text (byte 0x%02X): save the spreadsheet as \"CSV UTF-8\" "
+                       "and import that file",
+                       byte);
+        rc = -1;
+    } else {
+        rc = matchctl_csv_next(self.csv, &cells, &n, &line, self.err, sizeof self.err);
+    }
     if (rc == 0)
         (void)snprintf(self.err, sizeof self.err, "no header row: the file is empty");
     if (rc != 1 || s_header(&self, cells, n) != 0) {

@@ -193,6 +193,15 @@ static void test_bad_file(void **state)
     cli_expect_code(&r, 1, "import with an unknown column");
     cli_expect_in(r.out, "unknown.csv:1: unknown column 'colour'", "unknown column");
     cli_result_free(&r);
+    /* A spreadsheet saved in Windows-1252 instead of UTF-8. */
+    cli_write_file(h->root, "latin.csv",
+                   "graduate_id;school_id;skills;commune;mobility_radius_km\n"
+                   "g-l;0650043X;soudage \xe0 l'arc;65440;30\n",
+                   unknown, sizeof unknown);
+    r = cli_run(h->root, args_unknown, NULL);
+    cli_expect_code(&r, 1, "import of a file that is not UTF-8");
+    cli_expect_in(r.out, "latin.csv:2: not UTF-8 text (byte 0xE0)", "not UTF-8");
+    cli_result_free(&r);
     assert_int_equal(harness_stats(h, &st), 0);
     assert_int_equal(st.graduates, 2);
     harness_pass(h);
