@@ -155,13 +155,43 @@ static void s_refuse(feed_t *self, const char *user, const char *topic, size_t l
               (unsigned long long)self->counters->subs_refused);
 }
 
-/* Security on: pass a (un)subscription to libzmq only within the sender's
- * scope and under its limit. Topics are text, shorter than
- * STORE_TOPIC_MAX; anything else is refused. */
+/* Find a key holding topic ("name\ntopic" with a count), for s_gone. */
+typedef struct {
+    const char *topic;
+    char name[AUTH_NAME_MAX + 1];
+} s_holder_t;
+
+static void s_find_holder(const char *key, void *value, void *arg)
+{
+    s_holder_t *h = arg;
+    const char *nl = strchr(key, '\n');
+    if (h->name[0] || !nl || (uintptr_t)value == 0 || strcmp(nl + 1, h->topic) != 0 ||
+        (size_t)(nl - key) > AUTH_NAME_MAX)
+        return;
+    memcpy(h->name, key, (size_t)(nl - key));
+    h->name[nl - key] = '\0';
+}
+
+/* Give back one grant of topic held by name (if it holds one). */
+static void s_release(feed_t *self, const char *name, const char *topic)
+{
+    char key[AUTH_NAME_MAX + STORE_TOPIC_MAX + 2];
+    (void)snprintf(key, sizeof key, "%s\n%s", name, topic);
+    if ((uintptr_t)strmap_get(self->subs, key) == 0)
+        return;
+    (void)s_count_add(self->subs, key, -1);
+    (void)s_count_add(self->subs, name, -1);
+}
+
+/* Security on: pass a subscription to libzmq only within the sender's
+ * scope and under its key's limit. Unsubscriptions always go through (for
+ * the pipe that sent them). libzmq itself unsubscribes a subscriber that
+ * disconnects, and tells us with a message that carries no User-Id: the
+ * grant is then given back by one key that holds that topic (exact unless
+ * several keys share it). Topics are text of at most STORE_TOPIC_MAX. */
 static void s_manual(feed_t *self, int sub, const char *user, const char *topic, size_t len)
 {
     char t[STORE_TOPIC_MAX + 1], key[AUTH_NAME_MAX + STORE_TOPIC_MAX + 2];
-    const auth_client_t *c = auth_client(user);
     if (len > STORE_TOPIC_MAX || memchr(topic, '\0', len)) {
         if (sub)
             s_refuse(self, user, topic, len > 64 ? 64 : len, "not a topic");
@@ -169,19 +199,21 @@ static void s_manual(feed_t *self, int sub, const char *user, const char *topic,
     }
     memcpy(t, topic, len);
     t[len] = '\0';
-    if (!c || !auth_topic_allowed(c, t)) {
-        if (sub)
-            s_refuse(self, user, t, len, c ? "outside the key's scope" : "unknown key");
+    if (!sub && !user) { /* a subscriber went away */
+        s_holder_t h = {t, ""};
+        strmap_each(self->subs, s_find_holder, &h);
+        if (h.name[0])
+            s_release(self, h.name, t);
         return;
     }
-    (void)snprintf(key, sizeof key, "%s\n%s", c->name, t);
     if (!sub) {
-        /* only what this key was granted is taken back */
-        if ((uintptr_t)strmap_get(self->subs, key) == 0)
-            return;
-        (void)s_count_add(self->subs, key, -1);
-        (void)s_count_add(self->subs, c->name, -1);
+        s_release(self, user, t);
         (void)zmq_setsockopt(self->sock, ZMQ_UNSUBSCRIBE, t, len);
+        return;
+    }
+    const auth_client_t *c = auth_client(user);
+    if (!c || !auth_topic_allowed(c, t)) {
+        s_refuse(self, user, t, len, c ? "outside the key's scope" : "unknown key");
         return;
     }
     if ((uintptr_t)strmap_get(self->subs, c->name) >= (uintptr_t)self->max_subs) {
@@ -192,6 +224,7 @@ static void s_manual(feed_t *self, int sub, const char *user, const char *topic,
         log_warnx("feed: subscribe \"%s\": %s", t, zmq_strerror(errno));
         return;
     }
+    (void)snprintf(key, sizeof key, "%s\n%s", c->name, t);
     (void)s_count_add(self->subs, key, 1);
     (void)s_count_add(self->subs, c->name, 1);
 }
@@ -205,11 +238,13 @@ void feed_handle_subscriptions(feed_t *self)
         size_t n = zmq_msg_size(&msg);
         if (n >= 1 && (buf[0] == 1 || buf[0] == 0)) {
             int len = n - 1 < 255 ? (int)n - 1 : 255;
-            log_debug("feed: %s \"%.*s\"", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1);
+            const char *user = self->manual ? zmq_msg_gets(&msg, "User-Id") : NULL;
+            log_debug("feed: %s \"%.*s\"%s%s", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1,
+                      user ? " from " : "", user ? user : "");
             if (buf[0])
                 self->counters->subscriptions++;
             if (self->manual)
-                s_manual(self, buf[0], zmq_msg_gets(&msg, "User-Id"), buf + 1, n - 1);
+                s_manual(self, buf[0], user, buf + 1, n - 1);
         }
     }
     zmq_msg_close(&msg);

@@ -135,20 +135,20 @@ static const char *s_forbidden(ingest_t *self, const auth_client_t *c, const mat
             return "a school key may post only its own school's graduates";
         return NULL;
     case STORE_EV_VACANCY_UPSERT:
-        if (c->role != AUTH_ROLE_FEDERATION)
-            return "only a federation key may post vacancy events";
-        if (!self->ref || !auth_has_scope(c, feed_region_of(self->ref, &ev->u.vac.site)))
-            return "the vacancy's site is outside the federation's region";
-        return NULL;
     case STORE_EV_VACANCY_CLOSED:
         if (c->role != AUTH_ROLE_FEDERATION)
             return "only a federation key may post vacancy events";
+        if (ev->type == STORE_EV_VACANCY_UPSERT &&
+            (!self->ref || !auth_has_scope(c, feed_region_of(self->ref, &ev->u.vac.site))))
+            return "the vacancy's site is outside the federation's region";
+        /* and where it is now: no moving another region's vacancy into ours */
         job.ref = self->ref;
-        job.id = ev->u.ref.id;
+        job.id = ev->type == STORE_EV_VACANCY_UPSERT ? ev->u.vac.id : ev->u.ref.id;
         job.region[0] = '\0';
         if (self->ref && store_read(self->store, s_region_fn, &job) != 0)
             return "the vacancy could not be read to check its region";
-        /* an unknown vacancy is refused later as UNKNOWN_ENTITY */
+        /* not stored: a new vacancy (its site checked above), or a closure
+         * refused later as UNKNOWN_ENTITY */
         if (job.region[0] && !auth_has_scope(c, job.region))
             return "the vacancy's site is outside the federation's region";
         return NULL;

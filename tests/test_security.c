@@ -420,9 +420,30 @@ static void test_feed_and_query_scopes(void **state)
     assert_int_equal(s_top_error(fx, "v-feed-a", NULL), H_ERR(FORBIDDEN));
     assert_int_equal(s_replay_error(fx, "school/" SCHOOL_A), 0);
     assert_int_equal(s_replay_error(fx, "school/" SCHOOL_B), H_ERR(FORBIDDEN));
-    hclient_destroy(&own);
     hclient_destroy(&other);
     hclient_destroy(&all);
+
+    /* at most max_subscriptions (8) per key: `own` holds one, 7 more pass */
+    r = s_stats(fx);
+    uint64_t refused = r->stats->subscriptions_refused;
+    passerelle__v1__response__free_unpacked(r, NULL);
+    hclient_t *many = s_sub(fx, K_REC_A, NULL, "employer/" EMPLOYER_A "/0");
+    for (int i = 1; i < 10; i++) {
+        char t[64];
+        (void)snprintf(t, sizeof t, "employer/" EMPLOYER_A "/%d", i);
+        assert_int_equal(zmq_setsockopt(many->sock, ZMQ_SUBSCRIBE, t, strlen(t)), 0);
+    }
+    uint64_t now = refused;
+    for (int i = 0; i < 100 && now < refused + 3; i++) {
+        r = s_stats(fx);
+        now = r->stats->subscriptions_refused;
+        passerelle__v1__response__free_unpacked(r, NULL);
+        if (now < refused + 3)
+            usleep(50000);
+    }
+    assert_int_equal(now, refused + 3);
+    hclient_destroy(&many);
+    hclient_destroy(&own);
 }
 
 /* ---- erasure ------------------------------------------------------------------- */
