@@ -508,14 +508,24 @@ static void test_erasure_leaves_no_trace(void **state)
     assert_int_equal(s_post(fx, K_SCHOOL_A, &e, &err), H_DUPLICATE);
     s_graduate_of(&e, id, SCHOOL_A, HARNESS_T0_MS + 2);
     assert_int_equal(s_post(fx, K_SCHOOL_A, &e, &err), H_DUPLICATE);
+    Passerelle__V1__Response *before = s_stats(fx);
     int done = 0;
     for (int i = 0; i < 150 && !done; i++) {
         r = s_stats(fx);
         done = r->stats->store_scrubs > scrubs;
+        if (done) { /* the rewritten store holds everything that was live */
+            assert_int_equal(r->stats->graduates, before->stats->graduates);
+            assert_int_equal(r->stats->graduates_available, before->stats->graduates_available);
+            assert_int_equal(r->stats->vacancies_open, before->stats->vacancies_open);
+            assert_int_equal(r->stats->events, before->stats->events);
+            assert_int_equal(r->stats->match_sequence, before->stats->match_sequence);
+            assert_true(r->stats->store_bytes <= before->stats->store_bytes);
+        }
         passerelle__v1__response__free_unpacked(r, NULL);
         if (!done)
             usleep(100000);
     }
+    passerelle__v1__response__free_unpacked(before, NULL);
     assert_true(done);
     assert_int_equal(s_scan(fx->h->data_dir, id), 0);
     s_as(fx, K_SCHOOL_A);
