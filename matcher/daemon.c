@@ -110,8 +110,9 @@ static int s_scrub_maybe(store_t *store, const config_t *cfg, counters_t *c, s_s
     return 0;
 }
 
-/* Timer work: close expired vacancies, purge the match log past its
- * retention. Both work in chunks so that no write transaction is long. */
+/* Timer work: close expired vacancies, delete graduates and closed
+ * vacancies past the privacy retention, purge the match log past its
+ * retention. All work in chunks so that no write transaction is long. */
 static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed,
                            counters_t *counters)
 {
