@@ -45,8 +45,9 @@ static int s_dedupe_key(const char *source, const char *event_id, uint8_t buf[ST
 #define S_DIGEST_KEY_LEN (2 + crypto_generichash_BYTES)
 #define S_DIGEST_KEY_HEX (2 * crypto_generichash_KEYBYTES)
 
-/* The per-store digest key: read it, or (create != 0, write txn) make it.
- * 1 if there is none yet (and none made), 0 with key set, or STORE_E*. */
+/* The per-store digest key into key: read it, or (create != 0, write txn)
+ * make and store it. 0 with key set; 1 if there is none and create is 0;
+ * or a STORE_E* code. */
 static int s_digest_secret(store_txn_t *txn, int create, uint8_t key[crypto_generichash_KEYBYTES])
 {
     char hex[S_DIGEST_KEY_HEX + 1];
@@ -162,10 +163,8 @@ static int s_refs_put(store_txn_t *txn, const store_event_t *ev, MDB_val *dkey, 
     store_codec_put_u64(sbuf, seq);
     if (ev->entity_id[0] == '\0') {
         int src = s_digest_secret(txn, 1, secret);
-        if (src == 0)
-            src = s_digest_secret(txn, 0, secret); /* made just now: read it back */
         if (src != 0)
-            return src < 0 ? src : STORE_EINTERNAL;
+            return src;
         s_digest_key(secret, dkey, hbuf, &hkey);
         dkey = &hkey;
     }
@@ -265,10 +264,8 @@ static int s_dedupe_anonymise(store_txn_t *txn, uint64_t seq)
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (ev.event_id[0] == '\0' || s_dedupe_key(ev.source, ev.event_id, buf, &key) != 0)
         return 0; /* already anonymous */
-    if ((rc = s_digest_secret(txn, 1, secret)) == 0)
-        rc = s_digest_secret(txn, 0, secret);
-    if (rc != 0)
-        return rc < 0 ? rc : STORE_EINTERNAL;
+    if ((rc = s_digest_secret(txn, 1, secret)) != 0)
+        return rc;
     s_digest_key(secret, &key, hbuf, &hkey);
     store_codec_put_u64(sbuf, seq);
     rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_DEDUPE], &hkey, &val, 0);
