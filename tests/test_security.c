@@ -37,11 +37,11 @@
 #define EMPLOYER_B "98765432100019"
 #define REGION     "76" /* Occitanie: the harness's events are in Tarbes */
 #define QUIET_MS   1500 /* how long "no answer" is waited for */
-#define N_KEYS     7
+#define N_KEYS     8
 
-static const char *const s_names[N_KEYS] = {"server", "school-a", "fed",    "rec-a",
-                                            "ops",    "rogue",    "revoked"};
-enum { K_SERVER, K_SCHOOL_A, K_FED, K_REC_A, K_OPS, K_ROGUE, K_REVOKED };
+static const char *const s_names[N_KEYS] = {"server", "school-a", "fed",     "rec-a",
+                                            "ops",    "rogue",    "revoked", "uncertified"};
+enum { K_SERVER, K_SCHOOL_A, K_FED, K_REC_A, K_OPS, K_ROGUE, K_REVOKED, K_UNCERTIFIED };
 
 typedef struct {
     harness_t *h;
@@ -69,6 +69,7 @@ static void s_roles(fx_t *fx, int with_revoked)
             "fed       federation " REGION "\n"
             "rec-a     recruiter  " EMPLOYER_A "\n"
             "ops       operator\n"
+            "uncertified operator\n"
             "%s",
             with_revoked ? "revoked   operator\n" : "");
 }
@@ -284,6 +285,23 @@ static void test_no_key_unknown_key_revoked_key_get_nothing(void **state)
     int revoked = 0;
     for (int i = 0; i < 100 && !revoked; i++) {
         s_as(fx, K_REVOKED);
+        r = s_health(fx, 200);
+        revoked = r == NULL;
+        if (r)
+            passerelle__v1__response__free_unpacked(r, NULL);
+    }
+    assert_true(revoked);
+    assert_null(s_health(fx, QUIET_MS));
+    /* or: its certificate out of the clients directory, then SIGHUP */
+    char path[600];
+    s_as(fx, K_UNCERTIFIED);
+    assert_non_null(r = s_health(fx, HARNESS_QUERY_TIMEOUT_MS));
+    passerelle__v1__response__free_unpacked(r, NULL);
+    (void)snprintf(path, sizeof path, "%s/clients/uncertified", fx->h->root);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(harness_signal(fx->h, SIGHUP), 0);
+    revoked = 0;
+    for (int i = 0; i < 100 && !revoked; i++) {
         r = s_health(fx, 200);
         revoked = r == NULL;
         if (r)
