@@ -35,9 +35,10 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
-    int manual;     /* security on: the daemon grants each subscription */
-    int max_subs;   /* per client key */
-    strmap_t *subs; /* "name\ntopic" -> count granted; "name" -> topics held */
+    int manual;        /* security on: the daemon grants each subscription */
+    int max_subs;      /* per client key */
+    strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
+    size_t subs_spent; /* entries of subs whose count fell to 0 */
     int64_t last_refusal_log_ms;
 };
 
@@ -172,6 +173,28 @@ static void s_find_holder(const char *key, void *value, void *arg)
     h->name[nl - key] = '\0';
 }
 
+static void s_copy_held(const char *key, void *value, void *arg)
+{
+    if ((uintptr_t)value != 0 && strmap_put(arg, key, value) != 0)
+        log_warnx("feed: out of memory compacting the subscription counts");
+}
+
+/* Entries whose count fell to 0 stay in the map (strmap cannot delete):
+ * past S_SUBS_SPENT of them, copy the live ones into a new map, so that a
+ * client cycling through topics cannot grow it without bound. */
+#define S_SUBS_SPENT 10000
+
+static void s_subs_compact(feed_t *self)
+{
+    strmap_t *fresh = strmap_new();
+    if (!fresh)
+        return; /* try again at the next release */
+    strmap_each(self->subs, s_copy_held, fresh);
+    strmap_destroy(&self->subs);
+    self->subs = fresh;
+    self->subs_spent = 0;
+}
+
 /* Give back one grant of topic held by name (if it holds one). */
 static void s_release(feed_t *self, const char *name, const char *topic)
 {
@@ -179,8 +202,10 @@ static void s_release(feed_t *self, const char *name, const char *topic)
     (void)snprintf(key, sizeof key, "%s\n%s", name, topic);
     if ((uintptr_t)strmap_get(self->subs, key) == 0)
         return;
-    (void)s_count_add(self->subs, key, -1);
-    (void)s_count_add(self->subs, name, -1);
+    self->subs_spent += s_count_add(self->subs, key, -1) == 0;
+    self->subs_spent += s_count_add(self->subs, name, -1) == 0;
+    if (self->subs_spent > S_SUBS_SPENT)
+        s_subs_compact(self);
 }
 
 /* Security on: pass a subscription to libzmq only within the sender's
