@@ -37,6 +37,7 @@ static const s_command_t s_commands[] = {
     {"import", matchctl_import, "post graduates or vacancies from a spreadsheet's CSV export"},
     {"reference", matchctl_reference,
      "look up a ROME occupation, RNCP certification, skill or commune"},
+    {"keygen", matchctl_keygen, "write a CurveZMQ key pair (czmq certificates NAME, NAME_secret)"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -45,7 +46,8 @@ static void s_usage(FILE *out)
 {
     size_t i;
 
-    fprintf(out, "Usage: matchctl [--help] [--version] SUBCOMMAND [OPTIONS] [ARGS]\n"
+    fprintf(out, "Usage: matchctl [--help] [--version] [--client-cert FILE --server-cert FILE]\n"
+                 "                SUBCOMMAND [OPTIONS] [ARGS]\n"
                  "\n"
                  "Client of matcherd, the Passerelle matching daemon.\n"
                  "\n"
@@ -59,6 +61,8 @@ static void s_usage(FILE *out)
             "Endpoints: --ingest overrides $%s, default %s;\n"
             "           --feed overrides $%s, default %s;\n"
             "           --query overrides $%s, default %s.\n"
+            "CurveZMQ:  --client-cert FILE (your NAME_secret certificate) overrides $%s;\n"
+            "           --server-cert FILE (the server's public certificate) overrides $%s.\n"
             "\n"
             "Exit status:\n"
             "  0  success: every event accepted or duplicate; the daemon is ready\n"
@@ -69,7 +73,8 @@ static void s_usage(FILE *out)
             "     reference directory\n"
             "  3  the daemon did not answer within the timeout\n",
             MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST, MATCHCTL_ENV_FEED, MATCHCTL_DEFAULT_FEED,
-            MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);
+            MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY, MATCHCTL_ENV_CLIENT_CERT,
+            MATCHCTL_ENV_SERVER_CERT);
 }
 
 const char *matchctl_endpoint(const char *flag, const char *env, const char *fallback)
@@ -138,15 +143,23 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"client-cert", required_argument, NULL, 'C'},
+        {"server-cert", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hVC:S:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': s_usage(stdout); return MATCHCTL_EXIT_OK;
         case 'V': printf("matchctl %s\n", PASSERELLE_VERSION); return MATCHCTL_EXIT_OK;
+        case 'C':
+        case 'S':
+            /* the transport reads them from the environment, for every subcommand */
+            if (setenv(c == 'C' ? MATCHCTL_ENV_CLIENT_CERT : MATCHCTL_ENV_SERVER_CERT, optarg, 1))
+                return matchctl_usage_error(NULL, "cannot set the certificate path");
+            break;
         default: return matchctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
         }
     }

@@ -35,6 +35,11 @@ enum {
 #define MATCHCTL_ENV_INGEST     "PASSERELLE_INGEST"
 #define MATCHCTL_ENV_FEED       "PASSERELLE_FEED"
 #define MATCHCTL_ENV_QUERY      "PASSERELLE_QUERY"
+/* CurveZMQ: the client's certificate (its NAME_secret file) and the
+ * server's public certificate. Both set: every socket uses CURVE. The
+ * global options --client-cert and --server-cert set them. */
+#define MATCHCTL_ENV_CLIENT_CERT "PASSERELLE_CLIENT_CERT"
+#define MATCHCTL_ENV_SERVER_CERT "PASSERELLE_SERVER_CERT"
 
 /* Largest frame matchctl accepts from the daemon; bigger ones are dropped
  * by libzmq (ZMQ_MAXMSGSIZE) and so look like no answer. */
@@ -186,6 +191,14 @@ int matchctl_conn_send(matchctl_conn_t *self, const void *data, size_t len, int 
  * *len. Returns OK, ETIMEOUT, EFRAMES (message dropped, *data NULL) or
  * ESYS (printed). */
 int matchctl_conn_recv(matchctl_conn_t *self, int timeout_ms, uint8_t **data, size_t *len);
+
+/* Write a new CurveZMQ key pair as czmq certificates dir/name (public)
+ * and dir/name_secret (mode 0600), with metadata name = name. Refuses to
+ * overwrite. Returns 0, or -1 with the reason on stderr. */
+int matchctl_net_keygen(const char *dir, const char *name);
+
+/* matchctl keygen NAME [--dir DIR] */
+int matchctl_keygen(int argc, char **argv);
 
 /* Human text for a MATCHCTL_NET_ code. */
 const char *matchctl_net_strerror(int rc);

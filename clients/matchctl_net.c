@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <czmq.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_LINGER_MS 100
@@ -51,6 +54,72 @@ static int s_configure(void *sock, int hwm)
     return 0;
 }
 
+/* With both certificate variables set, make sock a CURVE client: its key
+ * pair from the client certificate, the server's public key from the
+ * server certificate. Returns 0 (also when security is not asked for) or
+ * -1 with the reason on stderr. Secret keys are never printed. */
+static int s_curve(void *sock)
+{
+    const char *mine = getenv(MATCHCTL_ENV_CLIENT_CERT);
+    const char *theirs = getenv(MATCHCTL_ENV_SERVER_CERT);
+    int has_mine = mine && *mine, has_theirs = theirs && *theirs;
+    if (!has_mine && !has_theirs)
+        return 0;
+    if (!has_mine || !has_theirs) {
+        fprintf(stderr,
+                "matchctl: CurveZMQ needs both a client certificate (--client-cert or "
+                "$%s) and the server's public certificate (--server-cert or $%s)\n",
+                MATCHCTL_ENV_CLIENT_CERT, MATCHCTL_ENV_SERVER_CERT);
+        return -1;
+    }
+    zcert_t *client = zcert_load(mine), *server = zcert_load(theirs);
+    int rc = -1;
+    if (!client || !server) {
+        fprintf(stderr, "matchctl: cannot read the certificate %s\n", !client ? mine : theirs);
+    } else if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, zcert_public_key(server), 32) != 0 ||
+               zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, zcert_public_key(client), 32) != 0 ||
+               zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key(client), 32) != 0) {
+        fprintf(stderr, "matchctl: CurveZMQ setup: %s\n", zmq_strerror(errno));
+    } else {
+        rc = 0;
+    }
+    zcert_destroy(&client);
+    zcert_destroy(&server);
+    return rc;
+}
+
+int matchctl_net_keygen(const char *dir, const char *name)
+{
+    char pub[4096], sec[4096];
+    struct stat st;
+    if ((size_t)snprintf(pub, sizeof pub, "%s/%s", dir, name) >= sizeof pub ||
+        (size_t)snprintf(sec, sizeof sec, "%s/%s_secret", dir, name) >= sizeof sec) {
+        fprintf(stderr, "matchctl keygen: path too long\n");
+        return -1;
+    }
+    if (stat(pub, &st) == 0 || stat(sec, &st) == 0) {
+        fprintf(stderr, "matchctl keygen: %s or %s already exists; not overwriting it\n", pub, sec);
+        return -1;
+    }
+    zcert_t *cert = zcert_new();
+    if (!cert) {
+        fprintf(stderr, "matchctl keygen: cannot make a key pair\n");
+        return -1;
+    }
+    zcert_set_meta(cert, "name", "%s", name);
+    mode_t old = umask(077); /* the secret file must be readable by its owner only */
+    int rc = zcert_save(cert, pub);
+    umask(old);
+    if (rc == 0 && chmod(pub, 0644) != 0)
+        rc = -1;
+    if (rc != 0)
+        fprintf(stderr, "matchctl keygen: cannot write %s: %s\n", pub, strerror(errno));
+    else
+        printf("%s\n%s\npublic key %s\n", pub, sec, zcert_public_txt(cert));
+    zcert_destroy(&cert);
+    return rc;
+}
+
 /* Make a context and a socket of type (configured, subscribed to topic if
  * not NULL) connected to endpoint, into *ctx / *sock / *copy. Returns
  * MATCHCTL_NET_OK, or an error code with the reason on stderr; on error the
@@ -70,7 +139,7 @@ static int s_open(void **ctx, void **sock, char **copy, const char *endpoint, in
         fprintf(stderr, "matchctl: zmq_socket: %s\n", zmq_strerror(errno));
         return MATCHCTL_NET_ESYS;
     }
-    if (s_configure(*sock, hwm) != 0)
+    if (s_configure(*sock, hwm) != 0 || s_curve(*sock) != 0)
         return MATCHCTL_NET_ESYS;
     if (topic != NULL && zmq_setsockopt(*sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) != 0) {
         fprintf(stderr, "matchctl: subscribe to '%s': %s\n", topic, zmq_strerror(errno));

@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config
-libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
+libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
 libjson-c-dev libinih-dev libcmocka-dev libcsv-dev
 python3 python3-zmq python3-protobuf protobuf-compiler
 valgrind clang-format"

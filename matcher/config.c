@@ -38,6 +38,11 @@ void config_defaults(config_t *cfg)
     cfg->start_window_days = 90;
     cfg->retention_days = 90;
     cfg->retention_max_updates = 0;
+    cfg->security_mode = CONFIG_SECURITY_NONE;
+    cfg->max_subscriptions = 256;
+    cfg->scrub_after_erase_s = 60;
+    cfg->graduate_retention_days = 0;
+    cfg->closed_retention_days = 0;
 }
 
 static int s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -81,7 +86,7 @@ typedef struct {
     const char *key;
     unsigned long long lo, hi, scale; /* numbers: range before scaling */
     size_t offset;
-    int kind;    /* 0 string, 1 size_t, 2 int, 3 level, 4 bool, 5 double */
+    int kind;    /* 0 string, 1 size_t, 2 int, 3 level, 4 bool, 5 double, 6 security mode */
     size_t size; /* strings: buffer size */
 } s_option_t;
 
@@ -127,6 +132,14 @@ static const s_option_t s_options[] = {
     S_DBL("matching", "start_window_days", start_window_days, 1, 3650),
     S_INT("feed", "retention_days", retention_days, 0, 36500),
     S_SIZE("feed", "retention_max_updates", retention_max_updates, 0, 1ull << 40, 1),
+    {"security", "mode", 0, 0, 0, offsetof(config_t, security_mode), 6, 0},
+    S_STR("security", "server_cert", server_cert),
+    S_STR("security", "clients_dir", clients_dir),
+    S_STR("security", "roles", roles_file),
+    S_INT("security", "max_subscriptions", max_subscriptions, 1, 100000),
+    S_INT("privacy", "scrub_after_erase_s", scrub_after_erase_s, 0, 86400 * 7),
+    S_INT("privacy", "graduate_retention_days", graduate_retention_days, 0, 36500),
+    S_INT("privacy", "closed_vacancy_retention_days", closed_retention_days, 0, 36500),
 };
 
 static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, char *err,
@@ -154,6 +167,14 @@ static int s_set_option(config_t *cfg, const s_option_t *o, const char *value, c
         if ((n = (unsigned long long)log_level_parse(value)) > LOG_LEVEL_DEBUG)
             return s_err(err, errlen, "log.level: \"%s\" is not error, warn, info or debug", value);
         *(int *)field = (int)n;
+        return 0;
+    case 6:
+        if (strcmp(value, "none") == 0)
+            *(int *)field = CONFIG_SECURITY_NONE;
+        else if (strcmp(value, "curve") == 0)
+            *(int *)field = CONFIG_SECURITY_CURVE;
+        else
+            return s_err(err, errlen, "security.mode: \"%s\" is not none or curve", value);
         return 0;
     case 5: {
         char *end;
@@ -225,26 +246,32 @@ static int s_endpoint_local(const char *ep)
            strncmp(host, "[::1]:", 6) == 0;
 }
 
-static int s_endpoint_check(const char *name, const char *ep, char *err, size_t errlen)
+static int s_endpoint_check(const char *name, const char *ep, int curve, char *err, size_t errlen)
 {
     if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0 &&
         strncmp(ep, "inproc://", 9) != 0)
         return s_err(err, errlen, "endpoints.%s: \"%s\" is not tcp://HOST:PORT or ipc://PATH", name,
                      ep);
-    if (!s_endpoint_local(ep))
+    if (!curve && !s_endpoint_local(ep))
         return s_err(err, errlen,
                      "endpoints.%s: refusing to bind \"%s\": without CurveZMQ security only "
-                     "loopback (127.0.0.0/8, [::1], localhost) or ipc:// endpoints are allowed",
+                     "loopback (127.0.0.0/8, [::1], localhost) or ipc:// endpoints are allowed; "
+                     "set [security] mode = curve (see docs/SECURITY.md) to bind other addresses",
                      name, ep);
     return 0;
 }
 
 int config_check(const config_t *cfg, char *err, size_t errlen)
 {
-    if (s_endpoint_check("ingest", cfg->ingest, err, errlen) ||
-        s_endpoint_check("feed", cfg->feed, err, errlen) ||
-        s_endpoint_check("query", cfg->query, err, errlen))
+    int curve = cfg->security_mode == CONFIG_SECURITY_CURVE;
+    if (s_endpoint_check("ingest", cfg->ingest, curve, err, errlen) ||
+        s_endpoint_check("feed", cfg->feed, curve, err, errlen) ||
+        s_endpoint_check("query", cfg->query, curve, err, errlen))
         return -1;
+    if (curve && (!cfg->server_cert[0] || !cfg->clients_dir[0] || !cfg->roles_file[0]))
+        return s_err(err, errlen,
+                     "security.mode = curve needs security.server_cert, security.clients_dir "
+                     "and security.roles");
     if (cfg->map_initial_bytes > cfg->map_max_bytes)
         return s_err(err, errlen, "store.map_initial_mb is larger than store.map_max_mb");
     if (cfg->max_event_bytes > cfg->max_message_bytes)

@@ -37,7 +37,17 @@ typedef struct {
     double start_window_days;         /* [matching] start_window_days */
     int retention_days;               /* [feed] retention_days: 0 = forever */
     size_t retention_max_updates;     /* [feed] retention_max_updates: 0 = no limit */
+    int security_mode;                /* [security] mode: CONFIG_SECURITY_NONE / _CURVE */
+    char server_cert[PATH_MAX];       /* [security] server_cert: the server's _secret cert file */
+    char clients_dir[PATH_MAX];       /* [security] clients_dir: allowed client public certs */
+    char roles_file[PATH_MAX];        /* [security] roles: client name -> role and scope */
+    int max_subscriptions;            /* [security] max_subscriptions: per client key */
+    int scrub_after_erase_s;          /* [privacy] scrub_after_erase_s: 0 = never scrub */
+    int graduate_retention_days;      /* [privacy] graduate_retention_days: 0 = keep */
+    int closed_retention_days;        /* [privacy] closed_vacancy_retention_days: 0 = keep */
 } config_t;
+
+enum { CONFIG_SECURITY_NONE = 0, CONFIG_SECURITY_CURVE = 1 };
 
 /* Fill *cfg with the embedded defaults: data in ./passerelle-data,
  * loopback endpoints on ports 7401 (ingest), 7402 (feed), 7403 (query),
@@ -55,7 +65,8 @@ int config_set(config_t *cfg, const char *section, const char *key, const char *
                size_t errlen);
 
 /* Check the settings as a whole: endpoints well-formed and, as long as no
- * security is configured, loopback only. Returns 0 or -1 with err set. */
+ * security is configured, loopback only; with mode = curve, the server
+ * certificate, clients directory and roles file are set. Returns 0 or -1 with err set. */
 int config_check(const config_t *cfg, char *err, size_t errlen);
 
 #endif

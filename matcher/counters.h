@@ -25,6 +25,9 @@ typedef struct {
     uint64_t feed_dropped;
     uint64_t feed_published; /* topic messages sent */
     uint64_t subscriptions;  /* subscribe requests seen */
+    uint64_t subs_refused;   /* subscriptions outside the key's scope or over its limit */
+    uint64_t erasures;       /* graduates erased (by event or retention) */
+    uint64_t scrubs;         /* store scrubs done */
     int store_ok;            /* the last commit succeeded */
     char store_detail[128];  /* why not, for health */
 } counters_t;

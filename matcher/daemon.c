@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "counters.h"
 #include "engine.h"
@@ -21,6 +22,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "log.h"
+#include "privacy.h"
 #include "query.h"
 #include "rebuild.h"
 #include "reference.h"
@@ -28,11 +30,18 @@
 #include "store.h"
 
 static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_hup;
 
 static void s_on_signal(int sig)
 {
     (void)sig;
     s_stop = 1;
+}
+
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    s_hup = 1;
 }
 
 static void s_store_log(int level, const char *msg)
@@ -54,6 +63,9 @@ static int s_signals(void)
     sa.sa_flags = 0; /* no SA_RESTART: zmq_poll must return EINTR */
     if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
         return -1;
+    sa.sa_handler = s_on_hup; /* reload the keys and roles */
+    if (sigaction(SIGHUP, &sa, NULL))
+        return -1;
     sa.sa_handler = SIG_IGN;
     return sigaction(SIGPIPE, &sa, NULL);
 }
@@ -61,10 +73,48 @@ static int s_signals(void)
 #define S_HOUSEKEEPING_MS 10000
 #define S_PURGE_CHUNK     10000
 #define S_EXPIRY_CHUNK    200
+#define S_PRIVACY_CHUNK   256
 
-/* Timer work: close expired vacancies, purge the match log past its
- * retention. Both work in chunks so that no write transaction is long. */
-static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed)
+/* Scrub state: erasures counted up to the last scrub, and when the first
+ * erasure after it was seen (0: none pending). */
+typedef struct {
+    uint64_t scrubbed_upto;
+    int64_t pending_since_ms;
+} s_scrub_t;
+
+/* After erasures, once scrub_after_erase_s has passed since the first one
+ * not yet scrubbed, rewrite the store so that no freed page still holds
+ * their data. Returns -1 if the store could not be reopened. */
+static int s_scrub_maybe(store_t *store, const config_t *cfg, counters_t *c, s_scrub_t *sc,
+                         int64_t now)
+{
+    if (cfg->scrub_after_erase_s == 0 || c->erasures == sc->scrubbed_upto)
+        return 0;
+    if (sc->pending_since_ms == 0)
+        sc->pending_since_ms = now;
+    if (now - sc->pending_since_ms < (int64_t)cfg->scrub_after_erase_s * 1000)
+        return 0;
+    uint64_t before = 0, after = 0, t0 = clock_mono_us();
+    uint64_t upto = c->erasures;
+    int rc = store_scrub(store, &before, &after);
+    sc->pending_since_ms = 0;
+    if (rc != 0) {
+        log_errorx("privacy: store scrub failed: %s", store_strerror(rc));
+        return store_is_open(store) ? 0 : -1;
+    }
+    sc->scrubbed_upto = upto;
+    c->scrubs++;
+    log_info("privacy: store scrubbed after %llu erasures in %.3f s: data.mdb %llu -> %llu bytes",
+             (unsigned long long)(upto), (double)(clock_mono_us() - t0) / 1e6,
+             (unsigned long long)before, (unsigned long long)after);
+    return 0;
+}
+
+/* Timer work: close expired vacancies, delete graduates and closed
+ * vacancies past the privacy retention, purge the match log past its
+ * retention. All work in chunks so that no write transaction is long. */
+static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed,
+                           counters_t *counters)
 {
     int64_t total = 0, n;
     do {
@@ -77,6 +127,15 @@ static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine
     } while (n == S_EXPIRY_CHUNK);
     if (total > 0)
         log_info("expiry: closed %lld expired vacancies", (long long)total);
+    uint64_t erased = 0;
+    n = privacy_run(store, cfg, engine, feed, clock_now_ms(), S_PRIVACY_CHUNK, &erased);
+    if (n < 0)
+        log_warnx("privacy: retention sweep failed: %s", store_strerror((int)n));
+    else if (n > 0)
+        log_info("privacy: deleted %lld entities past retention (%llu graduates)", (long long)n,
+                 (unsigned long long)erased);
+    if (counters)
+        counters->erasures += erased;
     total = 0;
     do {
         n = retention_run(store, cfg, clock_now_ms(), S_PURGE_CHUNK);
@@ -92,22 +151,33 @@ static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine
 
 /* The loop. Returns 0 after a stop request, -1 on a socket failure. */
 static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store,
-                  const config_t *cfg, engine_t *engine)
+                  const config_t *cfg, engine_t *engine, auth_t *auth, counters_t *counters)
 {
     int64_t next_housekeeping = clock_now_ms();
-    zmq_pollitem_t items[3] = {
+    s_scrub_t scrub = {0, 0};
+    zmq_pollitem_t items[4] = {
         {ingest_socket(ingest), 0, ZMQ_POLLIN, 0},
         {query_socket(query), 0, ZMQ_POLLIN, 0},
         {feed_socket(feed), 0, ZMQ_POLLIN, 0},
+        {auth ? auth_socket(auth) : NULL, 0, ZMQ_POLLIN, 0},
     };
     while (!s_stop) {
         int64_t now = clock_now_ms();
+        if (s_hup) {
+            s_hup = 0;
+            if (auth)
+                (void)auth_reload(auth); /* logs; a bad file keeps the old set */
+            else
+                log_info("SIGHUP: security is off, nothing to reload");
+        }
         if (now >= next_housekeeping) {
-            s_housekeeping(store, cfg, engine, feed);
+            s_housekeeping(store, cfg, engine, feed, counters);
             next_housekeeping = now + S_HOUSEKEEPING_MS;
         }
+        if (s_scrub_maybe(store, cfg, counters, &scrub, now) != 0)
+            return -1;
         long timeout = (long)(next_housekeeping - now);
-        int rc = zmq_poll(items, 3, timeout < 1000 ? timeout : 1000);
+        int rc = zmq_poll(items, auth ? 4 : 3, timeout < 1000 ? timeout : 1000);
         if (rc == -1) {
             if (errno == EINTR)
                 continue;
@@ -120,6 +190,8 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
             return -1;
         if (items[2].revents & ZMQ_POLLIN)
             feed_handle_subscriptions(feed);
+        if (auth && (items[3].revents & ZMQ_POLLIN))
+            auth_handle(auth);
     }
     /* Stopping: tell producers whose events are queued to resend them. */
     while (ingest_process(ingest, 1) > 0)
@@ -186,6 +258,7 @@ int daemon_run(const config_t *cfg)
     feed_t *feed = NULL;
     ingest_t *ingest = NULL;
     query_t *query = NULL;
+    auth_t *auth = NULL;
     reference_t *ref = NULL;
     engine_t *engine = NULL;
     score_weights_t w = {cfg->w_skills, cfg->w_certification,   cfg->w_distance,
@@ -207,6 +280,8 @@ int daemon_run(const config_t *cfg)
     if (!(ref = s_reference(cfg, store, &ref_changed)) || score_weights_normalise(&w) != 0)
         goto done;
     zctx = zmq_ctx_new();
+    if (zctx && cfg->security_mode == CONFIG_SECURITY_CURVE && !(auth = auth_new(zctx, cfg)))
+        goto done;
     if (!zctx || !(feed = feed_new(zctx, cfg, ref, &counters)) ||
         !(engine = engine_new(ref, &w, (unsigned)cfg->k, feed)) ||
         !(ingest = ingest_new(zctx, cfg, store, &counters, ref, engine, feed)) ||
@@ -226,10 +301,10 @@ int daemon_run(const config_t *cfg)
         }
         log_info("ranked lists recomputed for %llu entities", (unsigned long long)n);
     }
-    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
-             "(loopback only)",
-             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);
-    if (s_loop(ingest, query, feed, store, cfg, engine) == 0) {
+    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security %s",
+             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k,
+             auth ? "curve" : "none (loopback only)");
+    if (s_loop(ingest, query, feed, store, cfg, engine, auth, &counters) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",
                  (unsigned long long)counters.accepted, (unsigned long long)counters.duplicate,
@@ -240,6 +315,7 @@ done:
     ingest_destroy(&ingest);
     engine_destroy(&engine);
     feed_destroy(&feed);
+    auth_destroy(&auth);
     if (zctx)
         (void)zmq_ctx_term(zctx); /* sockets closed with a short linger: cannot hang */
     reference_destroy(&ref);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
+#include "clock.h"
 #include "explain.h"
 #include "log.h"
 #include "strmap.h"
@@ -33,6 +35,11 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
+    int manual;        /* security on: the daemon grants each subscription */
+    int max_subs;      /* per client key */
+    strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
+    size_t subs_spent; /* entries of subs whose count fell to 0 */
+    int64_t last_refusal_log_ms;
 };
 
 static const char *s_sector_names[] = {
@@ -84,6 +91,16 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         log_warnx("feed: zmq_setsockopt: %s", zmq_strerror(errno));
         goto fail;
     }
+    self->max_subs = cfg->max_subscriptions;
+    if (auth_enabled()) {
+        int on = 1;
+        self->manual = 1;
+        if (!(self->subs = strmap_new()) || auth_server_socket(self->sock) != 0 ||
+            zmq_setsockopt(self->sock, ZMQ_XPUB_MANUAL, &on, sizeof on) != 0) {
+            log_warnx("feed: security setup: %s", zmq_strerror(errno));
+            goto fail;
+        }
+    }
     if (zmq_bind(self->sock, cfg->feed) != 0) {
         log_warnx("feed: bind %s: %s", cfg->feed, zmq_strerror(errno));
         goto fail;
@@ -105,6 +122,7 @@ void feed_destroy(feed_t **self_p)
     free(self->buf);
     strmap_destroy(&self->staged);
     strmap_destroy(&self->last_by_topic);
+    strmap_destroy(&self->subs);
     free(self);
     *self_p = NULL;
 }
@@ -114,18 +132,147 @@ void *feed_socket(feed_t *self)
     return self->sock;
 }
 
+/* Add delta to the count under key; returns the new count. */
+static uintptr_t s_count_add(strmap_t *m, const char *key, int delta)
+{
+    uintptr_t n = (uintptr_t)strmap_get(m, key);
+    if (delta < 0 && n == 0)
+        return 0;
+    n = delta < 0 ? n - 1 : n + 1;
+    if (strmap_put(m, key, (void *)n) != 0)
+        log_warnx("feed: out of memory counting subscriptions");
+    return n;
+}
+
+static void s_refuse(feed_t *self, const char *user, const char *topic, size_t len, const char *why)
+{
+    int64_t now = clock_now_ms();
+    self->counters->subs_refused++;
+    if (now - self->last_refusal_log_ms < 1000)
+        return; /* at most one line a second; the counter has them all */
+    self->last_refusal_log_ms = now;
+    log_warnx("feed: refused subscription of %s to \"%.*s\": %s (%llu refused so far)",
+              user ? user : "?", (int)len, topic, why,
+              (unsigned long long)self->counters->subs_refused);
+}
+
+/* Find a key holding topic ("name\ntopic" with a count), for s_gone. */
+typedef struct {
+    const char *topic;
+    char name[AUTH_NAME_MAX + 1];
+} s_holder_t;
+
+static void s_find_holder(const char *key, void *value, void *arg)
+{
+    s_holder_t *h = arg;
+    const char *nl = strchr(key, '\n');
+    if (h->name[0] || !nl || (uintptr_t)value == 0 || strcmp(nl + 1, h->topic) != 0 ||
+        (size_t)(nl - key) > AUTH_NAME_MAX)
+        return;
+    memcpy(h->name, key, (size_t)(nl - key));
+    h->name[nl - key] = '\0';
+}
+
+static void s_copy_held(const char *key, void *value, void *arg)
+{
+    if ((uintptr_t)value != 0 && strmap_put(arg, key, value) != 0)
+        log_warnx("feed: out of memory compacting the subscription counts");
+}
+
+/* Entries whose count fell to 0 stay in the map (strmap cannot delete):
+ * past S_SUBS_SPENT of them, copy the live ones into a new map, so that a
+ * client cycling through topics cannot grow it without bound. */
+#define S_SUBS_SPENT 10000
+
+static void s_subs_compact(feed_t *self)
+{
+    strmap_t *fresh = strmap_new();
+    if (!fresh)
+        return; /* try again at the next release */
+    strmap_each(self->subs, s_copy_held, fresh);
+    strmap_destroy(&self->subs);
+    self->subs = fresh;
+    self->subs_spent = 0;
+}
+
+/* Give back one grant of topic held by name (if it holds one). */
+static void s_release(feed_t *self, const char *name, const char *topic)
+{
+    char key[AUTH_NAME_MAX + STORE_TOPIC_MAX + 2];
+    (void)snprintf(key, sizeof key, "%s\n%s", name, topic);
+    if ((uintptr_t)strmap_get(self->subs, key) == 0)
+        return;
+    self->subs_spent += s_count_add(self->subs, key, -1) == 0;
+    self->subs_spent += s_count_add(self->subs, name, -1) == 0;
+    if (self->subs_spent > S_SUBS_SPENT)
+        s_subs_compact(self);
+}
+
+/* Security on: pass a subscription to libzmq only within the sender's
+ * scope and under its key's limit. Unsubscriptions always go through (for
+ * the pipe that sent them). libzmq itself unsubscribes a subscriber that
+ * disconnects, and tells us with a message that carries no User-Id: the
+ * grant is then given back by one key that holds that topic (exact unless
+ * several keys share it). Topics are text of at most STORE_TOPIC_MAX. */
+static void s_manual(feed_t *self, int sub, const char *user, const char *topic, size_t len)
+{
+    char t[STORE_TOPIC_MAX + 1], key[AUTH_NAME_MAX + STORE_TOPIC_MAX + 2];
+    if (len > STORE_TOPIC_MAX || memchr(topic, '\0', len)) {
+        if (sub)
+            s_refuse(self, user, topic, len > 64 ? 64 : len, "not a topic");
+        return;
+    }
+    memcpy(t, topic, len);
+    t[len] = '\0';
+    if (!sub && !user) { /* a subscriber went away */
+        s_holder_t h = {t, ""};
+        strmap_each(self->subs, s_find_holder, &h);
+        if (h.name[0])
+            s_release(self, h.name, t);
+        return;
+    }
+    if (!sub) {
+        s_release(self, user, t);
+        (void)zmq_setsockopt(self->sock, ZMQ_UNSUBSCRIBE, t, len);
+        return;
+    }
+    const auth_client_t *c = auth_client(user);
+    if (!c || !auth_topic_allowed(c, t)) {
+        s_refuse(self, user, t, len, c ? "outside the key's scope" : "unknown key");
+        return;
+    }
+    if ((uintptr_t)strmap_get(self->subs, c->name) >= (uintptr_t)self->max_subs) {
+        s_refuse(self, user, t, len, "too many subscriptions for this key");
+        return;
+    }
+    if (zmq_setsockopt(self->sock, ZMQ_SUBSCRIBE, t, len) != 0) {
+        log_warnx("feed: subscribe \"%s\": %s", t, zmq_strerror(errno));
+        return;
+    }
+    (void)snprintf(key, sizeof key, "%s\n%s", c->name, t);
+    (void)s_count_add(self->subs, key, 1);
+    (void)s_count_add(self->subs, c->name, 1);
+}
+
 void feed_handle_subscriptions(feed_t *self)
 {
-    char buf[512];
-    int n;
-    while ((n = zmq_recv(self->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) >= 0) {
+        const char *buf = zmq_msg_data(&msg);
+        size_t n = zmq_msg_size(&msg);
         if (n >= 1 && (buf[0] == 1 || buf[0] == 0)) {
-            int len = n - 1 < (int)sizeof buf - 1 ? n - 1 : (int)sizeof buf - 2;
-            log_debug("feed: %s \"%.*s\"", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1);
+            int len = n - 1 < 255 ? (int)n - 1 : 255;
+            const char *user = self->manual ? zmq_msg_gets(&msg, "User-Id") : NULL;
+            log_debug("feed: %s \"%.*s\"%s%s", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1,
+                      user ? " from " : "", user ? user : "");
             if (buf[0])
                 self->counters->subscriptions++;
+            if (self->manual)
+                s_manual(self, buf[0], user, buf + 1, n - 1);
         }
     }
+    zmq_msg_close(&msg);
 }
 
 void feed_reset(feed_t *self)

@@ -10,9 +10,11 @@
 #include <zmq.h>
 
 #include "apply.h"
+#include "auth.h"
 #include "clock.h"
 #include "envelope.h"
 #include "enrich.h"
+#include "feed.h"
 #include "log.h"
 #include "passerelle/v1/ingest.pb-c.h"
 
@@ -62,6 +64,8 @@ ingest_t *ingest_new(void *zctx, const config_t *cfg, store_t *store, counters_t
         log_warnx("ingest: zmq_socket: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (auth_server_socket(self->sock) != 0)
+        goto fail;
     int64_t maxmsg = (int64_t)cfg->max_message_bytes;
     if (s_setopt_int(self->sock, ZMQ_SNDHWM, cfg->sndhwm, "ZMQ_SNDHWM") ||
         s_setopt_int(self->sock, ZMQ_RCVHWM, cfg->rcvhwm, "ZMQ_RCVHWM") ||
@@ -95,6 +99,76 @@ void ingest_destroy(ingest_t **self_p)
 void *ingest_socket(ingest_t *self)
 {
     return self->sock;
+}
+
+/* The region of the stored vacancy named by a closure ("" if unknown). */
+typedef struct {
+    const reference_t *ref;
+    const char *id;
+    char region[16];
+    store_vacancy_t v;
+} s_region_job_t;
+
+static int s_region_fn(store_txn_t *txn, void *arg)
+{
+    s_region_job_t *j = arg;
+    int rc = store_vacancy_get(txn, j->id, &j->v);
+    if (rc == 0)
+        (void)snprintf(j->region, sizeof j->region, "%s", feed_region_of(j->ref, &j->v.site));
+    return rc == STORE_ENOTFOUND ? 0 : rc;
+}
+
+/* Why the client c may not post ev, or NULL. A school posts, withdraws and
+ * erases only its own graduates; a federation posts and closes only
+ * vacancies whose site is in its region; no other role posts. */
+static const char *s_forbidden(ingest_t *self, const auth_client_t *c, const matcher_event_t *ev)
+{
+    static s_region_job_t job;
+    switch (ev->type) {
+    case STORE_EV_GRADUATE_UPSERT:
+    case STORE_EV_GRADUATE_WITHDRAWN:
+    case STORE_EV_GRADUATE_ERASED:
+        if (c->role != AUTH_ROLE_SCHOOL)
+            return "only a school key may post graduate events";
+        if (!auth_has_scope(c, ev->type == STORE_EV_GRADUATE_UPSERT ? ev->u.grad.school
+                                                                    : ev->u.ref.owner))
+            return "a school key may post only its own school's graduates";
+        return NULL;
+    case STORE_EV_VACANCY_UPSERT:
+    case STORE_EV_VACANCY_CLOSED:
+        if (c->role != AUTH_ROLE_FEDERATION)
+            return "only a federation key may post vacancy events";
+        if (ev->type == STORE_EV_VACANCY_UPSERT &&
+            (!self->ref || !auth_has_scope(c, feed_region_of(self->ref, &ev->u.vac.site))))
+            return "the vacancy's site is outside the federation's region";
+        /* and where it is now: no moving another region's vacancy into ours */
+        job.ref = self->ref;
+        job.id = ev->type == STORE_EV_VACANCY_UPSERT ? ev->u.vac.id : ev->u.ref.id;
+        job.region[0] = '\0';
+        if (self->ref && store_read(self->store, s_region_fn, &job) != 0)
+            return "the vacancy could not be read to check its region";
+        /* not stored: a new vacancy (its site checked above), or a closure
+         * refused later as UNKNOWN_ENTITY */
+        if (job.region[0] && !auth_has_scope(c, job.region))
+            return "the vacancy's site is outside the federation's region";
+        return NULL;
+    default: return "unknown event type";
+    }
+}
+
+/* With security on: refuse it FORBIDDEN unless its sender may post it. */
+static void s_authorise(ingest_t *self, envelope_t *env, apply_item_t *it)
+{
+    if (!auth_enabled() || !it->valid)
+        return;
+    const char *user = zmq_msg_gets(&env->body, "User-Id");
+    const auth_client_t *c = auth_client(user);
+    const char *why = c ? s_forbidden(self, c, &it->ev) : "the key's role was revoked";
+    if (!why)
+        return;
+    it->valid = 0;
+    it->status = APPLY_REJECTED;
+    (void)validate_refuse(&it->verdict, E(FORBIDDEN), "", "%s (client %s)", why, user ? user : "?");
 }
 
 /* Decode and validate the payload of env into it. */
@@ -137,6 +211,7 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
         it->status = APPLY_REJECTED;
     }
     passerelle__v1__event__free_unpacked(msg, NULL);
+    s_authorise(self, env, it);
 }
 
 /* Commit the valid items of a batch; on failure answer them RETRY. */
@@ -197,6 +272,7 @@ static void s_count(ingest_t *self, const apply_item_t *it)
     switch (it->status) {
     case APPLY_ACCEPTED:
         c->accepted++;
+        c->erasures += it->ev.type == STORE_EV_GRADUATE_ERASED && !it->superseded;
         c->superseded += it->superseded != 0;
         return;
     case APPLY_DUPLICATE: c->duplicate++; return;

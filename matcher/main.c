@@ -30,6 +30,9 @@ static void s_usage(FILE *out)
         "  -h, --help             this help\n"
         "  -V, --version          print the version\n"
         "\n"
+        "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads the client keys and\n"
+        "roles ([security] mode = curve; see docs/SECURITY.md).\n"
+        "\n"
         "Example: matcherd --data /var/lib/passerelle --config /etc/passerelle/matcherd.conf\n");
 }
 

@@ -586,6 +586,25 @@ fail:
     return NULL;
 }
 
+int store__reopen(store_t *self)
+{
+    int created = 0;
+    if (self->rtxn != NULL)
+        mdb_txn_abort(self->rtxn);
+    self->rtxn = NULL;
+    if (self->env != NULL)
+        mdb_env_close(self->env);
+    self->env = NULL;
+    int rc = s_env_open(self);
+    if (rc == 0)
+        rc = self->read_only ? s_tables_open_ro(self) : store_write(self, s_init, &created);
+    if (rc != 0 && self->env != NULL) {
+        mdb_env_close(self->env);
+        self->env = NULL;
+    }
+    return rc;
+}
+
 void store_destroy(store_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)

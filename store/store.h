@@ -92,7 +92,11 @@ int store_read(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
 /* ---- dedupe table ---------------------------------------------------- */
 
 /* Look up (source, event_id). 0 and *seq set if present, else
- * STORE_ENOTFOUND. source + event_id must total at most 400 bytes. */
+ * STORE_ENOTFOUND. source + event_id must total at most 400 bytes.
+ * The events of an erased graduate (and the erasure itself) stay in the
+ * table as a keyed BLAKE2b digest of the pair, not as text: they are still
+ * found here, so a re-sent old event stays a duplicate, but the table no
+ * longer holds their ids. */
 int store_dedupe_get(store_txn_t *txn, const char *source, const char *event_id,
                      uint64_t *seq) STORE_WUR;
 
@@ -126,7 +130,9 @@ typedef struct {
 /* Append ev to the log under the next sequence number, record
  * (source, event_id) -> seq in the dedupe table and the seq under the
  * entity's own list (so that erasure can find it); an empty entity_id
- * files it under no entity. ev->seq is ignored;
+ * files it under no entity (an erasure) and logs it anonymously: the log
+ * entry keeps no event_id and the dedupe table only the keyed digest of
+ * (source, event_id) (see store_dedupe_get). ev->seq is ignored;
  * the new number is stored in *seq. Fails with STORE_EINVAL if the pair is
  * already in the dedupe table (callers check first). */
 int store_log_append(store_txn_t *txn, const store_event_t *ev, uint64_t *seq) STORE_WUR;
@@ -154,7 +160,8 @@ int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) 
 int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 
 /* Remove every trace of graduate id: the record, its index entries,
- * every event-log entry filed under it, its own ranked list, its entries in
+ * every event-log entry filed under it (their dedupe rows become digests,
+ * see store_dedupe_get), its own ranked list, its entries in
  * the membership index and every stored match naming it (the caller takes
  * it out of other entities' ranked lists first). STORE_ENOTFOUND if
  * absent. */
@@ -372,5 +379,28 @@ typedef struct {
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;
+
+/* ---- scrub (store_scrub.c) ---------------------------------------------- */
+
+/* Rewrite the store so that no byte of deleted data is left in its files.
+ * LMDB never clears freed pages, nor the space a deleted record leaves in
+ * a page, so an erased id stays readable in data.mdb long after the
+ * erasure (until the page happens to be overwritten). This copies every
+ * live record,
+ * one by one, into a new environment in dir/scrub.tmp/ (fresh pages hold
+ * only what was written to them), syncs it, closes the store, renames the
+ * copy over data.mdb, syncs the directory and reopens the store.
+ * Cost: reads and writes the whole live store (one pass, in write
+ * transactions of 64k records on the copy) while no other store call can
+ * run; needs free disk space for one more copy. Must be called with no
+ * transaction open. *bytes_before / *bytes_after (may be NULL) receive
+ * the file sizes. On a failure before the rename the old file stays in
+ * use; if the store cannot be reopened, store_is_open() turns 0 and only
+ * store_destroy() may be called. */
+int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after) STORE_WUR;
+
+/* 1 while the store is usable (always, except after a failed reopen in
+ * store_scrub). */
+int store_is_open(const store_t *self);
 
 #endif

@@ -136,6 +136,12 @@ int store__meta_put(store_txn_t *txn, const char *name, uint64_t value) STORE_WU
  * counters disagree with the tables) and clamped to 0. */
 int store__meta_add(store_txn_t *txn, const char *name, int64_t delta) STORE_WUR;
 
+/* Close the environment (no transaction may be open) and open it again
+ * from the files in the store's directory, tables and all. For
+ * store_scrub, after it replaced data.mdb. Returns 0 or a STORE_E* code;
+ * on failure self->env is NULL. */
+int store__reopen(store_t *self) STORE_WUR;
+
 /* ---- store_index.c: entity index entries ------------------------------ */
 
 /* Insert (op > 0) or delete (op < 0) every index entry of g / v. Deleting

@@ -706,6 +706,18 @@ static int s_set_common_opts(void *sock)
     return 0;
 }
 
+/* Make sock a CURVE client with h's keys when h->curve is set. */
+static int s_set_curve(const harness_t *h, void *sock)
+{
+    if (!h->curve)
+        return 0;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, h->curve_server, 32) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, h->curve_public, 32) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, h->curve_secret, 32) != 0)
+        return -1;
+    return 0;
+}
+
 hclient_t *hclient_new(harness_t *h, int zmq_type, const char *endpoint)
 {
     s_registry_t *reg = h->registry;
@@ -722,7 +734,7 @@ hclient_t *hclient_new(harness_t *h, int zmq_type, const char *endpoint)
         fprintf(stderr, "harness: zmq_socket: %s\n", zmq_strerror(errno));
         goto fail;
     }
-    if (s_set_common_opts(self->sock) != 0) {
+    if (s_set_common_opts(self->sock) != 0 || s_set_curve(h, self->sock) != 0) {
         fprintf(stderr, "harness: setsockopt: %s\n", zmq_strerror(errno));
         goto fail;
     }
@@ -1274,7 +1286,8 @@ Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *r
         snprintf(err, sizeof err, "zmq_socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (s_set_common_opts(sock) != 0 || zmq_connect(sock, h->query_ep) != 0) {
+    if (s_set_common_opts(sock) != 0 || s_set_curve(h, sock) != 0 ||
+        zmq_connect(sock, h->query_ep) != 0) {
         snprintf(err, sizeof err, "connect %s: %s", h->query_ep, zmq_strerror(errno));
         goto fail;
     }

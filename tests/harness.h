@@ -89,6 +89,12 @@ typedef struct harness {
     int last_status; /* waitpid status of the last daemon to exit */
     int starts;      /* how many times the daemon was started */
     bool passed;     /* set by harness_pass(); else teardown dumps the log */
+    /* CurveZMQ: when curve is set, every client socket made afterwards
+     * (hclient_new, harness_query) is a CURVE client with these keys. */
+    bool curve;
+    uint8_t curve_server[32]; /* the daemon's public key */
+    uint8_t curve_public[32]; /* the client's key pair */
+    uint8_t curve_secret[32];
     /* private */
     void *registry; /* open sockets, closed at destroy */
 } harness_t;

@@ -143,18 +143,42 @@ def _read_jsonl(path):
 # The client
 
 
+def _curve_keys(client_cert, server_cert):
+    """(public, secret, server public) from czmq certificate files, or None."""
+    if not client_cert and not server_cert:
+        return None
+    if not client_cert or not server_cert:
+        raise PasserelleError("CurveZMQ needs both a client certificate (with its secret key) "
+                              "and the server's public certificate")
+    import zmq.auth  # reads the ZPL certificate files that czmq and matchctl keygen write
+    public, secret = zmq.auth.load_certificate(client_cert)
+    server, _ = zmq.auth.load_certificate(server_cert)
+    if not secret:
+        raise PasserelleError("%s holds no secret key: give the NAME_secret file" % client_cert)
+    return public, secret, server
+
+
 class Client:
     """A connection to one matcherd.
 
     Endpoints default to the environment (PASSERELLE_INGEST, PASSERELLE_FEED,
     PASSERELLE_QUERY) and then to the loopback defaults. Sockets are opened
     lazily. Not thread-safe: use one Client per thread.
+
+    CurveZMQ (a daemon with [security] mode = curve): client_cert is this
+    client's certificate with its secret key (the NAME_secret file written by
+    `matchctl keygen NAME`), server_cert the daemon's public certificate;
+    they default to PASSERELLE_CLIENT_CERT and PASSERELLE_SERVER_CERT. With
+    both set every socket encrypts and authenticates; with neither, none does.
     """
 
-    def __init__(self, ingest=None, feed=None, query=None, timeout_ms=5000, context=None):
+    def __init__(self, ingest=None, feed=None, query=None, timeout_ms=5000, context=None,
+                 client_cert=None, server_cert=None):
         self.ingest = ingest or os.environ.get("PASSERELLE_INGEST") or DEFAULT_INGEST
         self.feed = feed or os.environ.get("PASSERELLE_FEED") or DEFAULT_FEED
         self.query = query or os.environ.get("PASSERELLE_QUERY") or DEFAULT_QUERY
+        self._curve = _curve_keys(client_cert or os.environ.get("PASSERELLE_CLIENT_CERT"),
+                                  server_cert or os.environ.get("PASSERELLE_SERVER_CERT"))
         self.timeout_ms = int(timeout_ms)
         self._own_ctx = context is None
         self._ctx = context or zmq.Context()
@@ -189,6 +213,8 @@ class Client:
             raise PasserelleError("the client is closed")
         s = self._ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)
+        if self._curve:
+            s.curve_publickey, s.curve_secretkey, s.curve_serverkey = self._curve
         s.connect(endpoint)
         return s
 

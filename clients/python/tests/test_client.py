@@ -592,5 +592,50 @@ class PurgedTest(unittest.TestCase):
             d.stop()
 
 
+class CurveTest(unittest.TestCase):
+    """A daemon in [security] mode = curve: keys, roles, a school's scope."""
+
+    @shows_daemon_log
+    def test_curve_client(self):
+        import zmq.auth
+        base = os.path.join(_TMP, "curve")
+        keys, allowed = os.path.join(base, "keys"), os.path.join(base, "clients")
+        for d in (keys, allowed):
+            os.makedirs(d, exist_ok=True)
+        zmq.auth.create_certificates(keys, "server", metadata={"name": "server"})
+        zmq.auth.create_certificates(allowed, "school", metadata={"name": "school"})
+        with open(os.path.join(base, "roles"), "w") as fh:
+            fh.write("school school 0650098Y\n")
+        d = Daemon("curve", config="[security]\nmode = curve\nserver_cert = %s\nclients_dir = %s\n"
+                   "roles = %s\n" % (os.path.join(keys, "server.key_secret"), allowed,
+                                       os.path.join(base, "roles")))
+        self.daemons = [d]
+        certs = dict(client_cert=os.path.join(allowed, "school.key_secret"),
+                     server_cert=os.path.join(keys, "server.key"))
+        old = {k: os.environ.get(k) for k in ("PASSERELLE_CLIENT_CERT", "PASSERELLE_SERVER_CERT")}
+        os.environ["PASSERELLE_CLIENT_CERT"] = certs["client_cert"]
+        os.environ["PASSERELLE_SERVER_CERT"] = certs["server_cert"]
+        try:
+            d.start()  # its readiness check uses the environment's keys
+            with passerelle.Client(ingest=d.ingest, query=d.query, timeout_ms=5000, **certs) as c:
+                acks = c.post([graduate("cv-1", "0650098Y"), graduate("cv-2", "0310099Z")])
+                self.assertEqual(acks[0].status, ACCEPTED, acks[0])
+                self.assertEqual(acks[1].status, REJECTED, acks[1])
+                self.assertEqual(acks[1].error, ingest_pb2.ERROR_CODE_FORBIDDEN, acks[1])
+            for k in old:
+                del os.environ[k]
+            with passerelle.Client(query=d.query, timeout_ms=500) as plain:
+                with self.assertRaises(passerelle.Timeout):
+                    plain.health()
+            self.assertEqual(d.stop(), 0)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            d.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,186 @@
+/* store_scrub.c - rewrite the store so that deleted data leaves no bytes
+ * behind (see store_scrub in store.h).
+ *
+ * Why a record-by-record copy rather than mdb_env_copy2(MDB_CP_COMPACT),
+ * which also drops the free pages: the compacting copy carries each live
+ * page over as LMDB laid it out, and whether the unused middle of a page
+ * (where a deleted record's bytes stay after mdb_del) reaches the copy
+ * depends on LMDB internals. Writing every live record again into a new
+ * environment makes the guarantee ours: each page of the copy starts
+ * zeroed and receives only records that are still in the store.
+ */
+#include "store_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_CHUNK 65536 /* records per write transaction of the copy */
+
+static int s_fsync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+    int rc = (fd >= 0 && fsync(fd) == 0) ? 0 : STORE_EIO;
+    if (rc != 0)
+        store__log(STORE_LOG_ERROR, "store: scrub: fsync %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        (void)close(fd); /* synced above: nothing left to lose */
+    return rc;
+}
+
+static uint64_t s_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Remove dir/scrub.tmp and what an interrupted scrub left in it. */
+static void s_rm_tmp(const char *tmp)
+{
+    char path[4096 + 16];
+    static const char *files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp, files[i]) < sizeof path)
+            (void)unlink(path); /* absent is fine */
+    }
+    (void)rmdir(tmp); /* absent is fine */
+}
+
+/* Copy table src (opened in rtxn) into the new environment, committing
+ * every S_CHUNK records. *wtxn is the open write transaction. */
+static int s_copy_table(MDB_env *dst, MDB_txn **wtxn, MDB_txn *rtxn, MDB_dbi src, const char *name,
+                        size_t *since_commit)
+{
+    unsigned flags;
+    MDB_dbi d;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_dbi_flags(rtxn, src, &flags);
+    if (rc == 0)
+        rc = mdb_dbi_open(*wtxn, name, (flags & ~(unsigned)MDB_CREATE) | MDB_CREATE, &d);
+    if (rc == 0)
+        rc = mdb_cursor_open(rtxn, src, &cur);
+    for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+        rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+        if (rc != 0)
+            break;
+        /* keys arrive in the table's order: append, except between dups */
+        rc = mdb_put(*wtxn, d, &k, &v, (flags & MDB_DUPSORT) ? 0 : MDB_APPEND);
+        if (rc == 0 && ++*since_commit >= S_CHUNK) {
+            *since_commit = 0;
+            rc = mdb_txn_commit(*wtxn);
+            *wtxn = NULL;
+            if (rc == 0)
+                rc = mdb_txn_begin(dst, NULL, 0, wtxn);
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        store__log(STORE_LOG_ERROR, "store: scrub: copying table %s: %s", name, mdb_strerror(rc));
+        return store__map_rc(rc);
+    }
+    return 0;
+}
+
+/* Write the copy into tmp/data.mdb and sync it. */
+static int s_copy(store_t *self, const char *tmp)
+{
+    MDB_env *dst = NULL;
+    MDB_txn *rtxn = NULL, *wtxn = NULL;
+    size_t since = 0;
+    int rc = mdb_env_create(&dst);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(dst, self->map_bytes);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(dst, S_DBI_COUNT);
+    if (rc == 0)
+        rc = mdb_env_open(dst, tmp, MDB_NOTLS | MDB_NOSYNC, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rtxn);
+    if (rc == 0)
+        rc = mdb_txn_begin(dst, NULL, 0, &wtxn);
+    if (rc != 0) {
+        store__log(STORE_LOG_ERROR, "store: scrub: opening the copy in %s: %s", tmp,
+                   mdb_strerror(rc));
+        rc = store__map_rc(rc);
+        goto done;
+    }
+    for (int i = 0; i < S_DBI_COUNT && rc == 0; i++)
+        rc = s_copy_table(dst, &wtxn, rtxn, self->dbi[i], store__table_name(i), &since);
+    if (rc == 0) {
+        int crc = mdb_txn_commit(wtxn);
+        wtxn = NULL;
+        if (crc == 0)
+            crc = mdb_env_sync(dst, 1);
+        if (crc != 0) {
+            store__log(STORE_LOG_ERROR, "store: scrub: writing the copy: %s", mdb_strerror(crc));
+            rc = store__map_rc(crc);
+        }
+    }
+done:
+    if (wtxn)
+        mdb_txn_abort(wtxn);
+    if (rtxn)
+        mdb_txn_abort(rtxn);
+    if (dst)
+        mdb_env_close(dst);
+    return rc;
+}
+
+int store_is_open(const store_t *self)
+{
+    return self != NULL && self->env != NULL;
+}
+
+int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
+{
+    char tmp[4096], from[4096];
+    if (self == NULL || self->env == NULL || self->in_txn || self->read_only)
+        return STORE_EINVAL;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/scrub.tmp", self->dir) >= sizeof tmp ||
+        (size_t)snprintf(from, sizeof from, "%s/data.mdb", tmp) >= sizeof from)
+        return STORE_EINVAL;
+    uint64_t before = s_file_size(self->data_path);
+    s_rm_tmp(tmp);
+    if (mkdir(tmp, 0700) != 0) {
+        store__log(STORE_LOG_ERROR, "store: scrub: mkdir %s: %s", tmp, strerror(errno));
+        return STORE_EIO;
+    }
+    int rc = s_copy(self, tmp);
+    if (rc == 0)
+        rc = s_fsync_path(from, 0);
+    if (rc != 0) {
+        s_rm_tmp(tmp);
+        return rc;
+    }
+    if (self->rtxn != NULL)
+        mdb_txn_abort(self->rtxn);
+    self->rtxn = NULL;
+    mdb_env_close(self->env); /* nothing is open: the loop is between calls */
+    self->env = NULL;
+    if (rename(from, self->data_path) != 0) {
+        store__log(STORE_LOG_ERROR, "store: scrub: rename %s: %s; keeping the old file", from,
+                   strerror(errno));
+        rc = STORE_EIO;
+    }
+    s_rm_tmp(tmp);
+    if (rc == 0)
+        rc = s_fsync_path(self->dir, 1);
+    int orc = store__reopen(self);
+    if (orc != 0) {
+        store__log(STORE_LOG_ERROR, "store: scrub: cannot reopen the store: %s",
+                   store_strerror(orc));
+        return STORE_EIO;
+    }
+    if (bytes_before)
+        *bytes_before = before;
+    if (bytes_after)
+        *bytes_after = s_file_size(self->data_path);
+    return rc;
+}
