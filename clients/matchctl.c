@@ -34,6 +34,7 @@ static const s_command_t s_commands[] = {
     {"withdraw", matchctl_withdraw, "a graduate is no longer available (hired, left)"},
     {"close", matchctl_close, "a vacancy is closed (filled, cancelled, expired)"},
     {"erase", matchctl_erase, "erase every trace of a graduate"},
+    {"backup", matchctl_backup, "make the daemon write a consistent copy of its store"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "passerelle/v1/query.pb-c.h"
 
@@ -47,6 +48,10 @@ int matchctl_subscribe(int argc, char **argv);
 int matchctl_withdraw(int argc, char **argv);
 int matchctl_close(int argc, char **argv);
 int matchctl_erase(int argc, char **argv);
+int matchctl_backup(int argc, char **argv);
+
+/* Print st in the Prometheus text exposition format (matchctl_prom.c). */
+void matchctl_prometheus_print(FILE *out, const Passerelle__V1__Stats *st);
 
 /* Post the JSON lines of jsonl to the ingest endpoint and report the acks
  * as `matchctl post` does, naming the input `what`. timeout_ms 0 means the

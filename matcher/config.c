@@ -38,6 +38,7 @@ void config_defaults(config_t *cfg)
     cfg->start_window_days = 90;
     cfg->retention_days = 90;
     cfg->retention_max_updates = 0;
+    cfg->slow_commit_ms = 1000;
 }
 
 static int s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -117,6 +118,7 @@ static const s_option_t s_options[] = {
     S_INT("sockets", "rcvhwm", rcvhwm, 1, 10000000),
     {"log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0},
     {"log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0},
+    S_INT("log", "slow_commit_ms", slow_commit_ms, 0, 3600000),
     S_STR("reference", "dir", reference_dir),
     S_INT("matching", "k", k, 1, 100),
     S_DBL("matching", "weight_skills", w_skills, 0, 1000),

@@ -37,6 +37,7 @@ typedef struct {
     double start_window_days;         /* [matching] start_window_days */
     int retention_days;               /* [feed] retention_days: 0 = forever */
     size_t retention_max_updates;     /* [feed] retention_max_updates: 0 = no limit */
+    int slow_commit_ms;               /* [log] slow_commit_ms: warn above; 0 = never */
 } config_t;
 
 /* Fill *cfg with the embedded defaults: data in ./passerelle-data,

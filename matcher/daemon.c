@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -21,6 +22,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 #include "query.h"
 #include "rebuild.h"
 #include "reference.h"
@@ -95,19 +97,22 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
                   const config_t *cfg, engine_t *engine)
 {
     int64_t next_housekeeping = clock_now_ms();
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         {ingest_socket(ingest), 0, ZMQ_POLLIN, 0},
         {query_socket(query), 0, ZMQ_POLLIN, 0},
         {feed_socket(feed), 0, ZMQ_POLLIN, 0},
+        {NULL, -1, ZMQ_POLLIN, 0}, /* a running backup's end */
     };
     while (!s_stop) {
+        items[3].fd = query_backup_fd(query);
+        items[3].revents = 0;
         int64_t now = clock_now_ms();
         if (now >= next_housekeeping) {
             s_housekeeping(store, cfg, engine, feed);
             next_housekeeping = now + S_HOUSEKEEPING_MS;
         }
         long timeout = (long)(next_housekeeping - now);
-        int rc = zmq_poll(items, 3, timeout < 1000 ? timeout : 1000);
+        int rc = zmq_poll(items, items[3].fd >= 0 ? 4 : 3, timeout < 1000 ? timeout : 1000);
         if (rc == -1) {
             if (errno == EINTR)
                 continue;
@@ -120,7 +125,10 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
             return -1;
         if (items[2].revents & ZMQ_POLLIN)
             feed_handle_subscriptions(feed);
+        if (items[3].fd >= 0 && (items[3].revents & ZMQ_POLLIN))
+            query_backup_done(query);
     }
+    notify_stopping();
     /* Stopping: tell producers whose events are queued to resend them. */
     while (ingest_process(ingest, 1) > 0)
         ;
@@ -175,6 +183,29 @@ static reference_t *s_reference(const config_t *cfg, store_t *store, int *change
     return ref;
 }
 
+static int s_stats_fn(store_txn_t *txn, void *arg)
+{
+    return store_stats(txn, arg);
+}
+
+/* The start-up line, and READY=1 to the service manager. */
+static void s_ready(const config_t *cfg, store_t *store, const char *security)
+{
+    store_stats_t ss;
+    char status[CONFIG_ENDPOINT_MAX + 96];
+    if (store_read(store, s_stats_fn, &ss) != 0)
+        memset(&ss, 0, sizeof ss); /* logged by the store; the sizes show as 0 */
+    log_info("matcherd %s ready: store %s (%.1f MiB, map %.0f MiB, %llu events, %llu graduates, "
+             "%llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
+             PASSERELLE_VERSION, cfg->data_dir, (double)ss.file_bytes / 1048576.0,
+             (double)ss.map_bytes / 1048576.0, (unsigned long long)ss.events,
+             (unsigned long long)ss.graduates, (unsigned long long)ss.vacancies, cfg->ingest,
+             cfg->feed, cfg->query, cfg->k, security);
+    (void)snprintf(status, sizeof status, "serving: %llu events stored, query %s",
+                   (unsigned long long)ss.events, cfg->query);
+    notify_ready(status);
+}
+
 int daemon_run(const config_t *cfg)
 {
     counters_t counters;
@@ -226,9 +257,7 @@ int daemon_run(const config_t *cfg)
         }
         log_info("ranked lists recomputed for %llu entities", (unsigned long long)n);
     }
-    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security none "
-             "(loopback only)",
-             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k);
+    s_ready(cfg, store, "none (loopback only)" /* the security mode */);
     if (s_loop(ingest, query, feed, store, cfg, engine) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "explain.h"
 #include "log.h"
 #include "strmap.h"
@@ -20,6 +21,7 @@ typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
     uint8_t publish; /* 0: stored only (the anonymised copy) */
+    uint8_t kind;    /* FEED_ENTERED / UPDATED / LEFT, for the metrics */
     size_t off, len; /* payload in the outbox buffer */
 } s_pending_t;
 
@@ -114,6 +116,34 @@ void *feed_socket(feed_t *self)
     return self->sock;
 }
 
+/* XPUB passes on the first subscription to a prefix and the last
+ * unsubscription from it, so the gauge counts distinct prefixes. One info
+ * line per change, at most S_SUB_LOG_PER_S a second (the rest are summed
+ * up in the next line), so that a reconnect storm cannot flood the log. */
+#define S_SUB_LOG_PER_S 5
+
+static void s_log_subscription(feed_t *self, int subscribe, const char *topic, int len)
+{
+    static int64_t window_s;
+    static int logged;
+    static unsigned long suppressed;
+    int64_t now_s = clock_now_ms() / 1000;
+    if (now_s != window_s) {
+        window_s = now_s;
+        logged = 0;
+    }
+    if (logged >= S_SUB_LOG_PER_S) {
+        suppressed++;
+        return;
+    }
+    logged++;
+    log_info("feed: %s \"%.*s\"; %llu topic prefixes subscribed%s",
+             subscribe ? "subscribe" : "unsubscribe", len, topic,
+             (unsigned long long)self->counters->subscriptions_now,
+             suppressed ? " (more subscription changes not logged)" : "");
+    suppressed = 0;
+}
+
 void feed_handle_subscriptions(feed_t *self)
 {
     char buf[512];
@@ -121,9 +151,13 @@ void feed_handle_subscriptions(feed_t *self)
     while ((n = zmq_recv(self->sock, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0) {
         if (n >= 1 && (buf[0] == 1 || buf[0] == 0)) {
             int len = n - 1 < (int)sizeof buf - 1 ? n - 1 : (int)sizeof buf - 2;
-            log_debug("feed: %s \"%.*s\"", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1);
-            if (buf[0])
+            if (buf[0]) {
                 self->counters->subscriptions++;
+                self->counters->subscriptions_now++;
+            } else if (self->counters->subscriptions_now > 0) {
+                self->counters->subscriptions_now--;
+            }
+            s_log_subscription(self, buf[0], buf + 1, len);
         }
     }
 }
@@ -241,6 +275,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
     memcpy(p->topics, topics->topics, sizeof p->topics);
     p->n_topics = topics->n_topics;
+    p->kind = c->kind;
     return p;
 }
 
@@ -299,6 +334,8 @@ void feed_publish(feed_t *self)
 {
     for (size_t i = 0; i < self->n_pending; i++) {
         const s_pending_t *p = &self->pending[i];
+        if (p->publish && p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
+            self->counters->matches_by_kind[p->kind]++;
         for (size_t t = 0; p->publish && t < p->n_topics; t++) {
             /* XPUB never blocks: a full subscriber queue drops silently in
              * libzmq; the subscriber sees the gap in sequence numbers. */

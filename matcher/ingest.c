@@ -102,6 +102,7 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
 {
     memset(&it->verdict, 0, sizeof it->verdict);
     it->ev.event_id[0] = '\0';
+    it->ev.type = 0; /* unknown until validation reads the body */
     it->seq = 0;
     it->superseded = 0;
     it->status = 0;
@@ -139,6 +140,25 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
     passerelle__v1__event__free_unpacked(msg, NULL);
 }
 
+/* Record a write transaction of `valid` events that took dt_us and ended
+ * with rc: latency histogram, batch size histogram, and a warning when it
+ * was slower than log.slow_commit_ms. */
+static void s_observe_commit(ingest_t *self, size_t valid, uint64_t dt_us, int rc)
+{
+    counters_t *c = self->counters;
+    c->commit_us_last = dt_us;
+    if (dt_us > c->commit_us_max)
+        c->commit_us_max = dt_us;
+    counters_observe(&c->commit_seconds, counters_commit_le_s, COUNTERS_COMMIT_BUCKETS - 1,
+                     (double)dt_us / 1e6);
+    if (rc == 0)
+        counters_observe(&c->batch_size, counters_batch_le, COUNTERS_BATCH_BUCKETS - 1,
+                         (double)valid);
+    if (self->cfg->slow_commit_ms > 0 && dt_us >= (uint64_t)self->cfg->slow_commit_ms * 1000)
+        log_warnx("ingest: slow commit: %zu events in %.1f ms (log.slow_commit_ms is %d)", valid,
+                  (double)dt_us / 1000.0, self->cfg->slow_commit_ms);
+}
+
 /* Commit the valid items of a batch; on failure answer them RETRY. */
 static void s_commit(ingest_t *self, size_t n, int shutting_down)
 {
@@ -157,13 +177,13 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
         uint64_t t0 = clock_mono_us();
         rc = store_write(self->store, apply_batch, &batch);
         uint64_t dt = clock_mono_us() - t0;
-        self->counters->commit_us_last = dt;
-        if (dt > self->counters->commit_us_max)
-            self->counters->commit_us_max = dt;
+        s_observe_commit(self, valid, dt, rc);
         if (rc == 0) {
             self->counters->batches++;
             if (valid > self->counters->batch_max)
                 self->counters->batch_max = valid;
+            if (!self->counters->store_ok)
+                log_info("ingest: commits succeed again (%zu events committed)", valid);
             self->counters->store_ok = 1;
             if (self->feed)
                 feed_publish(self->feed); /* only what is on disk goes out */
@@ -173,6 +193,7 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
             feed_reset(self->feed);
         code = rc == STORE_EFULL || rc == STORE_ENOSPC ? E(STORE_FULL) : E(STORE_FAILED);
         self->counters->store_ok = 0;
+        self->counters->commit_failures++;
         (void)snprintf(self->counters->store_detail, sizeof self->counters->store_detail,
                        "last commit failed: %s", store_strerror(rc));
         log_errorx("ingest: commit of %zu events failed: %s; answered RETRY", valid,
@@ -194,6 +215,8 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
 static void s_count(ingest_t *self, const apply_item_t *it)
 {
     counters_t *c = self->counters;
+    if (it->ev.type < COUNTERS_EVENT_TYPES && it->status > 0 && it->status < COUNTERS_STATUSES)
+        c->events[it->ev.type][it->status]++;
     switch (it->status) {
     case APPLY_ACCEPTED:
         c->accepted++;

@@ -501,6 +501,8 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_tables_open(txn, *created);
     if (rc == 0 && *created)
         rc = s_format_put(txn);
+    if (rc == 0)
+        rc = store__list_entries_init(txn);
     return rc;
 }
 
@@ -591,6 +593,10 @@ void store_destroy(store_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     store_t *self = *self_p;
+    if (self->backup != NULL) {
+        store__log(STORE_LOG_ERROR, "store %s: closed with a backup unfinished", self->dir);
+        store__backup_wait(self); /* never close the env under the copy */
+    }
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
     if (self->env != NULL)
@@ -641,6 +647,7 @@ static int s_grow(store_t *self)
         return STORE_EFULL;
     }
     size_t want = old > self->map_max_bytes / 2 ? self->map_max_bytes : old * 2;
+    store__backup_wait(self); /* its read txn must end before the map changes */
     int rc = mdb_env_set_mapsize(self->env, want);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize %zu: %s", self->dir, want,
@@ -775,6 +782,8 @@ static int s_stats_counters(store_txn_t *txn, store_stats_t *out)
         rc = store__meta_get(txn, STORE_META_MATCH_LAST, &out->matches);
     if (rc == 0)
         rc = store__match_first(txn, &out->matches_first);
+    out->vacancy_list_entries = store_list_entries(txn, STORE_ENTITY_VACANCY);
+    out->graduate_list_entries = store_list_entries(txn, STORE_ENTITY_GRADUATE);
     return rc;
 }
 

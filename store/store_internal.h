@@ -88,7 +88,8 @@ struct store {
      * and saves 10-20 KB of stack or a malloc per event. */
     store_graduate_t old_g;
     store_vacancy_t old_v;
-    store_list_t old_l; /* the stored list in store_list_put / erasure */
+    store_list_t old_l;          /* the stored list in store_list_put / erasure */
+    struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
 };
 
 struct store_txn {
@@ -170,6 +171,14 @@ int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *fo
  * from those lists already; leftover rows are deleted and logged, but the
  * lists' values are not rewritten). *found is set to 1 if any row went. */
 int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *found) STORE_WUR;
+
+/* Wait until the running backup, if any, has finished reading the env, so
+ * that mdb_env_set_mapsize() may be called. */
+void store__backup_wait(store_t *self);
+
+/* Count the entries of every stored list into the entry counters once, on
+ * a store written before they existed (a no-op afterwards). Write txn. */
+int store__list_entries_init(store_txn_t *txn) STORE_WUR;
 
 /* ---- store_match.c ---------------------------------------------------- */
 
