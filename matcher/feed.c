@@ -35,6 +35,9 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
+    int64_t drop_log_ms;     /* last "dropped" line */
+    uint64_t drops_unlogged; /* drops since that line */
+    uint64_t drops_seen;     /* counters->feed_dropped when last looked at */
 };
 
 static const char *s_sector_names[] = {
@@ -330,6 +333,25 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     return store_match_append(txn, &m);
 }
 
+/* Drops happen in bursts (a slow subscriber past its high-water mark):
+ * one warning a minute at most, with the count since the last one. */
+static void s_log_drops(feed_t *self)
+{
+    uint64_t dropped = self->counters->feed_dropped;
+    if (dropped == self->drops_seen)
+        return;
+    self->drops_unlogged += dropped - self->drops_seen;
+    self->drops_seen = dropped;
+    int64_t now = clock_now_ms();
+    if (now - self->drop_log_ms < 60000)
+        return;
+    log_warnx("feed: %llu messages dropped at the high-water mark since the last such line "
+              "(subscribers repair gaps by replay)",
+              (unsigned long long)self->drops_unlogged);
+    self->drop_log_ms = now;
+    self->drops_unlogged = 0;
+}
+
 void feed_publish(feed_t *self)
 {
     for (size_t i = 0; i < self->n_pending; i++) {
@@ -348,6 +370,7 @@ void feed_publish(feed_t *self)
             self->counters->feed_published++;
         }
     }
+    s_log_drops(self);
     strmap_each(self->staged, s_commit_topic, self); /* the batch is on disk */
     feed_reset(self);
 }

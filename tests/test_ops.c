@@ -464,6 +464,24 @@ static void test_health_not_ready_when_store_full(void **state)
     s_expect_code(&r, 1, "post until the store is full");
     assert_non_null(strstr(r.out, "ERROR_CODE_STORE_FULL"));
     s_result_free(&r);
+    /* A smaller batch may still fit after a large one failed, and a commit
+     * that succeeds makes the daemon ready again: send single events until
+     * one is answered RETRY, so that the last commit is a failed one. */
+    hclient_t *c = hclient_new(h, ZMQ_DEALER, h->ingest_ep);
+    assert_non_null(c);
+    static hev_t e;
+    int retry = 0;
+    for (int i = 0; i < 5000 && !retry; i++) {
+        (void)snprintf(id, sizeof id, "g-one-%d", i);
+        (void)snprintf(eid, sizeof eid, "ev-one-%d", i);
+        hev_graduate(&e, "ep-tarbes", eid, HARNESS_T0_MS, id);
+        Passerelle__V1__Ack *ack = hclient_call(c, &e, HARNESS_ACK_TIMEOUT_MS);
+        assert_non_null(ack);
+        retry = ack->status == H_RETRY;
+        passerelle__v1__ack__free_unpacked(ack, NULL);
+    }
+    assert_true(retry);
+    hclient_destroy(&c);
     const char *health[] = {"health", "--query", h->query_ep, "--timeout", "2000", NULL};
     r = s_matchctl_run(h, health);
     s_expect_code(&r, 1, "health, store full");

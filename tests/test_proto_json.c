@@ -658,7 +658,7 @@ static void test_render_defaults(void **state)
     text = proto_json_render(&stats.base, PROTO_JSON_DEFAULTS);
     assert_non_null(text);
     assert_non_null(strstr(text, "{\"version\":\"\",\"uptimeS\":\"0\",\"graduates\":\"0\","));
-    assert_non_null(strstr(text, ",\"commitUsLast\":\"0\",\"rejectedByError\":{}}"));
+    assert_non_null(strstr(text, ",\"commitUsLast\":\"0\",\"rejectedByError\":{}"));
     free(text);
     /* fields with presence (messages, oneof members) are not invented */
     s_render_is(&ev.base, PROTO_JSON_DEFAULTS,
