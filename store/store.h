@@ -11,7 +11,8 @@
  * Nothing outside store/ sees LMDB. Nothing in store/ knows ZeroMQ or
  * protobuf: event payloads are opaque bytes here.
  *
- * Threading: a store_t is used by one thread. Every function returns 0
+ * Threading: a store_t is used by one thread (a backup, store_backup_start,
+ * reads it from a thread of its own, internally). Every function returns 0
  * (STORE_OK) or a negative STORE_E* code; store_strerror() names it.
  */
 #ifndef STORE_H
