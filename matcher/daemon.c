@@ -39,12 +39,13 @@ static void s_on_signal(int sig)
 
 static void s_store_log(int level, const char *msg)
 {
+    /* the store's lines name it already ("store: ...", "store DIR: ...") */
     if (level == STORE_LOG_ERROR)
-        log_errorx("store: %s", msg);
+        log_errorx("%s", msg);
     else if (level == STORE_LOG_WARN)
-        log_warnx("store: %s", msg);
+        log_warnx("%s", msg);
     else
-        log_info("store: %s", msg);
+        log_info("%s", msg);
 }
 
 static int s_signals(void)

@@ -238,7 +238,7 @@ fail_free:
         free(b);
     }
 fail:
-    store__log(STORE_LOG_WARN, "backup refused: %s", why);
+    store__log(STORE_LOG_WARN, "store: backup refused: %s", why);
     if (err != NULL)
         *err = rc;
     return NULL;
@@ -282,7 +282,7 @@ void store__backup_wait(store_t *self)
     (void)pthread_mutex_lock(&b->mu);
     if (!b->copied)
         store__log(STORE_LOG_WARN,
-                   "the map must grow while a backup to %s is being copied; writes wait "
+                   "store: the map must grow while a backup to %s is being copied; writes wait "
                    "for the copy to end",
                    b->dir);
     while (!b->copied)
