@@ -23,6 +23,8 @@ static const double counters_batch_le[COUNTERS_BATCH_BUCKETS - 1] = {1,  2,   4,
 static const double counters_commit_le_s[COUNTERS_COMMIT_BUCKETS - 1] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
+_Static_assert(COUNTERS_BATCH_BUCKETS <= COUNTERS_COMMIT_BUCKETS, "counters_hist_t holds both");
+
 typedef struct {
     uint64_t n[COUNTERS_COMMIT_BUCKETS]; /* per bucket (not cumulative); the last is +Inf */
     uint64_t count;
