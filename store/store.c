@@ -522,7 +522,7 @@ static int s_sync_dir(const char *dir)
  * the handles usable by later transactions. */
 static int s_tables_open_ro(store_t *self)
 {
-    store_txn_t txn = {self, NULL, 0, 0, 0};
+    store_txn_t txn = {.store = self, .txn = NULL, .write = 0};
     int created = 0;
     int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn.txn);
     if (rc != 0) {
@@ -681,12 +681,14 @@ static int s_commit(store_txn_t *txn, int *map_full)
 /* One attempt of store_write. *map_full tells whether growing may help. */
 static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full)
 {
-    store_txn_t txn = {self, NULL, 1, 0, 0};
+    store_txn_t txn = {.store = self, .txn = NULL, .write = 1};
     *map_full = 0;
     int rc = s_txn_begin(self, 0, &txn.txn);
     if (rc != 0)
         return rc;
     rc = fn(&txn, arg);
+    if (rc == 0 && txn.err == 0)
+        rc = store__list_entries_flush(&txn);
     if (rc == 0 && txn.err != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: store_write: the unit of work went on after a "
@@ -752,7 +754,7 @@ int store_read(store_t *self, store_txn_fn fn, void *arg)
     int rc = s_read_begin(self);
     if (rc != 0)
         return rc;
-    store_txn_t txn = {self, self->rtxn, 0, 0, 0};
+    store_txn_t txn = {.store = self, .txn = self->rtxn, .write = 0};
     self->in_txn = 1;
     rc = fn(&txn, arg);
     self->in_txn = 0;

@@ -281,8 +281,8 @@ int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
         rc = s_list_del(txn, (char)kind, id);
     if (rc == 0 && present != (l->n > 0))
         rc = store__meta_add(txn, s_counter((char)kind), present ? -1 : 1);
-    if (rc == 0 && l->n != was->n)
-        rc = store__meta_add(txn, s_entries_counter((char)kind), (int64_t)l->n - (int64_t)was->n);
+    if (rc == 0)
+        txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] += (int64_t)l->n - (int64_t)was->n;
     return rc;
 }
 
@@ -299,8 +299,8 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
         rc = s_member_op(txn, kind, was->e[i].id, id, -1);
     if (rc == 0 && present && (rc = s_list_del(txn, kind, id)) == 0)
         rc = store__meta_add(txn, s_counter(kind), -1);
-    if (rc == 0 && present && was->n > 0)
-        rc = store__meta_add(txn, s_entries_counter(kind), -(int64_t)was->n);
+    if (rc == 0 && present)
+        txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] -= (int64_t)was->n;
     if (rc == 0)
         rc = s_member_rows_del(txn, s_other(kind), id, &stray);
     /* The caller should have taken id out of those lists first. The rows
@@ -413,6 +413,17 @@ uint64_t store_list_entries(store_txn_t *txn, store_entity_kind_t kind)
         store__meta_get(txn, s_entries_counter((char)kind), &n) != 0)
         return 0; /* failures are logged by store__meta_get */
     return n;
+}
+
+int store__list_entries_flush(store_txn_t *txn)
+{
+    int rc = 0;
+    if (txn->list_entries[0] != 0)
+        rc = store__meta_add(txn, S_META_ENTRIES_V, txn->list_entries[0]);
+    if (rc == 0 && txn->list_entries[1] != 0)
+        rc = store__meta_add(txn, S_META_ENTRIES_G, txn->list_entries[1]);
+    txn->list_entries[0] = txn->list_entries[1] = 0;
+    return rc;
 }
 
 static int s_entries_add(const char *id, const store_list_t *l, void *arg)

@@ -391,6 +391,25 @@ static void test_prometheus_after_known_events(void **state)
     assert_true(s_prom_get(&p, "passerelle_start_time_seconds{}") > 1.7e9);
     free(p.text);
 
+    /* An erasure takes g-mid out of v-1's list and drops its own list. */
+    f = s_open_events(h, "erase.jsonl", more, sizeof more);
+    fprintf(f,
+            "{\"eventId\":\"ev-e-mid\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%lld\","
+            "\"graduateErased\":{\"graduateId\":\"g-mid\",\"schoolId\":\"" SCHOOL "\"}}\n",
+            (long long)HARNESS_T0_MS + 2000);
+    fclose(f);
+    r = s_post(h, more);
+    s_expect_code(&r, 0, "post erasure");
+    s_result_free(&r);
+    p = s_prom_scrape(h);
+    assert_int_equal(
+        (uint64_t)s_prom_get(&p, "passerelle_events_total{status=accepted,type=graduate_erased}"),
+        1);
+    assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_ranked_lists{}"), 2);
+    assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_ranked_list_entries{}"), 2);
+    assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_graduates{}"), 2);
+    free(p.text);
+
     /* The subscriber leaves: the gauge goes back to 0. */
     hclient_destroy(&sub);
     s_wait_stat(h, offsetof(Passerelle__V1__Stats, subscriptions), 0, "subscriptions");
