@@ -1,6 +1,9 @@
 /* test_store_backup.c - store/store_backup.c: hot backups of a real LMDB
  * store while the owner keeps writing, the map growing meanwhile, and the
  * refusals (relative path, a directory holding a store, a second backup).
+ * Also the ranked lists' entry counters that the operations metrics read
+ * (store_list.c): kept per transaction, and counted again at open on a
+ * store that lacks them.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "store.h"
 
@@ -220,11 +224,90 @@ static void test_backup_refusals(void **state)
     store_destroy(&st);
 }
 
+/* ---- the ranked lists' entry counters -------------------------------- */
+
+typedef struct {
+    const char *id;
+    int n;
+} s_list_arg_t;
+
+static int s_list_fn(store_txn_t *txn, void *arg)
+{
+    const s_list_arg_t *a = arg;
+    store_list_t l;
+    memset(&l, 0, sizeof l);
+    l.n = (uint16_t)a->n;
+    for (int i = 0; i < a->n; i++) {
+        (void)snprintf(l.e[i].id, sizeof l.e[i].id, "g-%d", i);
+        l.e[i].micro = 1000000u - (uint32_t)i;
+    }
+    return store_list_put(txn, STORE_ENTITY_VACANCY, a->id, &l);
+}
+
+static uint64_t s_entries(store_t *st)
+{
+    store_stats_t ss;
+    assert_int_equal(store_read(st, s_stats_fn, &ss), 0);
+    return ss.vacancy_list_entries + ss.graduate_list_entries;
+}
+
+/* Delete the entry counters from meta, as in a store written before they
+ * existed. */
+static void s_forget_counters(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    static const char *const keys[] = {"list_entries_counted", "vacancy_list_entries",
+                                       "graduate_list_entries"};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        MDB_val key = {strlen(keys[i]), (void *)keys[i]};
+        assert_int_equal(mdb_del(txn, dbi, &key, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_list_entries_counted_and_recounted(void **state)
+{
+    fx_t *fx = *state;
+    int err = 0;
+    store_t *st = store_new(fx->data, NULL, &err);
+    assert_non_null(st);
+    s_list_arg_t a = {"v-1", 5}, b = {"v-2", 3};
+    assert_int_equal(store_write(st, s_list_fn, &a), 0);
+    assert_int_equal(store_write(st, s_list_fn, &b), 0);
+    assert_int_equal(s_entries(st), 8);
+    a.n = 2; /* shrink */
+    assert_int_equal(store_write(st, s_list_fn, &a), 0);
+    assert_int_equal(s_entries(st), 5);
+    b.n = 0; /* delete */
+    assert_int_equal(store_write(st, s_list_fn, &b), 0);
+    assert_int_equal(s_entries(st), 2);
+    store_destroy(&st);
+
+    s_forget_counters(fx->data);
+    st = store_new(fx->data, NULL, &err); /* counts them again */
+    assert_non_null(st);
+    assert_int_equal(s_entries(st), 2);
+    a.n = 4;
+    assert_int_equal(store_write(st, s_list_fn, &a), 0);
+    assert_int_equal(s_entries(st), 4);
+    store_destroy(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backup_while_writing_and_growing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_backup_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_list_entries_counted_and_recounted, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
