@@ -38,6 +38,7 @@ static const s_command_t s_commands[] = {
     {"reference", matchctl_reference,
      "look up a ROME occupation, RNCP certification, skill or commune"},
     {"keygen", matchctl_keygen, "write a CurveZMQ key pair (czmq certificates NAME, NAME_secret)"},
+    {"backup", matchctl_backup, "make the daemon write a consistent copy of its store"},
 };
 
 #define S_N_COMMANDS (sizeof s_commands / sizeof s_commands[0])

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "passerelle/v1/query.pb-c.h"
 
@@ -110,6 +111,10 @@ int matchctl_post_run(const matchctl_post_opts_t *opts);
  * memory (printed). */
 int matchctl_post_reject(matchctl_post_t *post, size_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+int matchctl_backup(int argc, char **argv);
+
+/* Print st in the Prometheus text exposition format (matchctl_prom.c). */
+void matchctl_prometheus_print(FILE *out, const Passerelle__V1__Stats *st);
 
 /* Post the JSON lines of jsonl to the ingest endpoint and report the acks
  * as `matchctl post` does, naming the input `what`. timeout_ms 0 means the

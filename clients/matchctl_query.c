@@ -29,16 +29,20 @@ typedef struct {
     const char *endpoint;
     unsigned long timeout_ms;
     bool json;
+    bool prometheus;
 } s_opts_t;
 
 static void s_usage(const char *cmd, FILE *out)
 {
     bool stats = strcmp(cmd, "stats") == 0;
 
-    fprintf(out, "Usage: matchctl %s [--query ENDPOINT] [--json] [--timeout MS]\n\n", cmd);
+    fprintf(out, "Usage: matchctl %s [--query ENDPOINT] %s [--timeout MS]\n\n", cmd,
+            stats ? "[--json | --prometheus]" : "[--json]");
     if (stats)
         fprintf(out, "Print matcherd's counters as a \"name  value\" table, or with --json as\n"
-                     "the JSON mapping of passerelle.v1.Stats (every field, zeros included).\n\n");
+                     "the JSON mapping of passerelle.v1.Stats (every field, zeros included),\n"
+                     "or with --prometheus in the Prometheus text format (passerelle_* metrics,\n"
+                     "for node_exporter's textfile collector).\n\n");
     else
         fprintf(out, "Ask matcherd whether it is live (its loop runs) and ready (its store is\n"
                      "open and writable). Prints \"live ready\", or what is wrong.\n\n");
@@ -50,6 +54,7 @@ static void s_usage(const char *cmd, FILE *out)
             "  --help            this text\n\n",
             MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY,
             stats ? "  --json            print the Stats message as JSON\n"
+                    "  --prometheus      print the Prometheus text exposition format\n"
                   : "  --json            print the Health message as JSON\n",
             S_TIMEOUT_DEFAULT);
     if (stats)
@@ -65,11 +70,9 @@ static void s_usage(const char *cmd, FILE *out)
 static int s_parse_args(int argc, char **argv, s_opts_t *opt)
 {
     static const struct option opts[] = {
-        {"query", required_argument, NULL, 'q'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"query", required_argument, NULL, 'q'}, {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},        {"prometheus", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *query = NULL;
     int c;
@@ -83,6 +86,11 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
                 return MATCHCTL_EXIT_USAGE;
             break;
         case 'j': opt->json = true; break;
+        case 'p':
+            if (strcmp(opt->cmd, "stats") != 0)
+                return matchctl_usage_error(opt->cmd, "unknown option '--prometheus'");
+            opt->prometheus = true;
+            break;
         case 'h': s_usage(opt->cmd, stdout); return S_HELP;
         case ':':
             return matchctl_usage_error(opt->cmd, "option '%s' needs a value", argv[optind - 1]);
@@ -91,6 +99,8 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     }
     if (optind < argc)
         return matchctl_usage_error(opt->cmd, "unexpected argument '%s'", argv[optind]);
+    if (opt->json && opt->prometheus)
+        return matchctl_usage_error(opt->cmd, "--json and --prometheus exclude each other");
     opt->endpoint = matchctl_endpoint(query, MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);
     return 0;
 }
@@ -319,6 +329,8 @@ int matchctl_stats(int argc, char **argv)
     if (resp->result_case != PASSERELLE__V1__RESPONSE__RESULT_STATS || resp->stats == NULL) {
         fprintf(stderr, "matchctl stats: the answer holds no stats\n");
         rc = MATCHCTL_EXIT_FAILED;
+    } else if (opt.prometheus) {
+        matchctl_prometheus_print(stdout, resp->stats);
     } else if (opt.json) {
         char *text = proto_json_render(&resp->stats->base, PROTO_JSON_PRETTY | PROTO_JSON_DEFAULTS);
         if (text == NULL) {

@@ -6,8 +6,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
-libjson-c-dev libinih-dev libcmocka-dev libcsv-dev
-python3 python3-zmq python3-protobuf protobuf-compiler
+libjson-c-dev libinih-dev libcmocka-dev libcsv-dev libsystemd-dev systemd
+python3 python3-zmq python3-protobuf protobuf-compiler python3-prometheus-client
 valgrind clang-format"
 
 missing=""

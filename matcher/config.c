@@ -43,6 +43,7 @@ void config_defaults(config_t *cfg)
     cfg->scrub_after_erase_s = 60;
     cfg->graduate_retention_days = 0;
     cfg->closed_retention_days = 0;
+    cfg->slow_commit_ms = 1000;
 }
 
 static int s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -122,6 +123,7 @@ static const s_option_t s_options[] = {
     S_INT("sockets", "rcvhwm", rcvhwm, 1, 10000000),
     {"log", "level", 0, 0, 0, offsetof(config_t, log_level), 3, 0},
     {"log", "syslog", 0, 0, 0, offsetof(config_t, log_syslog), 4, 0},
+    S_INT("log", "slow_commit_ms", slow_commit_ms, 0, 3600000),
     S_STR("reference", "dir", reference_dir),
     S_INT("matching", "k", k, 1, 100),
     S_DBL("matching", "weight_skills", w_skills, 0, 1000),

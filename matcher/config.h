@@ -45,6 +45,7 @@ typedef struct {
     int scrub_after_erase_s;          /* [privacy] scrub_after_erase_s: 0 = never scrub */
     int graduate_retention_days;      /* [privacy] graduate_retention_days: 0 = keep */
     int closed_retention_days;        /* [privacy] closed_vacancy_retention_days: 0 = keep */
+    int slow_commit_ms;               /* [log] slow_commit_ms: warn above; 0 = never */
 } config_t;
 
 enum { CONFIG_SECURITY_NONE = 0, CONFIG_SECURITY_CURVE = 1 };

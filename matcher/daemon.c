@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -22,6 +23,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 #include "privacy.h"
 #include "query.h"
 #include "rebuild.h"
@@ -46,12 +48,13 @@ static void s_on_hup(int sig)
 
 static void s_store_log(int level, const char *msg)
 {
+    /* the store's lines name it already ("store: ...", "store DIR: ...") */
     if (level == STORE_LOG_ERROR)
-        log_errorx("store: %s", msg);
+        log_errorx("%s", msg);
     else if (level == STORE_LOG_WARN)
-        log_warnx("store: %s", msg);
+        log_warnx("%s", msg);
     else
-        log_info("store: %s", msg);
+        log_info("%s", msg);
 }
 
 static int s_signals(void)
@@ -155,13 +158,16 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
 {
     int64_t next_housekeeping = clock_now_ms();
     s_scrub_t scrub = {0, 0};
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[5] = {
         {ingest_socket(ingest), 0, ZMQ_POLLIN, 0},
         {query_socket(query), 0, ZMQ_POLLIN, 0},
         {feed_socket(feed), 0, ZMQ_POLLIN, 0},
-        {auth ? auth_socket(auth) : NULL, 0, ZMQ_POLLIN, 0},
+        {auth ? auth_socket(auth) : NULL, auth ? 0 : -1, ZMQ_POLLIN, 0}, /* fd -1: ignored */
+        {NULL, -1, ZMQ_POLLIN, 0}, /* a running backup's end */
     };
     while (!s_stop) {
+        items[4].fd = query_backup_fd(query);
+        items[4].revents = 0;
         int64_t now = clock_now_ms();
         if (s_hup) {
             s_hup = 0;
@@ -174,10 +180,12 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
             s_housekeeping(store, cfg, engine, feed, counters);
             next_housekeeping = now + S_HOUSEKEEPING_MS;
         }
-        if (s_scrub_maybe(store, cfg, counters, &scrub, now) != 0)
+        /* A scrub closes and reopens the store: never while a backup's
+         * thread is reading it. */
+        if (query_backup_fd(query) < 0 && s_scrub_maybe(store, cfg, counters, &scrub, now) != 0)
             return -1;
         long timeout = (long)(next_housekeeping - now);
-        int rc = zmq_poll(items, auth ? 4 : 3, timeout < 1000 ? timeout : 1000);
+        int rc = zmq_poll(items, items[4].fd >= 0 ? 5 : 4, timeout < 1000 ? timeout : 1000);
         if (rc == -1) {
             if (errno == EINTR)
                 continue;
@@ -192,7 +200,10 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
             feed_handle_subscriptions(feed);
         if (auth && (items[3].revents & ZMQ_POLLIN))
             auth_handle(auth);
+        if (items[4].fd >= 0 && (items[4].revents & ZMQ_POLLIN))
+            query_backup_done(query);
     }
+    notify_stopping();
     /* Stopping: tell producers whose events are queued to resend them. */
     while (ingest_process(ingest, 1) > 0)
         ;
@@ -245,6 +256,29 @@ static reference_t *s_reference(const config_t *cfg, store_t *store, int *change
                   "with %s",
                   rv.stored, rv.version);
     return ref;
+}
+
+static int s_stats_fn(store_txn_t *txn, void *arg)
+{
+    return store_stats(txn, arg);
+}
+
+/* The start-up line, and READY=1 to the service manager. */
+static void s_ready(const config_t *cfg, store_t *store, const char *security)
+{
+    store_stats_t ss;
+    char status[CONFIG_ENDPOINT_MAX + 96];
+    if (store_read(store, s_stats_fn, &ss) != 0)
+        memset(&ss, 0, sizeof ss); /* logged by the store; the sizes show as 0 */
+    log_info("matcherd %s ready: store %s (%.1f MiB, map %.0f MiB, %llu events, %llu graduates, "
+             "%llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
+             PASSERELLE_VERSION, cfg->data_dir, (double)ss.file_bytes / 1048576.0,
+             (double)ss.map_bytes / 1048576.0, (unsigned long long)ss.events,
+             (unsigned long long)ss.graduates, (unsigned long long)ss.vacancies, cfg->ingest,
+             cfg->feed, cfg->query, cfg->k, security);
+    (void)snprintf(status, sizeof status, "serving: %llu events stored, query %s",
+                   (unsigned long long)ss.events, cfg->query);
+    notify_ready(status);
 }
 
 int daemon_run(const config_t *cfg)
@@ -301,9 +335,7 @@ int daemon_run(const config_t *cfg)
         }
         log_info("ranked lists recomputed for %llu entities", (unsigned long long)n);
     }
-    log_info("matcherd %s ready: store %s, ingest %s, feed %s, query %s, K %d, security %s",
-             PASSERELLE_VERSION, cfg->data_dir, cfg->ingest, cfg->feed, cfg->query, cfg->k,
-             auth ? "curve" : "none (loopback only)");
+    s_ready(cfg, store, auth ? "curve" : "none (loopback only)");
     if (s_loop(ingest, query, feed, store, cfg, engine, auth, &counters) == 0) {
         status = 0;
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",

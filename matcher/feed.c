@@ -22,6 +22,7 @@ typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
     uint8_t publish; /* 0: stored only (the anonymised copy) */
+    uint8_t kind;    /* FEED_ENTERED / UPDATED / LEFT, for the metrics */
     size_t off, len; /* payload in the outbox buffer */
 } s_pending_t;
 
@@ -40,6 +41,9 @@ struct feed {
     strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
     size_t subs_spent; /* entries of subs whose count fell to 0 */
     int64_t last_refusal_log_ms;
+    int64_t drop_log_ms;     /* last "dropped" line */
+    uint64_t drops_unlogged; /* drops since that line */
+    uint64_t drops_seen;     /* counters->feed_dropped when last looked at */
 };
 
 static const char *s_sector_names[] = {
@@ -202,6 +206,8 @@ static void s_release(feed_t *self, const char *name, const char *topic)
     (void)snprintf(key, sizeof key, "%s\n%s", name, topic);
     if ((uintptr_t)strmap_get(self->subs, key) == 0)
         return;
+    if (self->counters->subscriptions_now > 0)
+        self->counters->subscriptions_now--;
     self->subs_spent += s_count_add(self->subs, key, -1) == 0;
     self->subs_spent += s_count_add(self->subs, name, -1) == 0;
     if (self->subs_spent > S_SUBS_SPENT)
@@ -249,9 +255,38 @@ static void s_manual(feed_t *self, int sub, const char *user, const char *topic,
         log_warnx("feed: subscribe \"%s\": %s", t, zmq_strerror(errno));
         return;
     }
+    self->counters->subscriptions_now++;
     (void)snprintf(key, sizeof key, "%s\n%s", c->name, t);
     (void)s_count_add(self->subs, key, 1);
     (void)s_count_add(self->subs, c->name, 1);
+}
+
+/* XPUB passes on the first subscription to a prefix and the last
+ * unsubscription from it, so the gauge counts distinct prefixes. One info
+ * line per change, at most S_SUB_LOG_PER_S a second (the rest are summed
+ * up in the next line), so that a reconnect storm cannot flood the log. */
+#define S_SUB_LOG_PER_S 5
+
+static void s_log_subscription(feed_t *self, int subscribe, const char *topic, int len)
+{
+    static int64_t window_s;
+    static int logged;
+    static unsigned long suppressed;
+    int64_t now_s = clock_now_ms() / 1000;
+    if (now_s != window_s) {
+        window_s = now_s;
+        logged = 0;
+    }
+    if (logged >= S_SUB_LOG_PER_S) {
+        suppressed++;
+        return;
+    }
+    logged++;
+    log_info("feed: %s \"%.*s\"; %llu topic prefixes subscribed%s",
+             subscribe ? "subscribe" : "unsubscribe", len, topic,
+             (unsigned long long)self->counters->subscriptions_now,
+             suppressed ? " (more subscription changes not logged)" : "");
+    suppressed = 0;
 }
 
 void feed_handle_subscriptions(feed_t *self)
@@ -264,12 +299,16 @@ void feed_handle_subscriptions(feed_t *self)
         if (n >= 1 && (buf[0] == 1 || buf[0] == 0)) {
             int len = n - 1 < 255 ? (int)n - 1 : 255;
             const char *user = self->manual ? zmq_msg_gets(&msg, "User-Id") : NULL;
-            log_debug("feed: %s \"%.*s\"%s%s", buf[0] ? "subscribe" : "unsubscribe", len, buf + 1,
-                      user ? " from " : "", user ? user : "");
             if (buf[0])
                 self->counters->subscriptions++;
-            if (self->manual)
-                s_manual(self, buf[0], user, buf + 1, n - 1);
+            if (self->manual) {
+                s_manual(self, buf[0], user, buf + 1, n - 1); /* counts what it grants */
+            } else if (buf[0]) {
+                self->counters->subscriptions_now++;
+            } else if (self->counters->subscriptions_now > 0) {
+                self->counters->subscriptions_now--;
+            }
+            s_log_subscription(self, buf[0], buf + 1, len);
         }
     }
     zmq_msg_close(&msg);
@@ -388,6 +427,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
     memcpy(p->topics, topics->topics, sizeof p->topics);
     p->n_topics = topics->n_topics;
+    p->kind = c->kind;
     return p;
 }
 
@@ -442,10 +482,31 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     return store_match_append(txn, &m);
 }
 
+/* Drops happen in bursts (a slow subscriber past its high-water mark):
+ * one warning a minute at most, with the count since the last one. */
+static void s_log_drops(feed_t *self)
+{
+    uint64_t dropped = self->counters->feed_dropped;
+    if (dropped == self->drops_seen)
+        return;
+    self->drops_unlogged += dropped - self->drops_seen;
+    self->drops_seen = dropped;
+    int64_t now = clock_now_ms();
+    if (now - self->drop_log_ms < 60000)
+        return;
+    log_warnx("feed: %llu messages dropped at the high-water mark since the last such line "
+              "(subscribers repair gaps by replay)",
+              (unsigned long long)self->drops_unlogged);
+    self->drop_log_ms = now;
+    self->drops_unlogged = 0;
+}
+
 void feed_publish(feed_t *self)
 {
     for (size_t i = 0; i < self->n_pending; i++) {
         const s_pending_t *p = &self->pending[i];
+        if (p->publish && p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
+            self->counters->matches_by_kind[p->kind]++;
         for (size_t t = 0; p->publish && t < p->n_topics; t++) {
             /* XPUB never blocks: a full subscriber queue drops silently in
              * libzmq; the subscriber sees the gap in sequence numbers. */
@@ -458,6 +519,7 @@ void feed_publish(feed_t *self)
             self->counters->feed_published++;
         }
     }
+    s_log_drops(self);
     strmap_each(self->staged, s_commit_topic, self); /* the batch is on disk */
     feed_reset(self);
 }

@@ -31,8 +31,17 @@ struct ingest {
     size_t batch_max;
     apply_item_t *items;
     envelope_t *env;
-    int64_t last_error_log_ms;
+    int64_t last_error_log_ms;  /* last "commit failed" line */
+    uint64_t failures_unlogged; /* failed commits since that line */
+    int failure_logged;         /* a failure line awaits its recovery line */
+    int64_t last_reject_log_ms; /* last "rejected" line */
+    uint64_t rejects_unlogged;  /* rejections since that line */
 };
+
+/* Rejections and failed commits come in bursts (a producer with a bug, a
+ * full disk): the first of a period is logged in full, the others are
+ * counted and summed up in the next line, so the log stays readable. */
+#define S_LOG_PERIOD_MS 60000
 
 static int s_setopt_int(void *sock, int opt, int val, const char *name)
 {
@@ -176,6 +185,8 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
 {
     memset(&it->verdict, 0, sizeof it->verdict);
     it->ev.event_id[0] = '\0';
+    it->ev.type = 0; /* unknown until validation reads the body */
+    it->ev.source[0] = '\0';
     it->seq = 0;
     it->superseded = 0;
     it->status = 0;
@@ -214,6 +225,63 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
     s_authorise(self, env, it);
 }
 
+/* Record a write transaction of `valid` events that took dt_us and ended
+ * with rc: latency histogram, batch size histogram, and a warning when it
+ * was slower than log.slow_commit_ms. */
+static void s_observe_commit(ingest_t *self, size_t valid, uint64_t dt_us, int rc)
+{
+    counters_t *c = self->counters;
+    c->commit_us_last = dt_us;
+    if (dt_us > c->commit_us_max)
+        c->commit_us_max = dt_us;
+    counters_observe(&c->commit_seconds, counters_commit_le_s, COUNTERS_COMMIT_BUCKETS - 1,
+                     (double)dt_us / 1e6);
+    if (rc == 0)
+        counters_observe(&c->batch_size, counters_batch_le, COUNTERS_BATCH_BUCKETS - 1,
+                         (double)valid);
+    if (self->cfg->slow_commit_ms > 0 && dt_us >= (uint64_t)self->cfg->slow_commit_ms * 1000)
+        log_warnx("ingest: slow commit: %zu events in %.1f ms (log.slow_commit_ms is %d)", valid,
+                  (double)dt_us / 1000.0, self->cfg->slow_commit_ms);
+}
+
+/* A failed commit: the first is logged at once, then one line a period at
+ * most, with the count (a store at its map limit may fail and succeed in
+ * turn as batch sizes vary). Marks the store not ready. */
+static void s_log_commit_failure(ingest_t *self, size_t valid, int rc)
+{
+    int64_t now = clock_now_ms();
+    self->counters->store_ok = 0;
+    self->failures_unlogged++;
+    if (self->last_error_log_ms && now - self->last_error_log_ms < S_LOG_PERIOD_MS)
+        return;
+    log_errorx("ingest: commit of %zu events failed: %s; answered RETRY (%llu failed commits "
+               "since the last such line; not ready until a commit succeeds)",
+               valid, store_strerror(rc), (unsigned long long)self->failures_unlogged);
+    self->last_error_log_ms = now;
+    self->failures_unlogged = 0;
+    self->failure_logged = 1;
+}
+
+/* A rejected event: debug line each, a warning with the count once a period. */
+static void s_log_rejected(ingest_t *self, const apply_item_t *it)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+        &passerelle__v1__error_code__descriptor, it->verdict.code);
+    const char *code = ev ? ev->name : "?";
+    int64_t now = clock_now_ms();
+    log_debug("ingest: event '%s' from '%s' rejected: %s at '%s': %s", it->ev.event_id,
+              it->ev.source, code, it->verdict.field, it->verdict.message);
+    self->rejects_unlogged++;
+    if (now - self->last_reject_log_ms < S_LOG_PERIOD_MS)
+        return;
+    log_warnx("ingest: event '%s' from '%s' rejected: %s at '%s': %s (%llu rejected since the "
+              "last such line; every one is counted in stats)",
+              it->ev.event_id, it->ev.source, code, it->verdict.field, it->verdict.message,
+              (unsigned long long)self->rejects_unlogged);
+    self->last_reject_log_ms = now;
+    self->rejects_unlogged = 0;
+}
+
 /* Commit the valid items of a batch; on failure answer them RETRY. */
 static void s_commit(ingest_t *self, size_t n, int shutting_down)
 {
@@ -232,13 +300,15 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
         uint64_t t0 = clock_mono_us();
         rc = store_write(self->store, apply_batch, &batch);
         uint64_t dt = clock_mono_us() - t0;
-        self->counters->commit_us_last = dt;
-        if (dt > self->counters->commit_us_max)
-            self->counters->commit_us_max = dt;
+        s_observe_commit(self, valid, dt, rc);
         if (rc == 0) {
             self->counters->batches++;
             if (valid > self->counters->batch_max)
                 self->counters->batch_max = valid;
+            if (self->failure_logged) { /* one recovery line per failure line */
+                log_info("ingest: commits succeed again (%zu events committed)", valid);
+                self->failure_logged = 0;
+            }
             self->counters->store_ok = 1;
             if (self->feed)
                 feed_publish(self->feed); /* only what is on disk goes out */
@@ -247,11 +317,10 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
         if (self->feed)
             feed_reset(self->feed);
         code = rc == STORE_EFULL || rc == STORE_ENOSPC ? E(STORE_FULL) : E(STORE_FAILED);
-        self->counters->store_ok = 0;
+        self->counters->commit_failures++;
         (void)snprintf(self->counters->store_detail, sizeof self->counters->store_detail,
                        "last commit failed: %s", store_strerror(rc));
-        log_errorx("ingest: commit of %zu events failed: %s; answered RETRY", valid,
-                   store_strerror(rc));
+        s_log_commit_failure(self, valid, rc);
     }
     for (size_t i = 0; i < n; i++) {
         apply_item_t *it = &self->items[i];
@@ -269,6 +338,8 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
 static void s_count(ingest_t *self, const apply_item_t *it)
 {
     counters_t *c = self->counters;
+    if (it->ev.type < COUNTERS_EVENT_TYPES && it->status > 0 && it->status < COUNTERS_STATUSES)
+        c->events[it->ev.type][it->status]++;
     switch (it->status) {
     case APPLY_ACCEPTED:
         c->accepted++;
@@ -276,7 +347,10 @@ static void s_count(ingest_t *self, const apply_item_t *it)
         c->superseded += it->superseded != 0;
         return;
     case APPLY_DUPLICATE: c->duplicate++; return;
-    case APPLY_REJECTED: c->rejected++; break;
+    case APPLY_REJECTED:
+        c->rejected++;
+        s_log_rejected(self, it);
+        break;
     default: c->retry++; break;
     }
     if (it->verdict.code >= 0 && it->verdict.code < COUNTERS_ERROR_CODES)

@@ -2,6 +2,8 @@
 #include "query.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -26,6 +28,9 @@ struct query {
     counters_t *counters;
     const reference_t *ref;
     engine_t *engine;
+    store_backup_t *backup; /* running, or NULL */
+    envelope_t backup_env;  /* who asked for it (routing only: body closed) */
+    char backup_rid[65];    /* their request_id */
 };
 
 query_t *query_new(void *zctx, const config_t *cfg, store_t *store, counters_t *counters,
@@ -70,6 +75,11 @@ void query_destroy(query_t **self_p)
     if (!self_p || !*self_p)
         return;
     query_t *self = *self_p;
+    if (self->backup) {
+        log_info("backup to %s: waiting for it to end before stopping",
+                 store_backup_dir(self->backup));
+        query_backup_done(self); /* the reply may still go out before the socket closes */
+    }
     if (self->sock)
         (void)zmq_close(self->sock); /* fails only on a bad handle */
     free(self);
@@ -127,6 +137,96 @@ static void s_fill_stats(query_t *self, Passerelle__V1__Stats *st, const store_s
     }
     st->n_rejected_by_error = n;
     st->rejected_by_error = ptrs;
+}
+
+/* ---- operations metrics ---------------------------------------------- */
+
+static const char *const s_type_names[COUNTERS_EVENT_TYPES] = {
+    "unknown",         "graduate_upsert", "graduate_withdrawn",
+    "graduate_erased", "vacancy_upsert",  "vacancy_closed"};
+static const char *const s_status_names[COUNTERS_STATUSES] = {"", "accepted", "duplicate",
+                                                              "rejected", "retry"};
+static const char *const s_kind_names[4] = {"", "entered", "updated", "left"};
+
+/* Room for the operations part of one Stats message. */
+typedef struct {
+    char keys[COUNTERS_EVENT_TYPES * COUNTERS_STATUSES][40];
+    Passerelle__V1__Stats__EventsByTypeStatusEntry ev[COUNTERS_EVENT_TYPES * COUNTERS_STATUSES];
+    Passerelle__V1__Stats__EventsByTypeStatusEntry *ev_p[COUNTERS_EVENT_TYPES * COUNTERS_STATUSES];
+    Passerelle__V1__Stats__MatchesPublishedByKindEntry mk[3];
+    Passerelle__V1__Stats__MatchesPublishedByKindEntry *mk_p[3];
+    Passerelle__V1__Histogram hist[2];
+    Passerelle__V1__HistogramBucket buckets[2][COUNTERS_COMMIT_BUCKETS];
+    Passerelle__V1__HistogramBucket *bucket_p[2][COUNTERS_COMMIT_BUCKETS];
+} s_ops_t;
+
+/* Fill h from c: cumulative buckets with the bounds le[0..n_bounds-1], +Inf. */
+static void s_fill_hist(Passerelle__V1__Histogram *h, Passerelle__V1__HistogramBucket *b,
+                        Passerelle__V1__HistogramBucket **bp, const counters_hist_t *c,
+                        const double *le, int n_bounds)
+{
+    uint64_t cum = 0;
+    passerelle__v1__histogram__init(h);
+    for (int i = 0; i <= n_bounds; i++) {
+        passerelle__v1__histogram_bucket__init(&b[i]);
+        cum += c->n[i];
+        b[i].le = i < n_bounds ? le[i] : INFINITY;
+        b[i].count = cum;
+        bp[i] = &b[i];
+    }
+    h->buckets = bp;
+    h->n_buckets = (size_t)n_bounds + 1;
+    h->count = c->count;
+    h->sum = c->sum;
+}
+
+static void s_fill_ops(query_t *self, Passerelle__V1__Stats *st, const store_stats_t *ss,
+                       s_ops_t *o)
+{
+    const counters_t *c = self->counters;
+    size_t n = 0;
+    for (int t = 0; t < COUNTERS_EVENT_TYPES; t++)
+        for (int s = 1; s < COUNTERS_STATUSES; s++) {
+            if (!c->events[t][s])
+                continue;
+            passerelle__v1__stats__events_by_type_status_entry__init(&o->ev[n]);
+            (void)snprintf(o->keys[n], sizeof o->keys[n], "%s/%s", s_type_names[t],
+                           s_status_names[s]);
+            o->ev[n].key = o->keys[n];
+            o->ev[n].value = c->events[t][s];
+            o->ev_p[n] = &o->ev[n];
+            n++;
+        }
+    st->events_by_type_status = o->ev_p;
+    st->n_events_by_type_status = n;
+    for (int k = 1; k <= 3; k++) {
+        passerelle__v1__stats__matches_published_by_kind_entry__init(&o->mk[k - 1]);
+        o->mk[k - 1].key = (char *)s_kind_names[k];
+        o->mk[k - 1].value = c->matches_by_kind[k];
+        o->mk_p[k - 1] = &o->mk[k - 1];
+    }
+    st->matches_published_by_kind = o->mk_p;
+    st->n_matches_published_by_kind = 3;
+    s_fill_hist(&o->hist[0], o->buckets[0], o->bucket_p[0], &c->batch_size, counters_batch_le,
+                COUNTERS_BATCH_BUCKETS - 1);
+    s_fill_hist(&o->hist[1], o->buckets[1], o->bucket_p[1], &c->commit_seconds,
+                counters_commit_le_s, COUNTERS_COMMIT_BUCKETS - 1);
+    st->batch_size = &o->hist[0];
+    st->commit_seconds = &o->hist[1];
+    st->feed_messages_sent = c->feed_published;
+    st->ranked_lists = ss->vacancy_lists + ss->graduate_lists;
+    st->ranked_list_entries = ss->vacancy_list_entries + ss->graduate_list_entries;
+    st->subscriptions = c->subscriptions_now;
+    st->subscribe_messages = c->subscriptions;
+    st->store_used_bytes = ss->used_bytes;
+    st->commit_failures = c->commit_failures;
+    st->acks_dropped = c->acks_dropped;
+    st->queries = c->queries;
+    st->events_superseded = c->superseded;
+    st->backups = c->backups;
+    st->backup_failures = c->backup_failures;
+    st->commit_us_max = c->commit_us_max;
+    st->started_at_ms = (uint64_t)c->started_ms;
 }
 
 /* ---- top matches ------------------------------------------------------ */
@@ -414,6 +514,7 @@ static void s_answer(query_t *self, const envelope_t *env, const Passerelle__V1_
     s_replay_t replay = {0};
     Passerelle__V1__Stats__RejectedByErrorEntry entries[COUNTERS_ERROR_CODES];
     Passerelle__V1__Stats__RejectedByErrorEntry *ptrs[COUNTERS_ERROR_CODES];
+    static s_ops_t ops; /* 3 KB, off the stack; one query at a time */
     store_stats_t ss;
 
     resp.request_id = rq && rq->request_id ? rq->request_id : "";
@@ -433,6 +534,7 @@ static void s_answer(query_t *self, const envelope_t *env, const Passerelle__V1_
             resp.message = (char *)store_strerror(rc);
         } else {
             s_fill_stats(self, &st, &ss, entries, ptrs);
+            s_fill_ops(self, &st, &ss, &ops);
             resp.result_case = PASSERELLE__V1__RESPONSE__RESULT_STATS;
             resp.stats = &st;
         }
@@ -457,6 +559,76 @@ static void s_answer(query_t *self, const envelope_t *env, const Passerelle__V1_
     s_replay_free(&replay);
 }
 
+/* ---- backup ------------------------------------------------------------ */
+
+static void s_backup_reply(query_t *self, const envelope_t *env, const char *rid, int error,
+                           const char *message, Passerelle__V1__BackupResult *res)
+{
+    Passerelle__V1__Response resp = PASSERELLE__V1__RESPONSE__INIT;
+    resp.request_id = (char *)rid;
+    resp.error = (Passerelle__V1__ErrorCode)error;
+    resp.message = (char *)message;
+    if (res) {
+        resp.result_case = PASSERELLE__V1__RESPONSE__RESULT_BACKUP;
+        resp.backup = res;
+    }
+    s_send(self, env, &resp);
+}
+
+/* Start the backup asked for by rq; answer now only if it cannot start. */
+static void s_backup_start(query_t *self, const envelope_t *env, const Passerelle__V1__Request *rq)
+{
+    char why[512];
+    int err = 0;
+    const char *path = rq->backup && rq->backup->path ? rq->backup->path : "";
+    self->backup = store_backup_start(self->store, path, why, sizeof why, &err);
+    if (!self->backup) {
+        self->counters->backup_failures++;
+        s_backup_reply(self, env, rq->request_id,
+                       err == STORE_EINVAL || err == STORE_EBUSY ? E(BAD_REQUEST) : E(STORE_FAILED),
+                       why, NULL);
+        return;
+    }
+    log_info("backup to %s started", path);
+    memcpy(self->backup_env.rid, env->rid, env->rid_len);
+    self->backup_env.rid_len = env->rid_len;
+    self->backup_env.req = env->req;
+    (void)snprintf(self->backup_rid, sizeof self->backup_rid, "%s",
+                   rq->request_id ? rq->request_id : "");
+}
+
+int query_backup_fd(const query_t *self)
+{
+    return self->backup ? store_backup_fd(self->backup) : -1;
+}
+
+void query_backup_done(query_t *self)
+{
+    Passerelle__V1__BackupResult res = PASSERELLE__V1__BACKUP_RESULT__INIT;
+    store_backup_result_t r;
+    char dir[4096];
+    if (!self->backup)
+        return;
+    (void)snprintf(dir, sizeof dir, "%s", store_backup_dir(self->backup));
+    int rc = store_backup_finish(&self->backup, &r);
+    if (rc != 0) {
+        self->counters->backup_failures++;
+        log_errorx("backup to %s failed: %s", dir, r.why);
+        s_backup_reply(self, &self->backup_env, self->backup_rid, E(STORE_FAILED), r.why, NULL);
+        return;
+    }
+    self->counters->backups++;
+    log_info("backup to %s done: %llu bytes in %.1f ms, events up to %llu, matches up to %llu", dir,
+             (unsigned long long)r.bytes, (double)r.duration_us / 1000.0,
+             (unsigned long long)r.events, (unsigned long long)r.matches);
+    res.path = dir;
+    res.bytes = r.bytes;
+    res.duration_ms = r.duration_us / 1000;
+    res.events = r.events;
+    res.match_sequence = r.matches;
+    s_backup_reply(self, &self->backup_env, self->backup_rid, E(NONE), "", &res);
+}
+
 int query_process(query_t *self, int max)
 {
     int done = 0;
@@ -475,6 +647,9 @@ int query_process(query_t *self, int max)
             s_answer(self, &env, NULL,
                      env.frames == 1 ? "the frame is not a passerelle.v1.Request"
                                      : "expected one frame holding a Request");
+        } else if (rq->query_case == PASSERELLE__V1__REQUEST__QUERY_BACKUP) {
+            s_backup_start(self, &env, rq);
+            passerelle__v1__request__free_unpacked(rq, NULL);
         } else {
             s_answer(self, &env, rq, NULL);
             passerelle__v1__request__free_unpacked(rq, NULL);

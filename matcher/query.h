@@ -29,4 +29,11 @@ void *query_socket(query_t *self);
  * if the socket failed. */
 int query_process(query_t *self, int max);
 
+/* Backups: a BackupRequest starts a copy of the store in a thread of its
+ * own (store_backup_start); the reply is sent when it ends. query_backup_fd
+ * is a descriptor to poll that becomes readable then (-1 when no backup
+ * runs); query_backup_done finishes it and answers the requester. */
+int query_backup_fd(const query_t *self);
+void query_backup_done(query_t *self);
+
 #endif

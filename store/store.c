@@ -501,6 +501,8 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_tables_open(txn, *created);
     if (rc == 0 && *created)
         rc = s_format_put(txn);
+    if (rc == 0)
+        rc = store__list_entries_init(txn);
     return rc;
 }
 
@@ -520,7 +522,7 @@ static int s_sync_dir(const char *dir)
  * the handles usable by later transactions. */
 static int s_tables_open_ro(store_t *self)
 {
-    store_txn_t txn = {self, NULL, 0, 0, 0};
+    store_txn_t txn = {.store = self, .txn = NULL, .write = 0};
     int created = 0;
     int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn.txn);
     if (rc != 0) {
@@ -610,6 +612,10 @@ void store_destroy(store_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     store_t *self = *self_p;
+    if (self->backup != NULL) {
+        store__log(STORE_LOG_ERROR, "store %s: closed with a backup unfinished", self->dir);
+        store__backup_wait(self); /* never close the env under the copy */
+    }
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
     if (self->env != NULL)
@@ -660,6 +666,7 @@ static int s_grow(store_t *self)
         return STORE_EFULL;
     }
     size_t want = old > self->map_max_bytes / 2 ? self->map_max_bytes : old * 2;
+    store__backup_wait(self); /* its read txn must end before the map changes */
     int rc = mdb_env_set_mapsize(self->env, want);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize %zu: %s", self->dir, want,
@@ -693,12 +700,14 @@ static int s_commit(store_txn_t *txn, int *map_full)
 /* One attempt of store_write. *map_full tells whether growing may help. */
 static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full)
 {
-    store_txn_t txn = {self, NULL, 1, 0, 0};
+    store_txn_t txn = {.store = self, .txn = NULL, .write = 1};
     *map_full = 0;
     int rc = s_txn_begin(self, 0, &txn.txn);
     if (rc != 0)
         return rc;
     rc = fn(&txn, arg);
+    if (rc == 0 && txn.err == 0)
+        rc = store__list_entries_flush(&txn);
     if (rc == 0 && txn.err != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: store_write: the unit of work went on after a "
@@ -764,7 +773,7 @@ int store_read(store_t *self, store_txn_fn fn, void *arg)
     int rc = s_read_begin(self);
     if (rc != 0)
         return rc;
-    store_txn_t txn = {self, self->rtxn, 0, 0, 0};
+    store_txn_t txn = {.store = self, .txn = self->rtxn, .write = 0};
     self->in_txn = 1;
     rc = fn(&txn, arg);
     self->in_txn = 0;
@@ -794,6 +803,8 @@ static int s_stats_counters(store_txn_t *txn, store_stats_t *out)
         rc = store__meta_get(txn, STORE_META_MATCH_LAST, &out->matches);
     if (rc == 0)
         rc = store__match_first(txn, &out->matches_first);
+    out->vacancy_list_entries = store_list_entries(txn, STORE_ENTITY_VACANCY);
+    out->graduate_list_entries = store_list_entries(txn, STORE_ENTITY_GRADUATE);
     return rc;
 }
 

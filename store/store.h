@@ -11,7 +11,8 @@
  * Nothing outside store/ sees LMDB. Nothing in store/ knows ZeroMQ or
  * protobuf: event payloads are opaque bytes here.
  *
- * Threading: a store_t is used by one thread. Every function returns 0
+ * Threading: a store_t is used by one thread (a backup, store_backup_start,
+ * reads it from a thread of its own, internally). Every function returns 0
  * (STORE_OK) or a negative STORE_E* code; store_strerror() names it.
  */
 #ifndef STORE_H
@@ -299,6 +300,10 @@ int store_list_owners(store_txn_t *txn, store_entity_kind_t kind, const char *me
 /* Number of stored non-empty lists of kind. */
 uint64_t store_list_count(store_txn_t *txn, store_entity_kind_t kind);
 
+/* Number of entries in the stored lists of kind, all lists together (the
+ * margin kept beyond K included). Kept in meta: O(1). */
+uint64_t store_list_entries(store_txn_t *txn, store_entity_kind_t kind);
+
 /* Call fn(id, list, arg) for every stored list of kind, in id order (for
  * tests and start-up checks). fn returns non-zero to stop. */
 typedef int (*store_list_fn)(const char *id, const store_list_t *l, void *arg);
@@ -368,14 +373,16 @@ typedef struct {
     uint64_t graduates_open;
     uint64_t vacancies;
     uint64_t vacancies_open;
-    uint64_t events;         /* last event sequence number */
-    uint64_t file_bytes;     /* size of data.mdb */
-    uint64_t map_bytes;      /* current map size */
-    uint64_t used_bytes;     /* pages in use * page size */
-    uint64_t vacancy_lists;  /* non-empty ranked lists of vacancies */
-    uint64_t graduate_lists; /* non-empty ranked lists of graduates */
-    uint64_t matches;        /* last match sequence number */
-    uint64_t matches_first;  /* oldest match still stored, 0 if none */
+    uint64_t events;                /* last event sequence number */
+    uint64_t file_bytes;            /* size of data.mdb */
+    uint64_t map_bytes;             /* current map size */
+    uint64_t used_bytes;            /* pages in use * page size */
+    uint64_t vacancy_lists;         /* non-empty ranked lists of vacancies */
+    uint64_t graduate_lists;        /* non-empty ranked lists of graduates */
+    uint64_t matches;               /* last match sequence number */
+    uint64_t matches_first;         /* oldest match still stored, 0 if none */
+    uint64_t vacancy_list_entries;  /* entries in the vacancies' lists (margin included) */
+    uint64_t graduate_list_entries; /* entries in the graduates' lists */
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;
@@ -402,5 +409,45 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after) ST
 /* 1 while the store is usable (always, except after a failed reopen in
  * store_scrub). */
 int store_is_open(const store_t *self);
+/* ---- hot backup (store_backup.c) --------------------------------------- */
+
+/* A backup running in a thread of its own. */
+typedef struct store_backup store_backup_t;
+
+typedef struct {
+    int rc;               /* 0 or a STORE_E* code */
+    char why[512];        /* what failed, when rc != 0 */
+    uint64_t bytes;       /* size of the copy's data file */
+    uint64_t duration_us; /* copy, sync and check */
+    uint64_t events;      /* last event sequence number in the copy */
+    uint64_t matches;     /* last match sequence number in the copy */
+} store_backup_result_t;
+
+/* Start a consistent, compacted copy of the store (the snapshot of its last
+ * commit) into dir, in a new thread, while the caller goes on using the
+ * store. dir must be absolute; it is created (mode 0700, parents too) if
+ * missing and must not already hold a store (data.mdb, lock.mdb or
+ * matcherd.lock). The copy is a store directory as it stands: matcherd
+ * can be started on it. Only one backup runs at a time per store; while it
+ * copies, a map growth in store_write waits for the copy to end.
+ * Returns the running backup, or NULL with *err (STORE_EINVAL: bad or
+ * occupied dir; STORE_EBUSY: a backup is running; STORE_EIO, STORE_ENOSPC,
+ * STORE_ENOMEM) and the reason in why (why_len bytes). */
+store_backup_t *store_backup_start(store_t *self, const char *dir, char *why, size_t why_len,
+                                   int *err) STORE_WUR;
+
+/* A descriptor that becomes readable when the backup has ended (for
+ * poll()); -1 for NULL. Owned by the backup. */
+int store_backup_fd(const store_backup_t *b);
+
+/* The directory being written. Borrowed. */
+const char *store_backup_dir(const store_backup_t *b);
+
+/* Wait for the backup to end (at once if its descriptor is readable), fill
+ * *out (may be NULL), free it and set *b_p to NULL. Returns out->rc: 0 when
+ * the copy is on disk and opened as a store, else a STORE_E* code with the
+ * reason in out->why. Must be called before store_destroy() of its store,
+ * from the thread that owns the store. */
+int store_backup_finish(store_backup_t **b_p, store_backup_result_t *out);
 
 #endif

@@ -88,15 +88,18 @@ struct store {
      * and saves 10-20 KB of stack or a malloc per event. */
     store_graduate_t old_g;
     store_vacancy_t old_v;
-    store_list_t old_l; /* the stored list in store_list_put / erasure */
+    store_list_t old_l;          /* the stored list in store_list_put / erasure */
+    struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
 };
 
 struct store_txn {
     store_t *store;
     MDB_txn *txn;
-    int write;    /* a write transaction */
-    int map_full; /* an operation hit MDB_MAP_FULL */
-    int err;      /* first failure that poisoned txn, else 0 */
+    int write;               /* a write transaction */
+    int map_full;            /* an operation hit MDB_MAP_FULL */
+    int err;                 /* first failure that poisoned txn, else 0 */
+    int64_t list_entries[2]; /* change of the lists' entry counts (vacancy, graduate), written
+                              * to meta once, before commit (store__list_entries_flush) */
 };
 
 /* Log one line through the configured logger. */
@@ -176,6 +179,18 @@ int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *fo
  * from those lists already; leftover rows are deleted and logged, but the
  * lists' values are not rewritten). *found is set to 1 if any row went. */
 int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *found) STORE_WUR;
+
+/* Wait until the running backup, if any, has finished reading the env, so
+ * that mdb_env_set_mapsize() may be called. */
+void store__backup_wait(store_t *self);
+
+/* Add txn's pending changes of the lists' entry counts to their meta
+ * counters (one write per transaction instead of one per list). */
+int store__list_entries_flush(store_txn_t *txn) STORE_WUR;
+
+/* Count the entries of every stored list into the entry counters once, on
+ * a store written before they existed (a no-op afterwards). Write txn. */
+int store__list_entries_init(store_txn_t *txn) STORE_WUR;
 
 /* ---- store_match.c ---------------------------------------------------- */
 

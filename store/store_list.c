@@ -38,6 +38,18 @@ static const char *s_counter(char kind)
     return kind == STORE_ENTITY_VACANCY ? STORE_META_VACANCY_LISTS : STORE_META_GRADUATE_LISTS;
 }
 
+/* The meta counter of the entries of kind's lists, and the marker saying
+ * that the counters cover every list (stores written before the counters
+ * existed are counted once, at open). */
+#define S_META_ENTRIES_V     "vacancy_list_entries"
+#define S_META_ENTRIES_G     "graduate_list_entries"
+#define S_META_ENTRIES_READY "list_entries_counted"
+
+static const char *s_entries_counter(char kind)
+{
+    return kind == STORE_ENTITY_VACANCY ? S_META_ENTRIES_V : S_META_ENTRIES_G;
+}
+
 /* The kind of the owners whose lists can hold an entity of kind. */
 static char s_other(char kind)
 {
@@ -269,6 +281,8 @@ int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
         rc = s_list_del(txn, (char)kind, id);
     if (rc == 0 && present != (l->n > 0))
         rc = store__meta_add(txn, s_counter((char)kind), present ? -1 : 1);
+    if (rc == 0)
+        txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] += (int64_t)l->n - (int64_t)was->n;
     return rc;
 }
 
@@ -285,6 +299,8 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
         rc = s_member_op(txn, kind, was->e[i].id, id, -1);
     if (rc == 0 && present && (rc = s_list_del(txn, kind, id)) == 0)
         rc = store__meta_add(txn, s_counter(kind), -1);
+    if (rc == 0 && present)
+        txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] -= (int64_t)was->n;
     if (rc == 0)
         rc = s_member_rows_del(txn, s_other(kind), id, &stray);
     /* The caller should have taken id out of those lists first. The rows
@@ -388,4 +404,49 @@ int store_list_each(store_txn_t *txn, store_entity_kind_t kind, store_list_fn fn
         mdb_cursor_close(cur);
     free(l);
     return result;
+}
+
+uint64_t store_list_entries(store_txn_t *txn, store_entity_kind_t kind)
+{
+    uint64_t n = 0;
+    if (txn == NULL || !s_kind_ok((int)kind) ||
+        store__meta_get(txn, s_entries_counter((char)kind), &n) != 0)
+        return 0; /* failures are logged by store__meta_get */
+    return n;
+}
+
+int store__list_entries_flush(store_txn_t *txn)
+{
+    int rc = 0;
+    if (txn->list_entries[0] != 0)
+        rc = store__meta_add(txn, S_META_ENTRIES_V, txn->list_entries[0]);
+    if (rc == 0 && txn->list_entries[1] != 0)
+        rc = store__meta_add(txn, S_META_ENTRIES_G, txn->list_entries[1]);
+    txn->list_entries[0] = txn->list_entries[1] = 0;
+    return rc;
+}
+
+static int s_entries_add(const char *id, const store_list_t *l, void *arg)
+{
+    (void)id;
+    *(uint64_t *)arg += l->n;
+    return 0;
+}
+
+int store__list_entries_init(store_txn_t *txn)
+{
+    uint64_t ready = 0, nv = 0, ng = 0;
+    int rc = store__meta_get(txn, S_META_ENTRIES_READY, &ready);
+    if (rc != 0 || ready)
+        return rc;
+    rc = store_list_each(txn, STORE_ENTITY_VACANCY, s_entries_add, &nv);
+    if (rc == 0)
+        rc = store_list_each(txn, STORE_ENTITY_GRADUATE, s_entries_add, &ng);
+    if (rc == 0)
+        rc = store__meta_put(txn, S_META_ENTRIES_V, nv);
+    if (rc == 0)
+        rc = store__meta_put(txn, S_META_ENTRIES_G, ng);
+    if (rc == 0)
+        rc = store__meta_put(txn, S_META_ENTRIES_READY, 1);
+    return rc;
 }
