@@ -274,6 +274,28 @@ static int s_on_ack(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
     return 0;
 }
 
+/* A progress line on stderr every 30 s of a long phase. */
+typedef struct {
+    hpipe_t *pipes;
+    size_t n;
+    int64_t t0, last;
+} s_progress_t;
+
+static int s_progress(void *ctx)
+{
+    s_progress_t *p = ctx;
+    int64_t now = harness_now_us();
+    if (now - p->last >= 30000000) {
+        size_t acked = 0;
+        for (size_t k = 0; k < p->n; k++)
+            acked += p->pipes[k].acked;
+        fprintf(stderr, "  ... %.0f s: %zu events acked (%.0f/s)\n", (double)(now - p->t0) / 1e6,
+                acked, (double)acked / ((double)(now - p->t0) / 1e6));
+        p->last = now;
+    }
+    return HPIPE_GO;
+}
+
 /* Send events [0, limit) of gen over n_prod producers until the deadline.
  * Returns the number of events acked ACCEPTED (-1 on failure or when any
  * event was not accepted), *wall_s from start to the last ack. */
@@ -307,7 +329,8 @@ static long s_pump(harness_t *h, s_gen_fn gen, size_t limit, size_t n_prod, doub
         pipes[k].ctx = &fd[k];
         pp[k] = &pipes[k];
     }
-    rc = hpipe_run_many(pp, n_prod, NULL, NULL);
+    s_progress_t prog = {pipes, n_prod, t0, t0};
+    rc = hpipe_run_many(pp, n_prod, s_progress, &prog);
     *wall_s = (double)(harness_now_us() - t0) / 1e6;
     for (size_t k = 0; k < n_prod; k++) {
         if (rc != 0 && pipes[k].failed)
@@ -678,7 +701,8 @@ out:
 static int s_paced(harness_t *h, double rate, double seconds, double *p50, double *p99,
                    double *achieved)
 {
-    size_t n = (size_t)(rate * seconds), n_new_g = 0, n_new_v = 0, sent = 0, acked = 0;
+    size_t n = rate * seconds >= 1 ? (size_t)(rate * seconds) : 1, n_new_g = 0, n_new_v = 0,
+           sent = 0, acked = 0;
     int64_t *due = calloc(n ? n : 1, sizeof *due), *lat = calloc(n ? n : 1, sizeof *lat);
     void *s = s_dealer(h, h->ingest_ep);
     int64_t t0, last_progress;
