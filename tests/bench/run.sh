@@ -2,7 +2,11 @@
 # run.sh - the national-scale benchmark of matcherd, in one command.
 #
 #   tests/bench/run.sh [--sizes 10k,100k,1Mx200k] [--seed N] [--reps 3]
-#                      [--out DIR] [--budget S] [--no-pg] [--smoke]
+#                      [--out DIR] [--budget S] [--build DIR] [--no-pg] [--smoke]
+#
+# --out DIR (default bench-results/<UTC time>), --build DIR (default
+# build-bench, or PASSERELLE_BENCH_BUILD), --no-pg skips PostgreSQL,
+# --smoke runs every phase tiny (seconds per size), for checking the chain.
 #
 # For each size (N per side, or GxV: G graduates, V vacancies; k and M
 # suffixes) it runs bench_national (load, top-20 queries, durable ingest
@@ -36,7 +40,7 @@ smoke=0
 build=${PASSERELLE_BENCH_BUILD:-$repo/build-bench}
 
 usage() {
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -eu/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
