@@ -26,7 +26,8 @@
  *      with a subscriber on the employer's topic: time from the send to the
  *      first MatchUpdate naming the vacancy (samples that produce no match
  *      within --feed-wait-ms after the ack are counted, not timed);
- *   7. VmRSS of matcherd and store bytes per stored entity.
+ *   7. RSS of matcherd (RssAnon: its own memory; VmRSS: with the LMDB map's
+ *      resident file pages) and store bytes per stored entity.
  * Every repeated figure is the median over the repetitions. One CSV row
  * (header + values) goes to --csv; progress and a summary to stderr.
  *
@@ -210,8 +211,11 @@ static double s_median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static long s_rss_kb(pid_t pid)
+/* A "Field:   N kB" line of /proc/PID/status (VmRSS: everything resident,
+ * the LMDB map's file pages included; RssAnon: the process's own memory). */
+static long s_rss_kb(pid_t pid, const char *field)
 {
+    size_t flen = strlen(field);
     char path[64], line[256];
     long kb = -1;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -219,8 +223,8 @@ static long s_rss_kb(pid_t pid)
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+            kb = strtol(line + flen + 1, NULL, 10);
     fclose(f);
     return kb;
 }
@@ -887,7 +891,7 @@ int main(int argc, char **argv)
     double pl_p50[3] = {NAN, NAN, NAN}, pl_p99[3] = {NAN, NAN, NAN}, pl_rate[3] = {0, 0, 0};
     double f_p50 = NAN, f_p99 = NAN;
     size_t f_timed = 0, f_none = 0;
-    long rss_kb = -1;
+    long rss_kb = -1, anon_kb = -1;
     int32_t today = (int32_t)(time(NULL) / 86400);
     int load_complete;
 
@@ -1030,7 +1034,8 @@ int main(int argc, char **argv)
     }
 
     /* 7. memory and store */
-    rss_kb = s_rss_kb(h->pid);
+    rss_kb = s_rss_kb(h->pid, "VmRSS");
+    anon_kb = s_rss_kb(h->pid, "RssAnon");
     if (harness_stats(h, &st1) != 0)
         goto out;
     if (harness_stop_clean(h) != 0)
@@ -1050,17 +1055,17 @@ int main(int argc, char **argv)
                    "paced50_p99_us,paced75_rate,paced75_p50_us,paced75_p99_us,"
                    "feed_p50_us,feed_p99_us,feed_timed,feed_no_match,"
                    "query_n,query_per_s,query_p50_us,query_p99_us,query_mean_matches,"
-                   "rss_kb,store_bytes,stored_entities,store_bytes_per_entity,seed\n");
+                   "rss_kb,rss_anon_kb,store_bytes,stored_entities,store_bytes_per_entity,seed\n");
         fprintf(f,
                 "%zu,%zu,%d,%zu,%zu,%zu,%.2f,%.1f,%.1f,%zu,%zu,%d,"
                 "%.1f,%.0f,%.0f,%.1f,%.0f,%.0f,%.1f,%.0f,%.0f,"
-                "%.0f,%.0f,%zu,%zu,%zu,%.1f,%.0f,%.0f,%.2f,%ld,%" PRIu64 ",%" PRIu64
+                "%.0f,%.0f,%zu,%zu,%zu,%.1f,%.0f,%.0f,%.2f,%ld,%ld,%" PRIu64 ",%" PRIu64
                 ",%.0f,%" PRIu64 "\n",
                 o.graduates, o.vacancies, load_complete, s_loaded_g, s_loaded_v, n_open_v, load_s,
                 load_eps, tp_med, o.producers, o.window, o.reps, pl_rate[0], pl_p50[0], pl_p99[0],
                 pl_rate[1], pl_p50[1], pl_p99[1], pl_rate[2], pl_p50[2], pl_p99[2], f_p50, f_p99,
-                f_timed, f_none, q_n, q_qps, q_p50, q_p99, q_len, rss_kb, st1.store_bytes, ents,
-                bpe, o.seed);
+                f_timed, f_none, q_n, q_qps, q_p50, q_p99, q_len, rss_kb, anon_kb, st1.store_bytes,
+                ents, bpe, o.seed);
         if (f != stdout && fclose(f) != 0)
             goto out;
     }

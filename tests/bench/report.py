@@ -99,7 +99,7 @@ def main():
     hdr = ["population G x V", "loaded G x V", "load ev/s", "ingest ev/s", "of LMDB",
            "of ZMQ", "ack p50/p99 @25%", "@50%", "@75%", "feed p50/p99",
            "top20 q/s", "top20 p50/p99", "PG q/s", "PG p50/p99", "PG equal",
-           "ours/PG q/s", "ours/PG p99", "RSS MiB", "store B/entity"]
+           "ours/PG q/s", "ours/PG p99", "RSS MiB (own/with map)", "store B/entity"]
     table = []
     for r in rows:
         def pair(a, b):
@@ -123,7 +123,7 @@ def main():
             "%s/%s" % (r.get("pg_equal", "-"), r.get("pg_queries", "-")),
             "%.3g" % f(r, "ratio_query_per_s_ours_over_pg"),
             "%.3g" % f(r, "ratio_query_p99_ours_over_pg"),
-            fmt(f(r, "rss_kb") / 1024),
+            "%s/%s" % (fmt(f(r, "rss_anon_kb") / 1024), fmt(f(r, "rss_kb") / 1024)),
             fmt(f(r, "store_bytes_per_entity")),
         ])
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(hdr)]
