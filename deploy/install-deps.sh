@@ -8,7 +8,7 @@ PACKAGES="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
 libjson-c-dev libinih-dev libcmocka-dev
 python3 python3-zmq python3-protobuf protobuf-compiler
-valgrind clang-format"
+valgrind clang-format clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
