@@ -43,6 +43,7 @@ typedef struct {
     const reference_t *ref;
     const score_weights_t *w;
     unsigned k;
+    size_t stride;
     oracle_report_t *out;
     s_ids_t gid, vid;
     store_graduate_t *g; /* open ones only, prepared in pg */
@@ -141,7 +142,7 @@ static int s_brute_force(s_lists_t *s, store_txn_t *txn)
 {
     score_result_t res;
     int rc;
-    for (size_t v = 0; v < s->nv; v++) {
+    for (size_t v = 0; v < s->nv; v += s->stride) {
         size_t n = 0;
         for (size_t g = 0; g < s->ng; g++)
             if (score_pair(s->ref, s->w, &s->pg[g], &s->pv[v], &res, 0)) {
@@ -152,7 +153,7 @@ static int s_brute_force(s_lists_t *s, store_txn_t *txn)
         if ((rc = s_compare(s, txn, STORE_ENTITY_VACANCY, s->v[v].id, n)) != 0)
             return rc;
     }
-    for (size_t g = 0; g < s->ng; g++) {
+    for (size_t g = 0; g < s->ng; g += s->stride) {
         size_t n = 0;
         for (size_t v = 0; v < s->nv; v++)
             if (score_pair(s->ref, s->w, &s->pg[g], &s->pv[v], &res, 0)) {
@@ -202,7 +203,13 @@ static int s_lists_fn(store_txn_t *txn, void *arg)
 int oracle_check_lists(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
                        oracle_report_t *out)
 {
-    s_lists_t s = {.ref = ref, .w = w, .k = k, .out = out};
+    return oracle_check_lists_sampled(store, ref, w, k, 1, out);
+}
+
+int oracle_check_lists_sampled(store_t *store, const reference_t *ref, const score_weights_t *w,
+                               unsigned k, size_t stride, oracle_report_t *out)
+{
+    s_lists_t s = {.ref = ref, .w = w, .k = k, .stride = stride ? stride : 1, .out = out};
     out->graduates_open = out->vacancies_open = 0;
     out->lists = out->pairs = out->mismatches = out->stray = 0;
     int rc = store_read(store, s_lists_fn, &s);

@@ -59,6 +59,12 @@ typedef struct {
 int oracle_check_lists(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
                        oracle_report_t *out);
 
+/* The same for every stride-th open vacancy and graduate only (stride 1:
+ * all), each still against the whole population: for long runs, where
+ * scoring every pair after every crash would cost O(entities^2). */
+int oracle_check_lists_sampled(store_t *store, const reference_t *ref, const score_weights_t *w,
+                               unsigned k, size_t stride, oracle_report_t *out);
+
 /* Match-log continuity and replay (see above). Holes are counted in
  * out->holes; erasures and purges make them legitimate, so whether they
  * are an error is the caller's call. Fills the second block of *out.

@@ -386,17 +386,21 @@ static void s_check_store(crash_t *cr, const char *when)
     store_t *st = store_new(cr->h->data_dir, &opts, &err);
     oracle_report_t rep;
     s_dedupe_check_t d = {cr, 0, 0, 0};
-    char title[96];
+    char title[128];
     int64_t t0 = harness_now_us();
 
     if (st == NULL)
         fail_msg("%s: cannot open the store read-only: %s", when, store_strerror(err));
     memset(&rep, 0, sizeof rep);
     assert_int_equal(store_read(st, s_dedupe_fn, &d), 0);
-    assert_int_equal(oracle_check_lists(st, cr->ref, &cr->w, cr->k, &rep), 0);
+    /* every list up to 6000 events; then a sample of about 3000 lists
+     * (each still against the whole population) */
+    size_t stride = cr->n > 6000 ? cr->n / 3000 : 1;
+    assert_int_equal(oracle_check_lists_sampled(st, cr->ref, &cr->w, cr->k, stride, &rep), 0);
     assert_int_equal(oracle_check_replay(st, cr->k, &rep), 0);
     store_destroy(&st);
-    snprintf(title, sizeof title, "%s (%.1f s)", when, (double)(harness_now_us() - t0) / 1e6);
+    snprintf(title, sizeof title, "%s (%.1f s, lists sampled 1 in %zu)", when,
+             (double)(harness_now_us() - t0) / 1e6, stride);
     oracle_print(title, &rep);
     cr->checks++;
     if (d.missing || d.moved || d.rejected)

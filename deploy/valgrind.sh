@@ -1,0 +1,63 @@
+#!/bin/sh
+# Run the integration tests with matcherd under valgrind memcheck: no
+# invalid read or write, no use of uninitialised memory, and no leak
+# (definite or indirect) at the daemon's clean shutdown.
+#
+# Usage: ./deploy/valgrind.sh [test ...]     (default: every integration test)
+# Needs a normal build in build/ (built here if missing). Each daemon writes
+# its report to build/valgrind/<test>.<pid>.log; the script fails if any
+# report has errors or leaks, or if a test fails (a daemon with errors exits
+# with status 99, which the tests' clean-stop checks catch too).
+# Long tests are shortened: PASSERELLE_CRASH_ROUNDS=2, PASSERELLE_SOAK_SECONDS=5
+# unless set.
+set -eu
+cd "$(dirname "$0")/.."
+root=$PWD
+[ -x build/matcherd ] || {
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build build -j"$(nproc 2>/dev/null || echo 2)"
+}
+command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed" >&2; exit 1; }
+
+out=$root/build/valgrind
+rm -rf "$out"
+mkdir -p "$out"
+tests=${*:-"test_ingest test_crash test_diskfull test_soak test_matchctl"}
+
+failed=""
+for t in $tests; do
+    wrapper=$out/matcherd-$t
+    cat >"$wrapper" <<WRAP
+#!/bin/sh
+exec valgrind --quiet --error-exitcode=99 --leak-check=full \\
+    --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \\
+    --track-origins=yes --log-file=$out/$t.%p.log $root/build/matcherd "\$@"
+WRAP
+    chmod +x "$wrapper"
+    echo "== $t with matcherd under valgrind"
+    if ! PASSERELLE_MATCHERD=$wrapper PASSERELLE_SOURCE_DIR=$root \
+        PASSERELLE_MATCHCTL=$root/build/matchctl \
+        PASSERELLE_START_TIMEOUT_MS=120000 PASSERELLE_ACK_TIMEOUT_MS=120000 \
+        PASSERELLE_CRASH_ROUNDS=${PASSERELLE_CRASH_ROUNDS:-2} \
+        PASSERELLE_SOAK_SECONDS=${PASSERELLE_SOAK_SECONDS:-5} \
+        "$root/build/tests/$t" >"$out/$t.out" 2>&1; then
+        echo "   $t FAILED (see $out/$t.out)"
+        tail -30 "$out/$t.out"
+        failed="$failed $t"
+    fi
+done
+
+# A report with content is an error or a leak (--quiet prints nothing else).
+daemons=$(ls "$out"/*.log 2>/dev/null | wc -l)
+dirty=""
+for f in "$out"/*.log; do
+    [ -s "$f" ] && dirty="$dirty $f"
+done
+echo "== valgrind: $daemons daemon runs checked"
+if [ -n "$dirty" ]; then
+    for f in $dirty; do echo "--- $f"; head -60 "$f"; done
+    echo "valgrind.sh: errors or leaks in:$dirty" >&2
+    exit 1
+fi
+[ -z "$failed" ] || { echo "valgrind.sh: failed:$failed" >&2; exit 1; }
+echo "== valgrind: no errors, no leaks"
