@@ -453,6 +453,74 @@ static void test_soak(void **state)
     harness_pass(h);
 }
 
+/* A query peer pipelines a flood of requests: each gets exactly one
+ * answer, in order, either served or refused with TOO_MANY (a peer gets at
+ * most 32 requests served per turn of the loop); meanwhile another peer's
+ * health request is answered. */
+#define FLOOD 3000
+
+static void test_query_flood(void **state)
+{
+    soak_t *s = *state;
+    harness_t *h = s->h;
+    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
+    Passerelle__V1__StatsRequest sr = PASSERELLE__V1__STATS_REQUEST__INIT;
+    char rid[32];
+    uint8_t buf[128];
+    size_t served = 0, refused = 0, other = 0, order = 0;
+    int hwm = 100000, linger = 0;
+    bool live = false, ready = false;
+
+    assert_int_equal(harness_start(h), 0);
+    s->flood = zmq_socket(h->zctx, ZMQ_DEALER);
+    assert_non_null(s->flood);
+    zmq_setsockopt(s->flood, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->flood, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->flood, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    assert_int_equal(zmq_connect(s->flood, h->query_ep), 0);
+    req.query_case = PASSERELLE__V1__REQUEST__QUERY_STATS;
+    req.stats = &sr;
+    req.request_id = rid;
+    for (int i = 0; i < FLOOD; i++) {
+        snprintf(rid, sizeof rid, "q%d", i);
+        size_t len = passerelle__v1__request__pack(&req, buf);
+        assert_int_equal(zmq_send(s->flood, buf, len, 0), (int)len);
+    }
+    assert_int_equal(harness_health(h, 10000, &live, &ready), 0);
+    assert_true(live);
+    for (int i = 0; i < FLOOD; i++) {
+        zmq_pollitem_t pi = {s->flood, 0, ZMQ_POLLIN, 0};
+        zmq_msg_t m;
+        if (zmq_poll(&pi, 1, 30000) != 1)
+            fail_msg("answer %d of %d did not come", i, FLOOD);
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, s->flood, 0) >= 0);
+        Passerelle__V1__Response *r =
+            passerelle__v1__response__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        assert_non_null(r);
+        snprintf(rid, sizeof rid, "q%d", i);
+        order += strcmp(r->request_id, rid) != 0;
+        if (r->error == 0 && r->stats != NULL)
+            served++;
+        else if (r->error == H_ERR(TOO_MANY))
+            refused++;
+        else
+            other++;
+        passerelle__v1__response__free_unpacked(r, NULL);
+    }
+    fprintf(stderr,
+            "query flood: %d pipelined requests: %zu served, %zu refused TOO_MANY, %zu "
+            "other, %zu out of order\n",
+            FLOOD, served, refused, other, order);
+    assert_int_equal(other, 0);
+    assert_int_equal(order, 0);
+    assert_true(served > 0);
+    assert_int_equal(served + refused, FLOOD);
+    assert_int_equal(harness_stop_clean(h), 0);
+    harness_pass(h);
+}
+
 static int s_setup(void **state)
 {
     soak_t *s = calloc(1, sizeof *s);
@@ -486,6 +554,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_soak, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_query_flood, s_setup, s_teardown),
     };
     harness_cmocka_filter();
     return cmocka_run_group_tests_name("soak", tests, NULL, NULL);
