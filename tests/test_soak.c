@@ -2,7 +2,7 @@
  * reads (DESIGN.md promise 6: a slow subscriber never stalls matching, and
  * catches up by replay with no gap and no duplicate).
  *
- * For PASSERELLE_SOAK_SECONDS (20) a pipelined producer posts graduates and
+ * For PASSERELLE_SOAK_SECONDS (15) a pipelined producer posts graduates and
  * vacancies over a fixed population of ids (so entities are updated and
  * move, and the store does not grow without bound), every 10th event a
  * withdrawal or closure followed later by a re-posting. Meanwhile:
@@ -361,7 +361,7 @@ static void test_soak(void **state)
     soak_t *s = *state;
     harness_t *h = s->h;
     sub_t *stuck = &s->stuck;
-    long seconds = harness_env_long("PASSERELLE_SOAK_SECONDS", 20);
+    long seconds = harness_env_long("PASSERELLE_SOAK_SECONDS", 15);
     hstats_t st;
     hpipe_t pipe;
     char conf[400];
