@@ -3,7 +3,9 @@
 # invalid read or write, no use of uninitialised memory, and no leak
 # (definite or indirect) at the daemon's clean shutdown.
 #
-# Usage: ./deploy/valgrind.sh [test ...]     (default: every integration test)
+# Usage: ./deploy/valgrind.sh [test ...]   (default: test_ingest test_crash
+# test_diskfull test_soak; test_matchctl's bulk post has a 20 s deadline a
+# daemon under memcheck cannot meet)
 # Needs a normal build in build/ (built here if missing). Each daemon writes
 # its report to build/valgrind/<test>.<pid>.log; the script fails if any
 # report has errors or leaks, or if a test fails (a daemon with errors exits
@@ -22,7 +24,7 @@ command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed
 out=$root/build/valgrind
 rm -rf "$out"
 mkdir -p "$out"
-tests=${*:-"test_ingest test_crash test_diskfull test_soak test_matchctl"}
+tests=${*:-"test_ingest test_crash test_diskfull test_soak"}
 # test_ingest cases that fit memcheck's slowness: the others (10,000
 # pipelined events, 50 DEALERs, SIGTERM during a timed producer) stop
 # producers on timers a 20-50x slower daemon cannot meet.
@@ -41,11 +43,12 @@ exec valgrind --quiet --error-exitcode=99 --leak-check=full \\
 WRAP
     chmod +x "$wrapper"
     echo "== $t with matcherd under valgrind"
-    cases="*"
+    cases=all
     [ "$t" = test_ingest ] && cases=$ingest_cases
     for c in $cases; do
         if ! PASSERELLE_MATCHERD=$wrapper PASSERELLE_SOURCE_DIR=$root \
-            PASSERELLE_MATCHCTL=$root/build/matchctl PASSERELLE_TEST_FILTER="$c" \
+            PASSERELLE_MATCHCTL=$root/build/matchctl \
+            PASSERELLE_TEST_FILTER="$([ "$c" = all ] || echo "$c")" \
             PASSERELLE_START_TIMEOUT_MS=120000 PASSERELLE_ACK_TIMEOUT_MS=120000 \
             PASSERELLE_CRASH_ROUNDS=${PASSERELLE_CRASH_ROUNDS:-2} \
             PASSERELLE_SOAK_SECONDS=${PASSERELLE_SOAK_SECONDS:-5} \
@@ -57,6 +60,12 @@ WRAP
     done
 done
 
+# Every test must have run something (a filter that matches nothing passes).
+if grep -q "PASSED  \] 0 test" "$out"/*.out; then
+    echo "valgrind.sh: a test ran no case:" >&2
+    grep -l "PASSED  \] 0 test" "$out"/*.out >&2
+    exit 1
+fi
 # A report with content is an error or a leak (--quiet prints nothing else).
 daemons=$(ls "$out"/*.log 2>/dev/null | wc -l)
 dirty=""
