@@ -84,15 +84,14 @@ typedef struct harness {
     char ingest_ep[64];
     char feed_ep[64];
     char query_ep[64];
-    void *zctx;            /* ZeroMQ context for every client socket */
-    pid_t pid;             /* running daemon, or 0 */
-    int last_status;       /* waitpid status of the last daemon to exit */
-    int starts;            /* how many times the daemon was started */
-    bool passed;           /* set by harness_pass(); else teardown dumps the log */
-    long long fsize_limit; /* > 0: the daemon's RLIMIT_FSIZE in bytes, with
-                              SIGXFSZ ignored, so that writes past it fail
-                              with EFBIG (a disk that fills); set before a
-                              start */
+    void *zctx;      /* ZeroMQ context for every client socket */
+    pid_t pid;       /* running daemon, or 0 */
+    int last_status; /* waitpid status of the last daemon to exit */
+    int starts;      /* how many times the daemon was started */
+    bool passed;     /* set by harness_pass(); else teardown dumps the log */
+    /* > 0: the daemon's RLIMIT_FSIZE in bytes, with SIGXFSZ ignored, so that
+     * writes past it fail (a disk that fills); set before a start */
+    long long fsize_limit;
     /* private */
     void *registry; /* open sockets, closed at destroy */
 } harness_t;
