@@ -8,7 +8,7 @@ PACKAGES="build-essential cmake pkg-config
 libzmq3-dev libczmq-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
 libjson-c-dev libinih-dev libcmocka-dev libcsv-dev libsystemd-dev systemd
 python3 python3-zmq python3-protobuf protobuf-compiler python3-prometheus-client
-valgrind clang-format"
+valgrind clang-format clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

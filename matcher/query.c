@@ -21,6 +21,12 @@
 #define S_REPLAY_DEFAULT  1000
 #define S_REPLAY_MAX      10000
 #define S_REPLAY_SCAN_MAX 200000 /* stored updates examined per page, at most */
+/* Requests of one peer served in one turn of the loop (query_process);
+ * the peer's further requests read in that turn get a TOO_MANY error at
+ * once instead of being served: a peer that pipelines a flood gets
+ * refusals, costs little and cannot starve the loop or build a backlog of
+ * work. */
+#define S_PEER_PER_TURN 32
 
 struct query {
     void *sock;
@@ -629,9 +635,36 @@ void query_backup_done(query_t *self)
     s_backup_reply(self, &self->backup_env, self->backup_rid, E(NONE), "", &res);
 }
 
+/* How many requests of the peer env came from were read in this turn,
+ * this one included. peers/counts hold up to max distinct peers. */
+static int s_peer_count(const envelope_t *env, envelope_t *peers, int *counts, int *npeers)
+{
+    for (int i = 0; i < *npeers; i++)
+        if (peers[i].rid_len == env->rid_len && memcmp(peers[i].rid, env->rid, env->rid_len) == 0)
+            return ++counts[i];
+    memcpy(peers[*npeers].rid, env->rid, env->rid_len);
+    peers[*npeers].rid_len = env->rid_len;
+    counts[(*npeers)++] = 1;
+    return 1;
+}
+
+/* Refuse one request of a peer over its share of the turn. */
+static void s_refuse_busy(query_t *self, const envelope_t *env, const Passerelle__V1__Request *rq)
+{
+    Passerelle__V1__Response resp = PASSERELLE__V1__RESPONSE__INIT;
+    resp.request_id = rq && rq->request_id ? rq->request_id : "";
+    resp.error = E(TOO_MANY);
+    resp.message = "too many requests in flight from this peer; wait for the answers";
+    s_send(self, env, &resp);
+}
+
 int query_process(query_t *self, int max)
 {
+    static envelope_t peers[64]; /* routing ids only */
+    int counts[64], npeers = 0;
     int done = 0;
+    if (max > 64)
+        max = 64;
     while (done < max) {
         envelope_t env;
         int rc = envelope_recv(self->sock, &env);
@@ -651,7 +684,10 @@ int query_process(query_t *self, int max)
             s_backup_start(self, &env, rq);
             passerelle__v1__request__free_unpacked(rq, NULL);
         } else {
-            s_answer(self, &env, rq, NULL);
+            if (s_peer_count(&env, peers, counts, &npeers) > S_PEER_PER_TURN)
+                s_refuse_busy(self, &env, rq);
+            else
+                s_answer(self, &env, rq, NULL);
             passerelle__v1__request__free_unpacked(rq, NULL);
         }
         envelope_close(&env);

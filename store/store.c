@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store_codec.h"
@@ -679,6 +681,28 @@ static int s_grow(store_t *self)
     return 0;
 }
 
+/* Room the file system must have left, and the file below its size limit,
+ * for an I/O error of a commit not to be taken for a full disk. */
+#define S_FULL_MARGIN ((uint64_t)1 << 20)
+
+/* LMDB reports a short write as EIO ("filesystem full?"): a disk that
+ * filled mid-write, or a file at its size limit (RLIMIT_FSIZE), usually
+ * shows as one. 1 when the file system or the file-size limit has less
+ * than S_FULL_MARGIN left, so that the caller can say "full, retry later"
+ * instead of "I/O error". */
+static int s_looks_full(const store_t *self)
+{
+    struct statvfs vfs;
+    struct rlimit rl;
+    struct stat st;
+    if (statvfs(self->dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < S_FULL_MARGIN)
+        return 1;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        stat(self->data_path, &st) == 0 && (uint64_t)st.st_size + S_FULL_MARGIN >= rl.rlim_cur)
+        return 1;
+    return 0;
+}
+
 static int s_commit(store_txn_t *txn, int *map_full)
 {
     int rc = mdb_txn_commit(txn->txn); /* frees the handle either way */
@@ -692,7 +716,9 @@ static int s_commit(store_txn_t *txn, int *map_full)
     }
     store__log(STORE_LOG_ERROR, "store %s: store_write: mdb_txn_commit: %s", txn->store->dir,
                mdb_strerror(rc));
-    if (rc == ENOSPC)
+    /* EFBIG: the file may not grow (a file-size limit): the disk is full
+     * for us, and a retry can succeed once room is made */
+    if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT || (rc == EIO && s_looks_full(txn->store)))
         return STORE_ENOSPC;
     return rc > 0 ? STORE_EIO : store__map_rc(rc);
 }

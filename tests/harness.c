@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,6 +516,11 @@ static int s_spawn(harness_t *self)
             _exit(126);
         if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
             _exit(126);
+        if (self->fsize_limit > 0) {
+            struct rlimit rl = {(rlim_t)self->fsize_limit, (rlim_t)self->fsize_limit};
+            if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &rl) != 0)
+                _exit(126);
+        }
         execv(argv[0], argv);
         if (write(2, msg, sizeof msg - 1) < 0)
             _exit(127);

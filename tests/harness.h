@@ -95,6 +95,9 @@ typedef struct harness {
     uint8_t curve_server[32]; /* the daemon's public key */
     uint8_t curve_public[32]; /* the client's key pair */
     uint8_t curve_secret[32];
+    /* > 0: the daemon's RLIMIT_FSIZE in bytes, with SIGXFSZ ignored, so that
+     * writes past it fail (a disk that fills); set before a start */
+    long long fsize_limit;
     /* private */
     void *registry; /* open sockets, closed at destroy */
 } harness_t;

@@ -12,6 +12,17 @@
  * recorded from then on. At the end stats.events must equal the number of
  * distinct events and no sequence may be shared.
  *
+ * Some events of each round are invalid (latitude 200): each must be
+ * REJECTED, on first sending and on every re-send.
+ *
+ * Crash consistency: after every kill, before the restart, the test opens
+ * the store read-only, as the daemon left it, and checks (oracle.h): every
+ * event acknowledged so far is in the dedupe table under its sequence, no
+ * rejected event is, the ranked lists equal a brute-force recomputation
+ * from the stored entities, the match log's sequence numbers have no hole
+ * and no duplicate, and replaying the match log reproduces the lists. The
+ * same checks run once more after the final clean stop.
+ *
  * Environment: PASSERELLE_CRASH_ROUNDS (5), PASSERELLE_CRASH_SEED (random,
  * printed), PASSERELLE_CRASH_MIN_MS / _MAX_MS (10 / 300): the kill delay,
  * PASSERELLE_CRASH_WINDOW (256): unacknowledged events in flight.
@@ -31,7 +42,12 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "harness.h"
+#include "oracle.h"
+#include "reference.h"
+#include "score.h"
+#include "store.h"
 
 #define SCHOOL           "0650043X"
 #define SRC_SCHOOL       "ep-tarbes-sis"
@@ -39,7 +55,7 @@
 #define ROUND_MAX_EVENTS 500000 /* per round; far more than a kill delay allows */
 #define RETRY_PASSES     5
 
-enum { K_GRADUATE, K_VACANCY, K_WITHDRAW };
+enum { K_GRADUATE, K_VACANCY, K_WITHDRAW, K_BAD };
 
 typedef struct cevent {
     uint8_t *bytes;
@@ -76,6 +92,13 @@ typedef struct crash {
     size_t duplicated;
     size_t late_accepted;  /* unacked, ACCEPTED on re-send */
     size_t late_duplicate; /* unacked, but stored: DUPLICATE on re-send */
+    size_t rejected;       /* REJECTED acks of invalid events */
+    size_t rejected_again; /* ... on re-sends */
+    /* what the daemon matches with, for the oracle */
+    reference_t *ref;
+    score_weights_t w;
+    unsigned k;
+    size_t checks; /* read-only store checks run */
 } crash_t;
 
 static int s_push_event(crash_t *cr)
@@ -126,7 +149,13 @@ static int s_make_new(hpipe_t *p, size_t i, hbuf_t *out, char *id)
         return -1;
     ce = &cr->ev[idx];
     snprintf(ce->id, sizeof ce->id, "r%d-%zu", cr->round, i);
-    if (i % 10 == 9 && cr->w_head < cr->w_tail) {
+    if (i % 50 == 25) {
+        /* invalid: must be refused and never stored */
+        ce->kind = K_BAD;
+        snprintf(ce->entity, sizeof ce->entity, "bad-r%d-%zu", cr->round, i);
+        hev_graduate(e, SRC_SCHOOL, ce->id, at, ce->entity);
+        e->point.latitude = 200.0;
+    } else if (i % 10 == 9 && cr->w_head < cr->w_tail) {
         size_t g = cr->withdrawable[cr->w_head++];
         ce->kind = K_WITHDRAW;
         snprintf(ce->entity, sizeof ce->entity, "%s", cr->ev[g].entity);
@@ -140,7 +169,7 @@ static int s_make_new(hpipe_t *p, size_t i, hbuf_t *out, char *id)
         snprintf(ce->entity, sizeof ce->entity, "g-r%d-%zu", cr->round, i);
         hev_graduate(e, SRC_SCHOOL, ce->id, at, ce->entity);
     }
-    if (ce->kind != K_WITHDRAW)
+    if (ce->kind == K_GRADUATE || ce->kind == K_VACANCY)
         hev_spread(e, idx);
     if (hev_pack(e, out) != 0)
         goto done;
@@ -165,6 +194,15 @@ static int s_on_ack_new(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
     if (ack->status == H_RETRY) {
         cr->retried++;
         return 0;
+    }
+    if (ce->kind == K_BAD) {
+        if (ack->status == H_REJECTED && ack->error == H_ERR(OUT_OF_RANGE) && ack->sequence == 0) {
+            cr->rejected++;
+            return 0;
+        }
+        snprintf(p->err, sizeof p->err, "invalid event %s: %s", ce->id,
+                 h_ack_str(ack, abuf, sizeof abuf));
+        return -1;
     }
     if (ack->status != H_ACCEPTED || ack->sequence == 0) {
         snprintf(p->err, sizeof p->err, "new event %s: %s", ce->id,
@@ -213,6 +251,19 @@ static int s_on_ack_again(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
     char abuf[1024];
 
     ce->retry = false;
+    if (ce->kind == K_BAD) {
+        if (ack->status == H_RETRY) {
+            ce->retry = true;
+            return 0;
+        }
+        if (ack->status == H_REJECTED && ack->sequence == 0) {
+            cr->rejected_again++;
+            return 0;
+        }
+        snprintf(p->err, sizeof p->err, "invalid event %s on re-send: %s", ce->id,
+                 h_ack_str(ack, abuf, sizeof abuf));
+        return -1;
+    }
     if (ce->seq != 0) {
         /* Known: acknowledged before, or stored and learnt on a re-send. */
         if (ack->status == H_DUPLICATE && ack->sequence == ce->seq)
@@ -286,6 +337,86 @@ static void s_resend_all(crash_t *cr)
                  RETRY_PASSES);
 }
 
+/* ---- the store as the daemon left it ---------------------------------- */
+
+typedef struct {
+    crash_t *cr;
+    size_t missing;  /* acknowledged (or learnt) events not in the dedupe table */
+    size_t moved;    /* ... or there under another sequence */
+    size_t rejected; /* invalid events found in the store */
+} s_dedupe_check_t;
+
+static int s_dedupe_fn(store_txn_t *txn, void *arg)
+{
+    s_dedupe_check_t *d = arg;
+    const crash_t *cr = d->cr;
+    store_graduate_t *g = malloc(sizeof *g);
+    if (g == NULL)
+        return STORE_ENOMEM;
+    for (size_t i = 0; i < cr->n; i++) {
+        const cevent_t *ce = &cr->ev[i];
+        const char *src = ce->kind == K_VACANCY ? SRC_FED : SRC_SCHOOL;
+        uint64_t seq = 0;
+        int rc = store_dedupe_get(txn, src, ce->id, &seq);
+        if (rc != 0 && rc != STORE_ENOTFOUND) {
+            free(g);
+            return rc;
+        }
+        if (ce->kind == K_BAD) {
+            if (rc == 0 || store_graduate_get(txn, ce->entity, g) != STORE_ENOTFOUND) {
+                if (d->rejected++ < 5)
+                    fprintf(stderr, "rejected event %s is in the store\n", ce->id);
+            }
+        } else if (ce->seq != 0 && rc != 0) {
+            if (d->missing++ < 5)
+                fprintf(stderr, "LOST: event %s (sequence %" PRIu64 ") is not in the store\n",
+                        ce->id, ce->seq);
+        } else if (ce->seq != 0 && seq != ce->seq) {
+            if (d->moved++ < 5)
+                fprintf(stderr, "event %s: sequence %" PRIu64 " acknowledged, %" PRIu64 " stored\n",
+                        ce->id, ce->seq, seq);
+        }
+    }
+    free(g);
+    return 0;
+}
+
+/* Open the stopped daemon's store read-only and check it (see the top). */
+static void s_check_store(crash_t *cr, const char *when)
+{
+    store_options_t opts = {.read_only = 1};
+    int err = 0;
+    store_t *st = store_new(cr->h->data_dir, &opts, &err);
+    oracle_report_t rep;
+    s_dedupe_check_t d = {cr, 0, 0, 0};
+    char title[128];
+    int64_t t0 = harness_now_us();
+
+    if (st == NULL)
+        fail_msg("%s: cannot open the store read-only: %s", when, store_strerror(err));
+    memset(&rep, 0, sizeof rep);
+    assert_int_equal(store_read(st, s_dedupe_fn, &d), 0);
+    /* every list up to 6000 events; then a sample of about 3000 lists
+     * (each still against the whole population) */
+    size_t stride = cr->n > 6000 ? cr->n / 3000 : 1;
+    assert_int_equal(oracle_check_lists_sampled(st, cr->ref, &cr->w, cr->k, stride, &rep), 0);
+    assert_int_equal(oracle_check_replay(st, cr->k, &rep), 0);
+    store_destroy(&st);
+    snprintf(title, sizeof title, "%s (%.1f s, lists sampled 1 in %zu)", when,
+             (double)(harness_now_us() - t0) / 1e6, stride);
+    oracle_print(title, &rep);
+    cr->checks++;
+    if (d.missing || d.moved || d.rejected)
+        fail_msg("%s: %zu acknowledged events missing, %zu under another sequence, %zu rejected "
+                 "events stored",
+                 when, d.missing, d.moved, d.rejected);
+    /* nothing is erased or purged in this test: the log must be whole */
+    if (oracle_problems(&rep) != 0 || rep.holes != 0)
+        fail_msg("%s: the store is not consistent (see above)", when);
+    if (rep.last_seq > 0 && rep.first_seq != 1)
+        fail_msg("%s: the match log starts at %" PRIu64 ", not 1", when, rep.first_seq);
+}
+
 /* One round: produce until the kill, restart, re-send everything. */
 static void s_round(crash_t *cr, int min_ms, int max_ms)
 {
@@ -319,6 +450,11 @@ static void s_round(crash_t *cr, int min_ms, int max_ms)
         fail_msg("round %d: producer stopped before the kill", cr->round);
     fprintf(stderr, "round %d: killed after %d ms: sent %zu, acked %zu\n", cr->round, delay_ms,
             pipe.sent, cr->acked - acked_before);
+    {
+        char when[64];
+        snprintf(when, sizeof when, "round %d, after the kill", cr->round);
+        s_check_store(cr, when);
+    }
 
     assert_int_equal(harness_start(cr->h), 0);
     s_resend_all(cr);
@@ -342,7 +478,9 @@ static void test_kill9_loses_no_acked_event(void **state)
     unsigned seed = (unsigned)harness_env_long("PASSERELLE_CRASH_SEED",
                                                (long)((harness_now_us() ^ getpid()) & 0x7fffffff));
     uint64_t *seqs;
-    size_t shared = 0;
+    size_t shared = 0, nvalid = 0;
+    config_t cfg;
+    char err[256];
     hstats_t st;
 
     memset(&cr, 0, sizeof cr);
@@ -350,6 +488,20 @@ static void test_kill9_loses_no_acked_event(void **state)
     cr.rng = seed;
     if (max_ms < min_ms)
         max_ms = min_ms;
+    /* the daemon runs with the default configuration: match with it */
+    config_defaults(&cfg);
+    {
+        const char *src = getenv("PASSERELLE_SOURCE_DIR");
+        char refdir[1024];
+        snprintf(refdir, sizeof refdir, "%s/deploy/reference", src ? src : "..");
+        cr.ref = reference_load(src ? refdir : cfg.reference_dir, err, sizeof err);
+        if (cr.ref == NULL)
+            fail_msg("reference: %s", err);
+    }
+    cr.w = (score_weights_t){cfg.w_skills, cfg.w_certification,   cfg.w_distance,
+                             cfg.w_start,  cfg.distance_scale_km, cfg.start_window_days};
+    assert_int_equal(score_weights_normalise(&cr.w), 0);
+    cr.k = (unsigned)cfg.k;
     fprintf(stderr,
             "crash test: seed %u (PASSERELLE_CRASH_SEED), %d rounds, kill after %d..%d ms\n", seed,
             rounds, min_ms, max_ms);
@@ -361,30 +513,37 @@ static void test_kill9_loses_no_acked_event(void **state)
     seqs = calloc(cr.n ? cr.n : 1, sizeof *seqs);
     assert_non_null(seqs);
     for (size_t i = 0; i < cr.n; i++)
-        seqs[i] = cr.ev[i].seq;
-    qsort(seqs, cr.n, sizeof *seqs, s_cmp_u64);
-    for (size_t i = 1; i < cr.n; i++)
+        if (cr.ev[i].kind != K_BAD)
+            seqs[nvalid++] = cr.ev[i].seq;
+    qsort(seqs, nvalid, sizeof *seqs, s_cmp_u64);
+    for (size_t i = 1; i < nvalid; i++)
         if (seqs[i] == seqs[i - 1])
             shared++;
     if (harness_stats(cr.h, &st) != 0)
         fail_msg("cannot get stats");
     cr.duplicated += shared;
-    if (st.events > cr.n)
-        cr.duplicated += (size_t)(st.events - cr.n);
+    if (st.events > nvalid)
+        cr.duplicated += (size_t)(st.events - nvalid);
     fprintf(stderr,
-            "crash test: rounds %d, events %zu, acked %zu, lost %zu, duplicated %zu "
-            "(unacked but stored %zu, stored on re-send %zu, RETRY %zu, stats.events %" PRIu64
-            ", seed %u)\n",
-            rounds, cr.n, cr.acked, cr.lost, cr.duplicated, cr.late_duplicate, cr.late_accepted,
-            cr.retried, st.events, seed);
+            "crash test: rounds %d (crashes survived), events %zu, acked %zu, lost %zu, "
+            "duplicated %zu, rejected %zu + %zu on re-sends (unacked but stored %zu, stored on "
+            "re-send %zu, RETRY %zu, stats.events %" PRIu64 ", seed %u)\n",
+            rounds, cr.n, cr.acked, cr.lost, cr.duplicated, cr.rejected, cr.rejected_again,
+            cr.late_duplicate, cr.late_accepted, cr.retried, st.events, seed);
     if (shared > 0)
         fail_msg("%zu sequences shared by two events", shared);
-    if (st.events != cr.n)
-        fail_msg("stats.events is %" PRIu64 ", expected %zu distinct events", st.events, cr.n);
+    if (st.events != nvalid)
+        fail_msg("stats.events is %" PRIu64 ", expected %zu distinct events", st.events, nvalid);
     assert_int_equal(cr.lost, 0);
     assert_int_equal(cr.duplicated, 0);
+    /* the invalid events were judged (on first sending if the daemon lived
+     * long enough, on every re-send anyway) */
+    assert_true(cr.rejected + cr.rejected_again > 0);
     assert_int_equal(harness_stop_clean(cr.h), 0);
+    s_check_store(&cr, "after the clean stop");
+    fprintf(stderr, "crash test: %zu read-only store checks passed\n", cr.checks);
     harness_pass(cr.h);
+    reference_destroy(&cr.ref);
 
     for (size_t i = 0; i < cr.n; i++)
         free(cr.ev[i].bytes);

@@ -1,9 +1,10 @@
 /* test_engine.c - the matching engine against the real reference data:
  * hand-built cases with expected orderings and explanations, and an
- * oracle test in which a brute-force scorer (every pair, no index)
- * recomputes every ranked list after a long random sequence of events and
- * must agree exactly with the lists the engine maintained incrementally;
- * the stored match log, replayed from nothing, must give the same lists.
+ * oracle test in which a brute-force scorer (every pair, no index;
+ * tests/oracle.c) recomputes every ranked list after a long random sequence
+ * of events and must agree exactly with the lists the engine maintained
+ * incrementally; the stored match log, replayed from nothing, must give the
+ * same lists.
  */
 #define _GNU_SOURCE
 #include <ftw.h>
@@ -25,6 +26,7 @@
 #include "enrich.h"
 #include "expiry.h"
 #include "feed.h"
+#include "oracle.h"
 #include "passerelle/v1/feed.pb-c.h"
 #include "rebuild.h"
 #include "reference.h"
@@ -536,216 +538,6 @@ static void s_random_event(s_fix_t *f, s_rng_t *r, apply_item_t *it, int64_t ver
     }
 }
 
-/* Brute force: every open vacancy against every open graduate. */
-typedef struct {
-    s_fix_t *f;
-    size_t mismatches;
-    size_t lists;
-    size_t pairs;
-} s_oracle_t;
-
-static store_graduate_t s_all_g[NG];
-static store_vacancy_t s_all_v[NV];
-static score_graduate_t s_prep_g[NG];
-static score_vacancy_t s_prep_v[NV];
-static int s_open_g[NG], s_open_v[NV];
-
-static int s_rank_cmp(const void *a, const void *b)
-{
-    const store_rank_t *x = a, *y = b;
-    if (x->micro != y->micro)
-        return x->micro > y->micro ? -1 : 1;
-    return strcmp(x->id, y->id);
-}
-
-/* The stored head must be the true top n of the brute force, for some n
- * with min(K, all) <= n <= 2K, and all of it when marked exhaustive. */
-static void s_compare(s_oracle_t *o, store_txn_t *txn, store_entity_kind_t kind, const char *id,
-                      store_rank_t *all, size_t n)
-{
-    store_list_t got;
-    if (n > 0)
-        qsort(all, n, sizeof *all, s_rank_cmp);
-    size_t want = n < K ? n : K;
-    assert_int_equal(store_list_get(txn, kind, id, &got), 0);
-    o->lists++;
-    int bad = got.n < want || got.n > 2 * K || got.n > n || (got.exhaustive && got.n != n);
-    for (size_t i = 0; !bad && i < got.n; i++)
-        bad = strcmp(got.e[i].id, all[i].id) != 0 || got.e[i].micro != all[i].micro;
-    if (bad && o->mismatches++ < 5) {
-        print_message("mismatch on %c %s: engine has %u entries (exhaustive %d), oracle %zu\n",
-                      kind, id, got.n, got.exhaustive, n);
-        for (size_t i = 0; i < n || i < got.n; i++)
-            print_message("  %zu: engine %s %u | oracle %s %u\n", i, i < got.n ? got.e[i].id : "-",
-                          i < got.n ? got.e[i].micro : 0, i < n ? all[i].id : "-",
-                          i < n ? all[i].micro : 0);
-    }
-}
-
-static int s_oracle_fn(store_txn_t *txn, void *arg)
-{
-    s_oracle_t *o = arg;
-    static store_rank_t all[NG > NV ? NG : NV];
-    score_result_t res;
-    for (int i = 0; i < NG; i++) {
-        s_open_g[i] = s_g[i].state != 0 && s_g[i].state != 3 &&
-                      store_graduate_get(txn, s_g[i].id, &s_all_g[i]) == 0 &&
-                      s_all_g[i].state == STORE_STATE_OPEN;
-        if (s_open_g[i])
-            score_prepare_graduate(o->f->ref, &s_all_g[i], &s_prep_g[i]);
-    }
-    for (int i = 0; i < NV; i++) {
-        s_open_v[i] = s_v[i].state != 0 && store_vacancy_get(txn, s_v[i].id, &s_all_v[i]) == 0 &&
-                      s_all_v[i].state == STORE_STATE_OPEN;
-        if (s_open_v[i])
-            score_prepare_vacancy(o->f->ref, &s_all_v[i], &s_prep_v[i]);
-    }
-    for (int v = 0; v < NV; v++) {
-        size_t n = 0;
-        for (int g = 0; s_open_v[v] && g < NG; g++) {
-            if (s_open_g[g] &&
-                score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
-                snprintf(all[n].id, sizeof all[n].id, "%.64s", s_g[g].id);
-                all[n++].micro = res.micro;
-            }
-        }
-        o->pairs += n;
-        s_compare(o, txn, STORE_ENTITY_VACANCY, s_v[v].id, all, n);
-    }
-    for (int g = 0; g < NG; g++) {
-        size_t n = 0;
-        for (int v = 0; s_open_g[g] && v < NV; v++) {
-            if (s_open_v[v] &&
-                score_pair(o->f->ref, &o->f->w, &s_prep_g[g], &s_prep_v[v], &res, 0)) {
-                snprintf(all[n].id, sizeof all[n].id, "%.64s", s_v[v].id);
-                all[n++].micro = res.micro;
-            }
-        }
-        s_compare(o, txn, STORE_ENTITY_GRADUATE, s_g[g].id, all, n);
-    }
-    return 0;
-}
-
-/* Replay of the match log into lists: "v:<owner>|<member>" -> entry. */
-typedef struct {
-    uint32_t rank, micro;
-    int live;
-} s_entry_t;
-
-typedef struct {
-    strmap_t *map;
-    s_entry_t **all;
-    size_t n, cap;
-    uint64_t last_seq;
-    size_t updates, anonymous;
-    strmap_t *last_on_topic; /* topic -> last sequence seen in the log */
-    size_t prev_checked, prev_bad;
-} s_replayed_t;
-
-static s_entry_t *s_find(s_replayed_t *r, const char *owner, const char *member, int create)
-{
-    char key[2 * STORE_ID_MAX + 8];
-    snprintf(key, sizeof key, "%s|%s", owner, member);
-    s_entry_t *e = strmap_get(r->map, key);
-    if (e || !create)
-        return e;
-    e = calloc(1, sizeof *e);
-    assert_non_null(e);
-    assert_int_equal(strmap_put(r->map, key, e), 0);
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 4096;
-        r->all = realloc(r->all, r->cap * sizeof *r->all);
-        assert_non_null(r->all);
-    }
-    r->all[r->n++] = e;
-    return e;
-}
-
-static int s_replay_cb(const store_match_t *m, void *arg)
-{
-    s_replayed_t *r = arg;
-    Passerelle__V1__MatchUpdate *u =
-        passerelle__v1__match_update__unpack(NULL, m->payload_len, m->payload);
-    assert_non_null(u);
-    assert_true(u->sequence == m->seq && m->seq > r->last_seq);
-    r->last_seq = m->seq;
-    r->updates++;
-    /* previous_sequence names, for each topic, the last update under it:
-     * the last one in the log, or a later one that an erasure deleted */
-    assert_int_equal(u->n_previous_sequence, m->n_topics);
-    for (size_t i = 0; i < u->n_previous_sequence; i++) {
-        const char *t = u->previous_sequence[i]->key;
-        uint64_t prev = u->previous_sequence[i]->value;
-        uint64_t seen = (uint64_t)(uintptr_t)strmap_get(r->last_on_topic, t);
-        r->prev_checked++;
-        if (prev < seen || prev >= m->seq || strcmp(t, m->topics[i]) != 0)
-            r->prev_bad++;
-        assert_int_equal(strmap_put(r->last_on_topic, t, (void *)(uintptr_t)m->seq), 0);
-    }
-    char owner[STORE_ID_MAX + 3];
-    int vside = u->side == PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY;
-    snprintf(owner, sizeof owner, "%c:%s", vside ? 'v' : 'g',
-             vside ? u->vacancy_id : u->graduate_id);
-    const char *member = vside ? u->graduate_id : u->vacancy_id;
-    if (!*u->graduate_id) {
-        r->anonymous++; /* an erased graduate's retraction: nothing named */
-    } else if (u->kind == PASSERELLE__V1__MATCH_KIND__MATCH_KIND_LEFT) {
-        s_entry_t *e = s_find(r, owner, member, 0);
-        if (e)
-            e->live = 0;
-    } else {
-        s_entry_t *e = s_find(r, owner, member, 1);
-        e->live = 1;
-        e->rank = u->rank;
-        e->micro = (uint32_t)lround(u->score * 1e6);
-    }
-    passerelle__v1__match_update__free_unpacked(u, NULL);
-    return 0;
-}
-
-typedef struct {
-    s_replayed_t *r;
-    size_t entries, mismatches;
-} s_check_t;
-
-/* The visible part of each list (its first K) must be what the replayed
- * feed says: the same members with the same scores. Ranks follow from the
- * scores: an update carries the rank of its own entry when it was sent. */
-static int s_check_list(const char *id, const store_list_t *l, void *arg, char side)
-{
-    s_check_t *c = arg;
-    char owner[STORE_ID_MAX + 3];
-    snprintf(owner, sizeof owner, "%c:%s", side, id);
-    for (int i = 0; i < l->n && i < K; i++) {
-        s_entry_t *e = s_find(c->r, owner, l->e[i].id, 0);
-        c->entries++;
-        if (!e || !e->live || e->micro != l->e[i].micro)
-            c->mismatches++;
-    }
-    return 0;
-}
-
-static int s_check_v(const char *id, const store_list_t *l, void *arg)
-{
-    return s_check_list(id, l, arg, 'v');
-}
-
-static int s_check_g(const char *id, const store_list_t *l, void *arg)
-{
-    return s_check_list(id, l, arg, 'g');
-}
-
-static int s_replay_fn(store_txn_t *txn, void *arg)
-{
-    s_check_t *c = arg;
-    int rc = store_match_each(txn, 0, s_replay_cb, c->r);
-    if (rc != 0)
-        return rc;
-    if ((rc = store_list_each(txn, STORE_ENTITY_VACANCY, s_check_v, c)) != 0)
-        return rc;
-    return store_list_each(txn, STORE_ENTITY_GRADUATE, s_check_g, c);
-}
-
 static void test_oracle(void **state)
 {
     s_fix_t *f = *state;
@@ -772,33 +564,28 @@ static void test_oracle(void **state)
         s_apply(f, batch, n);
         done += n;
     }
-    s_oracle_t o = {f, 0, 0, 0};
-    assert_int_equal(store_read(f->store, s_oracle_fn, &o), 0);
-    print_message("oracle: %zu lists compared, %zu eligible pairs, %zu mismatches\n", o.lists,
-                  o.pairs, o.mismatches);
+    oracle_report_t o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(oracle_check_lists(f->store, f->ref, &f->w, K, &o), 0);
+    print_message("oracle: %zu lists compared, %zu eligible pairs, %zu mismatches, %zu stray\n",
+                  o.lists, o.pairs, o.mismatches, o.stray);
     assert_int_equal(o.mismatches, 0);
+    assert_int_equal(o.stray, 0);
     assert_true(o.pairs > 1000); /* the population really matches */
 
-    s_replayed_t rep = {strmap_new(), NULL, 0, 0, 0, 0, 0, strmap_new(), 0, 0};
-    s_check_t c = {&rep, 0, 0};
-    assert_int_equal(store_read(f->store, s_replay_fn, &c), 0);
-    size_t live = 0;
-    for (size_t i = 0; i < rep.n; i++) {
-        live += rep.all[i]->live != 0;
-        free(rep.all[i]);
-    }
-    print_message("replay: %zu updates (%zu anonymised), %zu list entries checked, %zu "
-                  "mismatches, %zu live replayed entries\n",
-                  rep.updates, rep.anonymous, c.entries, c.mismatches, live);
-    assert_int_equal(c.mismatches, 0);
-    assert_int_equal(live, c.entries); /* nothing extra survives the replay */
-    print_message("replay: %zu previous_sequence links checked, %zu wrong\n", rep.prev_checked,
-                  rep.prev_bad);
-    assert_true(rep.prev_checked > 0);
-    assert_int_equal(rep.prev_bad, 0);
-    free(rep.all);
-    strmap_destroy(&rep.map);
-    strmap_destroy(&rep.last_on_topic);
+    assert_int_equal(oracle_check_replay(f->store, K, &o), 0);
+    print_message("replay: %zu updates (numbers %llu..%llu, %zu erased), %zu list entries "
+                  "checked, %zu mismatches, %zu live replayed entries\n",
+                  o.updates, (unsigned long long)o.first_seq, (unsigned long long)o.last_seq,
+                  o.holes, o.entries, o.replay_mismatches, o.live);
+    assert_int_equal(o.out_of_order, 0);
+    assert_int_equal(o.undecodable, 0);
+    assert_int_equal(o.replay_mismatches, 0);
+    assert_int_equal(o.live, o.entries); /* nothing extra survives the replay */
+    print_message("replay: %zu previous_sequence links checked, %zu wrong\n", o.prev_checked,
+                  o.prev_bad);
+    assert_true(o.prev_checked > 0);
+    assert_int_equal(o.prev_bad, 0);
 
     /* New weights (as after a change of reference data): a rebuild brings
      * every list to what the brute force gives with them. */
@@ -808,8 +595,9 @@ static void test_oracle(void **state)
     uint64_t visited = 0;
     assert_int_equal(rebuild_all(f->store, e2, f->feed, &visited), 0);
     f->w = w2;
-    s_oracle_t o2 = {f, 0, 0, 0};
-    assert_int_equal(store_read(f->store, s_oracle_fn, &o2), 0);
+    oracle_report_t o2;
+    memset(&o2, 0, sizeof o2);
+    assert_int_equal(oracle_check_lists(f->store, f->ref, &f->w, K, &o2), 0);
     print_message("rebuild: %llu entities visited, %zu lists compared, %zu mismatches\n",
                   (unsigned long long)visited, o2.lists, o2.mismatches);
     assert_int_equal(o2.mismatches, 0);

@@ -780,6 +780,127 @@ static void s_send_bad(hclient_t *c, const uint8_t *data, size_t len, int frames
     (*rejected)++;
 }
 
+/* A logical dump of every table of the stopped daemon's store (mdb_dump
+ * -a: each named table's keys and values in key order), into out. The raw
+ * data.mdb may differ between two dumps that are equal: LMDB rewrites meta
+ * pages and moves pages at every commit, so only the logical content is
+ * compared. */
+static void s_dump_store(const harness_t *h, hbuf_t *out)
+{
+    char cmd[512];
+    size_t got;
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "mdb_dump -a '%s'", h->data_dir);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        fail_msg("popen %s: %s", cmd, strerror(errno));
+    out->len = 0;
+    do {
+        if (out->cap - out->len < 65536) {
+            size_t len = out->len;
+            assert_int_equal(hbuf_resize(out, out->cap * 2 + 65536), 0);
+            out->len = len;
+        }
+        got = fread(out->data + out->len, 1, out->cap - out->len, p);
+        out->len += got;
+    } while (got > 0);
+    if (pclose(p) != 0)
+        fail_msg("%s failed (is lmdb-utils installed?)", cmd);
+    if (out->len == 0)
+        fail_msg("%s printed nothing", cmd);
+}
+
+/* Promise 3, "nothing already stored is harmed", checked byte for byte:
+ * a store with content is dumped (logically, see s_dump_store); the
+ * daemon is restarted and sent only bad input, one of each class (every
+ * validation case above, undecodable and truncated bytes, an empty frame,
+ * wrong frame counts, oversize frames, events naming unknown entities or
+ * another school's graduate); each gets its REJECTED ack; after a clean
+ * stop the dump must be identical. */
+static void test_rejected_leave_store_unchanged(void **state)
+{
+    harness_t *h = *state;
+    hclient_t *c = hclient_new(h, ZMQ_DEALER, NULL);
+    hev_t *e = calloc(1, sizeof *e);
+    hbuf_t before = {0}, after = {0}, buf = {0}, big = {0};
+    const size_t ncases = sizeof s_reject_cases / sizeof s_reject_cases[0];
+    Passerelle__V1__Ack *ack;
+    size_t rejected = 0, failures = 0;
+    char why[1400], id[32];
+
+    assert_non_null(c);
+    assert_non_null(e);
+    memset(s_long_id, 'a', sizeof s_long_id - 1);
+    /* content: the bases of the cases, and a few neighbours that match */
+    for (int i = 0; i < 12; i++) {
+        snprintf(id, sizeof id, "keep-%d", i);
+        if (i % 3 == 2)
+            hev_vacancy(e, SRC_FED, id, HARNESS_T0_MS, i == 2 ? "v-rej" : id);
+        else
+            hev_graduate(e, SRC_SCHOOL, id, HARNESS_T0_MS, i == 0 ? "g-rej" : id);
+        ack = hclient_call(c, e, HARNESS_ACK_TIMEOUT_MS);
+        EXPECT_ACK(ack, c, H_ACCEPTED, H_ERR(NONE));
+        passerelle__v1__ack__free_unpacked(ack, NULL);
+    }
+    hclient_destroy(&c);
+    assert_int_equal(harness_stop_clean(h), 0);
+    s_dump_store(h, &before);
+    assert_int_equal(harness_start(h), 0);
+    c = hclient_new(h, ZMQ_DEALER, NULL);
+    assert_non_null(c);
+
+    for (size_t i = 0; i < ncases; i++) {
+        const reject_case_t *rc = &s_reject_cases[i];
+        snprintf(id, sizeof id, "bad-%02zu", i);
+        s_build_base(e, rc->base, id);
+        rc->mutate(e);
+        ack = hclient_call(c, e, HARNESS_ACK_TIMEOUT_MS);
+        s_check_reject(rc, e, ack, c, why, sizeof why);
+        if (why[0] != '\0' && failures++ < 10)
+            fprintf(stderr, "MISMATCH [%s]: %s\n", rc->name, why);
+        if (ack != NULL)
+            passerelle__v1__ack__free_unpacked(ack, NULL);
+        rejected++;
+    }
+    /* an update of a stored graduate by another school */
+    hev_graduate(e, SRC_SCHOOL, "bad-owner", HARNESS_T0_MS + 5, "g-rej");
+    e->graduate.school_id = (char *)"0310001A";
+    ack = hclient_call(c, e, HARNESS_ACK_TIMEOUT_MS);
+    assert_non_null(ack);
+    if (ack->status != H_REJECTED && failures++ < 10)
+        fprintf(stderr, "MISMATCH [other school's graduate]: %s\n",
+                h_ack_str(ack, why, sizeof why));
+    passerelle__v1__ack__free_unpacked(ack, NULL);
+
+    hev_graduate(e, SRC_SCHOOL, "bad-bytes", HARNESS_T0_MS, "g-bytes");
+    assert_int_equal(hev_pack(e, &buf), 0);
+    s_send_bad(c, buf.data, buf.len - 1, 1, H_ERR(UNDECODABLE), "truncated event", &rejected);
+    s_send_bad(c, (const uint8_t *)"\x0a\xff\xff\xff\xff\x0f", 6, 1, H_ERR(UNDECODABLE),
+               "undecodable bytes", &rejected);
+    s_send_bad(c, buf.data, 0, 1, -1, "empty frame", &rejected);
+    s_send_bad(c, buf.data, buf.len, 2, H_ERR(BAD_FRAMES), "2 frames", &rejected);
+    s_send_bad(c, buf.data, buf.len, 5, H_ERR(BAD_FRAMES), "5 frames", &rejected);
+    assert_int_equal(hbuf_resize(&big, 2 * 1024 * 1024), 0);
+    memset(big.data, 0x5a, big.len);
+    s_send_bad(c, big.data, big.len, 1, H_ERR(TOO_LARGE), "frame of 2 MiB", &rejected);
+    s_expect_alive(h);
+    hclient_destroy(&c);
+    assert_int_equal(harness_stop_clean(h), 0);
+    s_dump_store(h, &after);
+    fprintf(stderr, "%zu bad inputs rejected; logical dump %zu bytes before, %zu after\n", rejected,
+            before.len, after.len);
+    if (failures > 0)
+        fail_msg("%zu bad inputs not refused as expected (MISMATCH lines above)", failures);
+    if (before.len != after.len || memcmp(before.data, after.data, before.len) != 0)
+        fail_msg("rejected events changed the store's content");
+    hbuf_free(&before);
+    hbuf_free(&after);
+    hbuf_free(&buf);
+    hbuf_free(&big);
+    free(e);
+    harness_pass(h);
+}
+
 static void test_garbage_flood(void **state)
 {
     harness_t *h = *state;
@@ -1201,6 +1322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_req_producer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_10k, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_flood, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_leave_store_unchanged, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_dealers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_while_sending, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sigint_clean_exit, s_setup, s_teardown),
