@@ -33,7 +33,21 @@ typedef struct {
 typedef struct {
     store_rank_t *v;
     size_t n, cap;
+    int pruned; /* some partners were skipped as unable to enter the top: n undercounts */
 } s_ranks_t;
+
+/* A candidate that passed the head filters, with its score bound. */
+typedef struct {
+    uint32_t idx; /* into engine.ids */
+    uint32_t bound;
+} s_cand_t;
+
+/* How much of the scoring may be skipped (see s_eligible). */
+typedef enum {
+    S_PRUNE_NONE, /* score every candidate: a from-scratch reference */
+    S_PRUNE_TOP,  /* only the entity's own top counts */
+    S_PRUNE_BOTH  /* its own top and the partners' lists it may enter */
+} s_prune_t;
 
 /* The keys of the relevance path of an entity: (index, key) pairs. Never
  * truncated: a missing key would miss eligible partners. */
@@ -86,6 +100,11 @@ struct engine {
     s_ent_t owner_ent;   /* the partner whose list is being revisited */
     s_ent_t cand_ent;    /* a candidate being scored */
     s_ent_t emit_ent;    /* the member of a list change being recorded */
+    score_bound_t bound; /* signatures of the entity being retrieved for */
+    s_cand_t *cands;     /* candidates passing the head filters */
+    size_t n_cands, cap_cands;
+    uint32_t *heap; /* min-heap of the best scores found so far (kk of them) */
+    size_t n_heap;
     store_list_t old_list, new_list;
     score_result_t res;
     engine_stats_t stats;
@@ -391,14 +410,106 @@ static int s_head_ok(const s_ent_t *e, const store_head_t *h)
            (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
 }
 
-/* Score every candidate of e; the eligible ones go to out (sorted by id). */
-static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out)
+/* The score bound of e with the candidate whose head h passed s_head_ok;
+ * -1 if the pair is certainly not eligible. */
+static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h)
+{
+    if (e->kind == STORE_ENTITY_VACANCY) {
+        const store_vacancy_t *v = &e->rec.v;
+        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+        return score_bound_graduate(&self->w, &e->prep.v, &self->bound, h, d);
+    }
+    const store_graduate_t *g = &e->rec.g;
+    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
+    return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
+}
+
+static int s_cands_push(engine_t *self, uint32_t idx, uint32_t bound)
+{
+    if (self->n_cands == self->cap_cands) {
+        size_t cap = self->cap_cands ? self->cap_cands * 2 : 1024;
+        void *p = realloc(self->cands, cap * sizeof *self->cands);
+        if (!p)
+            return STORE_ENOMEM;
+        self->cands = p;
+        self->cap_cands = cap;
+    }
+    self->cands[self->n_cands].idx = idx;
+    self->cands[self->n_cands++].bound = bound;
+    return 0;
+}
+
+/* Highest bound first; candidates in collection order among equals. */
+static int s_cand_cmp(const void *a, const void *b)
+{
+    const s_cand_t *x = a, *y = b;
+    if (x->bound != y->bound)
+        return x->bound > y->bound ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Keep the kk best scores seen in a min-heap (self->heap has kk slots). */
+static void s_heap_add(engine_t *self, uint32_t micro)
+{
+    uint32_t *h = self->heap;
+    size_t n = self->n_heap, i;
+    if (n == self->kk) {
+        if (micro <= h[0])
+            return;
+        i = 0; /* replace the minimum, sift down */
+        for (;;) {
+            size_t l = 2 * i + 1, r = l + 1, m = i;
+            if (l < n && h[l] < (m == i ? micro : h[m]))
+                m = l;
+            if (r < n && h[r] < (m == i ? micro : h[m]))
+                m = r;
+            if (m == i)
+                break;
+            h[i] = h[m];
+            i = m;
+        }
+        h[i] = micro;
+        return;
+    }
+    for (i = self->n_heap++; i > 0 && h[(i - 1) / 2] > micro; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = micro;
+}
+
+/* The candidate (other kind, id) is of no use to the lists of changed
+ * entity e when its score is at most bound: e is not in its list (e's
+ * owners are in self->affected, sorted), and that list is full (at least K
+ * entries, not exhaustive) with its lowest entry strictly above bound, so
+ * e could neither enter it nor force its recomputation (s_revisit would
+ * change nothing). 1 if so, 0 if not, <0 on a store error. */
+static int s_partner_unreachable(engine_t *self, store_txn_t *txn, const s_ent_t *e, const char *id,
+                                 uint32_t bound)
+{
+    store_list_meta_t m;
+    if (self->affected.n > 0 &&
+        bsearch(id, self->affected.v, self->affected.n, sizeof *self->affected.v, s_id_cmp))
+        return 0;
+    int rc = store_list_meta(txn, s_other(e->kind), id, &m);
+    if (rc == STORE_ECORRUPT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return !m.exhaustive && m.n >= self->k && bound < m.last_micro;
+}
+
+/* Candidates of e that pass the head filters and may be eligible, with
+ * their score bounds, into self->cands. */
+static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
     store_head_t head;
     int rc = s_candidates(self, txn, e);
-    out->n = 0;
+    self->n_cands = 0;
     if (rc != 0)
         return rc;
+    if (e->kind == STORE_ENTITY_VACANCY)
+        score_bound_prepare_vacancy(self->ref, &e->prep.v, &self->bound);
+    else
+        score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
     for (size_t i = 0; i < self->ids.n; i++) {
         rc = store_entity_head(txn, s_other(e->kind), self->ids.v[i], &head);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
@@ -408,14 +519,59 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         self->stats.heads++;
         if (!s_head_ok(e, &head))
             continue;
-        rc = s_load(self, txn, s_other(e->kind), self->ids.v[i], &self->cand_ent);
+        int64_t b = s_bound(self, e, &head);
+        if (b >= 0 && (rc = s_cands_push(self, (uint32_t)i, (uint32_t)b)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Score the candidates of e; the eligible ones go to out (sorted by id).
+ * With pruning, candidates are scored from the highest bound down, and
+ * one whose bound is below the kk-th best score found so far cannot enter
+ * e's top: with S_PRUNE_TOP the rest are skipped (out->pruned), with
+ * S_PRUNE_BOTH those that could not enter their own list either
+ * (s_partner_unreachable) are skipped. Skipped candidates are not
+ * decoded: that is the saving. */
+static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
+                      s_prune_t prune)
+{
+    int rc = s_bounded(self, txn, e);
+    out->n = 0;
+    out->pruned = 0;
+    if (rc != 0)
+        return rc;
+    if (prune != S_PRUNE_NONE && self->n_cands > 1)
+        qsort(self->cands, self->n_cands, sizeof *self->cands, s_cand_cmp);
+    self->n_heap = 0;
+    for (size_t c = 0; c < self->n_cands; c++) {
+        const char *id = self->ids.v[self->cands[c].idx];
+        if (prune != S_PRUNE_NONE && self->n_heap == self->kk &&
+            self->cands[c].bound < self->heap[0]) {
+            if (prune == S_PRUNE_TOP) {
+                self->stats.pruned += self->n_cands - c;
+                out->pruned = 1;
+                break;
+            }
+            rc = s_partner_unreachable(self, txn, e, id, self->cands[c].bound);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) {
+                self->stats.pruned++;
+                out->pruned = 1;
+                continue;
+            }
+        }
+        rc = s_load(self, txn, s_other(e->kind), id, &self->cand_ent);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
             continue; /* an index entry without a readable record: skip it */
         if (rc != 0)
             return rc;
-        if (s_score(self, e, &self->cand_ent, &self->res, 0) &&
-            (rc = s_ranks_push(out, self->ids.v[i], self->res.micro)) != 0)
-            return rc;
+        if (s_score(self, e, &self->cand_ent, &self->res, 0)) {
+            if ((rc = s_ranks_push(out, id, self->res.micro)) != 0)
+                return rc;
+            s_heap_add(self, self->res.micro);
+        }
     }
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp); /* for s_ranks_find */
@@ -427,7 +583,7 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
 static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
 {
     out->n = 0;
-    out->exhaustive = elig->n <= self->kk;
+    out->exhaustive = elig->n <= self->kk && !elig->pruned;
     if (elig->n == 0)
         return;
     qsort(elig->v, elig->n, sizeof *elig->v, s_rank_cmp);
@@ -470,10 +626,14 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                     uint8_t kind, uint32_t rank, uint32_t micro, int explain,
                     const s_cause_t *cause)
 {
-    s_ent_t *m = &self->emit_ent;
-    int rc = s_load(self, txn, s_other(o->kind), member, m);
-    if (rc != 0)
-        return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+    const s_ent_t *m = &self->self_ent;
+    if (m->kind != s_other(o->kind) || strcmp(s_id(m), member) != 0) {
+        /* not the changed entity, which is loaded already */
+        int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
+        if (rc != 0)
+            return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+        m = &self->emit_ent;
+    }
     feed_change_t c = {.kind = kind, .rank = rank, .micro = micro};
     const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
     const s_ent_t *v = o->kind == STORE_ENTITY_GRADUATE ? m : o;
@@ -619,7 +779,7 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (recompute) {
         self->stats.recomputations++;
-        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
+        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP)) != 0)
             return rc;
         s_top(self, &self->elig_tmp, new);
     }
@@ -636,11 +796,18 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (cause->erased)
         x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
+    /* partner lists that hold x (sorted: s_partner_unreachable looks them up) */
+    self->affected.n = 0;
+    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->affected);
+    if (rc != 0)
+        return rc > 0 ? STORE_ENOMEM : rc;
+    s_ids_unique(&self->affected);
     if (s_state(x) == STORE_STATE_OPEN) {
-        if ((rc = s_eligible(self, txn, x, &self->elig_self)) != 0)
+        if ((rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH)) != 0)
             return rc;
     } else {
         self->elig_self.n = 0;
+        self->elig_self.pruned = 0;
     }
     /* x's own list */
     if ((rc = store_list_get(txn, kind, id, &self->old_list)) != 0)
@@ -649,10 +816,6 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if ((rc = s_commit_list(self, txn, x, &self->old_list, &self->new_list, cause)) != 0)
         return rc;
     /* partner lists that hold x or that x may enter */
-    self->affected.n = 0;
-    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->affected);
-    if (rc != 0)
-        return rc > 0 ? STORE_ENOMEM : rc;
     for (size_t i = 0; i < self->elig_self.n; i++)
         if ((rc = s_ids_push(&self->affected, self->elig_self.v[i].id,
                              strlen(self->elig_self.v[i].id))) != 0)
@@ -678,6 +841,9 @@ engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned 
     self->k = k;
     self->kk = 2 * k < STORE_LIST_MAX ? 2 * k : STORE_LIST_MAX;
     self->feed = feed;
+    self->heap = calloc(self->kk, sizeof *self->heap);
+    if (!self->heap)
+        engine_destroy(&self);
     return self;
 }
 
@@ -692,6 +858,8 @@ void engine_destroy(engine_t **self_p)
     free(self->affected.v);
     free(self->elig_self.v);
     free(self->elig_tmp.v);
+    free(self->cands);
+    free(self->heap);
     free(self);
     *self_p = NULL;
 }
@@ -723,7 +891,7 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
         return rc;
     if (s_state(&self->owner_ent) != STORE_STATE_OPEN)
         return 0;
-    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
+    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE)) != 0)
         return rc;
     s_top(self, &self->elig_tmp, out);
     return 0;

@@ -77,8 +77,10 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
     int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, &val);
-    if (rc == MDB_NOTFOUND)
+    if (rc == MDB_NOTFOUND) {
+        store__heads_list_set(txn->store, kind, id, out);
         return 0;
+    }
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_get lists %s '%s'", s_what(kind), id);
     *present = 1;
@@ -89,6 +91,7 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
                    s_what(kind), id, val.mv_size);
         return STORE_ECORRUPT;
     }
+    store__heads_list_set(txn->store, kind, id, out);
     return 0;
 }
 
@@ -269,6 +272,8 @@ int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
         rc = s_list_del(txn, (char)kind, id);
     if (rc == 0 && present != (l->n > 0))
         rc = store__meta_add(txn, s_counter((char)kind), present ? -1 : 1);
+    if (rc == 0)
+        store__heads_list_set(txn->store, (char)kind, id, l);
     return rc;
 }
 
@@ -285,8 +290,11 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
         rc = s_member_op(txn, kind, was->e[i].id, id, -1);
     if (rc == 0 && present && (rc = s_list_del(txn, kind, id)) == 0)
         rc = store__meta_add(txn, s_counter(kind), -1);
-    if (rc == 0)
+    if (rc == 0) {
+        memset(was, 0, sizeof *was);
+        store__heads_list_set(txn->store, kind, id, was); /* gone: reads as empty */
         rc = s_member_rows_del(txn, s_other(kind), id, &stray);
+    }
     /* The caller should have taken id out of those lists first. The rows
      * go (they name id); the lists' values keep the entry until their owner's
      * list is next written, as rewriting them here would decide their
@@ -298,6 +306,22 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
                    s_what(kind), id, stray, s_what(s_other(kind)));
     *found = present || stray > 0;
     return rc;
+}
+
+int store_list_meta(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                    store_list_meta_t *out)
+{
+    int present;
+    int rc = s_args_ok(txn, (int)kind, id, out != NULL, 0, __func__);
+    if (rc != 0 || store__heads_list_get(txn->store, (char)kind, id, out))
+        return rc;
+    store_list_t *l = &txn->store->meta_l;
+    if ((rc = s_list_load(txn, (char)kind, id, l, &present)) != 0)
+        return rc;
+    out->n = l->n;
+    out->exhaustive = l->exhaustive;
+    out->last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+    return 0;
 }
 
 int store_list_owners(store_txn_t *txn, store_entity_kind_t kind, const char *member,
