@@ -665,6 +665,19 @@ static int s_find_in(const store_list_t *l, unsigned n, const char *id)
     return -1;
 }
 
+/* The same, looking first around position hint: an entry of a list that
+ * changed by one entry has moved by at most a place or two. */
+static int s_find_near(const store_list_t *l, unsigned n, const char *id, unsigned hint)
+{
+    for (unsigned d = 0; d < 3; d++) {
+        if (hint + d < n && strcmp(l->e[hint + d].id, id) == 0)
+            return (int)(hint + d);
+        if (d > 0 && d <= hint && hint - d < n && strcmp(l->e[hint - d].id, id) == 0)
+            return (int)(hint - d);
+    }
+    return s_find_in(l, n, id);
+}
+
 /* Record what changed in the visible part (the first K entries) of owner
  * o's ranking: LEFT, then ENTERED and UPDATED (score changed) in rank
  * order. An entry whose rank moved only because another one entered or
@@ -676,13 +689,13 @@ static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
     unsigned vo = s_visible(self, old), vn = s_visible(self, new);
     int rc;
     for (unsigned i = 0; i < vo; i++) {
-        if (s_find_in(new, vn, old->e[i].id) >= 0)
+        if (s_find_near(new, vn, old->e[i].id, i) >= 0)
             continue;
         if ((rc = s_record(self, txn, o, old->e[i].id, FEED_LEFT, 0, old->e[i].micro, 0, cause)))
             return rc;
     }
     for (unsigned i = 0; i < vn; i++) {
-        int j = s_find_in(old, vo, new->e[i].id);
+        int j = s_find_near(old, vo, new->e[i].id, i);
         if (j >= 0 && old->e[j].micro == new->e[i].micro)
             continue;
         rc = s_record(self, txn, o, new->e[i].id, j < 0 ? FEED_ENTERED : FEED_UPDATED, i + 1,
@@ -696,7 +709,7 @@ static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
     if (!changed)
         return 0;
     self->stats.lists_written++;
-    return store_list_put(txn, o->kind, s_id(o), new);
+    return store_list_replace(txn, o->kind, s_id(o), old, new);
 }
 
 /* ---- the algorithm ----------------------------------------------------- */

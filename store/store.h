@@ -314,6 +314,12 @@ typedef struct {
 int store_list_meta(store_txn_t *txn, store_entity_kind_t kind, const char *id,
                     store_list_meta_t *out) STORE_WUR;
 
+/* store_list_put() for a caller that holds the stored list: *was must be
+ * what store_list_get() returned for (kind, id) in this transaction, with
+ * no write of that list since (it spares reading the list again). */
+int store_list_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                       const store_list_t *was, const store_list_t *l) STORE_WUR;
+
 /* Call fn for each owner id of kind whose ranked list holds member: with
  * kind STORE_ENTITY_VACANCY, every vacancy whose list holds graduate
  * member. Ids in byte order; fn returns non-zero to stop (returned as is). */

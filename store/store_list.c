@@ -175,6 +175,13 @@ static int s_members_diff(store_txn_t *txn, char kind, const char *id, const sto
     const char *a[STORE_LIST_MAX] = {NULL}, *b[STORE_LIST_MAX] = {NULL};
     size_t i = 0, j = 0;
     int rc = 0;
+    if (was->n == is->n) { /* the same members, maybe re-scored: the usual case */
+        while (i < was->n && strcmp(was->e[i].id, is->e[i].id) == 0)
+            i++;
+        if (i == was->n)
+            return 0;
+        i = 0;
+    }
     s_sorted_ids(was, a);
     s_sorted_ids(is, b);
     while (rc == 0 && (i < was->n || j < is->n)) {
@@ -245,27 +252,29 @@ int store_list_get(store_txn_t *txn, store_entity_kind_t kind, const char *id, s
     return rc != 0 ? rc : s_list_load(txn, (char)kind, id, out, &present);
 }
 
-int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
-                   const store_list_t *l)
+/* Check l and id for a write; its encoded length in *len. */
+static int s_put_ok(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                    const store_list_t *l, size_t *len, const char *func)
 {
-    size_t len = 0;
-    int present = 0;
-    int rc = s_args_ok(txn, (int)kind, id, l != NULL, 1, __func__);
+    int rc = s_args_ok(txn, (int)kind, id, l != NULL, 1, func);
     if (rc != 0)
         return rc;
-    if (store_codec_list_size(l, &len) != 0) {
+    if (store_codec_list_size(l, len) != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: %s: %s list '%s': %u entries (max %d), or an empty or "
                    "unterminated id",
-                   __func__, s_what((char)kind), id, (unsigned)l->n, STORE_LIST_MAX);
+                   func, s_what((char)kind), id, (unsigned)l->n, STORE_LIST_MAX);
         return STORE_EINVAL;
     }
-    store_list_t *was = &txn->store->old_l;
-    rc = s_list_load(txn, (char)kind, id, was, &present);
-    if (rc == STORE_ECORRUPT)
-        rc = s_members_sweep(txn, (char)kind, id, was);
-    if (rc == 0)
-        rc = s_members_diff(txn, (char)kind, id, was, l);
+    return 0;
+}
+
+/* Replace the list of (kind, id), whose stored content is *was (a row
+ * exists when present), by l: membership rows, the row, the counter. */
+static int s_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                     const store_list_t *was, int present, const store_list_t *l, size_t len)
+{
+    int rc = s_members_diff(txn, (char)kind, id, was, l);
     if (rc == 0 && l->n > 0)
         rc = s_list_write(txn, (char)kind, id, l, len);
     else if (rc == 0 && present)
@@ -275,6 +284,31 @@ int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
     if (rc == 0)
         store__heads_list_set(txn->store, (char)kind, id, l);
     return rc;
+}
+
+int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                   const store_list_t *l)
+{
+    size_t len = 0;
+    int present = 0;
+    int rc = s_put_ok(txn, kind, id, l, &len, __func__);
+    if (rc != 0)
+        return rc;
+    store_list_t *was = &txn->store->old_l;
+    rc = s_list_load(txn, (char)kind, id, was, &present);
+    if (rc == STORE_ECORRUPT)
+        rc = s_members_sweep(txn, (char)kind, id, was);
+    return rc != 0 ? rc : s_replace(txn, kind, id, was, present, l, len);
+}
+
+int store_list_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                       const store_list_t *was, const store_list_t *l)
+{
+    size_t len = 0;
+    int rc = s_put_ok(txn, kind, id, l, &len, __func__);
+    if (rc == 0 && was == NULL)
+        rc = STORE_EINVAL;
+    return rc != 0 ? rc : s_replace(txn, kind, id, was, was->n > 0, l, len);
 }
 
 int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *found)

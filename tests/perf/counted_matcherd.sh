@@ -10,7 +10,8 @@
 # On SIGTERM or SIGINT the signal goes to matcherd; when it has exited,
 # `perf stat` (attached to it) writes its counts to PASSERELLE_COUNTED_OUT.
 # The pid bench_ingest sees is this script's, so its RSS column is not
-# matcherd's: read RSS from a run without this wrapper.
+# matcherd's: the wrapper appends matcherd's own memory lines (VmRSS,
+# VmHWM, RssAnon, RssFile) at the stop request to PASSERELLE_COUNTED_OUT.rss.
 set -u
 daemon=${PASSERELLE_COUNTED_MATCHERD:?set PASSERELLE_COUNTED_MATCHERD to the matcherd binary}
 out=${PASSERELLE_COUNTED_OUT:-counted.txt}
@@ -18,7 +19,8 @@ out=${PASSERELLE_COUNTED_OUT:-counted.txt}
 child=$!
 perf stat -e instructions:u,task-clock -x, -o "$out" -p "$child" &
 counter=$!
-trap 'kill -TERM "$child" 2>/dev/null' TERM INT
+trap 'grep -E "^(VmRSS|VmHWM|RssAnon|RssFile)" "/proc/$child/status" >>"$out.rss" 2>/dev/null
+kill -TERM "$child" 2>/dev/null' TERM INT
 while kill -0 "$child" 2>/dev/null; do
     wait "$child"
 done
