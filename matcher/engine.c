@@ -94,6 +94,7 @@ struct engine {
     uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
     size_t set_cap;
     s_ids_t affected;    /* partner lists to revisit */
+    s_ids_t owners;      /* partners whose lists hold the changed entity, sorted */
     s_ranks_t elig_self; /* eligible partners of the changed entity, by id */
     s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
     s_ent_t self_ent;    /* the changed entity */
@@ -476,25 +477,26 @@ static void s_heap_add(engine_t *self, uint32_t micro)
     h[i] = micro;
 }
 
-/* The candidate (other kind, id) is of no use to the lists of changed
- * entity e when its score is at most bound: e is not in its list (e's
- * owners are in self->affected, sorted), and that list is full (at least K
- * entries, not exhaustive) with its lowest entry strictly above bound, so
- * e could neither enter it nor force its recomputation (s_revisit would
- * change nothing). 1 if so, 0 if not, <0 on a store error. */
-static int s_partner_unreachable(engine_t *self, store_txn_t *txn, const s_ent_t *e, const char *id,
-                                 uint32_t bound)
+/* Changed entity x's score micro cannot change the list of partner
+ * (kind, id): x is not in it (x's owners are in self->owners, sorted) and
+ * it is full (at least K entries, not exhaustive) with its lowest entry
+ * strictly above micro, so x could neither enter it nor force its
+ * recomputation (s_revisit would change nothing). Read from the store's
+ * in-memory list meta, not the list itself. 1 if so, 0 if not, <0 on a
+ * store error. */
+static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+                          const char *id, uint32_t micro)
 {
     store_list_meta_t m;
-    if (self->affected.n > 0 &&
-        bsearch(id, self->affected.v, self->affected.n, sizeof *self->affected.v, s_id_cmp))
+    if (self->owners.n > 0 &&
+        bsearch(id, self->owners.v, self->owners.n, sizeof *self->owners.v, s_id_cmp))
         return 0;
-    int rc = store_list_meta(txn, s_other(e->kind), id, &m);
+    int rc = store_list_meta(txn, kind, id, &m);
     if (rc == STORE_ECORRUPT)
         return 0;
     if (rc != 0)
         return rc;
-    return !m.exhaustive && m.n >= self->k && bound < m.last_micro;
+    return !m.exhaustive && m.n >= self->k && micro < m.last_micro;
 }
 
 /* Candidates of e that pass the head filters and may be eligible, with
@@ -531,7 +533,7 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
  * one whose bound is below the kk-th best score found so far cannot enter
  * e's top: with S_PRUNE_TOP the rest are skipped (out->pruned), with
  * S_PRUNE_BOTH those that could not enter their own list either
- * (s_partner_unreachable) are skipped. Skipped candidates are not
+ * (s_cannot_enter) are skipped. Skipped candidates are not
  * decoded: that is the saving. */
 static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
                       s_prune_t prune)
@@ -553,7 +555,7 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
                 out->pruned = 1;
                 break;
             }
-            rc = s_partner_unreachable(self, txn, e, id, self->cands[c].bound);
+            rc = s_cannot_enter(self, txn, s_other(e->kind), id, self->cands[c].bound);
             if (rc < 0)
                 return rc;
             if (rc == 1) {
@@ -774,10 +776,12 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
 {
     store_list_t *old = &self->old_list, *new = &self->new_list;
     const char *xid = s_id(&self->self_ent);
-    int rc = store_list_get(txn, kind, pid, old);
-    if (rc != 0)
-        return rc;
     const store_rank_t *s = s_ranks_find(&self->elig_self, pid);
+    int rc = s ? s_cannot_enter(self, txn, kind, pid, s->micro) : 0;
+    if (rc != 0)
+        return rc > 0 ? 0 : rc; /* x is not in that list and cannot enter it */
+    if ((rc = store_list_get(txn, kind, pid, old)) != 0)
+        return rc;
     int pos = s_find_in(old, old->n, xid);
     if (pos < 0 && !s)
         return 0; /* x was not in it and cannot enter */
@@ -810,11 +814,11 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if (cause->erased)
         x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
     /* partner lists that hold x (sorted: s_partner_unreachable looks them up) */
-    self->affected.n = 0;
-    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->affected);
+    self->owners.n = 0;
+    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->owners);
     if (rc != 0)
         return rc > 0 ? STORE_ENOMEM : rc;
-    s_ids_unique(&self->affected);
+    s_ids_unique(&self->owners);
     if (s_state(x) == STORE_STATE_OPEN) {
         if ((rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH)) != 0)
             return rc;
@@ -829,6 +833,10 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if ((rc = s_commit_list(self, txn, x, &self->old_list, &self->new_list, cause)) != 0)
         return rc;
     /* partner lists that hold x or that x may enter */
+    self->affected.n = 0;
+    for (size_t i = 0; i < self->owners.n; i++)
+        if ((rc = s_ids_push(&self->affected, self->owners.v[i], strlen(self->owners.v[i]))) != 0)
+            return rc;
     for (size_t i = 0; i < self->elig_self.n; i++)
         if ((rc = s_ids_push(&self->affected, self->elig_self.v[i].id,
                              strlen(self->elig_self.v[i].id))) != 0)
@@ -869,6 +877,7 @@ void engine_destroy(engine_t **self_p)
     free(self->set);
     free(self->keys.v);
     free(self->affected.v);
+    free(self->owners.v);
     free(self->elig_self.v);
     free(self->elig_tmp.v);
     free(self->cands);

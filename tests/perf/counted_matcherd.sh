@@ -15,7 +15,8 @@
 set -u
 daemon=${PASSERELLE_COUNTED_MATCHERD:?set PASSERELLE_COUNTED_MATCHERD to the matcherd binary}
 out=${PASSERELLE_COUNTED_OUT:-counted.txt}
-"$daemon" "$@" &
+# matcherd is stopped if this script is killed (bench_ingest gives up)
+setpriv --pdeathsig TERM "$daemon" "$@" &
 child=$!
 perf stat -e instructions:u,task-clock -x, -o "$out" -p "$child" &
 counter=$!
