@@ -93,8 +93,12 @@ struct engine {
     s_keys_t keys; /* relevance keys of the entity being retrieved for */
     uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
     size_t set_cap;
-    s_ids_t affected;    /* partner lists to revisit */
-    s_ids_t owners;      /* partners whose lists hold the changed entity, sorted */
+    s_ids_t affected; /* partner lists to revisit */
+    s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
+    uint8_t *keybuf;  /* index keys of a retrieval, end to end */
+    size_t n_keybuf, cap_keybuf;
+    size_t *keylens; /* their lengths */
+    size_t n_keylens, cap_keylens;
     s_ranks_t elig_self; /* eligible partners of the changed entity, by id */
     s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
     s_ent_t self_ent;    /* the changed entity */
@@ -343,6 +347,34 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
     return 0;
 }
 
+/* Append one index key to self->keybuf (keys end to end) and its length
+ * to self->keylens. */
+static int s_keybuf_add(engine_t *self, const uint8_t *key, size_t len)
+{
+    if (self->n_keylens == self->cap_keylens) {
+        size_t cap = self->cap_keylens ? self->cap_keylens * 2 : 1024;
+        void *p = realloc(self->keylens, cap * sizeof *self->keylens);
+        if (!p)
+            return STORE_ENOMEM;
+        self->keylens = p;
+        self->cap_keylens = cap;
+    }
+    if (self->n_keybuf + len > self->cap_keybuf) {
+        size_t cap = self->cap_keybuf ? self->cap_keybuf * 2 : 16384;
+        while (cap < self->n_keybuf + len)
+            cap *= 2;
+        void *p = realloc(self->keybuf, cap);
+        if (!p)
+            return STORE_ENOMEM;
+        self->keybuf = p;
+        self->cap_keybuf = cap;
+    }
+    memcpy(self->keybuf + self->n_keybuf, key, len);
+    self->n_keybuf += len;
+    self->keylens[self->n_keylens++] = len;
+    return 0;
+}
+
 /* The farthest any graduate may live from a vacancy that sets no limit. */
 static double s_graduate_reach(store_txn_t *txn)
 {
@@ -377,17 +409,19 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     if (keys->oom)
         return STORE_ENOMEM;
     s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
+    size_t n = 0;
+    self->n_keybuf = self->n_keylens = 0;
     for (int r = r0; r <= r1; r++) {
         for (int c = c0; c <= c1; c++) {
-            for (size_t i = 0; i < keys->n; i++) {
+            for (size_t i = 0; i < keys->n; i++, n++) {
                 size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
-                rc = store_index_each(txn, ix, key, len, s_collect_cb, self);
-                if (rc != 0)
-                    return rc > 0 ? STORE_ENOMEM : rc;
+                if ((rc = s_keybuf_add(self, key, len)) != 0)
+                    return rc;
             }
         }
     }
-    return 0;
+    rc = store_index_each_key(txn, ix, self->keybuf, self->keylens, n, s_collect_cb, self);
+    return rc > 0 ? STORE_ENOMEM : rc;
 }
 
 /* The hard filters that a candidate's head alone can fail: state, place,
@@ -878,6 +912,8 @@ void engine_destroy(engine_t **self_p)
     free(self->keys.v);
     free(self->affected.v);
     free(self->owners.v);
+    free(self->keybuf);
+    free(self->keylens);
     free(self->elig_self.v);
     free(self->elig_tmp.v);
     free(self->cands);

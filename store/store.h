@@ -254,6 +254,12 @@ typedef int (*store_id_fn)(const char *id, size_t len, void *arg);
 int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
                      store_id_fn fn, void *arg) STORE_WUR;
 
+/* store_index_each() for n keys at once, in order: keys holds them end to
+ * end, lens their lengths. Returns as store_index_each() does; stops at the
+ * first non-zero value of fn. */
+int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
+                         const size_t *lens, size_t n, store_id_fn fn, void *arg) STORE_WUR;
+
 /* Number of ids under key, 0 if none. */
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
