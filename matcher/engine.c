@@ -609,14 +609,14 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
             s_heap_add(self, self->res.micro);
         }
     }
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp); /* for s_ranks_find */
+    if (prune == S_PRUNE_BOTH && out->n > 1) /* the changed entity's: for s_ranks_find */
+        qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp);
     return 0;
 }
 
 /* The stored head of a ranking: the top KK of a set of eligible partners,
  * in rank order; exhaustive when that is all of them. */
-static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
+static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out, int keep_id_order)
 {
     out->n = 0;
     out->exhaustive = elig->n <= self->kk && !elig->pruned;
@@ -625,7 +625,8 @@ static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
     qsort(elig->v, elig->n, sizeof *elig->v, s_rank_cmp);
     out->n = (uint16_t)(elig->n < self->kk ? elig->n : self->kk);
     memcpy(out->e, elig->v, out->n * sizeof *out->e);
-    qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
+    if (keep_id_order)
+        qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
 }
 
 /* ---- recording changes ----------------------------------------------- */
@@ -832,9 +833,26 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         self->stats.recomputations++;
         if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP)) != 0)
             return rc;
-        s_top(self, &self->elig_tmp, new);
+        s_top(self, &self->elig_tmp, new, 0);
     }
     return s_commit_list(self, txn, &self->owner_ent, old, new, cause);
+}
+
+/* out = the union of a and b, both sorted by id without repeats: a
+ * merge, no sort. */
+static int s_merge_ids(s_ids_t *out, const s_ids_t *a, const s_ranks_t *b)
+{
+    size_t i = 0, j = 0;
+    int rc = 0;
+    out->n = 0;
+    while (rc == 0 && (i < a->n || j < b->n)) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j].id);
+        const char *id = c <= 0 ? a->v[i] : b->v[j].id;
+        rc = s_ids_push(out, id, strlen(id));
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return rc;
 }
 
 /* The entity (kind, id) changed in the store (or is being erased). */
@@ -863,19 +881,12 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     /* x's own list */
     if ((rc = store_list_get(txn, kind, id, &self->old_list)) != 0)
         return rc;
-    s_top(self, &self->elig_self, &self->new_list);
+    s_top(self, &self->elig_self, &self->new_list, 1);
     if ((rc = s_commit_list(self, txn, x, &self->old_list, &self->new_list, cause)) != 0)
         return rc;
     /* partner lists that hold x or that x may enter */
-    self->affected.n = 0;
-    for (size_t i = 0; i < self->owners.n; i++)
-        if ((rc = s_ids_push(&self->affected, self->owners.v[i], strlen(self->owners.v[i]))) != 0)
-            return rc;
-    for (size_t i = 0; i < self->elig_self.n; i++)
-        if ((rc = s_ids_push(&self->affected, self->elig_self.v[i].id,
-                             strlen(self->elig_self.v[i].id))) != 0)
-            return rc;
-    s_ids_unique(&self->affected);
+    if ((rc = s_merge_ids(&self->affected, &self->owners, &self->elig_self)) != 0)
+        return rc;
     for (size_t i = 0; i < self->affected.n; i++)
         if ((rc = s_revisit(self, txn, s_other(kind), self->affected.v[i], cause)) != 0)
             return rc;
@@ -951,7 +962,7 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
         return 0;
     if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE)) != 0)
         return rc;
-    s_top(self, &self->elig_tmp, out);
+    s_top(self, &self->elig_tmp, out, 0);
     return 0;
 }
 
