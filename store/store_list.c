@@ -142,59 +142,39 @@ static int s_member_op(store_txn_t *txn, char kind, const char *member, const ch
     return 0;
 }
 
-static int s_cmp_id(const void *a, const void *b)
+/* id is among the entries of l: looked for first around position hint,
+ * since a list that changed by an entry or two has moved the others by a
+ * place or two at most, then everywhere. */
+static int s_has_near(const store_list_t *l, const char *id, size_t hint)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The ids of l, sorted, into ids[0 .. l->n). */
-static void s_sorted_ids(const store_list_t *l, const char **ids)
-{
+    for (size_t d = 0; d < 3; d++) {
+        if (hint + d < l->n && strcmp(l->e[hint + d].id, id) == 0)
+            return 1;
+        if (d > 0 && d <= hint && hint - d < l->n && strcmp(l->e[hint - d].id, id) == 0)
+            return 1;
+    }
     for (size_t i = 0; i < l->n; i++)
-        ids[i] = l->e[i].id;
-    qsort(ids, l->n, sizeof *ids, s_cmp_id);
-}
-
-/* The index past the run of ids equal to ids[i]. */
-static size_t s_skip(const char *const *ids, size_t n, size_t i)
-{
-    size_t j = i + 1;
-    while (j < n && strcmp(ids[j], ids[i]) == 0)
-        j++;
-    return j;
+        if (strcmp(l->e[i].id, id) == 0)
+            return 1;
+    return 0;
 }
 
 /* Move the membership rows of owner (kind, id) from list was to list is:
- * delete the rows of members only in was, insert those only in is. Sorting
- * both turns the diff into one merge pass (no n x m scan), and a member
- * listed twice (a caller's slip) into one row. */
+ * delete the rows of members only in was, insert those only in is. Rows
+ * are idempotent (a second delete finds nothing, a second insert of the
+ * same pair changes nothing), so a member listed twice (a caller's slip)
+ * leaves one row or none, as it should. Usually was and is differ by an
+ * entry or two, and each lookup ends near the same position. */
 static int s_members_diff(store_txn_t *txn, char kind, const char *id, const store_list_t *was,
                           const store_list_t *is)
 {
-    /* zeroed only so that checkers see no uninitialised read when n is 0 */
-    const char *a[STORE_LIST_MAX] = {NULL}, *b[STORE_LIST_MAX] = {NULL};
-    size_t i = 0, j = 0;
     int rc = 0;
-    if (was->n == is->n) { /* the same members, maybe re-scored: the usual case */
-        while (i < was->n && strcmp(was->e[i].id, is->e[i].id) == 0)
-            i++;
-        if (i == was->n)
-            return 0;
-        i = 0;
-    }
-    s_sorted_ids(was, a);
-    s_sorted_ids(is, b);
-    while (rc == 0 && (i < was->n || j < is->n)) {
-        int c = i == was->n ? 1 : j == is->n ? -1 : strcmp(a[i], b[j]);
-        if (c < 0)
-            rc = s_member_op(txn, kind, a[i], id, -1);
-        else if (c > 0)
-            rc = s_member_op(txn, kind, b[j], id, 1);
-        if (c <= 0)
-            i = s_skip(a, was->n, i);
-        if (c >= 0)
-            j = s_skip(b, is->n, j);
-    }
+    for (size_t i = 0; i < was->n && rc == 0; i++)
+        if (!s_has_near(is, was->e[i].id, i))
+            rc = s_member_op(txn, kind, was->e[i].id, id, -1);
+    for (size_t j = 0; j < is->n && rc == 0; j++)
+        if (!s_has_near(was, is->e[j].id, j))
+            rc = s_member_op(txn, kind, is->e[j].id, id, 1);
     return rc;
 }
 
