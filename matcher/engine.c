@@ -14,6 +14,15 @@
  *      changed.
  *   4. Every difference between a list's old and new content is recorded
  *      as a MatchUpdate.
+ *
+ * Step 1 does not decode every candidate. From its head (store_entity_head:
+ * place, limits, level, start day, code signatures, kept in memory by the
+ * store) each candidate gets an upper bound of its score (score_bound_*);
+ * candidates are scored from the highest bound down, and one whose bound is
+ * below the 2K-th score found so far is skipped when it also cannot enter
+ * its own list (store_list_meta: full, not exhaustive, lowest score above
+ * the bound, not holding X). Step 3 skips, the same way and without reading
+ * it, a partner list that X is not in and cannot enter.
  */
 #include "engine.h"
 
