@@ -14,6 +14,15 @@
  *      changed.
  *   4. Every difference between a list's old and new content is recorded
  *      as a MatchUpdate.
+ *
+ * Step 1 does not decode every candidate. From its head (store_entity_head:
+ * place, limits, level, start day, code signatures, kept in memory by the
+ * store) each candidate gets an upper bound of its score (score_bound_*);
+ * candidates are scored from the highest bound down, and one whose bound is
+ * below the 2K-th score found so far is skipped when it also cannot enter
+ * its own list (store_list_meta: full, not exhaustive, lowest score above
+ * the bound, not holding X). Step 3 skips, the same way and without reading
+ * it, a partner list that X is not in and cannot enter.
  */
 #include "engine.h"
 
@@ -33,7 +42,21 @@ typedef struct {
 typedef struct {
     store_rank_t *v;
     size_t n, cap;
+    int pruned; /* some partners were skipped as unable to enter the top: n undercounts */
 } s_ranks_t;
+
+/* A candidate that passed the head filters, with its score bound. */
+typedef struct {
+    uint32_t idx; /* into engine.ids */
+    uint32_t bound;
+} s_cand_t;
+
+/* How much of the scoring may be skipped (see s_eligible). */
+typedef enum {
+    S_PRUNE_NONE, /* score every candidate: a from-scratch reference */
+    S_PRUNE_TOP,  /* only the entity's own top counts */
+    S_PRUNE_BOTH  /* its own top and the partners' lists it may enter */
+} s_prune_t;
 
 /* The keys of the relevance path of an entity: (index, key) pairs. Never
  * truncated: a missing key would miss eligible partners. */
@@ -79,13 +102,23 @@ struct engine {
     s_keys_t keys; /* relevance keys of the entity being retrieved for */
     uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
     size_t set_cap;
-    s_ids_t affected;    /* partner lists to revisit */
+    s_ids_t affected; /* partner lists to revisit */
+    s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
+    uint8_t *keybuf;  /* index keys of a retrieval, end to end */
+    size_t n_keybuf, cap_keybuf;
+    size_t *keylens; /* their lengths */
+    size_t n_keylens, cap_keylens;
     s_ranks_t elig_self; /* eligible partners of the changed entity, by id */
     s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
     s_ent_t self_ent;    /* the changed entity */
     s_ent_t owner_ent;   /* the partner whose list is being revisited */
     s_ent_t cand_ent;    /* a candidate being scored */
     s_ent_t emit_ent;    /* the member of a list change being recorded */
+    score_bound_t bound; /* signatures of the entity being retrieved for */
+    s_cand_t *cands;     /* candidates passing the head filters */
+    size_t n_cands, cap_cands;
+    uint32_t *heap; /* min-heap of the best scores found so far (kk of them) */
+    size_t n_heap;
     store_list_t old_list, new_list;
     score_result_t res;
     engine_stats_t stats;
@@ -323,6 +356,34 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
     return 0;
 }
 
+/* Append one index key to self->keybuf (keys end to end) and its length
+ * to self->keylens. */
+static int s_keybuf_add(engine_t *self, const uint8_t *key, size_t len)
+{
+    if (self->n_keylens == self->cap_keylens) {
+        size_t cap = self->cap_keylens ? self->cap_keylens * 2 : 1024;
+        void *p = realloc(self->keylens, cap * sizeof *self->keylens);
+        if (!p)
+            return STORE_ENOMEM;
+        self->keylens = p;
+        self->cap_keylens = cap;
+    }
+    if (self->n_keybuf + len > self->cap_keybuf) {
+        size_t cap = self->cap_keybuf ? self->cap_keybuf * 2 : 16384;
+        while (cap < self->n_keybuf + len)
+            cap *= 2;
+        void *p = realloc(self->keybuf, cap);
+        if (!p)
+            return STORE_ENOMEM;
+        self->keybuf = p;
+        self->cap_keybuf = cap;
+    }
+    memcpy(self->keybuf + self->n_keybuf, key, len);
+    self->n_keybuf += len;
+    self->keylens[self->n_keylens++] = len;
+    return 0;
+}
+
 /* The farthest any graduate may live from a vacancy that sets no limit. */
 static double s_graduate_reach(store_txn_t *txn)
 {
@@ -357,17 +418,19 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     if (keys->oom)
         return STORE_ENOMEM;
     s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
+    size_t n = 0;
+    self->n_keybuf = self->n_keylens = 0;
     for (int r = r0; r <= r1; r++) {
         for (int c = c0; c <= c1; c++) {
-            for (size_t i = 0; i < keys->n; i++) {
+            for (size_t i = 0; i < keys->n; i++, n++) {
                 size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
-                rc = store_index_each(txn, ix, key, len, s_collect_cb, self);
-                if (rc != 0)
-                    return rc > 0 ? STORE_ENOMEM : rc;
+                if ((rc = s_keybuf_add(self, key, len)) != 0)
+                    return rc;
             }
         }
     }
-    return 0;
+    rc = store_index_each_key(txn, ix, self->keybuf, self->keylens, n, s_collect_cb, self);
+    return rc > 0 ? STORE_ENOMEM : rc;
 }
 
 /* The hard filters that a candidate's head alone can fail: state, place,
@@ -391,14 +454,107 @@ static int s_head_ok(const s_ent_t *e, const store_head_t *h)
            (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
 }
 
-/* Score every candidate of e; the eligible ones go to out (sorted by id). */
-static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out)
+/* The score bound of e with the candidate whose head h passed s_head_ok;
+ * -1 if the pair is certainly not eligible. */
+static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h)
+{
+    if (e->kind == STORE_ENTITY_VACANCY) {
+        const store_vacancy_t *v = &e->rec.v;
+        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+        return score_bound_graduate(&self->w, &e->prep.v, &self->bound, h, d);
+    }
+    const store_graduate_t *g = &e->rec.g;
+    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
+    return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
+}
+
+static int s_cands_push(engine_t *self, uint32_t idx, uint32_t bound)
+{
+    if (self->n_cands == self->cap_cands) {
+        size_t cap = self->cap_cands ? self->cap_cands * 2 : 1024;
+        void *p = realloc(self->cands, cap * sizeof *self->cands);
+        if (!p)
+            return STORE_ENOMEM;
+        self->cands = p;
+        self->cap_cands = cap;
+    }
+    self->cands[self->n_cands].idx = idx;
+    self->cands[self->n_cands++].bound = bound;
+    return 0;
+}
+
+/* Highest bound first; candidates in collection order among equals. */
+static int s_cand_cmp(const void *a, const void *b)
+{
+    const s_cand_t *x = a, *y = b;
+    if (x->bound != y->bound)
+        return x->bound > y->bound ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Keep the kk best scores seen in a min-heap (self->heap has kk slots). */
+static void s_heap_add(engine_t *self, uint32_t micro)
+{
+    uint32_t *h = self->heap;
+    size_t n = self->n_heap, i;
+    if (n == self->kk) {
+        if (micro <= h[0])
+            return;
+        i = 0; /* replace the minimum, sift down */
+        for (;;) {
+            size_t l = 2 * i + 1, r = l + 1, m = i;
+            if (l < n && h[l] < (m == i ? micro : h[m]))
+                m = l;
+            if (r < n && h[r] < (m == i ? micro : h[m]))
+                m = r;
+            if (m == i)
+                break;
+            h[i] = h[m];
+            i = m;
+        }
+        h[i] = micro;
+        return;
+    }
+    for (i = self->n_heap++; i > 0 && h[(i - 1) / 2] > micro; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = micro;
+}
+
+/* Changed entity x's score micro cannot change the list of partner
+ * (kind, id): x is not in it (x's owners are in self->owners, sorted) and
+ * it is full (at least K entries, not exhaustive) with its lowest entry
+ * strictly above micro, so x could neither enter it nor force its
+ * recomputation (s_revisit would change nothing). Read from the store's
+ * in-memory list meta, not the list itself. 1 if so, 0 if not, <0 on a
+ * store error. */
+static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+                          const char *id, uint32_t micro)
+{
+    store_list_meta_t m;
+    if (self->owners.n > 0 &&
+        bsearch(id, self->owners.v, self->owners.n, sizeof *self->owners.v, s_id_cmp))
+        return 0;
+    int rc = store_list_meta(txn, kind, id, &m);
+    if (rc == STORE_ECORRUPT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return !m.exhaustive && m.n >= self->k && micro < m.last_micro;
+}
+
+/* Candidates of e that pass the head filters and may be eligible, with
+ * their score bounds, into self->cands. */
+static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
     store_head_t head;
     int rc = s_candidates(self, txn, e);
-    out->n = 0;
+    self->n_cands = 0;
     if (rc != 0)
         return rc;
+    if (e->kind == STORE_ENTITY_VACANCY)
+        score_bound_prepare_vacancy(self->ref, &e->prep.v, &self->bound);
+    else
+        score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
     for (size_t i = 0; i < self->ids.n; i++) {
         rc = store_entity_head(txn, s_other(e->kind), self->ids.v[i], &head);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
@@ -408,32 +564,78 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         self->stats.heads++;
         if (!s_head_ok(e, &head))
             continue;
-        rc = s_load(self, txn, s_other(e->kind), self->ids.v[i], &self->cand_ent);
+        int64_t b = s_bound(self, e, &head);
+        if (b >= 0 && (rc = s_cands_push(self, (uint32_t)i, (uint32_t)b)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Score the candidates of e; the eligible ones go to out (sorted by id).
+ * With pruning, candidates are scored from the highest bound down, and
+ * one whose bound is below the kk-th best score found so far cannot enter
+ * e's top: with S_PRUNE_TOP the rest are skipped (out->pruned), with
+ * S_PRUNE_BOTH those that could not enter their own list either
+ * (s_cannot_enter) are skipped. Skipped candidates are not
+ * decoded: that is the saving. */
+static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
+                      s_prune_t prune)
+{
+    int rc = s_bounded(self, txn, e);
+    out->n = 0;
+    out->pruned = 0;
+    if (rc != 0)
+        return rc;
+    if (prune != S_PRUNE_NONE && self->n_cands > 1)
+        qsort(self->cands, self->n_cands, sizeof *self->cands, s_cand_cmp);
+    self->n_heap = 0;
+    for (size_t c = 0; c < self->n_cands; c++) {
+        const char *id = self->ids.v[self->cands[c].idx];
+        if (prune != S_PRUNE_NONE && self->n_heap == self->kk &&
+            self->cands[c].bound < self->heap[0]) {
+            if (prune == S_PRUNE_TOP) {
+                self->stats.pruned += self->n_cands - c;
+                out->pruned = 1;
+                break;
+            }
+            rc = s_cannot_enter(self, txn, s_other(e->kind), id, self->cands[c].bound);
+            if (rc < 0)
+                return rc;
+            if (rc == 1) {
+                self->stats.pruned++;
+                out->pruned = 1;
+                continue;
+            }
+        }
+        rc = s_load(self, txn, s_other(e->kind), id, &self->cand_ent);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
             continue; /* an index entry without a readable record: skip it */
         if (rc != 0)
             return rc;
-        if (s_score(self, e, &self->cand_ent, &self->res, 0) &&
-            (rc = s_ranks_push(out, self->ids.v[i], self->res.micro)) != 0)
-            return rc;
+        if (s_score(self, e, &self->cand_ent, &self->res, 0)) {
+            if ((rc = s_ranks_push(out, id, self->res.micro)) != 0)
+                return rc;
+            s_heap_add(self, self->res.micro);
+        }
     }
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp); /* for s_ranks_find */
+    if (prune == S_PRUNE_BOTH && out->n > 1) /* the changed entity's: for s_ranks_find */
+        qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp);
     return 0;
 }
 
 /* The stored head of a ranking: the top KK of a set of eligible partners,
  * in rank order; exhaustive when that is all of them. */
-static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out)
+static void s_top(const engine_t *self, s_ranks_t *elig, store_list_t *out, int keep_id_order)
 {
     out->n = 0;
-    out->exhaustive = elig->n <= self->kk;
+    out->exhaustive = elig->n <= self->kk && !elig->pruned;
     if (elig->n == 0)
         return;
     qsort(elig->v, elig->n, sizeof *elig->v, s_rank_cmp);
     out->n = (uint16_t)(elig->n < self->kk ? elig->n : self->kk);
     memcpy(out->e, elig->v, out->n * sizeof *out->e);
-    qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
+    if (keep_id_order)
+        qsort(elig->v, elig->n, sizeof *elig->v, s_rank_id_cmp); /* back to id order */
 }
 
 /* ---- recording changes ----------------------------------------------- */
@@ -470,10 +672,14 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                     uint8_t kind, uint32_t rank, uint32_t micro, int explain,
                     const s_cause_t *cause)
 {
-    s_ent_t *m = &self->emit_ent;
-    int rc = s_load(self, txn, s_other(o->kind), member, m);
-    if (rc != 0)
-        return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+    const s_ent_t *m = &self->self_ent;
+    if (m->kind != s_other(o->kind) || strcmp(s_id(m), member) != 0) {
+        /* not the changed entity, which is loaded already */
+        int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
+        if (rc != 0)
+            return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+        m = &self->emit_ent;
+    }
     feed_change_t c = {.kind = kind, .rank = rank, .micro = micro};
     const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
     const s_ent_t *v = o->kind == STORE_ENTITY_GRADUATE ? m : o;
@@ -505,6 +711,19 @@ static int s_find_in(const store_list_t *l, unsigned n, const char *id)
     return -1;
 }
 
+/* The same, looking first around position hint: an entry of a list that
+ * changed by one entry has moved by at most a place or two. */
+static int s_find_near(const store_list_t *l, unsigned n, const char *id, unsigned hint)
+{
+    for (unsigned d = 0; d < 3; d++) {
+        if (hint + d < n && strcmp(l->e[hint + d].id, id) == 0)
+            return (int)(hint + d);
+        if (d > 0 && d <= hint && hint - d < n && strcmp(l->e[hint - d].id, id) == 0)
+            return (int)(hint - d);
+    }
+    return s_find_in(l, n, id);
+}
+
 /* Record what changed in the visible part (the first K entries) of owner
  * o's ranking: LEFT, then ENTERED and UPDATED (score changed) in rank
  * order. An entry whose rank moved only because another one entered or
@@ -516,13 +735,13 @@ static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
     unsigned vo = s_visible(self, old), vn = s_visible(self, new);
     int rc;
     for (unsigned i = 0; i < vo; i++) {
-        if (s_find_in(new, vn, old->e[i].id) >= 0)
+        if (s_find_near(new, vn, old->e[i].id, i) >= 0)
             continue;
         if ((rc = s_record(self, txn, o, old->e[i].id, FEED_LEFT, 0, old->e[i].micro, 0, cause)))
             return rc;
     }
     for (unsigned i = 0; i < vn; i++) {
-        int j = s_find_in(old, vo, new->e[i].id);
+        int j = s_find_near(old, vo, new->e[i].id, i);
         if (j >= 0 && old->e[j].micro == new->e[i].micro)
             continue;
         rc = s_record(self, txn, o, new->e[i].id, j < 0 ? FEED_ENTERED : FEED_UPDATED, i + 1,
@@ -536,7 +755,7 @@ static int s_commit_list(engine_t *self, store_txn_t *txn, const s_ent_t *o,
     if (!changed)
         return 0;
     self->stats.lists_written++;
-    return store_list_put(txn, o->kind, s_id(o), new);
+    return store_list_replace(txn, o->kind, s_id(o), old, new);
 }
 
 /* ---- the algorithm ----------------------------------------------------- */
@@ -601,10 +820,12 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
 {
     store_list_t *old = &self->old_list, *new = &self->new_list;
     const char *xid = s_id(&self->self_ent);
-    int rc = store_list_get(txn, kind, pid, old);
-    if (rc != 0)
-        return rc;
     const store_rank_t *s = s_ranks_find(&self->elig_self, pid);
+    int rc = s ? s_cannot_enter(self, txn, kind, pid, s->micro) : 0;
+    if (rc != 0)
+        return rc > 0 ? 0 : rc; /* x is not in that list and cannot enter it */
+    if ((rc = store_list_get(txn, kind, pid, old)) != 0)
+        return rc;
     int pos = s_find_in(old, old->n, xid);
     if (pos < 0 && !s)
         return 0; /* x was not in it and cannot enter */
@@ -619,11 +840,28 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (recompute) {
         self->stats.recomputations++;
-        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
+        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP)) != 0)
             return rc;
-        s_top(self, &self->elig_tmp, new);
+        s_top(self, &self->elig_tmp, new, 0);
     }
     return s_commit_list(self, txn, &self->owner_ent, old, new, cause);
+}
+
+/* out = the union of a and b, both sorted by id without repeats: a
+ * merge, no sort. */
+static int s_merge_ids(s_ids_t *out, const s_ids_t *a, const s_ranks_t *b)
+{
+    size_t i = 0, j = 0;
+    int rc = 0;
+    out->n = 0;
+    while (rc == 0 && (i < a->n || j < b->n)) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j].id);
+        const char *id = c <= 0 ? a->v[i] : b->v[j].id;
+        rc = s_ids_push(out, id, strlen(id));
+        i += c <= 0;
+        j += c >= 0;
+    }
+    return rc;
 }
 
 /* The entity (kind, id) changed in the store (or is being erased). */
@@ -636,28 +874,28 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (cause->erased)
         x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
+    /* partner lists that hold x (sorted: s_partner_unreachable looks them up) */
+    self->owners.n = 0;
+    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->owners);
+    if (rc != 0)
+        return rc > 0 ? STORE_ENOMEM : rc;
+    s_ids_unique(&self->owners);
     if (s_state(x) == STORE_STATE_OPEN) {
-        if ((rc = s_eligible(self, txn, x, &self->elig_self)) != 0)
+        if ((rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH)) != 0)
             return rc;
     } else {
         self->elig_self.n = 0;
+        self->elig_self.pruned = 0;
     }
     /* x's own list */
     if ((rc = store_list_get(txn, kind, id, &self->old_list)) != 0)
         return rc;
-    s_top(self, &self->elig_self, &self->new_list);
+    s_top(self, &self->elig_self, &self->new_list, 1);
     if ((rc = s_commit_list(self, txn, x, &self->old_list, &self->new_list, cause)) != 0)
         return rc;
     /* partner lists that hold x or that x may enter */
-    self->affected.n = 0;
-    rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->affected);
-    if (rc != 0)
-        return rc > 0 ? STORE_ENOMEM : rc;
-    for (size_t i = 0; i < self->elig_self.n; i++)
-        if ((rc = s_ids_push(&self->affected, self->elig_self.v[i].id,
-                             strlen(self->elig_self.v[i].id))) != 0)
-            return rc;
-    s_ids_unique(&self->affected);
+    if ((rc = s_merge_ids(&self->affected, &self->owners, &self->elig_self)) != 0)
+        return rc;
     for (size_t i = 0; i < self->affected.n; i++)
         if ((rc = s_revisit(self, txn, s_other(kind), self->affected.v[i], cause)) != 0)
             return rc;
@@ -678,6 +916,9 @@ engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned 
     self->k = k;
     self->kk = 2 * k < STORE_LIST_MAX ? 2 * k : STORE_LIST_MAX;
     self->feed = feed;
+    self->heap = calloc(self->kk, sizeof *self->heap);
+    if (!self->heap)
+        engine_destroy(&self);
     return self;
 }
 
@@ -690,8 +931,13 @@ void engine_destroy(engine_t **self_p)
     free(self->set);
     free(self->keys.v);
     free(self->affected.v);
+    free(self->owners.v);
+    free(self->keybuf);
+    free(self->keylens);
     free(self->elig_self.v);
     free(self->elig_tmp.v);
+    free(self->cands);
+    free(self->heap);
     free(self);
     *self_p = NULL;
 }
@@ -723,9 +969,9 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
         return rc;
     if (s_state(&self->owner_ent) != STORE_STATE_OPEN)
         return 0;
-    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp)) != 0)
+    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE)) != 0)
         return rc;
-    s_top(self, &self->elig_tmp, out);
+    s_top(self, &self->elig_tmp, out, 0);
     return 0;
 }
 

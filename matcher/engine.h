@@ -67,6 +67,7 @@ typedef struct {
     uint64_t lists_written;
     uint64_t recomputations;
     uint64_t changes;
+    uint64_t pruned; /* candidates whose score bound spared decoding and scoring them */
 } engine_stats_t;
 
 void engine_stats(const engine_t *self, engine_stats_t *out);

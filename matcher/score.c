@@ -182,11 +182,11 @@ static int s_cert_ok(const score_graduate_t *g, const store_vacancy_t *v, uint8_
     return 1;
 }
 
-static double s_start_fit(const store_graduate_t *g, const store_vacancy_t *v, double window)
+static double s_start_fit(int32_t available_from, int32_t start_date, double window)
 {
-    if (!g->available_from || !v->start_date || g->available_from <= v->start_date)
+    if (!available_from || !start_date || available_from <= start_date)
         return 1.0;
-    double late = (double)(g->available_from - v->start_date);
+    double late = (double)(available_from - start_date);
     return late >= window ? 0.0 : 1.0 - late / window;
 }
 
@@ -224,10 +224,149 @@ int score_pair(const reference_t *ref, const score_weights_t *w, const score_gra
     out->skills_share = w->skills * coverage;
     out->certification_share = w->certification * s_fit_value[out->fit];
     out->distance_share = w->distance * exp(-d / w->distance_scale_km);
-    out->start_share = w->start * s_start_fit(gr, v, w->start_window_days);
+    out->start_share =
+        w->start * s_start_fit(gr->available_from, v->start_date, w->start_window_days);
     double total =
         out->skills_share + out->certification_share + out->distance_share + out->start_share;
     long micro = lround(total * 1e6);
     out->micro = (uint32_t)(micro < 0 ? 0 : micro > 1000000 ? 1000000 : micro);
     return 1;
+}
+
+/* ---- upper bounds ------------------------------------------------------ */
+
+/* Each bound follows score_pair()'s arithmetic, term by term and in the
+ * same order, with every unknown replaced by its largest possible value:
+ * rounding is monotonic, so the bound is never below the real score. */
+
+static int s_sig_has(const uint64_t *sig, unsigned bit)
+{
+    return (sig[bit / 64] >> (bit % 64)) & 1;
+}
+
+static uint64_t s_code_sig(const char *code)
+{
+    return 1ull << store_sig_bit(code, 0);
+}
+
+/* Signature of the ROME codes a career move away from rome, in either
+ * direction; all bits if rome is unknown (its moves cannot be listed). */
+static uint64_t s_adjacent_sig(const reference_t *ref, const char *rome)
+{
+    const ref_rome_t *r = reference_rome(ref, rome);
+    uint64_t sig = 0;
+    if (r == NULL)
+        return ~0ull;
+    for (size_t i = 0; i < r->n_moves; i++)
+        sig |= s_code_sig(r->moves[i]);
+    for (size_t i = 0; i < r->n_moves_in; i++)
+        sig |= s_code_sig(r->moves_in[i]);
+    return sig;
+}
+
+void score_bound_prepare_vacancy(const reference_t *ref, const score_vacancy_t *v,
+                                 score_bound_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < v->n_skills; i++)
+        out->skill_bits[i] = store_sig_bit(v->skills[i].code, 1);
+    for (size_t i = 0; i < v->v->n_rncps; i++)
+        out->rncp_sig |= s_code_sig(v->v->rncps[i]);
+    for (size_t i = 0; i < v->v->n_romes; i++) {
+        out->rome_sig |= s_code_sig(v->v->romes[i]);
+        /* a graduate's code is adjacent to ours when ours is among its
+         * moves or moves in, that is when it is among ours */
+        out->adjacent_sig |= s_adjacent_sig(ref, v->v->romes[i]);
+    }
+}
+
+void score_bound_prepare_graduate(const reference_t *ref, const score_graduate_t *g,
+                                  score_bound_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < g->n_skills; i++) {
+        unsigned b = store_sig_bit(g->skills[i], 1);
+        out->skill_sig[b / 64] |= 1ull << (b % 64);
+    }
+    for (size_t i = 0; i < g->g->n_certs; i++)
+        out->rncp_sig |= s_code_sig(g->g->certs[i].rncp);
+    for (size_t i = 0; i < g->n_romes; i++) {
+        const ref_rome_t *r = reference_rome(ref, g->romes[i]);
+        out->rome_sig |= s_code_sig(g->romes[i]);
+        for (size_t k = 0; r && k < r->n_moves; k++)
+            out->adjacent_sig |= s_code_sig(r->moves[k]);
+        for (size_t k = 0; r && k < r->n_moves_in; k++)
+            out->adjacent_sig |= s_code_sig(r->moves_in[k]);
+    }
+}
+
+/* The best certification fit the signatures allow; SCORE_FIT_NONE when
+ * none relates for sure. */
+static uint8_t s_fit_bound(uint64_t rncp_hit, uint64_t rome_hit, uint64_t adjacent_hit)
+{
+    if (rncp_hit)
+        return SCORE_FIT_EXACT_RNCP;
+    if (rome_hit)
+        return SCORE_FIT_SAME_OCCUPATION;
+    if (adjacent_hit)
+        return SCORE_FIT_RELATED_OCCUPATION;
+    return SCORE_FIT_NONE;
+}
+
+/* score_pair()'s total, from bounds of its parts. -1 if not eligible. */
+static int64_t s_bound_total(const score_weights_t *w, uint8_t fit, int relevant, int has_rncps,
+                             uint8_t min_level, double coverage, double d, int32_t available_from,
+                             int32_t start_date)
+{
+    if (fit == SCORE_FIT_NONE) {
+        if (has_rncps)
+            return -1;
+        fit = min_level ? SCORE_FIT_LEVEL_ONLY : SCORE_FIT_NONE_REQUIRED;
+    } else {
+        relevant = 1;
+    }
+    if (!relevant)
+        return -1;
+    double skills = w->skills * coverage;
+    double cert = w->certification * s_fit_value[fit];
+    double dist = w->distance * exp(-d / w->distance_scale_km);
+    double start = w->start * s_start_fit(available_from, start_date, w->start_window_days);
+    long micro = lround((skills + cert + dist + start) * 1e6);
+    return micro < 0 ? 0 : micro > 1000000 ? 1000000 : micro;
+}
+
+int64_t score_bound_graduate(const score_weights_t *w, const score_vacancy_t *v,
+                             const score_bound_t *b, const store_head_t *h, double d)
+{
+    const store_vacancy_t *vr = v->v;
+    if (vr->min_level && h->level < vr->min_level)
+        return -1;
+    double covered = 0;
+    int relevant = 0;
+    for (size_t i = 0; i < v->n_skills; i++) {
+        if (s_sig_has(h->sig_skills, b->skill_bits[i])) {
+            covered += v->skills[i].weight;
+            relevant = 1;
+        }
+    }
+    double coverage = v->total_weight > 0 ? covered / v->total_weight : 0.0;
+    uint8_t fit = s_fit_bound(b->rncp_sig & h->sig_rncps, b->rome_sig & h->sig_romes,
+                              b->adjacent_sig & h->sig_romes);
+    return s_bound_total(w, fit, relevant, vr->n_rncps > 0, vr->min_level, coverage, d,
+                         h->start_day, vr->start_date);
+}
+
+int64_t score_bound_vacancy(const score_weights_t *w, const score_graduate_t *g,
+                            const score_bound_t *b, const store_head_t *h, double d)
+{
+    if (h->level && g->max_level < h->level)
+        return -1;
+    int relevant = 0;
+    for (size_t i = 0; i < STORE_SIG_SKILL_WORDS; i++)
+        relevant |= (b->skill_sig[i] & h->sig_skills[i]) != 0;
+    /* the vacancy's weights are unknown here: coverage may be whole */
+    uint8_t fit = s_fit_bound(b->rncp_sig & h->sig_rncps, b->rome_sig & h->sig_romes,
+                              b->adjacent_sig & h->sig_romes);
+    return s_bound_total(w, fit, relevant, h->sig_rncps != 0, h->level, relevant ? 1.0 : 0.0, d,
+                         g->g->available_from, h->start_day);
 }

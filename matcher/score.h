@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "reference.h"
+#include "store.h"
 #include "store_model.h"
 
 #define SCORE_SKILLS_MAX (2 * STORE_SKILLS_MAX)
@@ -103,6 +104,35 @@ typedef struct {
  * missing skills. */
 int score_pair(const reference_t *ref, const score_weights_t *w, const score_graduate_t *g,
                const score_vacancy_t *v, score_result_t *out, int explain);
+
+/* What bounds the score of a prepared entity with partners known only by
+ * their heads (store_head_t): signatures of its own codes, computed once
+ * per entity by score_bound_prepare_*. */
+typedef struct {
+    unsigned skill_bits[SCORE_SKILLS_MAX];     /* vacancy: bit of each prepared skill */
+    uint64_t skill_sig[STORE_SIG_SKILL_WORDS]; /* graduate: signature of its skills */
+    uint64_t rncp_sig;                         /* its RNCP codes (certifications or required) */
+    uint64_t rome_sig;                         /* its ROME codes */
+    uint64_t adjacent_sig; /* ROME codes a career move away (all bits when unknown) */
+} score_bound_t;
+
+void score_bound_prepare_vacancy(const reference_t *ref, const score_vacancy_t *v,
+                                 score_bound_t *out);
+void score_bound_prepare_graduate(const reference_t *ref, const score_graduate_t *g,
+                                  score_bound_t *out);
+
+/* An upper bound of the micro score score_pair() gives a vacancy v (with
+ * b from score_bound_prepare_vacancy) and the graduate whose head is h, d
+ * km away (score_distance_km of the graduate's home and the site, in that
+ * order): never below the real score. -1 when the pair is certainly not
+ * eligible (level, required certification, relevance). Hard filters of
+ * the head itself (state, distance, contract, licence) are not checked. */
+int64_t score_bound_graduate(const score_weights_t *w, const score_vacancy_t *v,
+                             const score_bound_t *b, const store_head_t *h, double d);
+
+/* The same for a graduate g and the vacancy whose head is h. */
+int64_t score_bound_vacancy(const score_weights_t *w, const score_graduate_t *g,
+                            const score_bound_t *b, const store_head_t *h, double d);
 
 /* Great-circle distance in km. */
 double score_distance_km(double lat1, double lon1, double lat2, double lon2);

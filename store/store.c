@@ -593,6 +593,7 @@ fail:
 int store__reopen(store_t *self)
 {
     int created = 0;
+    store__heads_reset(self); /* refilled from the reopened files */
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
     self->rtxn = NULL;
@@ -624,6 +625,7 @@ void store_destroy(store_t **self_p)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
         (void)close(self->lock_fd); /* releases the flock; nothing written */
+    store__heads_reset(self);
     free(self->data_path);
     free(self->dir);
     free(self);
@@ -743,10 +745,13 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
     }
     if (rc != 0) {
         mdb_txn_abort(txn.txn);
+        store__heads_reset(self); /* it may hold writes that are now undone */
         *map_full = txn.map_full;
         return rc;
     }
-    return s_commit(&txn, map_full);
+    if ((rc = s_commit(&txn, map_full)) != 0)
+        store__heads_reset(self);
+    return rc;
 }
 
 int store_write(store_t *self, store_txn_fn fn, void *arg)

@@ -175,8 +175,11 @@ int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) ST
 int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
 int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
-/* The leading fields of an entity, readable without decoding the whole
- * record: what the engine's hard filters look at first. */
+/* Words of the skill signature of a head. */
+#define STORE_SIG_SKILL_WORDS 4
+
+/* The leading fields of an entity and signatures of its codes: what the
+ * engine's hard filters and score bounds look at first. */
 typedef struct {
     uint8_t state;    /* store_state_t */
     uint8_t licence;  /* graduate: holds one; vacancy: requires one */
@@ -185,10 +188,22 @@ typedef struct {
     uint32_t contracts;  /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
     int32_t distance_km; /* graduate: mobility radius; vacancy: max distance, 0 = none */
     double lat, lon;
+    /* What bounds a pair's score before the whole record is decoded: */
+    uint8_t level;     /* graduate: best certification level; vacancy: minimum, 0 = none */
+    int32_t start_day; /* graduate: available_from; vacancy: start_date */
+    uint64_t sig_skills[STORE_SIG_SKILL_WORDS]; /* bit store_sig_bit(code, 1) per skill */
+    uint64_t sig_rncps; /* graduate: certifications; vacancy: required RNCP codes */
+    uint64_t sig_romes; /* ROME codes */
 } store_head_t;
 
-/* Read the head of entity (kind, id). STORE_ENOTFOUND if absent,
- * STORE_ECORRUPT if it does not decode. */
+/* The signature bit of a code: in [0, 64 * STORE_SIG_SKILL_WORDS) for
+ * skills (wide = 1), in [0, 64) for RNCP and ROME codes (wide = 0). Two
+ * codes with different bits differ; the same bit says "maybe". */
+unsigned store_sig_bit(const char *code, int wide);
+
+/* Read the head of entity (kind, id), from memory when the store has seen
+ * it since it opened (every put and erase keeps that copy exact).
+ * STORE_ENOTFOUND if absent, STORE_ECORRUPT if it does not decode. */
 int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id,
                       store_head_t *out) STORE_WUR;
 
@@ -247,6 +262,12 @@ typedef int (*store_id_fn)(const char *id, size_t len, void *arg);
 int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
                      store_id_fn fn, void *arg) STORE_WUR;
 
+/* store_index_each() for n keys at once, in order: keys holds them end to
+ * end, lens their lengths. Returns as store_index_each() does; stops at the
+ * first non-zero value of fn. */
+int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
+                         const size_t *lens, size_t n, store_id_fn fn, void *arg) STORE_WUR;
+
 /* Number of ids under key, 0 if none. */
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
@@ -290,6 +311,28 @@ int store_list_get(store_txn_t *txn, store_entity_kind_t kind, const char *id,
  * yields id exactly when m is in l. STORE_EINVAL if l->n > STORE_LIST_MAX. */
 int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
                    const store_list_t *l) STORE_WUR;
+
+/* What decides whether a newcomer may enter a ranked list without reading
+ * it: its length, exhaustive flag and its lowest entry's score (0 if
+ * empty). */
+typedef struct {
+    uint16_t n;
+    uint8_t exhaustive;
+    uint32_t last_micro;
+} store_list_meta_t;
+
+/* The meta of the ranked list of (kind, id), from memory when the store
+ * has read or written that list since it opened, else read from the
+ * store. 0, or a STORE_E* code (STORE_ECORRUPT: the list does not
+ * decode). */
+int store_list_meta(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                    store_list_meta_t *out) STORE_WUR;
+
+/* store_list_put() for a caller that holds the stored list: *was must be
+ * what store_list_get() returned for (kind, id) in this transaction, with
+ * no write of that list since (it spares reading the list again). */
+int store_list_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                       const store_list_t *was, const store_list_t *l) STORE_WUR;
 
 /* Call fn for each owner id of kind whose ranked list holds member: with
  * kind STORE_ENTITY_VACANCY, every vacancy whose list holds graduate

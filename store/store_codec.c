@@ -9,6 +9,7 @@
 #include "store_codec.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -375,7 +376,9 @@ void store_codec_graduate_encode(const store_graduate_t *g, void *buf, size_t le
 int store_codec_graduate_decode(const void *buf, size_t len, store_graduate_t *out)
 {
     s_reader_t r = {buf, len, 0, buf == NULL};
-    memset(out, 0, sizeof *out);
+    /* the arrays (10 KB) are filled up to their counts only: zeroing them
+     * whole was the largest cost of reading records */
+    memset(out, 0, offsetof(store_graduate_t, certs));
     if (s_get_u8(&r) != STORE_CODEC_GRADUATE_V1)
         return STORE_ECORRUPT;
     s_get_str(&r, out->id, sizeof out->id);
@@ -506,7 +509,7 @@ int store_codec_vacancy_head(const void *buf, size_t len, store_head_t *out)
 int store_codec_vacancy_decode(const void *buf, size_t len, store_vacancy_t *out)
 {
     s_reader_t r = {buf, len, 0, buf == NULL};
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(store_vacancy_t, romes)); /* the arrays: up to their counts */
     if (s_get_u8(&r) != STORE_CODEC_VACANCY_V1)
         return STORE_ECORRUPT;
     s_get_str(&r, out->id, sizeof out->id);

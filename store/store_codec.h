@@ -38,8 +38,10 @@ int store_codec_graduate_size(const store_graduate_t *g, size_t *len) STORE_WUR;
  * returned for the same g. */
 void store_codec_graduate_encode(const store_graduate_t *g, void *buf, size_t len);
 
-/* Decode a record into *out (every byte of *out is set: unused array
- * entries are zeroed). 0 or STORE_ECORRUPT. */
+/* Decode a record into *out: every scalar and string, and the entries of
+ * each array up to its count (entries past the count, and the bytes after
+ * a string's NUL, are left as they were). 0, or STORE_ECORRUPT (*out is
+ * then unspecified). */
 int store_codec_graduate_decode(const void *buf, size_t len, store_graduate_t *out) STORE_WUR;
 
 /* The same for vacancies. */

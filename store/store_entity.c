@@ -13,9 +13,14 @@
  */
 #include "store_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_codec.h"
+
+static void s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h);
+static void s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g);
+static void s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v);
 
 /* What differs between the two kinds of entity, apart from the struct. */
 typedef struct {
@@ -182,6 +187,7 @@ static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, i
         rc = mdb_del(txn->txn, txn->store->dbi[k->dbi], &key, NULL);
         if (rc != 0)
             return store__txn_fail(txn, rc, __func__, "mdb_del %s '%s'", k->what, id);
+        s_heads_set(txn->store, k->kind, id, NULL);
         rc = s_counters(txn, k, 1, was_open, 0, 0);
     }
     if (rc == 0)
@@ -232,6 +238,7 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g)
     if ((rc = s_reserve(txn, &s_graduates, g->id, len, &buf)) != 0)
         return rc;
     store_codec_graduate_encode(g, buf, len);
+    s_heads_written_graduate(txn, g);
     if (g->state == STORE_STATE_OPEN && (rc = store__graduate_index(txn, g, 1)) != 0)
         return rc;
     return s_counters(txn, &s_graduates, was, was_open, 1, g->state == STORE_STATE_OPEN);
@@ -297,6 +304,7 @@ int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v)
     if ((rc = s_reserve(txn, &s_vacancies, v->id, len, &buf)) != 0)
         return rc;
     store_codec_vacancy_encode(v, buf, len);
+    s_heads_written_vacancy(txn, v);
     if (v->state == STORE_STATE_OPEN && (rc = store__vacancy_index(txn, v, 1)) != 0)
         return rc;
     return s_counters(txn, &s_vacancies, was, was_open, 1, v->state == STORE_STATE_OPEN);
@@ -358,19 +366,274 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
 
 /* ---- heads ---------------------------------------------------------------- */
 
-int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id, store_head_t *out)
+/* Reading a candidate's head from LMDB (a B-tree descent and a decode) was
+ * the largest single cost of matching; heads are small and read over and
+ * over, so they are cached in memory, with the meta of each entity's ranked
+ * list (store_list.c). The cache follows every put and erase of the running
+ * transaction, and is emptied when a write transaction does not commit
+ * (store.c), so it never holds a state the store does not. At start-up it
+ * is empty and fills as heads are read: nothing of it survives a crash. */
+
+#define S_HEADS_MAX ((size_t)1 << 26) /* entries; beyond, heads are read from LMDB */
+
+enum { S_HEAD_UNKNOWN = 0, S_HEAD_PRESENT = 1, S_HEAD_ABSENT = 2 };
+
+static uint64_t s_fnv(const char *s, size_t len, uint64_t h)
 {
-    MDB_val val;
-    int grad = kind == STORE_ENTITY_GRADUATE;
-    const s_kind_t *k = grad ? &s_graduates : &s_vacancies;
-    int rc = s_args_ok(txn, out, id, 0, __func__);
-    if (rc == 0 && !grad && kind != STORE_ENTITY_VACANCY)
-        rc = STORE_EINVAL;
-    if (rc == 0)
-        rc = s_raw_get(txn, k, id, &val);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t s_head_hash(char kind, const char *id, size_t len)
+{
+    uint64_t h = s_fnv(id, len, 1469598103934665603ull ^ (uint8_t)kind);
+    return h ^ (h >> 29);
+}
+
+unsigned store_sig_bit(const char *code, int wide)
+{
+    uint64_t h = s_fnv(code, strlen(code), 1469598103934665603ull);
+    h ^= h >> 32;
+    return (unsigned)(h & (wide ? 64u * STORE_SIG_SKILL_WORDS - 1 : 63u));
+}
+
+static void s_sig_skills(store_head_t *h, const store_skill_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned b = store_sig_bit(s[i].code, 1);
+        h->sig_skills[b / 64] |= 1ull << (b % 64);
+    }
+}
+
+static uint64_t s_sig_code(const char *code)
+{
+    return 1ull << store_sig_bit(code, 0);
+}
+
+/* The head of a record: the same fields store_codec_*_head reads, and the
+ * signatures. */
+static void s_head_graduate(const store_graduate_t *g, store_head_t *h)
+{
+    memset(h, 0, sizeof *h);
+    h->state = g->state;
+    h->licence = g->licence;
+    h->contracts = g->contracts;
+    h->distance_km = g->radius_km;
+    h->lat = g->home.lat;
+    h->lon = g->home.lon;
+    h->has_point = g->home.has_point;
+    h->start_day = g->available_from;
+    s_sig_skills(h, g->skills, g->n_skills);
+    for (size_t i = 0; i < g->n_certs; i++) {
+        h->sig_rncps |= s_sig_code(g->certs[i].rncp);
+        if (g->certs[i].level > h->level)
+            h->level = g->certs[i].level;
+    }
+    for (size_t i = 0; i < g->n_romes; i++)
+        h->sig_romes |= s_sig_code(g->romes[i]);
+}
+
+static void s_head_vacancy(const store_vacancy_t *v, store_head_t *h)
+{
+    memset(h, 0, sizeof *h);
+    h->state = v->state;
+    h->licence = v->licence_required;
+    h->contract = v->contract;
+    h->distance_km = v->max_distance_km;
+    h->lat = v->site.lat;
+    h->lon = v->site.lon;
+    h->has_point = v->site.has_point;
+    h->level = v->min_level;
+    h->start_day = v->start_date;
+    s_sig_skills(h, v->required, v->n_required);
+    s_sig_skills(h, v->desirable, v->n_desirable);
+    for (size_t i = 0; i < v->n_rncps; i++)
+        h->sig_rncps |= s_sig_code(v->rncps[i]);
+    for (size_t i = 0; i < v->n_romes; i++)
+        h->sig_romes |= s_sig_code(v->romes[i]);
+}
+
+void store__heads_reset(store_t *self)
+{
+    store__heads_t *c = &self->heads;
+    free(c->e);
+    free(c->slots);
+    free(c->ids);
+    uint64_t hits = c->hits, misses = c->misses;
+    memset(c, 0, sizeof *c);
+    c->hits = hits;
+    c->misses = misses;
+}
+
+/* The slot of (kind, id): its entry, or the empty slot where it would go. */
+static uint32_t *s_heads_slot(store__heads_t *c, uint64_t h, char kind, const char *id, size_t len)
+{
+    size_t mask = c->n_slots - 1;
+    for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
+        uint32_t *slot = &c->slots[j];
+        if (*slot == 0)
+            return slot;
+        const store__hent_t *e = &c->e[*slot - 1];
+        if (e->hash == h && e->kind == (uint8_t)kind && e->id_len == len &&
+            memcmp(c->ids + e->id_off, id, len) == 0)
+            return slot;
+    }
+}
+
+static store__hent_t *s_heads_find(store__heads_t *c, char kind, const char *id, size_t len)
+{
+    if (c->n_slots == 0)
+        return NULL;
+    uint32_t *slot = s_heads_slot(c, s_head_hash(kind, id, len), kind, id, len);
+    return *slot ? &c->e[*slot - 1] : NULL;
+}
+
+/* Make room for one more entry of len id bytes. -1 if memory is short or
+ * the cache is at its bound: the caller then does without. */
+static int s_heads_room(store__heads_t *c, size_t len)
+{
+    if (c->n >= S_HEADS_MAX)
+        return -1;
+    if ((c->n + 1) * 10 > c->n_slots * 7) {
+        size_t ns = c->n_slots ? c->n_slots * 2 : 4096;
+        uint32_t *slots = calloc(ns, sizeof *slots);
+        if (slots == NULL)
+            return -1;
+        for (size_t i = 0; i < c->n; i++) {
+            size_t j = (size_t)c->e[i].hash & (ns - 1);
+            while (slots[j])
+                j = (j + 1) & (ns - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(c->slots);
+        c->slots = slots;
+        c->n_slots = ns;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 2048;
+        void *p = realloc(c->e, cap * sizeof *c->e);
+        if (p == NULL)
+            return -1;
+        c->e = p;
+        c->cap = cap;
+    }
+    if (c->ids_len + len > c->ids_cap) {
+        size_t cap = c->ids_cap ? c->ids_cap * 2 : 65536;
+        void *p = realloc(c->ids, cap);
+        if (p == NULL)
+            return -1;
+        c->ids = p;
+        c->ids_cap = cap;
+    }
+    return 0;
+}
+
+/* The entry of (kind, id), created empty if need be. NULL when the cache
+ * cannot take a new entry (the caller then does without). */
+static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
+{
+    store__heads_t *c = &st->heads;
+    size_t len = strlen(id);
+    store__hent_t *e = s_heads_find(c, kind, id, len);
+    if (e != NULL)
+        return e;
+    if (len == 0 || len > STORE_ID_MAX || s_heads_room(c, len) != 0)
+        return NULL;
+    uint64_t hash = s_head_hash(kind, id, len);
+    uint32_t *slot = s_heads_slot(c, hash, kind, id, len);
+    e = &c->e[c->n];
+    memset(e, 0, sizeof *e);
+    e->hash = hash;
+    e->kind = (uint8_t)kind;
+    e->id_len = (uint8_t)len;
+    e->id_off = (uint32_t)c->ids_len;
+    memcpy(c->ids + c->ids_len, id, len);
+    c->ids_len += len;
+    *slot = (uint32_t)++c->n;
+    return e;
+}
+
+/* Cache what the store now holds for (kind, id): head h, or absence when
+ * h is NULL. */
+static void s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h)
+{
+    store__hent_t *e = s_heads_entry(st, kind, id);
+    if (e == NULL)
+        return;
+    e->head_state = h != NULL ? S_HEAD_PRESENT : S_HEAD_ABSENT;
+    if (h != NULL)
+        e->head = *h;
+}
+
+static void s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g)
+{
+    store_head_t h;
+    s_head_graduate(g, &h);
+    s_heads_set(txn->store, STORE_ENTITY_GRADUATE, g->id, &h);
+}
+
+static void s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v)
+{
+    store_head_t h;
+    s_head_vacancy(v, &h);
+    s_heads_set(txn->store, STORE_ENTITY_VACANCY, v->id, &h);
+}
+
+int store__heads_list_get(store_t *self, char kind, const char *id, store_list_meta_t *out)
+{
+    store__hent_t *e = s_heads_find(&self->heads, kind, id, strlen(id));
+    if (e == NULL || !e->list_known)
+        return 0;
+    *out = e->list;
+    return 1;
+}
+
+void store__heads_list_set(store_t *self, char kind, const char *id, const store_list_t *l)
+{
+    store__hent_t *e = s_heads_entry(self, kind, id);
+    if (e == NULL)
+        return;
+    e->list_known = 1;
+    e->list.n = l->n;
+    e->list.exhaustive = l->exhaustive;
+    e->list.last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+}
+
+/* Read and decode the record of (kind, id) and cache its head. */
+static int s_head_load(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                       store_head_t *out)
+{
+    store_t *st = txn->store;
+    int rc = kind == STORE_ENTITY_GRADUATE ? s_graduate_load(txn, id, &st->head_g)
+                                           : s_vacancy_load(txn, id, &st->head_v);
+    if (rc == STORE_ENOTFOUND)
+        s_heads_set(st, (char)kind, id, NULL);
     if (rc != 0)
         return rc;
-    rc = grad ? store_codec_graduate_head(val.mv_data, val.mv_size, out)
-              : store_codec_vacancy_head(val.mv_data, val.mv_size, out);
-    return rc != 0 ? s_corrupt(k, id, val.mv_size) : 0;
+    if (kind == STORE_ENTITY_GRADUATE)
+        s_head_graduate(&st->head_g, out);
+    else
+        s_head_vacancy(&st->head_v, out);
+    s_heads_set(st, (char)kind, id, out);
+    return 0;
+}
+
+int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id, store_head_t *out)
+{
+    int rc = s_args_ok(txn, out, id, 0, __func__);
+    if (rc == 0 && kind != STORE_ENTITY_GRADUATE && kind != STORE_ENTITY_VACANCY)
+        rc = STORE_EINVAL;
+    if (rc != 0)
+        return rc;
+    store__hent_t *e = s_heads_find(&txn->store->heads, (char)kind, id, strlen(id));
+    if (e != NULL && e->head_state != S_HEAD_UNKNOWN) {
+        txn->store->heads.hits++;
+        if (e->head_state == S_HEAD_ABSENT)
+            return STORE_ENOTFOUND;
+        *out = e->head;
+        return 0;
+    }
+    txn->store->heads.misses++;
+    return s_head_load(txn, kind, id, out);
 }

@@ -364,6 +364,38 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
     return result;
 }
 
+int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
+                         const size_t *lens, size_t n, store_id_fn fn, void *arg)
+{
+    MDB_cursor *cur = NULL;
+    if (fn == NULL || (n > 0 && (keys == NULL || lens == NULL)))
+        return STORE_EINVAL;
+    for (size_t i = 0, off = 0; i < n; off += lens[i++])
+        if (s_lookup_ok(txn, ix, keys + off, lens[i]) != 0)
+            return STORE_EINVAL;
+    if (n == 0)
+        return 0;
+    /* one cursor for every key: opening one per key cost as much as the
+     * lookups of short posting lists */
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", store__table_name(ix));
+    int result = 0;
+    for (size_t i = 0, off = 0; i < n && result == 0; off += lens[i++]) {
+        MDB_val k = {lens[i], (void *)(keys + off)}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        while (rc == 0) {
+            if ((result = fn(v.mv_data, v.mv_size, arg)) != 0)
+                break;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", store__table_name(ix));
+    }
+    mdb_cursor_close(cur);
+    return result;
+}
+
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len)
 {
     MDB_cursor *cur = NULL;

@@ -71,6 +71,34 @@ enum {
 #define STORE_META_GRADUATE_LISTS "graduate_lists"
 #define STORE_META_MATCH_LAST     "match_last"
 
+/* One cached head (store_entity.c): an entity's leading fields, or the
+ * fact that it does not exist, as the last committed state (plus the
+ * writes of the running transaction) says. */
+typedef struct {
+    uint64_t hash;
+    uint32_t id_off; /* into store__heads_t.ids */
+    uint8_t id_len;
+    uint8_t kind;
+    uint8_t head_state; /* S_HEAD_*: unknown, present, absent (no such record) */
+    uint8_t list_known; /* list is the meta of its stored ranked list */
+    store_list_meta_t list;
+    store_head_t head;
+} store__hent_t;
+
+/* The in-memory cache of heads: an open-addressing table of entry indexes
+ * over a dense array of entries, ids packed in one arena. Filled on read
+ * and on every write; emptied when a write transaction does not commit, so
+ * that it never holds what the store does not. Never persisted. */
+typedef struct {
+    store__hent_t *e;
+    size_t n, cap;
+    uint32_t *slots; /* entry index + 1, 0 = empty */
+    size_t n_slots;  /* power of two */
+    char *ids;
+    size_t ids_len, ids_cap;
+    uint64_t hits, misses;
+} store__heads_t;
+
 struct store {
     MDB_env *env;
     MDB_dbi dbi[S_DBI_COUNT];
@@ -88,7 +116,11 @@ struct store {
      * and saves 10-20 KB of stack or a malloc per event. */
     store_graduate_t old_g;
     store_vacancy_t old_v;
-    store_list_t old_l;          /* the stored list in store_list_put / erasure */
+    store_list_t old_l;      /* the stored list in store_list_put / erasure */
+    store_list_t meta_l;     /* a list read for its meta (store_list_meta) */
+    store_graduate_t head_g; /* a record decoded to fill the cache of heads */
+    store_vacancy_t head_v;
+    store__heads_t heads;        /* cache of entity heads (store_entity.c) */
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
 };
 
@@ -125,6 +157,18 @@ int store__key_ok(const store_txn_t *txn, size_t len);
 /* kind byte + id into buf, *key pointing at it. STORE_EINVAL unless id has
  * 1..STORE_ID_MAX bytes (kind is not checked). */
 int store__entity_key(char kind, const char *id, uint8_t buf[STORE_ENTITY_KEY_MAX], MDB_val *key);
+
+/* Empty the cache of entity heads and free its memory: called when a write
+ * transaction aborts or fails to commit (its writes may be cached), and by
+ * store_destroy. */
+void store__heads_reset(store_t *self);
+
+/* The cached meta of the ranked list of (kind, id): 1 and *out if known,
+ * else 0. */
+int store__heads_list_get(store_t *self, char kind, const char *id, store_list_meta_t *out);
+
+/* Cache the meta of l, now the stored ranked list of (kind, id). */
+void store__heads_list_set(store_t *self, char kind, const char *id, const store_list_t *l);
 
 /* Name of table dbi (an S_DBI_* or store_index_t value), for log lines. */
 const char *store__table_name(int dbi);

@@ -89,8 +89,10 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
     int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, &val);
-    if (rc == MDB_NOTFOUND)
+    if (rc == MDB_NOTFOUND) {
+        store__heads_list_set(txn->store, kind, id, out);
         return 0;
+    }
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_get lists %s '%s'", s_what(kind), id);
     *present = 1;
@@ -101,6 +103,7 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
                    s_what(kind), id, val.mv_size);
         return STORE_ECORRUPT;
     }
+    store__heads_list_set(txn->store, kind, id, out);
     return 0;
 }
 
@@ -151,52 +154,39 @@ static int s_member_op(store_txn_t *txn, char kind, const char *member, const ch
     return 0;
 }
 
-static int s_cmp_id(const void *a, const void *b)
+/* id is among the entries of l: looked for first around position hint,
+ * since a list that changed by an entry or two has moved the others by a
+ * place or two at most, then everywhere. */
+static int s_has_near(const store_list_t *l, const char *id, size_t hint)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The ids of l, sorted, into ids[0 .. l->n). */
-static void s_sorted_ids(const store_list_t *l, const char **ids)
-{
+    for (size_t d = 0; d < 3; d++) {
+        if (hint + d < l->n && strcmp(l->e[hint + d].id, id) == 0)
+            return 1;
+        if (d > 0 && d <= hint && hint - d < l->n && strcmp(l->e[hint - d].id, id) == 0)
+            return 1;
+    }
     for (size_t i = 0; i < l->n; i++)
-        ids[i] = l->e[i].id;
-    qsort(ids, l->n, sizeof *ids, s_cmp_id);
-}
-
-/* The index past the run of ids equal to ids[i]. */
-static size_t s_skip(const char *const *ids, size_t n, size_t i)
-{
-    size_t j = i + 1;
-    while (j < n && strcmp(ids[j], ids[i]) == 0)
-        j++;
-    return j;
+        if (strcmp(l->e[i].id, id) == 0)
+            return 1;
+    return 0;
 }
 
 /* Move the membership rows of owner (kind, id) from list was to list is:
- * delete the rows of members only in was, insert those only in is. Sorting
- * both turns the diff into one merge pass (no n x m scan), and a member
- * listed twice (a caller's slip) into one row. */
+ * delete the rows of members only in was, insert those only in is. Rows
+ * are idempotent (a second delete finds nothing, a second insert of the
+ * same pair changes nothing), so a member listed twice (a caller's slip)
+ * leaves one row or none, as it should. Usually was and is differ by an
+ * entry or two, and each lookup ends near the same position. */
 static int s_members_diff(store_txn_t *txn, char kind, const char *id, const store_list_t *was,
                           const store_list_t *is)
 {
-    /* zeroed only so that checkers see no uninitialised read when n is 0 */
-    const char *a[STORE_LIST_MAX] = {NULL}, *b[STORE_LIST_MAX] = {NULL};
-    size_t i = 0, j = 0;
     int rc = 0;
-    s_sorted_ids(was, a);
-    s_sorted_ids(is, b);
-    while (rc == 0 && (i < was->n || j < is->n)) {
-        int c = i == was->n ? 1 : j == is->n ? -1 : strcmp(a[i], b[j]);
-        if (c < 0)
-            rc = s_member_op(txn, kind, a[i], id, -1);
-        else if (c > 0)
-            rc = s_member_op(txn, kind, b[j], id, 1);
-        if (c <= 0)
-            i = s_skip(a, was->n, i);
-        if (c >= 0)
-            j = s_skip(b, is->n, j);
-    }
+    for (size_t i = 0; i < was->n && rc == 0; i++)
+        if (!s_has_near(is, was->e[i].id, i))
+            rc = s_member_op(txn, kind, was->e[i].id, id, -1);
+    for (size_t j = 0; j < is->n && rc == 0; j++)
+        if (!s_has_near(was, is->e[j].id, j))
+            rc = s_member_op(txn, kind, is->e[j].id, id, 1);
     return rc;
 }
 
@@ -254,36 +244,65 @@ int store_list_get(store_txn_t *txn, store_entity_kind_t kind, const char *id, s
     return rc != 0 ? rc : s_list_load(txn, (char)kind, id, out, &present);
 }
 
-int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
-                   const store_list_t *l)
+/* Check l and id for a write; its encoded length in *len. */
+static int s_put_ok(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                    const store_list_t *l, size_t *len, const char *func)
 {
-    size_t len = 0;
-    int present = 0;
-    int rc = s_args_ok(txn, (int)kind, id, l != NULL, 1, __func__);
+    int rc = s_args_ok(txn, (int)kind, id, l != NULL, 1, func);
     if (rc != 0)
         return rc;
-    if (store_codec_list_size(l, &len) != 0) {
+    if (store_codec_list_size(l, len) != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: %s: %s list '%s': %u entries (max %d), or an empty or "
                    "unterminated id",
-                   __func__, s_what((char)kind), id, (unsigned)l->n, STORE_LIST_MAX);
+                   func, s_what((char)kind), id, (unsigned)l->n, STORE_LIST_MAX);
         return STORE_EINVAL;
     }
-    store_list_t *was = &txn->store->old_l;
-    rc = s_list_load(txn, (char)kind, id, was, &present);
-    if (rc == STORE_ECORRUPT)
-        rc = s_members_sweep(txn, (char)kind, id, was);
-    if (rc == 0)
-        rc = s_members_diff(txn, (char)kind, id, was, l);
+    return 0;
+}
+
+/* Replace the list of (kind, id), whose stored content is *was (a row
+ * exists when present), by l: membership rows, the row, the counter. */
+static int s_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                     const store_list_t *was, int present, const store_list_t *l, size_t len)
+{
+    int rc = s_members_diff(txn, (char)kind, id, was, l);
     if (rc == 0 && l->n > 0)
         rc = s_list_write(txn, (char)kind, id, l, len);
     else if (rc == 0 && present)
         rc = s_list_del(txn, (char)kind, id);
     if (rc == 0 && present != (l->n > 0))
         rc = store__meta_add(txn, s_counter((char)kind), present ? -1 : 1);
-    if (rc == 0)
+    if (rc == 0) {
         txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] += (int64_t)l->n - (int64_t)was->n;
+        store__heads_list_set(txn->store, (char)kind, id, l);
+    }
     return rc;
+}
+
+int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                   const store_list_t *l)
+{
+    size_t len = 0;
+    int present = 0;
+    int rc = s_put_ok(txn, kind, id, l, &len, __func__);
+    if (rc != 0)
+        return rc;
+    store_list_t *was = &txn->store->old_l;
+    rc = s_list_load(txn, (char)kind, id, was, &present);
+    if (rc == STORE_ECORRUPT)
+        rc = s_members_sweep(txn, (char)kind, id, was);
+    return rc != 0 ? rc : s_replace(txn, kind, id, was, present, l, len);
+}
+
+int store_list_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                       const store_list_t *was, const store_list_t *l)
+{
+    size_t len = 0;
+    int rc = s_put_ok(txn, kind, id, l, &len, __func__);
+    if (rc == 0 && was == NULL)
+        rc = STORE_EINVAL;
+    return rc != 0 ? rc : s_replace(txn, kind, id, was, was->n > 0, l, len);
 }
 
 int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *found)
@@ -301,8 +320,11 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
         rc = store__meta_add(txn, s_counter(kind), -1);
     if (rc == 0 && present)
         txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] -= (int64_t)was->n;
-    if (rc == 0)
+    if (rc == 0) {
+        memset(was, 0, sizeof *was);
+        store__heads_list_set(txn->store, kind, id, was); /* gone: reads as empty */
         rc = s_member_rows_del(txn, s_other(kind), id, &stray);
+    }
     /* The caller should have taken id out of those lists first. The rows
      * go (they name id); the lists' values keep the entry until their owner's
      * list is next written, as rewriting them here would decide their
@@ -314,6 +336,22 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
                    s_what(kind), id, stray, s_what(s_other(kind)));
     *found = present || stray > 0;
     return rc;
+}
+
+int store_list_meta(store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                    store_list_meta_t *out)
+{
+    int present;
+    int rc = s_args_ok(txn, (int)kind, id, out != NULL, 0, __func__);
+    if (rc != 0 || store__heads_list_get(txn->store, (char)kind, id, out))
+        return rc;
+    store_list_t *l = &txn->store->meta_l;
+    if ((rc = s_list_load(txn, (char)kind, id, l, &present)) != 0)
+        return rc;
+    out->n = l->n;
+    out->exhaustive = l->exhaustive;
+    out->last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+    return 0;
 }
 
 int store_list_owners(store_txn_t *txn, store_entity_kind_t kind, const char *member,
