@@ -116,6 +116,27 @@ int matchctl_usage_error(const char *cmd, const char *fmt, ...)
     return MATCHCTL_EXIT_USAGE;
 }
 
+int matchctl_shared_option(const char *cmd, int c, char **argv, unsigned long *timeout_ms,
+                           unsigned long *window)
+{
+    if (c == 't')
+        return matchctl_parse_timeout(cmd, optarg, timeout_ms) != 0 ? MATCHCTL_EXIT_USAGE : 0;
+    if (c == 'w' && window != NULL)
+        return matchctl_parse_window(cmd, optarg, window) != 0 ? MATCHCTL_EXIT_USAGE : 0;
+    if (c == ':')
+        return matchctl_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return matchctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int matchctl_positionals(const char *cmd, int argc, char **argv, int n, const char *missing)
+{
+    if (optind + n > argc)
+        return matchctl_usage_error(cmd, "%s", missing);
+    if (optind + n < argc)
+        return matchctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + n]);
+    return 0;
+}
+
 uint64_t matchctl_now_ms(void)
 {
     struct timespec ts;

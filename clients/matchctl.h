@@ -149,6 +149,19 @@ int matchctl_parse_timeout(const char *cmd, const char *text, unsigned long *out
 int matchctl_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The cases a subcommand's getopt_long() switch shares, for its default:
+ * c is 't' (--timeout, into *timeout_ms), 'w' (--window, into *window; NULL
+ * for a subcommand without one), ':' (an option without its value) or an
+ * unknown option. Returns 0 after a valid --timeout or --window, else
+ * MATCHCTL_EXIT_USAGE after saying why on stderr. */
+int matchctl_shared_option(const char *cmd, int c, char **argv, unsigned long *timeout_ms,
+                           unsigned long *window);
+
+/* Require exactly n positional arguments from optind on: fewer is the
+ * usage error missing, more names the first extra one. Returns 0 or
+ * MATCHCTL_EXIT_USAGE. */
+int matchctl_positionals(const char *cmd, int argc, char **argv, int n, const char *missing);
+
 /* Fold the UTF-8 text in for comparisons into out (size bytes, always
  * NUL-terminated, cut if too long): ASCII letters to upper case (upper) or
  * lower case, and the accented Latin letters of French (é, È, ç, œ...) to

@@ -95,20 +95,16 @@ int matchctl_backup(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'q': query = optarg; break;
-        case 't':
-            if (matchctl_parse_timeout("backup", optarg, &timeout_ms) != 0)
+        case 'h': s_usage(stdout); return MATCHCTL_EXIT_OK;
+        default:
+            if (matchctl_shared_option("backup", c, argv, &timeout_ms, NULL) != 0)
                 return MATCHCTL_EXIT_USAGE;
             break;
-        case 'h': s_usage(stdout); return MATCHCTL_EXIT_OK;
-        case ':':
-            return matchctl_usage_error("backup", "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return matchctl_usage_error("backup", "which directory? (matchctl backup DIR)");
-    if (optind + 1 < argc)
-        return matchctl_usage_error("backup", "unexpected argument '%s'", argv[optind + 1]);
+    if (matchctl_positionals("backup", argc, argv, 1, "which directory? (matchctl backup DIR)") !=
+        0)
+        return MATCHCTL_EXIT_USAGE;
     if (argv[optind][0] == '\0' || s_absolute(argv[optind], path, sizeof path) != 0)
         return matchctl_usage_error("backup", "cannot use '%s' as a directory", argv[optind]);
     return s_request(matchctl_endpoint(query, MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY), path,

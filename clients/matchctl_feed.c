@@ -162,21 +162,18 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
                 return matchctl_usage_error(S_CMD, "--count wants a number from 1 to %u, not '%s'",
                                             (unsigned)UINT32_MAX, optarg);
             break;
-        case 't':
-            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
+        case 'h': s_usage(stdout); return S_HELP;
+        default:
+            if (matchctl_shared_option(S_CMD, c, argv, &opt->timeout_ms, NULL) != 0)
                 return MATCHCTL_EXIT_USAGE;
             break;
-        case 'h': s_usage(stdout); return S_HELP;
-        case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error(S_CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (from && opt->live)
         return matchctl_usage_error(S_CMD, "--from and --live exclude each other");
-    if (optind >= argc)
-        return matchctl_usage_error(S_CMD, "missing TOPIC (e.g. employer/12345678900012)");
-    if (optind + 1 < argc)
-        return matchctl_usage_error(S_CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (matchctl_positionals(S_CMD, argc, argv, 1,
+                             "missing TOPIC (e.g. employer/12345678900012)") != 0)
+        return MATCHCTL_EXIT_USAGE;
     opt->topic = argv[optind];
     opt->feed = matchctl_endpoint(feed, MATCHCTL_ENV_FEED, MATCHCTL_DEFAULT_FEED);
     opt->query = matchctl_endpoint(query, MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);

@@ -244,10 +244,9 @@ static void s_usage(FILE *out)
 /* Take the positional arguments. Returns 0 or MATCHCTL_EXIT_USAGE. */
 static int s_positionals(int argc, char **argv, s_opts_t *opt)
 {
-    if (optind + 2 > argc)
-        return matchctl_usage_error(S_CMD, "want 'graduates FILE' or 'vacancies FILE'");
-    if (optind + 2 < argc)
-        return matchctl_usage_error(S_CMD, "unexpected argument '%s'", argv[optind + 2]);
+    if (matchctl_positionals(S_CMD, argc, argv, 2, "want 'graduates FILE' or 'vacancies FILE'") !=
+        0)
+        return MATCHCTL_EXIT_USAGE;
     if (strcmp(argv[optind], "graduates") == 0)
         opt->entity = &s_graduates;
     else if (strcmp(argv[optind], "vacancies") == 0)
@@ -291,17 +290,11 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             break;
         case 'n': opt->dry_run = true; break;
         case 'j': opt->json = true; break;
-        case 'w':
-            if (matchctl_parse_window(S_CMD, optarg, &opt->window) != 0)
-                return MATCHCTL_EXIT_USAGE;
-            break;
-        case 't':
-            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
-                return MATCHCTL_EXIT_USAGE;
-            break;
         case 'h': s_usage(stdout); return S_HELP;
-        case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error(S_CMD, "unknown option '%s'", argv[optind - 1]);
+        default:
+            if (matchctl_shared_option(S_CMD, c, argv, &opt->timeout_ms, &opt->window) != 0)
+                return MATCHCTL_EXIT_USAGE;
+            break;
         }
     }
     if (opt->source[0] == '\0')

@@ -73,10 +73,8 @@ static void s_usage(FILE *out)
 /* Take the positional KIND and ID. Returns 0 or MATCHCTL_EXIT_USAGE. */
 static int s_positionals(int argc, char **argv, s_opts_t *opt)
 {
-    if (optind + 2 > argc)
-        return matchctl_usage_error(S_CMD, "want 'vacancy ID' or 'graduate ID'");
-    if (optind + 2 < argc)
-        return matchctl_usage_error(S_CMD, "unexpected argument '%s'", argv[optind + 2]);
+    if (matchctl_positionals(S_CMD, argc, argv, 2, "want 'vacancy ID' or 'graduate ID'") != 0)
+        return MATCHCTL_EXIT_USAGE;
     if (strcmp(argv[optind], "vacancy") == 0)
         opt->vacancy = true;
     else if (strcmp(argv[optind], "graduate") != 0)
@@ -108,13 +106,11 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
                                             S_LIMIT_MAX, optarg);
             break;
         case 'j': opt->json = true; break;
-        case 't':
-            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
+        case 'h': s_usage(stdout); return S_HELP;
+        default:
+            if (matchctl_shared_option(S_CMD, c, argv, &opt->timeout_ms, NULL) != 0)
                 return MATCHCTL_EXIT_USAGE;
             break;
-        case 'h': s_usage(stdout); return S_HELP;
-        case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error(S_CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     opt->endpoint = matchctl_endpoint(query, MATCHCTL_ENV_QUERY, MATCHCTL_DEFAULT_QUERY);

@@ -123,24 +123,16 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': ingest = optarg; break;
-        case 'w':
-            if (matchctl_parse_window(S_CMD, optarg, &opt->window) != 0)
-                return MATCHCTL_EXIT_USAGE;
-            break;
-        case 't':
-            if (matchctl_parse_timeout(S_CMD, optarg, &opt->timeout_ms) != 0)
-                return MATCHCTL_EXIT_USAGE;
-            break;
         case 'j': opt->json = true; break;
         case 'h': s_usage(stdout); return S_HELP;
-        case ':': return matchctl_usage_error(S_CMD, "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error(S_CMD, "unknown option '%s'", argv[optind - 1]);
+        default:
+            if (matchctl_shared_option(S_CMD, c, argv, &opt->timeout_ms, &opt->window) != 0)
+                return MATCHCTL_EXIT_USAGE;
+            break;
         }
     }
-    if (optind >= argc)
-        return matchctl_usage_error(S_CMD, "missing FILE (use - for standard input)");
-    if (optind + 1 < argc)
-        return matchctl_usage_error(S_CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (matchctl_positionals(S_CMD, argc, argv, 1, "missing FILE (use - for standard input)") != 0)
+        return MATCHCTL_EXIT_USAGE;
     opt->path = argv[optind];
     opt->endpoint = matchctl_endpoint(ingest, MATCHCTL_ENV_INGEST, MATCHCTL_DEFAULT_INGEST);
     return 0;

@@ -81,10 +81,6 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'q': query = optarg; break;
-        case 't':
-            if (matchctl_parse_timeout(opt->cmd, optarg, &opt->timeout_ms) != 0)
-                return MATCHCTL_EXIT_USAGE;
-            break;
         case 'j': opt->json = true; break;
         case 'p':
             if (strcmp(opt->cmd, "stats") != 0)
@@ -92,9 +88,10 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             opt->prometheus = true;
             break;
         case 'h': s_usage(opt->cmd, stdout); return S_HELP;
-        case ':':
-            return matchctl_usage_error(opt->cmd, "option '%s' needs a value", argv[optind - 1]);
-        default: return matchctl_usage_error(opt->cmd, "unknown option '%s'", argv[optind - 1]);
+        default:
+            if (matchctl_shared_option(opt->cmd, c, argv, &opt->timeout_ms, NULL) != 0)
+                return MATCHCTL_EXIT_USAGE;
+            break;
         }
     }
     if (optind < argc)

@@ -2,6 +2,7 @@
 #include "cli_run.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,8 +77,7 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The whole file at path, NUL-terminated (malloc'd; "" if missing). */
-static char *s_slurp(const char *path)
+char *cli_slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
@@ -99,27 +100,28 @@ static char *s_slurp(const char *path)
     return buf;
 }
 
-cli_result_t cli_run(const char *dir, const char *const *args, const char *const *extra_env)
+const char *cli_matchctl(void)
 {
-    char out_path[600], err_path[620], *argv[40];
+    return s_matchctl;
+}
+
+pid_t cli_spawn_argv(char *const *argv, const char *out_path, const char *const *extra_env)
+{
+    char err_path[600];
     char **env = s_child_env(extra_env);
     pid_t parent = getpid(), pid;
-    int out, err, in, st = 0;
-    int64_t deadline = s_now_ms() + CLI_RUN_MS;
-    cli_result_t r;
-    size_t i;
+    int out = -1, err = -1, in = -1;
 
-    assert_non_null(env);
-    argv[0] = s_matchctl;
-    for (i = 0; i < 38 && args[i] != NULL; i++)
-        argv[i + 1] = (char *)args[i];
-    argv[i + 1] = NULL;
-    (void)snprintf(out_path, sizeof out_path, "%s/cli.out", dir);
-    (void)snprintf(err_path, sizeof err_path, "%s/cli.err", dir);
+    if (env == NULL)
+        return -1;
+    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
     out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true(out >= 0 && err >= 0 && in >= 0);
+    if (out < 0 || err < 0 || in < 0) {
+        pid = -1;
+        goto done;
+    }
     pid = fork();
     if (pid == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
@@ -129,26 +131,85 @@ cli_result_t cli_run(const char *dir, const char *const *args, const char *const
         execve(argv[0], argv, env);
         _exit(127);
     }
-    close(out);
-    close(err);
-    close(in);
+done:
+    if (out >= 0)
+        close(out);
+    if (err >= 0)
+        close(err);
+    if (in >= 0)
+        close(in);
     free(env);
-    assert_true(pid > 0);
+    return pid;
+}
+
+pid_t cli_spawn(const char *const *args, const char *out_path, const char *const *extra_env)
+{
+    char *argv[40];
+    size_t i;
+
+    argv[0] = s_matchctl;
+    for (i = 0; i < 38 && args[i] != NULL; i++)
+        argv[i + 1] = (char *)args[i];
+    argv[i + 1] = NULL;
+    return cli_spawn_argv(argv, out_path, extra_env);
+}
+
+int cli_wait(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = s_now_ms() + timeout_ms;
+    int st = 0;
+
     for (;;) {
         pid_t w = waitpid(pid, &st, WNOHANG);
         if (w == pid)
-            break;
-        if ((w < 0 && errno != EINTR) || s_now_ms() > deadline) {
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (w < 0 && errno != EINTR)
+            return -1;
+        if (s_now_ms() > deadline) {
             (void)kill(pid, SIGKILL);
             (void)waitpid(pid, &st, 0);
-            fail_msg("matchctl %s did not finish within %d ms", args[0], CLI_RUN_MS);
+            return -1;
         }
         usleep(2000);
     }
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r.out = s_slurp(out_path);
-    r.err = s_slurp(err_path);
+}
+
+cli_result_t cli_run_argv(const char *dir, char *const *argv, const char *const *extra_env,
+                          int timeout_ms)
+{
+    char out_path[600], err_path[620];
+    cli_result_t r;
+    pid_t pid;
+
+    (void)snprintf(out_path, sizeof out_path, "%s/cli.out", dir);
+    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
+    pid = cli_spawn_argv(argv, out_path, extra_env);
+    assert_true(pid > 0);
+    r.code = cli_wait(pid, timeout_ms);
+    if (r.code == -1)
+        fail_msg("%s %s did not finish within %d ms", argv[0], argv[1] != NULL ? argv[1] : "",
+                 timeout_ms);
+    r.out = cli_slurp(out_path);
+    r.err = cli_slurp(err_path);
     return r;
+}
+
+cli_result_t cli_run_ms(const char *dir, const char *const *args, const char *const *extra_env,
+                        int timeout_ms)
+{
+    char *argv[40];
+    size_t i;
+
+    argv[0] = s_matchctl;
+    for (i = 0; i < 38 && args[i] != NULL; i++)
+        argv[i + 1] = (char *)args[i];
+    argv[i + 1] = NULL;
+    return cli_run_argv(dir, argv, extra_env, timeout_ms);
+}
+
+cli_result_t cli_run(const char *dir, const char *const *args, const char *const *extra_env)
+{
+    return cli_run_ms(dir, args, extra_env, CLI_RUN_MS);
 }
 
 void cli_result_free(cli_result_t *r)
@@ -180,4 +241,70 @@ void cli_write_file(const char *dir, const char *name, const char *text, char *p
     assert_non_null(f);
     assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
     assert_int_equal(fclose(f), 0);
+}
+
+size_t cli_count_in_file(const char *path, const char *needle)
+{
+    size_t found = 0, n = strlen(needle), len, i;
+    struct stat st;
+    uint8_t *buf;
+    FILE *f;
+
+    assert_int_equal(stat(path, &st), 0);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    buf = malloc((size_t)st.st_size + 1);
+    assert_non_null(buf);
+    len = fread(buf, 1, (size_t)st.st_size, f);
+    (void)fclose(f);
+    for (i = 0; i + n <= len; i++)
+        found += memcmp(buf + i, needle, n) == 0;
+    free(buf);
+    return found;
+}
+
+FILE *cli_open_file(const char *dir, const char *name, char *path, size_t size)
+{
+    FILE *f;
+
+    (void)snprintf(path, size, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    return f;
+}
+
+#define S_SCHOOL "0650043X"
+
+void cli_json_graduate(FILE *f, const char *event_id, const char *graduate_id, const char *commune,
+                       int64_t at_ms)
+{
+    fprintf(f,
+            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%" PRId64 "\","
+            "\"graduateUpsert\":{\"graduate\":{\"graduateId\":\"%s\",\"schoolId\":\"" S_SCHOOL "\","
+            "\"certifications\":[{\"kind\":\"CERTIFICATION_KIND_CAP\",\"rncpCode\":\"RNCP27470\","
+            "\"level\":3}],\"skills\":[\"486590\"],\"home\":{\"communeCode\":\"%s\"},"
+            "\"mobilityRadiusKm\":150,\"contractTypes\":[\"CONTRACT_TYPE_CDI\"]}}}\n",
+            event_id, at_ms, graduate_id, commune);
+}
+
+void cli_json_vacancy(FILE *f, const char *source, const char *event_id, const char *vacancy_id,
+                      const char *employer, const char *commune, int64_t at_ms)
+{
+    fprintf(f,
+            "{\"eventId\":\"%s\",\"source\":\"%s\",\"occurredAtMs\":\"%" PRId64 "\","
+            "\"vacancyUpsert\":{\"vacancy\":{\"vacancyId\":\"%s\",\"employerId\":\"%s\","
+            "\"sector\":\"SECTOR_METALWORKING\",\"romeCodes\":[\"H2913\"],"
+            "\"site\":{\"communeCode\":\"%s\"},\"maxDistanceKm\":200,"
+            "\"requiredRncp\":[\"RNCP27470\"],\"requiredSkills\":[{\"skill\":\"486590\","
+            "\"weight\":2}],\"contractType\":\"CONTRACT_TYPE_CDI\",\"positions\":1}}}\n",
+            event_id, source, at_ms, vacancy_id, employer, commune);
+}
+
+void cli_json_withdraw(FILE *f, const char *event_id, const char *graduate_id, int64_t at_ms)
+{
+    fprintf(f,
+            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%" PRId64 "\","
+            "\"graduateWithdrawn\":{\"graduateId\":\"%s\",\"schoolId\":\"" S_SCHOOL "\","
+            "\"reason\":\"WITHDRAWAL_REASON_HIRED\"}}\n",
+            event_id, at_ms, graduate_id);
 }

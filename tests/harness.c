@@ -56,6 +56,61 @@ static unsigned s_rand_state;
 /* ------------------------------------------------------------------ */
 /* Small helpers. */
 
+int harness_setup_config(void **state, const char *text)
+{
+    harness_t *h = harness_new();
+    char conf[400], args[500];
+    FILE *f;
+    int rc;
+
+    if (h == NULL)
+        return -1;
+    if (text != NULL) {
+        (void)snprintf(conf, sizeof conf, "%s/test.conf", h->root);
+        f = fopen(conf, "w");
+        if (f == NULL) {
+            harness_destroy(&h);
+            return -1;
+        }
+        fputs(text, f);
+        fclose(f);
+        (void)snprintf(args, sizeof args, "--config %s", conf);
+        setenv("PASSERELLE_MATCHERD_ARGS", args, 1);
+    }
+    rc = harness_start(h);
+    if (text != NULL)
+        unsetenv("PASSERELLE_MATCHERD_ARGS");
+    if (rc != 0) {
+        h->passed = true; /* the log was printed already */
+        harness_destroy(&h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+int harness_setup(void **state)
+{
+    return harness_setup_config(state, NULL);
+}
+
+int harness_setup_stopped(void **state)
+{
+    harness_t *h = harness_new();
+
+    *state = h;
+    return h == NULL ? -1 : 0;
+}
+
+int harness_teardown(void **state)
+{
+    harness_t *h = *state;
+
+    harness_destroy(&h);
+    *state = NULL;
+    return 0;
+}
+
 int64_t harness_now_us(void)
 {
     struct timespec ts;
@@ -1266,6 +1321,15 @@ int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick, void *tick
     }
     free(items);
     return rc;
+}
+
+int hpipe_copy(hbuf_t *out, char *id, const void *bytes, size_t len, const char *event_id)
+{
+    if (hbuf_resize(out, len) != 0)
+        return -1;
+    memcpy(out->data, bytes, len);
+    snprintf(id, HEV_ID_MAX, "%s", event_id);
+    return 0;
 }
 
 int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx)

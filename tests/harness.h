@@ -152,6 +152,16 @@ void harness_dump_log(const harness_t *self, const char *why);
 /* Mark the current test as passed: teardown will not dump the log. */
 void harness_pass(harness_t *self);
 
+/* cmocka fixtures. harness_setup: a harness with its daemon started (the
+ * setup fails, the log printed, when it does not start). harness_setup_config:
+ * the same, the daemon started with --config on a file holding text.
+ * harness_setup_stopped: a harness whose daemon is not started.
+ * harness_teardown: destroys the harness of any of them. */
+int harness_setup(void **state);
+int harness_setup_config(void **state, const char *text);
+int harness_setup_stopped(void **state);
+int harness_teardown(void **state);
+
 /* Microseconds on the monotonic clock. */
 int64_t harness_now_us(void);
 
@@ -319,6 +329,10 @@ struct hpipe {
  * or tick asked to drain and the acks stopped coming. tick and tick_ctx
  * may be NULL. Returns 0, or -1 when any pipe failed (see its err). */
 int hpipe_run_many(hpipe_t **pipes, size_t count, hpipe_tick_fn tick, void *tick_ctx);
+
+/* For an hpipe_make_fn that sends prepared messages: copy bytes (len) into
+ * out and event_id into id. Returns 0, or -1 when out of memory. */
+int hpipe_copy(hbuf_t *out, char *id, const void *bytes, size_t len, const char *event_id);
 
 /* One pipe. */
 int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx);

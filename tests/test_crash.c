@@ -237,11 +237,7 @@ static int s_make_again(hpipe_t *p, size_t i, hbuf_t *out, char *id)
     crash_t *cr = p->ctx;
     const cevent_t *ce = &cr->ev[cr->order[i]];
 
-    if (hbuf_resize(out, ce->len) != 0)
-        return -1;
-    memcpy(out->data, ce->bytes, ce->len);
-    snprintf(id, HEV_ID_MAX, "%s", ce->id);
-    return 0;
+    return hpipe_copy(out, id, ce->bytes, ce->len, ce->id);
 }
 
 static int s_on_ack_again(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)
@@ -553,28 +549,11 @@ static void test_kill9_loses_no_acked_event(void **state)
     free(seqs);
 }
 
-static int s_setup(void **state)
-{
-    harness_t *h = harness_new();
-
-    if (h == NULL)
-        return -1;
-    *state = h;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    harness_t *h = *state;
-    harness_destroy(&h);
-    *state = NULL;
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill9_loses_no_acked_event, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_loses_no_acked_event, harness_setup_stopped,
+                                        harness_teardown),
     };
 
     harness_cmocka_filter();

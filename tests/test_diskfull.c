@@ -122,11 +122,7 @@ static int s_make_again(hpipe_t *p, size_t i, hbuf_t *out, char *id)
 {
     fill_t *f = p->ctx;
     const fevent_t *fe = &f->ev[f->order[i]];
-    if (hbuf_resize(out, fe->len) != 0)
-        return -1;
-    memcpy(out->data, fe->bytes, fe->len);
-    snprintf(id, HEV_ID_MAX, "%s", fe->id);
-    return 0;
+    return hpipe_copy(out, id, fe->bytes, fe->len, fe->id);
 }
 
 static int s_on_ack_again(hpipe_t *p, size_t i, const Passerelle__V1__Ack *ack)

@@ -38,29 +38,6 @@
 /* ------------------------------------------------------------------ */
 /* Fixtures and checks. */
 
-static int s_setup(void **state)
-{
-    harness_t *h = harness_new();
-
-    if (h == NULL)
-        return -1;
-    if (harness_start(h) != 0) {
-        h->passed = true; /* the log was printed already */
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    harness_t *h = *state;
-    harness_destroy(&h);
-    *state = NULL;
-    return 0;
-}
-
 /* Fail the test unless ack has this status and error code. */
 static void s_expect_ack(const Passerelle__V1__Ack *ack, const hclient_t *c, int status, int code,
                          const char *where, int line)
@@ -1315,17 +1292,22 @@ static void test_sigint_clean_exit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_accept_then_duplicate, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_older_update_superseded, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_rejects_each_validation_class, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_limits_are_accepted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_req_producer, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_10k, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_flood, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_rejected_leave_store_unchanged, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_dealers, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_while_sending, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_sigint_clean_exit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_accept_then_duplicate, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_older_update_superseded, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_each_validation_class, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_are_accepted, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_req_producer, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_10k, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_flood, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_leave_store_unchanged, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_dealers, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_while_sending, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_sigint_clean_exit, harness_setup, harness_teardown),
     };
 
     harness_cmocka_filter();

@@ -34,6 +34,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 #define EMPLOYER   "12345678900012"
@@ -42,258 +43,19 @@
 #define TARBES     "65440"
 #define LOURDES    "65286"
 #define PAU        "64445"
-#define RUN_MS     20000 /* longest run of one matchctl command */
 #define MAX_SEQS   200000
-
-extern char **environ;
-
-/* ------------------------------------------------------------------ */
-/* Running matchctl. */
-
-static char s_matchctl[1024];
-
-static void s_find_matchctl(void)
-{
-    const char *env = getenv("PASSERELLE_MATCHCTL");
-    char self[900];
-    ssize_t n;
-
-    if (env != NULL && env[0] != '\0') {
-        (void)snprintf(s_matchctl, sizeof s_matchctl, "%s", env);
-        return;
-    }
-    n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        (void)snprintf(s_matchctl, sizeof s_matchctl, "matchctl");
-        return;
-    }
-    self[n] = '\0';
-    if (strrchr(self, '/') != NULL)
-        *strrchr(self, '/') = '\0';
-    (void)snprintf(s_matchctl, sizeof s_matchctl, "%s/../matchctl", self);
-}
-
-/* The environment for a child: ours without the PASSERELLE_ endpoint
- * variables, plus extra (NULL-terminated "NAME=value" list, may be NULL).
- * Built before fork, since the child may only make async-signal-safe
- * calls. The caller frees the array (not the strings). */
-static char **s_child_env(const char *const *extra)
-{
-    size_t n = 0, k = 0, i;
-    char **env;
-
-    while (environ[n] != NULL)
-        n++;
-    for (i = 0; extra != NULL && extra[i] != NULL; i++)
-        n++;
-    env = calloc(n + 1, sizeof *env);
-    if (env == NULL)
-        return NULL;
-    for (i = 0; environ[i] != NULL; i++)
-        if (strncmp(environ[i], "PASSERELLE_INGEST=", 18) != 0 &&
-            strncmp(environ[i], "PASSERELLE_FEED=", 16) != 0 &&
-            strncmp(environ[i], "PASSERELLE_QUERY=", 17) != 0)
-            env[k++] = environ[i];
-    for (i = 0; extra != NULL && extra[i] != NULL; i++)
-        env[k++] = (char *)extra[i];
-    return env;
-}
-
-/* Start matchctl with args (NULL-terminated, without argv[0]), stdout to
- * out_path and stderr to out_path + ".err". Returns the pid, or -1. */
-static pid_t s_spawn(const char *const *args, const char *out_path, const char *const *extra_env)
-{
-    char *argv[32];
-    char err_path[600];
-    char **env = s_child_env(extra_env);
-    pid_t parent = getpid(), pid;
-    int out = -1, err = -1, in = -1;
-    size_t i;
-
-    if (env == NULL)
-        return -1;
-    argv[0] = s_matchctl;
-    for (i = 0; args[i] != NULL && i < 30; i++)
-        argv[i + 1] = (char *)args[i];
-    argv[i + 1] = NULL;
-    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
-    out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (out < 0 || err < 0 || in < 0) {
-        pid = -1;
-        goto done;
-    }
-    pid = fork();
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(126);
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-            _exit(126);
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-done:
-    if (out >= 0)
-        close(out);
-    if (err >= 0)
-        close(err);
-    if (in >= 0)
-        close(in);
-    free(env);
-    return pid;
-}
-
-/* Wait at most timeout_ms for pid; SIGKILL it on timeout. Returns its exit
- * code, 128 + signal when killed by one, or -1 on timeout. */
-static int s_wait_pid(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = harness_now_us() + (int64_t)timeout_ms * 1000;
-    int st = 0;
-
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (harness_now_us() > deadline) {
-            (void)kill(pid, SIGKILL);
-            (void)waitpid(pid, &st, 0);
-            return -1;
-        }
-        usleep(2000);
-    }
-}
-
-/* The whole file at path, NUL-terminated (malloc'd; "" if missing). */
-static char *s_slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-
-    do {
-        if (cap - len < 4096) {
-            size_t grown_cap = cap ? cap * 2 : 65536;
-            char *grown = realloc(buf, grown_cap);
-            assert_non_null(grown);
-            buf = grown;
-            cap = grown_cap;
-        }
-        n = f != NULL ? fread(buf + len, 1, cap - len - 1, f) : 0;
-        len += n;
-    } while (n > 0);
-    buf[len] = '\0';
-    if (f != NULL)
-        fclose(f);
-    return buf;
-}
-
-typedef struct {
-    int code;  /* exit code; -1 on timeout */
-    char *out; /* stdout */
-    char *err; /* stderr */
-} s_result_t;
-
-static void s_result_free(s_result_t *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-/* Run matchctl with args to completion (at most RUN_MS). */
-static s_result_t s_run_env(harness_t *h, const char *const *args, const char *const *extra_env)
-{
-    char out_path[400], err_path[420];
-    s_result_t r;
-    pid_t pid;
-
-    (void)snprintf(out_path, sizeof out_path, "%s/run.out", h->root);
-    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
-    pid = s_spawn(args, out_path, extra_env);
-    assert_true(pid > 0);
-    r.code = s_wait_pid(pid, RUN_MS);
-    r.out = s_slurp(out_path);
-    r.err = s_slurp(err_path);
-    if (r.code == -1)
-        fail_msg("matchctl %s did not finish within %d ms", args[0], RUN_MS);
-    return r;
-}
-
-static s_result_t s_run(harness_t *h, const char *const *args)
-{
-    return s_run_env(h, args, NULL);
-}
-
-/* Fail unless r exited with code; print what it said. */
-static void s_expect_code(const s_result_t *r, int code, const char *what)
-{
-    if (r->code != code)
-        fail_msg("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", what, r->code, code, r->out,
-                 r->err);
-}
 
 /* ------------------------------------------------------------------ */
 /* Events as JSON lines. */
-
-static FILE *s_open_events(harness_t *h, const char *name, char *path, size_t size)
-{
-    FILE *f;
-
-    (void)snprintf(path, size, "%s/%s", h->root, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    return f;
-}
-
-/* A graduate of SCHOOL with the CAP RNCP27470 and skill 486590 living in
- * commune, wanting a CDI within 150 km. */
-static void s_graduate(FILE *f, const char *event_id, const char *graduate_id, const char *commune,
-                       int64_t at_ms)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%" PRId64 "\","
-            "\"graduateUpsert\":{\"graduate\":{\"graduateId\":\"%s\",\"schoolId\":\"" SCHOOL "\","
-            "\"certifications\":[{\"kind\":\"CERTIFICATION_KIND_CAP\",\"rncpCode\":\"RNCP27470\","
-            "\"level\":3}],\"skills\":[\"486590\"],\"home\":{\"communeCode\":\"%s\"},"
-            "\"mobilityRadiusKm\":150,\"contractTypes\":[\"CONTRACT_TYPE_CDI\"]}}}\n",
-            event_id, at_ms, graduate_id, commune);
-}
-
-/* A welding vacancy (ROME H2913, RNCP27470 required, skill 486590) of
- * employer in commune. */
-static void s_vacancy(FILE *f, const char *event_id, const char *vacancy_id, const char *employer,
-                      const char *commune, int64_t at_ms)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"uimm-occitanie\",\"occurredAtMs\":\"%" PRId64 "\","
-            "\"vacancyUpsert\":{\"vacancy\":{\"vacancyId\":\"%s\",\"employerId\":\"%s\","
-            "\"sector\":\"SECTOR_METALWORKING\",\"romeCodes\":[\"H2913\"],"
-            "\"site\":{\"communeCode\":\"%s\"},\"maxDistanceKm\":200,"
-            "\"requiredRncp\":[\"RNCP27470\"],\"requiredSkills\":[{\"skill\":\"486590\","
-            "\"weight\":2}],\"contractType\":\"CONTRACT_TYPE_CDI\",\"positions\":1}}}\n",
-            event_id, at_ms, vacancy_id, employer, commune);
-}
-
-static void s_withdraw(FILE *f, const char *event_id, const char *graduate_id, int64_t at_ms)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%" PRId64 "\","
-            "\"graduateWithdrawn\":{\"graduateId\":\"%s\",\"schoolId\":\"" SCHOOL "\","
-            "\"reason\":\"WITHDRAWAL_REASON_HIRED\"}}\n",
-            event_id, at_ms, graduate_id);
-}
 
 /* Post the events file at path with matchctl; require exit 0. */
 static void s_post(harness_t *h, const char *path)
 {
     const char *args[] = {"post", "--ingest", h->ingest_ep, path, NULL};
-    s_result_t r = s_run(h, args);
+    cli_result_t r = cli_run(h->root, args, NULL);
 
-    s_expect_code(&r, 0, "post");
-    s_result_free(&r);
+    cli_expect_code(&r, 0, "post");
+    cli_result_free(&r);
 }
 
 /* The base population: vacancy v-1 of EMPLOYER in Tarbes; g-near in
@@ -301,12 +63,12 @@ static void s_post(harness_t *h, const char *path)
 static void s_post_base(harness_t *h)
 {
     char path[400];
-    FILE *f = s_open_events(h, "base.jsonl", path, sizeof path);
+    FILE *f = cli_open_file(h->root, "base.jsonl", path, sizeof path);
 
-    s_graduate(f, "ev-g-far", "g-far", PAU, HARNESS_T0_MS);
-    s_graduate(f, "ev-g-near", "g-near", TARBES, HARNESS_T0_MS);
-    s_vacancy(f, "ev-v-1", "v-1", EMPLOYER, TARBES, HARNESS_T0_MS);
-    s_graduate(f, "ev-g-mid", "g-mid", LOURDES, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-g-far", "g-far", PAU, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-g-near", "g-near", TARBES, HARNESS_T0_MS);
+    cli_json_vacancy(f, "uimm-occitanie", "ev-v-1", "v-1", EMPLOYER, TARBES, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-g-mid", "g-mid", LOURDES, HARNESS_T0_MS);
     fclose(f);
     s_post(h, path);
 }
@@ -475,61 +237,35 @@ static void s_expect_seqs(const s_line_t *lines, size_t n, const uint64_t *want,
 }
 
 /* ------------------------------------------------------------------ */
-/* Fixtures. */
-
-static int s_setup(void **state)
-{
-    harness_t *h = harness_new();
-
-    if (h == NULL)
-        return -1;
-    if (harness_start(h) != 0) {
-        h->passed = true; /* the log was printed already */
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    harness_t *h = *state;
-    harness_destroy(&h);
-    *state = NULL;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* post */
 
 static void test_post_happy_and_bad_line(void **state)
 {
     harness_t *h = *state;
     char path[400];
-    FILE *f = s_open_events(h, "bad.jsonl", path, sizeof path);
-    s_result_t r;
+    FILE *f = cli_open_file(h->root, "bad.jsonl", path, sizeof path);
+    cli_result_t r;
     const char *args[] = {"post", "--ingest", h->ingest_ep, path, NULL};
 
     s_post_base(h); /* exit 0 checked inside */
 
-    s_graduate(f, "ev-b-1", "g-b-1", TARBES, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-b-1", "g-b-1", TARBES, HARNESS_T0_MS);
     fprintf(f, "# a comment, then a line that is not an Event\n");
     fprintf(f, "{\"eventId\":\"ev-b-2\",\"colour\":\"blue\"}\n");
-    s_graduate(f, "ev-b-3", "g-b-3", LOURDES, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-b-3", "g-b-3", LOURDES, HARNESS_T0_MS);
     fclose(f);
-    r = s_run(h, args);
-    s_expect_code(&r, 1, "post with a bad line");
+    r = cli_run(h->root, args, NULL);
+    cli_expect_code(&r, 1, "post with a bad line");
     assert_non_null(strstr(r.out, "accepted 2, duplicate 0, rejected 1"));
     assert_non_null(strstr(r.out, "line 3:"));
     assert_non_null(strstr(r.out, "colour"));
-    s_result_free(&r);
+    cli_result_free(&r);
 
     /* The same file again: duplicates, and the bad line still reported. */
-    r = s_run(h, args);
-    s_expect_code(&r, 1, "post again");
+    r = cli_run(h->root, args, NULL);
+    cli_expect_code(&r, 1, "post again");
     assert_non_null(strstr(r.out, "accepted 0, duplicate 2, rejected 1"));
-    s_result_free(&r);
+    cli_result_free(&r);
     harness_pass(h);
 }
 
@@ -549,19 +285,19 @@ static void test_usage_errors(void **state)
     size_t i;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        s_result_t r = s_run(h, cases[i]);
-        s_expect_code(&r, 2, cases[i][0]);
+        cli_result_t r = cli_run(h->root, cases[i], NULL);
+        cli_expect_code(&r, 2, cases[i][0]);
         assert_non_null(strstr(r.err, "--help"));
-        s_result_free(&r);
+        cli_result_free(&r);
     }
     for (i = 0; i < sizeof helps / sizeof helps[0]; i++) {
         const char *args[] = {helps[i], "--help", NULL};
-        s_result_t r = s_run(h, args);
-        s_expect_code(&r, 0, helps[i]);
+        cli_result_t r = cli_run(h->root, args, NULL);
+        cli_expect_code(&r, 0, helps[i]);
         assert_non_null(strstr(r.out, "Usage: matchctl"));
         assert_non_null(strstr(r.out, "Example"));
         assert_non_null(strstr(r.out, "Exit status"));
-        s_result_free(&r);
+        cli_result_free(&r);
     }
     harness_pass(h);
 }
@@ -578,29 +314,29 @@ static void test_stats_health_and_daemon_down(void **state)
     const char *env_stats[] = {"stats", NULL};
     char env_query[128], path[400];
     const char *env[] = {env_query, NULL};
-    s_result_t r;
+    cli_result_t r;
     FILE *f;
 
     s_post_base(h);
-    r = s_run(h, stats);
-    s_expect_code(&r, 0, "stats");
+    r = cli_run(h->root, stats, NULL);
+    cli_expect_code(&r, 0, "stats");
     assert_non_null(strstr(r.out, "graduates "));
     assert_non_null(strstr(r.out, "match_sequence"));
-    s_result_free(&r);
-    r = s_run(h, stats_json);
-    s_expect_code(&r, 0, "stats --json");
+    cli_result_free(&r);
+    r = cli_run(h->root, stats_json, NULL);
+    cli_expect_code(&r, 0, "stats --json");
     assert_non_null(strstr(r.out, "\"graduates\": \"3\""));
     assert_non_null(strstr(r.out, "\"vacanciesOpen\": \"1\""));
-    s_result_free(&r);
-    r = s_run(h, health);
-    s_expect_code(&r, 0, "health");
+    cli_result_free(&r);
+    r = cli_run(h->root, health, NULL);
+    cli_expect_code(&r, 0, "health");
     assert_string_equal(r.out, "live ready\n");
-    s_result_free(&r);
+    cli_result_free(&r);
     /* The endpoint from the environment. */
     (void)snprintf(env_query, sizeof env_query, "PASSERELLE_QUERY=%s", h->query_ep);
-    r = s_run_env(h, env_stats, env);
-    s_expect_code(&r, 0, "stats with $PASSERELLE_QUERY");
-    s_result_free(&r);
+    r = cli_run(h->root, env_stats, env);
+    cli_expect_code(&r, 0, "stats with $PASSERELLE_QUERY");
+    cli_result_free(&r);
 
     assert_int_equal(harness_stop_clean(h), 0);
     {
@@ -613,21 +349,21 @@ static void test_stats_health_and_daemon_down(void **state)
         const char *const *down[] = {st, he, ma, su};
         size_t i;
         for (i = 0; i < sizeof down / sizeof down[0]; i++) {
-            r = s_run(h, down[i]);
-            s_expect_code(&r, 3, down[i][0]);
+            r = cli_run(h->root, down[i], NULL);
+            cli_expect_code(&r, 3, down[i][0]);
             assert_non_null(strstr(r.err, h->query_ep));
-            s_result_free(&r);
+            cli_result_free(&r);
         }
     }
-    f = s_open_events(h, "down.jsonl", path, sizeof path);
-    s_graduate(f, "ev-d-1", "g-d-1", TARBES, HARNESS_T0_MS);
+    f = cli_open_file(h->root, "down.jsonl", path, sizeof path);
+    cli_json_graduate(f, "ev-d-1", "g-d-1", TARBES, HARNESS_T0_MS);
     fclose(f);
     {
         const char *po[] = {"post", "--ingest", h->ingest_ep, "--timeout", "500", path, NULL};
-        r = s_run(h, po);
-        s_expect_code(&r, 3, "post, daemon down");
+        r = cli_run(h->root, po, NULL);
+        cli_expect_code(&r, 3, "post, daemon down");
         assert_non_null(strstr(r.err, h->ingest_ep));
-        s_result_free(&r);
+        cli_result_free(&r);
     }
     harness_pass(h);
 }
@@ -646,11 +382,11 @@ static void test_matches_ranked_and_explained(void **state)
     const char *unknown[] = {"matches", "vacancy", "v-nope", "--query", h->query_ep, NULL};
     const char *unknown_g[] = {"matches", "graduate", "g-nope", "--query", h->query_ep, NULL};
     const char *near, *mid, *far, *first_row;
-    s_result_t r;
+    cli_result_t r;
 
     s_post_base(h);
-    r = s_run(h, json);
-    s_expect_code(&r, 0, "matches --json");
+    r = cli_run(h->root, json, NULL);
+    cli_expect_code(&r, 0, "matches --json");
     near = strstr(r.out, "\"graduateId\": \"g-near\"");
     mid = strstr(r.out, "\"graduateId\": \"g-mid\"");
     far = strstr(r.out, "\"graduateId\": \"g-far\"");
@@ -661,10 +397,10 @@ static void test_matches_ranked_and_explained(void **state)
     assert_non_null(strstr(r.out, "\"certificationFit\": \"CERTIFICATION_FIT_EXACT_RNCP\""));
     assert_non_null(strstr(r.out, "\"distanceKm\""));
     assert_true(r.out[0] == '{');
-    s_result_free(&r);
+    cli_result_free(&r);
 
-    r = s_run(h, table);
-    s_expect_code(&r, 0, "matches (table)");
+    r = cli_run(h->root, table, NULL);
+    cli_expect_code(&r, 0, "matches (table)");
     assert_true(strncmp(r.out, "RANK  GRADUATE", 14) == 0);
     assert_non_null(strstr(r.out, "SCHOOL"));
     assert_non_null(strstr(r.out, "SCORE"));
@@ -676,29 +412,29 @@ static void test_matches_ranked_and_explained(void **state)
     assert_non_null(strstr(first_row, "exact RNCP27470"));
     assert_non_null(strstr(first_row, "Assembler des"));
     assert_non_null(strstr(r.out, "   3  g-far "));
-    s_result_free(&r);
+    cli_result_free(&r);
 
-    r = s_run(h, grad);
-    s_expect_code(&r, 0, "matches graduate");
+    r = cli_run(h->root, grad, NULL);
+    cli_expect_code(&r, 0, "matches graduate");
     assert_true(strncmp(r.out, "RANK  VACANCY", 13) == 0);
     assert_non_null(strstr(r.out, "   1  v-1 "));
     assert_non_null(strstr(r.out, EMPLOYER));
-    s_result_free(&r);
+    cli_result_free(&r);
 
-    r = s_run(h, limit);
-    s_expect_code(&r, 0, "matches --limit 1");
+    r = cli_run(h->root, limit, NULL);
+    cli_expect_code(&r, 0, "matches --limit 1");
     assert_non_null(strstr(r.out, "g-near"));
     assert_null(strstr(r.out, "g-mid"));
-    s_result_free(&r);
+    cli_result_free(&r);
 
-    r = s_run(h, unknown);
-    s_expect_code(&r, 1, "matches of an unknown vacancy");
+    r = cli_run(h->root, unknown, NULL);
+    cli_expect_code(&r, 1, "matches of an unknown vacancy");
     assert_non_null(strstr(r.err, "v-nope"));
     assert_string_equal(r.out, "");
-    s_result_free(&r);
-    r = s_run(h, unknown_g);
-    s_expect_code(&r, 1, "matches of an unknown graduate");
-    s_result_free(&r);
+    cli_result_free(&r);
+    r = cli_run(h->root, unknown_g, NULL);
+    cli_expect_code(&r, 1, "matches of an unknown graduate");
+    cli_result_free(&r);
     harness_pass(h);
 }
 
@@ -717,38 +453,38 @@ static void test_withdraw_close_erase(void **state)
     const char *erase[] = {"erase", "g-mid", "--school", SCHOOL, "--ingest", h->ingest_ep, NULL};
     const char *top[] = {"matches", "vacancy", "v-1", "--query", h->query_ep, NULL};
     const char *gone[] = {"matches", "graduate", "g-mid", "--query", h->query_ep, NULL};
-    s_result_t r;
+    cli_result_t r;
 
     s_post_base(h);
-    r = s_run(h, hire);
-    s_expect_code(&r, 0, "withdraw");
+    r = cli_run(h->root, hire, NULL);
+    cli_expect_code(&r, 0, "withdraw");
     assert_non_null(strstr(r.out, "accepted 1, duplicate 0, rejected 0"));
-    s_result_free(&r);
-    r = s_run(h, top);
-    s_expect_code(&r, 0, "matches after the hire");
+    cli_result_free(&r);
+    r = cli_run(h->root, top, NULL);
+    cli_expect_code(&r, 0, "matches after the hire");
     assert_null(strstr(r.out, "g-near"));           /* retracted */
     assert_non_null(strstr(r.out, "   1  g-mid ")); /* the next one moved up */
-    s_result_free(&r);
-    r = s_run(h, stranger);
-    s_expect_code(&r, 1, "withdraw by another school");
+    cli_result_free(&r);
+    r = cli_run(h->root, stranger, NULL);
+    cli_expect_code(&r, 1, "withdraw by another school");
     assert_non_null(strstr(r.out, "ERROR_CODE_OWNER_MISMATCH"));
-    s_result_free(&r);
-    r = s_run(h, bad_reason);
-    s_expect_code(&r, 2, "withdraw with an unknown reason");
-    s_result_free(&r);
-    r = s_run(h, close);
-    s_expect_code(&r, 0, "close");
-    s_result_free(&r);
-    r = s_run(h, top);
-    s_expect_code(&r, 0, "matches after the closure");
+    cli_result_free(&r);
+    r = cli_run(h->root, bad_reason, NULL);
+    cli_expect_code(&r, 2, "withdraw with an unknown reason");
+    cli_result_free(&r);
+    r = cli_run(h->root, close, NULL);
+    cli_expect_code(&r, 0, "close");
+    cli_result_free(&r);
+    r = cli_run(h->root, top, NULL);
+    cli_expect_code(&r, 0, "matches after the closure");
     assert_non_null(strstr(r.out, "(no matches for vacancy v-1)"));
-    s_result_free(&r);
-    r = s_run(h, erase);
-    s_expect_code(&r, 0, "erase");
-    s_result_free(&r);
-    r = s_run(h, gone);
-    s_expect_code(&r, 1, "matches of an erased graduate");
-    s_result_free(&r);
+    cli_result_free(&r);
+    r = cli_run(h->root, erase, NULL);
+    cli_expect_code(&r, 0, "erase");
+    cli_result_free(&r);
+    r = cli_run(h->root, gone, NULL);
+    cli_expect_code(&r, 1, "matches of an erased graduate");
+    cli_result_free(&r);
     harness_pass(h);
 }
 
@@ -815,21 +551,21 @@ static void s_expect_rebuilt(harness_t *h, const s_line_t *lines, size_t n, cons
 static void s_post_more(harness_t *h, const char *name, int round)
 {
     char path[400], ev[64], id[64];
-    FILE *f = s_open_events(h, name, path, sizeof path);
+    FILE *f = cli_open_file(h->root, name, path, sizeof path);
     const char *where[] = {TARBES, LOURDES, PAU, "65100"};
     int i;
 
     for (i = 0; i < 6; i++) {
         (void)snprintf(ev, sizeof ev, "ev-r%d-g%d", round, i);
         (void)snprintf(id, sizeof id, "g-r%d-%d", round, i);
-        s_graduate(f, ev, id, where[(i + round) % 4], HARNESS_T0_MS + round);
+        cli_json_graduate(f, ev, id, where[(i + round) % 4], HARNESS_T0_MS + round);
     }
     (void)snprintf(ev, sizeof ev, "ev-r%d-v", round);
     (void)snprintf(id, sizeof id, "v-r%d", round);
-    s_vacancy(f, ev, id, EMPLOYER_2, LOURDES, HARNESS_T0_MS + round);
+    cli_json_vacancy(f, "uimm-occitanie", ev, id, EMPLOYER_2, LOURDES, HARNESS_T0_MS + round);
     (void)snprintf(ev, sizeof ev, "ev-r%d-w", round);
     (void)snprintf(id, sizeof id, "g-r%d-0", round);
-    s_withdraw(f, ev, id, HARNESS_T0_MS + round + 1);
+    cli_json_withdraw(f, ev, id, HARNESS_T0_MS + round + 1);
     fclose(f);
     s_post(h, path);
 }
@@ -847,7 +583,7 @@ static void test_subscribe_late_from_zero(void **state)
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n;
-    s_result_t r;
+    cli_result_t r;
 
     assert_non_null(lines);
     s_post_base(h);
@@ -856,13 +592,13 @@ static void test_subscribe_late_from_zero(void **state)
     n_want = s_replay_all(h, "employer/" EMPLOYER, 0, &want);
     assert_true(n_want >= 3);
     (void)snprintf(count, sizeof count, "%zu", n_want);
-    r = s_run(h, args);
-    s_expect_code(&r, 0, "subscribe --from 0 --count N");
+    r = cli_run(h->root, args, NULL);
+    cli_expect_code(&r, 0, "subscribe --from 0 --count N");
     n = s_parse_lines(r.out, lines, MAX_SEQS);
     s_expect_seqs(lines, n, want, n_want, "late subscriber");
     assert_string_equal(lines[0].topic, "employer/" EMPLOYER);
     s_expect_rebuilt(h, lines, n, "v-1");
-    s_result_free(&r);
+    cli_result_free(&r);
     free(want);
     free(lines);
     harness_pass(h);
@@ -908,7 +644,7 @@ static bool s_wait_for_seq(const char *path, uint64_t seq, int timeout_ms, s_lin
 
     while (!(reached = s_last_seq(path) >= seq) && harness_now_us() < deadline)
         usleep(10000);
-    text = s_slurp(path);
+    text = cli_slurp(path);
     *n = s_parse_lines(text, lines, MAX_SEQS);
     free(text);
     return reached;
@@ -920,7 +656,7 @@ static void s_stop_subscriber(pid_t pid)
     int code;
 
     assert_int_equal(kill(pid, SIGTERM), 0);
-    code = s_wait_pid(pid, 5000);
+    code = cli_wait(pid, 5000);
     if (code != 0)
         fail_msg("subscribe exited %d on SIGTERM, expected 0", code);
 }
@@ -940,7 +676,7 @@ static void test_subscribe_live_continuation(void **state)
     s_post_base(h);
     n_want = s_replay_all(h, "employer/", 0, &want);
     (void)snprintf(out, sizeof out, "%s/live.out", h->root);
-    pid = s_spawn(args, out, NULL);
+    pid = cli_spawn(args, out, NULL);
     assert_true(pid > 0);
     if (!s_wait_for_seq(out, want[n_want - 1], 10000, lines, &n))
         fail_msg("the subscriber did not catch up to %" PRIu64, want[n_want - 1]);
@@ -955,7 +691,7 @@ static void test_subscribe_live_continuation(void **state)
         fail_msg("the subscriber printed %zu updates, not up to %" PRIu64, n, want[n_want - 1]);
     s_stop_subscriber(pid);
     {
-        char *text = s_slurp(out);
+        char *text = cli_slurp(out);
         n = s_parse_lines(text, lines, MAX_SEQS);
         free(text);
     }
@@ -986,7 +722,7 @@ static void test_subscribe_killed_and_resumed(void **state)
     s_post_more(h, "more1.jsonl", 1);
     n_want = s_replay_all(h, "employer/", 0, &want);
     (void)snprintf(out1, sizeof out1, "%s/first.out", h->root);
-    pid = s_spawn(args1, out1, NULL);
+    pid = cli_spawn(args1, out1, NULL);
     assert_true(pid > 0);
     if (!s_wait_for_seq(out1, want[n_want - 1], 10000, lines, &n1))
         fail_msg("the first subscriber did not catch up");
@@ -994,9 +730,9 @@ static void test_subscribe_killed_and_resumed(void **state)
     s_post_more(h, "more2.jsonl", 2);
     usleep(200000);
     assert_int_equal(kill(pid, SIGKILL), 0);
-    assert_int_equal(s_wait_pid(pid, 5000), 128 + SIGKILL);
+    assert_int_equal(cli_wait(pid, 5000), 128 + SIGKILL);
     {
-        char *text = s_slurp(out1);
+        char *text = cli_slurp(out1);
         n1 = s_parse_lines(text, lines, MAX_SEQS);
         free(text);
     }
@@ -1006,7 +742,7 @@ static void test_subscribe_killed_and_resumed(void **state)
     s_post_more(h, "more3.jsonl", 3);
     (void)snprintf(from, sizeof from, "%" PRIu64, n1 > 0 ? all[n1 - 1].seq : 0);
     (void)snprintf(out2, sizeof out2, "%s/second.out", h->root);
-    pid = s_spawn(args2, out2, NULL);
+    pid = cli_spawn(args2, out2, NULL);
     assert_true(pid > 0);
     s_post_more(h, "more4.jsonl", 4);
     n_want = s_replay_all(h, "employer/", 0, &want);
@@ -1014,7 +750,7 @@ static void test_subscribe_killed_and_resumed(void **state)
         fail_msg("the resumed subscriber did not reach %" PRIu64, want[n_want - 1]);
     s_stop_subscriber(pid);
     {
-        char *text = s_slurp(out2);
+        char *text = cli_slurp(out2);
         n2 = s_parse_lines(text, lines, MAX_SEQS);
         free(text);
     }
@@ -1045,7 +781,7 @@ static void test_slow_subscriber(void **state)
     uint64_t *want = NULL;
     size_t n_want, n, received = 0;
     int64_t t0, post_ms;
-    s_result_t r;
+    cli_result_t r;
     FILE *f;
 
     assert_non_null(sub);
@@ -1059,24 +795,25 @@ static void test_slow_subscriber(void **state)
 
     /* Ten vacancies and 1500 graduates around Tarbes: each graduate enters
      * ten lists, tens of thousands of updates for one SUB that never reads. */
-    f = s_open_events(h, "bulk.jsonl", path, sizeof path);
+    f = cli_open_file(h->root, "bulk.jsonl", path, sizeof path);
     for (i = 0; i < 10; i++) {
         (void)snprintf(ev, sizeof ev, "ev-bv-%d", i);
         (void)snprintf(id, sizeof id, "v-b-%d", i);
-        s_vacancy(f, ev, id, i % 2 ? EMPLOYER : EMPLOYER_2, where[i % 4], HARNESS_T0_MS);
+        cli_json_vacancy(f, "uimm-occitanie", ev, id, i % 2 ? EMPLOYER : EMPLOYER_2, where[i % 4],
+                         HARNESS_T0_MS);
     }
     for (i = 0; i < 1500; i++) {
         (void)snprintf(ev, sizeof ev, "ev-bg-%d", i);
         (void)snprintf(id, sizeof id, "g-b-%d", i);
-        s_graduate(f, ev, id, where[i % 4], HARNESS_T0_MS);
+        cli_json_graduate(f, ev, id, where[i % 4], HARNESS_T0_MS);
     }
     fclose(f);
     t0 = harness_now_us();
-    r = s_run(h, post);
+    r = cli_run(h->root, post, NULL);
     post_ms = (harness_now_us() - t0) / 1000;
-    s_expect_code(&r, 0, "bulk post with a stalled subscriber");
+    cli_expect_code(&r, 0, "bulk post with a stalled subscriber");
     assert_non_null(strstr(r.out, "accepted 1510"));
-    s_result_free(&r);
+    cli_result_free(&r);
     if (post_ms > 20000)
         fail_msg("1510 events took %" PRId64 " ms with a stalled subscriber", post_ms);
 
@@ -1102,11 +839,11 @@ static void test_slow_subscriber(void **state)
     for (n = 0; n < n_want; n++)
         assert_true(want[n] == n + 1); /* every update has a topic: 1..head */
     (void)snprintf(count, sizeof count, "%zu", n_want);
-    r = s_run(h, args);
-    s_expect_code(&r, 0, "catch-up by replay");
+    r = cli_run(h->root, args, NULL);
+    cli_expect_code(&r, 0, "catch-up by replay");
     n = s_parse_lines(r.out, lines, MAX_SEQS);
     s_expect_seqs(lines, n, want, n_want, "catch-up");
-    s_result_free(&r);
+    cli_result_free(&r);
     free(want);
     free(lines);
     harness_pass(h);
@@ -1122,67 +859,37 @@ static void s_post_bulk(harness_t *h, const char *name, int vacancies, int gradu
     const char *where[] = {TARBES, LOURDES, PAU, "65100"};
     char path[400], ev[64], id[64];
     const char *post[] = {"post", "--ingest", h->ingest_ep, "--timeout", "30000", path, NULL};
-    FILE *f = s_open_events(h, name, path, sizeof path);
-    s_result_t r;
+    FILE *f = cli_open_file(h->root, name, path, sizeof path);
+    cli_result_t r;
     int i;
 
     for (i = 0; i < vacancies; i++) {
         (void)snprintf(ev, sizeof ev, "ev-%s-v-%d", name, i);
         (void)snprintf(id, sizeof id, "v-%s-%d", name, i);
-        s_vacancy(f, ev, id, i % 2 ? EMPLOYER : EMPLOYER_2, where[i % 4], HARNESS_T0_MS);
+        cli_json_vacancy(f, "uimm-occitanie", ev, id, i % 2 ? EMPLOYER : EMPLOYER_2, where[i % 4],
+                         HARNESS_T0_MS);
     }
     for (i = 0; i < graduates; i++) {
         (void)snprintf(ev, sizeof ev, "ev-%s-g-%d", name, i);
         (void)snprintf(id, sizeof id, "g-%s-%d", name, i);
-        s_graduate(f, ev, id, where[i % 4], HARNESS_T0_MS);
+        cli_json_graduate(f, ev, id, where[i % 4], HARNESS_T0_MS);
     }
     fclose(f);
-    r = s_run(h, post);
-    s_expect_code(&r, 0, "bulk post");
-    s_result_free(&r);
-}
-
-/* Start the daemon with the configuration text conf. */
-static int s_setup_config(void **state, const char *text)
-{
-    harness_t *h = harness_new();
-    char conf[400], args[500];
-    FILE *f;
-    int rc;
-
-    if (h == NULL)
-        return -1;
-    (void)snprintf(conf, sizeof conf, "%s/test.conf", h->root);
-    f = fopen(conf, "w");
-    if (f == NULL) {
-        harness_destroy(&h);
-        return -1;
-    }
-    fputs(text, f);
-    fclose(f);
-    (void)snprintf(args, sizeof args, "--config %s", conf);
-    setenv("PASSERELLE_MATCHERD_ARGS", args, 1);
-    rc = harness_start(h);
-    unsetenv("PASSERELLE_MATCHERD_ARGS");
-    if (rc != 0) {
-        h->passed = true;
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
+    r = cli_run(h->root, post, NULL);
+    cli_expect_code(&r, 0, "bulk post");
+    cli_result_free(&r);
 }
 
 /* A match log that keeps only the last 2 updates. */
 static int s_setup_retention(void **state)
 {
-    return s_setup_config(state, "[feed]\nretention_max_updates = 2\n");
+    return harness_setup_config(state, "[feed]\nretention_max_updates = 2\n");
 }
 
 /* Publisher queues of 500 messages, so that a frozen subscriber loses some. */
 static int s_setup_small_hwm(void **state)
 {
-    return s_setup_config(state, "[sockets]\nsndhwm = 500\n");
+    return harness_setup_config(state, "[sockets]\nsndhwm = 500\n");
 }
 
 static void test_subscribe_repairs_hwm_drops(void **state)
@@ -1200,7 +907,7 @@ static void test_subscribe_repairs_hwm_drops(void **state)
     s_post_base(h);
     n_want = s_replay_all(h, "school/", 0, &want);
     (void)snprintf(out, sizeof out, "%s/frozen.out", h->root);
-    pid = s_spawn(args, out, NULL);
+    pid = cli_spawn(args, out, NULL);
     assert_true(pid > 0);
     if (!s_wait_for_seq(out, want[n_want - 1], 10000, lines, &n))
         fail_msg("the subscriber did not catch up");
@@ -1217,7 +924,7 @@ static void test_subscribe_repairs_hwm_drops(void **state)
         fail_msg("the subscriber printed %zu updates, not up to %" PRIu64, n, want[n_want - 1]);
     s_stop_subscriber(pid);
     {
-        char *text = s_slurp(out);
+        char *text = cli_slurp(out);
         n = s_parse_lines(text, lines, MAX_SEQS);
         free(text);
     }
@@ -1226,7 +933,7 @@ static void test_subscribe_repairs_hwm_drops(void **state)
         char err_path[420];
         char *err;
         (void)snprintf(err_path, sizeof err_path, "%s.err", out);
-        err = s_slurp(err_path);
+        err = cli_slurp(err_path);
         /* Under ASan the timing differs and loopback buffers sometimes hold
          * the whole burst: then only the no-gap, no-duplicate check above
          * applies. Elsewhere a run without a loss proves nothing: fail. */
@@ -1306,11 +1013,11 @@ static void test_subscribe_purged_log(void **state)
     }
     (void)snprintf(out, sizeof out, "%s/purged.out", h->root);
     (void)snprintf(err_path, sizeof err_path, "%s.err", out);
-    pid = s_spawn(args, out, NULL);
+    pid = cli_spawn(args, out, NULL);
     assert_true(pid > 0);
     deadline = harness_now_us() + 10000000;
     for (;;) {
-        err = s_slurp(err_path);
+        err = cli_slurp(err_path);
         if (strstr(err, "purged") != NULL || harness_now_us() > deadline)
             break;
         free(err);
@@ -1328,7 +1035,7 @@ static void test_subscribe_purged_log(void **state)
             fail_msg("after the purge warning, the subscriber did not go on live");
         s_stop_subscriber(pid);
         {
-            char *text = s_slurp(out);
+            char *text = cli_slurp(out);
             n = s_parse_lines(text, lines, MAX_SEQS);
             free(text);
         }
@@ -1344,21 +1051,28 @@ static void test_subscribe_purged_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_post_happy_and_bad_line, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_usage_errors, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stats_health_and_daemon_down, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_matches_ranked_and_explained, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_withdraw_close_erase, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_subscribe_late_from_zero, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_subscribe_live_continuation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_subscribe_killed_and_resumed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_slow_subscriber, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_post_happy_and_bad_line, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_health_and_daemon_down, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_matches_ranked_and_explained, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_withdraw_close_erase, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_late_from_zero, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_live_continuation, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_killed_and_resumed, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_subscriber, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_repairs_hwm_drops, s_setup_small_hwm,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_subscribe_purged_log, s_setup_retention, s_teardown),
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_purged_log, s_setup_retention,
+                                        harness_teardown),
     };
 
-    s_find_matchctl();
+    cli_find_matchctl();
     harness_cmocka_filter();
     return cmocka_run_group_tests_name("matchctl", tests, NULL, NULL);
 }

@@ -35,39 +35,6 @@ static const char *s_src(const char *rel, char *buf, size_t size)
     return buf;
 }
 
-static int s_setup(void **state)
-{
-    harness_t *h = harness_new();
-
-    if (h == NULL)
-        return -1;
-    if (harness_start(h) != 0) {
-        h->passed = true; /* the log was printed already */
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-/* A harness whose daemon is not started: for what needs no daemon. */
-static int s_setup_no_daemon(void **state)
-{
-    harness_t *h = harness_new();
-
-    *state = h;
-    return h == NULL ? -1 : 0;
-}
-
-static int s_teardown(void **state)
-{
-    harness_t *h = *state;
-
-    harness_destroy(&h);
-    *state = NULL;
-    return 0;
-}
-
 /* ------------------------------------------------------------------ */
 
 static void test_templates_import_and_match(void **state)
@@ -433,11 +400,14 @@ static void test_conventions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_templates_import_and_match, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_file, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reimport_change_and_event_ids, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reference_lookups, s_setup_no_daemon, s_teardown),
-        cmocka_unit_test_setup_teardown(test_conventions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_templates_import_and_match, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_file, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_reimport_change_and_event_ids, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_reference_lookups, harness_setup_stopped,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_conventions, harness_setup, harness_teardown),
     };
     const char *src = getenv("PASSERELLE_SOURCE_DIR");
 

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 #define EMPLOYER   "12345678900012"
@@ -40,197 +41,37 @@
 #define RUN_MS     60000 /* longest run of one child command */
 
 /* ------------------------------------------------------------------ */
-/* Children: matchctl and python, stdout and stderr to files. */
+/* Children: matchctl and python, run with cli_run.h. */
 
-static char s_matchctl[1024];
 static char s_source[1024];
 
 static void s_find_tools(void)
 {
-    const char *env = getenv("PASSERELLE_MATCHCTL");
     const char *src = getenv("PASSERELLE_SOURCE_DIR");
-    (void)snprintf(s_matchctl, sizeof s_matchctl, "%s", env && env[0] ? env : "../matchctl");
+    cli_find_matchctl();
     (void)snprintf(s_source, sizeof s_source, "%s", src && src[0] ? src : "..");
-}
-
-/* Start argv (argv[0] a path) with stdout to out_path, stderr to
- * out_path.err, no PASSERELLE_* endpoint variables. Returns the pid. */
-static pid_t s_spawn(char *const *argv, const char *out_path)
-{
-    char err_path[600];
-    pid_t parent = getpid();
-    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
-    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true(out >= 0 && err >= 0 && in >= 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(126);
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-            _exit(126);
-        unsetenv("PASSERELLE_INGEST");
-        unsetenv("PASSERELLE_QUERY");
-        unsetenv("PASSERELLE_FEED");
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(out);
-    close(err);
-    close(in);
-    assert_true(pid > 0);
-    return pid;
-}
-
-/* Wait at most timeout_ms for pid (SIGKILL after). Returns its exit code,
- * 128 + signal, or -1 on timeout. */
-static int s_wait_pid(pid_t pid, int timeout_ms)
-{
-    int64_t deadline = harness_now_us() + (int64_t)timeout_ms * 1000;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (harness_now_us() > deadline) {
-            (void)kill(pid, SIGKILL);
-            (void)waitpid(pid, &st, 0);
-            return -1;
-        }
-        usleep(2000);
-    }
-}
-
-static char *s_slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    while (f && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 4096) {
-            buf = realloc(buf, cap *= 2);
-            assert_non_null(buf);
-        }
-    }
-    buf[len] = '\0';
-    if (f)
-        fclose(f);
-    return buf;
-}
-
-typedef struct {
-    int code;
-    char *out;
-    char *err;
-} s_result_t;
-
-static void s_result_free(s_result_t *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-/* Run argv (NULL-terminated, argv[0] a path) to completion. */
-static s_result_t s_run_argv(harness_t *h, char *const *argv)
-{
-    char out_path[400], err_path[420];
-    s_result_t r;
-    (void)snprintf(out_path, sizeof out_path, "%s/run.out", h->root);
-    (void)snprintf(err_path, sizeof err_path, "%s.err", out_path);
-    r.code = s_wait_pid(s_spawn(argv, out_path), RUN_MS);
-    r.out = s_slurp(out_path);
-    r.err = s_slurp(err_path);
-    if (r.code == -1)
-        fail_msg("%s %s did not finish within %d ms", argv[0], argv[1] ? argv[1] : "", RUN_MS);
-    return r;
-}
-
-/* Run matchctl with args (without argv[0]). */
-static s_result_t s_matchctl_run(harness_t *h, const char *const *args)
-{
-    char *argv[32];
-    size_t i;
-    argv[0] = s_matchctl;
-    for (i = 0; args[i] && i < 30; i++)
-        argv[i + 1] = (char *)args[i];
-    argv[i + 1] = NULL;
-    return s_run_argv(h, argv);
-}
-
-static void s_expect_code(const s_result_t *r, int code, const char *what)
-{
-    if (r->code != code)
-        fail_msg("%s: exit %d, expected %d\nstdout:\n%s\nstderr:\n%s", what, r->code, code, r->out,
-                 r->err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Events as JSON lines. */
 
-static FILE *s_open_events(harness_t *h, const char *name, char *path, size_t size)
-{
-    (void)snprintf(path, size, "%s/%s", h->root, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    return f;
-}
-
-static void s_graduate(FILE *f, const char *event_id, const char *graduate_id, const char *commune)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%lld\","
-            "\"graduateUpsert\":{\"graduate\":{\"graduateId\":\"%s\",\"schoolId\":\"" SCHOOL "\","
-            "\"certifications\":[{\"kind\":\"CERTIFICATION_KIND_CAP\",\"rncpCode\":\"RNCP27470\","
-            "\"level\":3}],\"skills\":[\"486590\"],\"home\":{\"communeCode\":\"%s\"},"
-            "\"mobilityRadiusKm\":150,\"contractTypes\":[\"CONTRACT_TYPE_CDI\"]}}}\n",
-            event_id, (long long)HARNESS_T0_MS, graduate_id, commune);
-}
-
-static void s_vacancy(FILE *f, const char *event_id, const char *vacancy_id, const char *employer,
-                      const char *commune)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"uimm\",\"occurredAtMs\":\"%lld\","
-            "\"vacancyUpsert\":{\"vacancy\":{\"vacancyId\":\"%s\",\"employerId\":\"%s\","
-            "\"sector\":\"SECTOR_METALWORKING\",\"romeCodes\":[\"H2913\"],"
-            "\"site\":{\"communeCode\":\"%s\"},\"maxDistanceKm\":200,"
-            "\"requiredRncp\":[\"RNCP27470\"],\"requiredSkills\":[{\"skill\":\"486590\","
-            "\"weight\":2}],\"contractType\":\"CONTRACT_TYPE_CDI\",\"positions\":1}}}\n",
-            event_id, (long long)HARNESS_T0_MS, vacancy_id, employer, commune);
-}
-
-static void s_withdraw(FILE *f, const char *event_id, const char *graduate_id)
-{
-    fprintf(f,
-            "{\"eventId\":\"%s\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%lld\","
-            "\"graduateWithdrawn\":{\"graduateId\":\"%s\",\"schoolId\":\"" SCHOOL "\","
-            "\"reason\":\"WITHDRAWAL_REASON_HIRED\"}}\n",
-            event_id, (long long)HARNESS_T0_MS + 1000, graduate_id);
-}
-
 /* Post path; returns matchctl's result. */
-static s_result_t s_post(harness_t *h, const char *path)
+static cli_result_t s_post(harness_t *h, const char *path)
 {
     const char *args[] = {"post", "--ingest", h->ingest_ep, path, NULL};
-    return s_matchctl_run(h, args);
+    return cli_run_ms(h->root, args, NULL, RUN_MS);
 }
 
 /* The base population: vacancy v-1 in Tarbes; g-near, g-mid, g-far around. */
 static void s_write_base(harness_t *h, char *path, size_t size, int with_bad)
 {
-    FILE *f = s_open_events(h, "base.jsonl", path, size);
-    s_graduate(f, "ev-g-far", "g-far", PAU);
-    s_graduate(f, "ev-g-near", "g-near", TARBES);
-    s_vacancy(f, "ev-v-1", "v-1", EMPLOYER, TARBES);
-    s_graduate(f, "ev-g-mid", "g-mid", LOURDES);
+    FILE *f = cli_open_file(h->root, "base.jsonl", path, size);
+    cli_json_graduate(f, "ev-g-far", "g-far", PAU, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-g-near", "g-near", TARBES, HARNESS_T0_MS);
+    cli_json_vacancy(f, "uimm", "ev-v-1", "v-1", EMPLOYER, TARBES, HARNESS_T0_MS);
+    cli_json_graduate(f, "ev-g-mid", "g-mid", LOURDES, HARNESS_T0_MS);
     if (with_bad) /* a SIRET of 3 digits: REJECTED, BAD_FORMAT */
-        s_vacancy(f, "ev-v-bad", "v-bad", "123", TARBES);
+        cli_json_vacancy(f, "uimm", "ev-v-bad", "v-bad", "123", TARBES, HARNESS_T0_MS);
     fclose(f);
 }
 
@@ -263,18 +104,18 @@ static s_prom_t s_prom_scrape(harness_t *h)
 {
     char path[400], script[1100];
     const char *args[] = {"stats", "--query", h->query_ep, "--prometheus", NULL};
-    s_result_t r = s_matchctl_run(h, args);
-    s_expect_code(&r, 0, "stats --prometheus");
+    cli_result_t r = cli_run_ms(h->root, args, NULL, RUN_MS);
+    cli_expect_code(&r, 0, "stats --prometheus");
     (void)snprintf(path, sizeof path, "%s/metrics.prom", h->root);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(r.out, f);
     fclose(f);
-    s_result_free(&r);
+    cli_result_free(&r);
     (void)snprintf(script, sizeof script, "%s/tests/prom_check.py", s_source);
     char *argv[] = {"/usr/bin/python3", script, path, NULL};
-    r = s_run_argv(h, argv);
-    s_expect_code(&r, 0, "prom_check.py (the Prometheus parser)");
+    r = cli_run_argv(h->root, argv, NULL, RUN_MS);
+    cli_expect_code(&r, 0, "prom_check.py (the Prometheus parser)");
     free(r.err);
     return (s_prom_t){r.out};
 }
@@ -312,7 +153,7 @@ static void test_prometheus_after_known_events(void **state)
 {
     harness_t *h = *state;
     char base[400], more[400];
-    s_result_t r;
+    cli_result_t r;
 
     /* A subscriber, counted as a subscribed prefix. */
     hclient_t *sub = hclient_new(h, ZMQ_SUB, h->feed_ep);
@@ -322,18 +163,18 @@ static void test_prometheus_after_known_events(void **state)
 
     s_write_base(h, base, sizeof base, 1);
     r = s_post(h, base); /* 4 accepted, 1 rejected */
-    s_expect_code(&r, 1, "post base with a bad vacancy");
-    s_result_free(&r);
-    FILE *f = s_open_events(h, "more.jsonl", more, sizeof more);
-    s_withdraw(f, "ev-w-near", "g-near");
+    cli_expect_code(&r, 1, "post base with a bad vacancy");
+    cli_result_free(&r);
+    FILE *f = cli_open_file(h->root, "more.jsonl", more, sizeof more);
+    cli_json_withdraw(f, "ev-w-near", "g-near", HARNESS_T0_MS + 1000);
     fclose(f);
     r = s_post(h, more);
-    s_expect_code(&r, 0, "post withdrawal");
-    s_result_free(&r);
+    cli_expect_code(&r, 0, "post withdrawal");
+    cli_result_free(&r);
     r = s_post(h, base); /* 4 duplicate, 1 rejected */
-    s_expect_code(&r, 1, "post base again");
+    cli_expect_code(&r, 1, "post base again");
     assert_non_null(strstr(r.out, "accepted 0, duplicate 4, rejected 1"));
-    s_result_free(&r);
+    cli_result_free(&r);
 
     s_prom_t p = s_prom_scrape(h);
     const char *ev = "passerelle_events_total";
@@ -392,15 +233,15 @@ static void test_prometheus_after_known_events(void **state)
     free(p.text);
 
     /* An erasure takes g-mid out of v-1's list and drops its own list. */
-    f = s_open_events(h, "erase.jsonl", more, sizeof more);
+    f = cli_open_file(h->root, "erase.jsonl", more, sizeof more);
     fprintf(f,
             "{\"eventId\":\"ev-e-mid\",\"source\":\"ep-tarbes\",\"occurredAtMs\":\"%lld\","
             "\"graduateErased\":{\"graduateId\":\"g-mid\",\"schoolId\":\"" SCHOOL "\"}}\n",
             (long long)HARNESS_T0_MS + 2000);
     fclose(f);
     r = s_post(h, more);
-    s_expect_code(&r, 0, "post erasure");
-    s_result_free(&r);
+    cli_expect_code(&r, 0, "post erasure");
+    cli_result_free(&r);
     p = s_prom_scrape(h);
     assert_int_equal(
         (uint64_t)s_prom_get(&p, "passerelle_events_total{status=accepted,type=graduate_erased}"),
@@ -423,66 +264,39 @@ static void test_health_ready_then_unreachable(void **state)
 {
     harness_t *h = *state;
     const char *health[] = {"health", "--query", h->query_ep, "--timeout", "2000", NULL};
-    s_result_t r = s_matchctl_run(h, health);
-    s_expect_code(&r, 0, "health, daemon up");
+    cli_result_t r = cli_run_ms(h->root, health, NULL, RUN_MS);
+    cli_expect_code(&r, 0, "health, daemon up");
     assert_string_equal(r.out, "live ready\n");
-    s_result_free(&r);
+    cli_result_free(&r);
     assert_int_equal(harness_stop_clean(h), 0);
-    r = s_matchctl_run(h, health);
-    s_expect_code(&r, 3, "health, daemon down");
+    r = cli_run_ms(h->root, health, NULL, RUN_MS);
+    cli_expect_code(&r, 3, "health, daemon down");
     assert_non_null(strstr(r.err, h->query_ep));
-    s_result_free(&r);
+    cli_result_free(&r);
     harness_pass(h);
-}
-
-static int s_setup_config(void **state, const char *text)
-{
-    harness_t *h = harness_new();
-    char conf[400], args[500];
-    if (h == NULL)
-        return -1;
-    (void)snprintf(conf, sizeof conf, "%s/test.conf", h->root);
-    FILE *f = fopen(conf, "w");
-    if (f == NULL) {
-        harness_destroy(&h);
-        return -1;
-    }
-    fputs(text, f);
-    fclose(f);
-    (void)snprintf(args, sizeof args, "--config %s", conf);
-    setenv("PASSERELLE_MATCHERD_ARGS", args, 1);
-    int rc = harness_start(h);
-    unsetenv("PASSERELLE_MATCHERD_ARGS");
-    if (rc != 0) {
-        h->passed = true;
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
 }
 
 /* A map of 1 MiB that may not grow: the store fills, commits fail. */
 static int s_setup_tiny_map(void **state)
 {
-    return s_setup_config(state, "[store]\nmap_initial_mb = 1\nmap_max_mb = 1\n");
+    return harness_setup_config(state, "[store]\nmap_initial_mb = 1\nmap_max_mb = 1\n");
 }
 
 static void test_health_not_ready_when_store_full(void **state)
 {
     harness_t *h = *state;
     char path[400], id[64], eid[64];
-    FILE *f = s_open_events(h, "fill.jsonl", path, sizeof path);
+    FILE *f = cli_open_file(h->root, "fill.jsonl", path, sizeof path);
     for (int i = 0; i < 3000; i++) {
         (void)snprintf(id, sizeof id, "g-fill-%d", i);
         (void)snprintf(eid, sizeof eid, "ev-fill-%d", i);
-        s_graduate(f, eid, id, i % 2 ? TARBES : LILLE);
+        cli_json_graduate(f, eid, id, i % 2 ? TARBES : LILLE, HARNESS_T0_MS);
     }
     fclose(f);
-    s_result_t r = s_post(h, path);
-    s_expect_code(&r, 1, "post until the store is full");
+    cli_result_t r = s_post(h, path);
+    cli_expect_code(&r, 1, "post until the store is full");
     assert_non_null(strstr(r.out, "ERROR_CODE_STORE_FULL"));
-    s_result_free(&r);
+    cli_result_free(&r);
     /* A smaller batch may still fit after a large one failed, and a commit
      * that succeeds makes the daemon ready again: send single events until
      * one is answered RETRY, so that the last commit is a failed one. */
@@ -502,10 +316,10 @@ static void test_health_not_ready_when_store_full(void **state)
     assert_true(retry);
     hclient_destroy(&c);
     const char *health[] = {"health", "--query", h->query_ep, "--timeout", "2000", NULL};
-    r = s_matchctl_run(h, health);
-    s_expect_code(&r, 1, "health, store full");
+    r = cli_run_ms(h->root, health, NULL, RUN_MS);
+    cli_expect_code(&r, 1, "health, store full");
     assert_non_null(strstr(r.out, "live, not ready"));
-    s_result_free(&r);
+    cli_result_free(&r);
     s_prom_t p = s_prom_scrape(h);
     assert_true(s_prom_get(&p, "passerelle_commit_failures_total{}") >= 1);
     assert_true(s_prom_get(&p, "passerelle_events_total{status=retry,type=graduate_upsert}") >= 1);
@@ -632,14 +446,14 @@ static void test_backup_during_ingest_and_restore(void **state)
 
     /* Acknowledged before the backup: the base population. */
     s_write_base(h, base, sizeof base, 0);
-    s_result_t r = s_post(h, base);
-    s_expect_code(&r, 0, "post base");
-    s_result_free(&r);
+    cli_result_t r = s_post(h, base);
+    cli_expect_code(&r, 0, "post base");
+    cli_result_free(&r);
     s_top_ids(h, "v-1", top_before, sizeof top_before);
     assert_true(top_before[0] != '\0');
 
     /* A producer around Lille, far from v-1's reach, goes on meanwhile. */
-    FILE *f = s_open_events(h, "bulk.jsonl", bulk, sizeof bulk);
+    FILE *f = cli_open_file(h->root, "bulk.jsonl", bulk, sizeof bulk);
     for (int i = 0; i < 1500; i++) {
         (void)snprintf(id, sizeof id, "g-lille-%d", i);
         (void)snprintf(eid, sizeof eid, "ev-g-lille-%d", i);
@@ -647,15 +461,15 @@ static void test_backup_during_ingest_and_restore(void **state)
             char vid[64], veid[64];
             (void)snprintf(vid, sizeof vid, "v-lille-%d", i / 50);
             (void)snprintf(veid, sizeof veid, "ev-v-lille-%d", i / 50);
-            s_vacancy(f, veid, vid, EMPLOYER_2, LILLE);
+            cli_json_vacancy(f, "uimm", veid, vid, EMPLOYER_2, LILLE, HARNESS_T0_MS);
         }
-        s_graduate(f, eid, id, LILLE);
+        cli_json_graduate(f, eid, id, LILLE, HARNESS_T0_MS);
     }
     fclose(f);
     (void)snprintf(out_path, sizeof out_path, "%s/producer.out", h->root);
-    const char *pargs[] = {s_matchctl, "post", "--ingest", h->ingest_ep,
-                           "--window", "16",   bulk,       NULL};
-    pid_t producer = s_spawn((char *const *)pargs, out_path);
+    const char *pargs[] = {"post", "--ingest", h->ingest_ep, "--window", "16", bulk, NULL};
+    pid_t producer = cli_spawn(pargs, out_path, NULL);
+    assert_true(producer > 0);
     uint64_t events_base = s_stats_u64(h, offsetof(Passerelle__V1__Stats, events));
     for (int i = 0;
          i < 1000 && s_stats_u64(h, offsetof(Passerelle__V1__Stats, events)) < events_base + 100;
@@ -677,9 +491,9 @@ static void test_backup_during_ingest_and_restore(void **state)
     passerelle__v1__response__free_unpacked(resp, NULL);
     assert_true(b_events >= events_base);
 
-    int pcode = s_wait_pid(producer, RUN_MS);
+    int pcode = cli_wait(producer, RUN_MS);
     if (pcode != 0)
-        fail_msg("producer exit %d: %s", pcode, s_slurp(out_path));
+        fail_msg("producer exit %d: %s", pcode, cli_slurp(out_path));
     uint64_t events_final = s_stats_u64(h, offsetof(Passerelle__V1__Stats, events));
     assert_true(b_events <= events_final);
     printf("backup at event %" PRIu64 " of %" PRIu64 " (base %" PRIu64 "), match %" PRIu64 "\n",
@@ -698,9 +512,9 @@ static void test_backup_during_ingest_and_restore(void **state)
     assert_string_equal(top_after, top_before);
     /* Events acknowledged before the backup are there: all duplicates. */
     r = s_post(h, base);
-    s_expect_code(&r, 0, "post base to the restored daemon");
+    cli_expect_code(&r, 0, "post base to the restored daemon");
     assert_non_null(strstr(r.out, "accepted 0, duplicate 4, rejected 0"));
-    s_result_free(&r);
+    cli_result_free(&r);
     /* A consistent state: the match log and the lists agree. */
     s_expect_log_agrees(h, "employer/" EMPLOYER, "v-1");
     for (int i = 0; i < 30; i += 7) {
@@ -722,9 +536,9 @@ static void test_backup_during_ingest_and_restore(void **state)
     }
     /* The producer can finish its work on the restored daemon. */
     const char *again[] = {"post", "--ingest", h->ingest_ep, bulk, NULL};
-    r = s_matchctl_run(h, again);
-    s_expect_code(&r, 0, "post the bulk again after the restore");
-    s_result_free(&r);
+    r = cli_run_ms(h->root, again, NULL, RUN_MS);
+    cli_expect_code(&r, 0, "post the bulk again after the restore");
+    cli_result_free(&r);
     assert_int_equal(s_stats_u64(h, offsetof(Passerelle__V1__Stats, graduates)), 1503);
     harness_pass(h);
 }
@@ -735,58 +549,39 @@ static void test_matchctl_backup(void **state)
     harness_t *h = *state;
     char base[400], dir[500];
     s_write_base(h, base, sizeof base, 0);
-    s_result_t r = s_post(h, base);
-    s_expect_code(&r, 0, "post base");
-    s_result_free(&r);
+    cli_result_t r = s_post(h, base);
+    cli_expect_code(&r, 0, "post base");
+    cli_result_free(&r);
     (void)snprintf(dir, sizeof dir, "%s/bk-cli", h->root);
     const char *args[] = {"backup", dir, "--query", h->query_ep, NULL};
-    r = s_matchctl_run(h, args);
-    s_expect_code(&r, 0, "matchctl backup");
+    r = cli_run_ms(h->root, args, NULL, RUN_MS);
+    cli_expect_code(&r, 0, "matchctl backup");
     assert_non_null(strstr(r.out, "backup written to"));
     assert_non_null(strstr(r.out, "events up to 4"));
-    s_result_free(&r);
-    r = s_matchctl_run(h, args);
-    s_expect_code(&r, 1, "matchctl backup into a store");
+    cli_result_free(&r);
+    r = cli_run_ms(h->root, args, NULL, RUN_MS);
+    cli_expect_code(&r, 1, "matchctl backup into a store");
     assert_non_null(strstr(r.err, "already holds a store"));
-    s_result_free(&r);
+    cli_result_free(&r);
     const char *none[] = {"backup", "--query", h->query_ep, NULL};
-    r = s_matchctl_run(h, none);
-    s_expect_code(&r, 2, "matchctl backup without a directory");
-    s_result_free(&r);
+    r = cli_run_ms(h->root, none, NULL, RUN_MS);
+    cli_expect_code(&r, 2, "matchctl backup without a directory");
+    cli_result_free(&r);
     harness_pass(h);
-}
-
-static int s_setup(void **state)
-{
-    harness_t *h = harness_new();
-    if (h == NULL)
-        return -1;
-    if (harness_start(h) != 0) {
-        h->passed = true;
-        harness_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    harness_t *h = *state;
-    harness_destroy(&h);
-    *state = NULL;
-    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_prometheus_after_known_events, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_health_ready_then_unreachable, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_prometheus_after_known_events, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_health_ready_then_unreachable, harness_setup,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_health_not_ready_when_store_full, s_setup_tiny_map,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_backup_during_ingest_and_restore, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_matchctl_backup, s_setup, s_teardown),
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_backup_during_ingest_and_restore, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_matchctl_backup, harness_setup, harness_teardown),
     };
     s_find_tools();
     harness_cmocka_filter();

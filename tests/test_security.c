@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "harness.h"
 
 #define SCHOOL_A   "0650043X"
@@ -469,7 +470,7 @@ static void test_feed_and_query_scopes(void **state)
 /* Occurrences of needle in every file under dir (recursively). */
 static size_t s_scan(const char *dir, const char *needle)
 {
-    size_t found = 0, n = strlen(needle);
+    size_t found = 0;
     DIR *d = opendir(dir);
     struct dirent *de;
     assert_non_null(d);
@@ -484,15 +485,7 @@ static size_t s_scan(const char *dir, const char *needle)
             found += s_scan(path, needle);
             continue;
         }
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        uint8_t *buf = malloc((size_t)st.st_size + 1);
-        assert_non_null(buf);
-        size_t len = fread(buf, 1, (size_t)st.st_size, f);
-        (void)fclose(f);
-        for (size_t i = 0; i + n <= len; i++)
-            found += memcmp(buf + i, needle, n) == 0;
-        free(buf);
+        found += cli_count_in_file(path, needle);
     }
     closedir(d);
     return found;

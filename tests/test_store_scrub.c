@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "cli_run.h"
 #include "store.h"
 
 #define GONE "zq8gone3erased"
@@ -89,7 +90,7 @@ static int s_look_fn(store_txn_t *txn, void *arg)
 
 static size_t s_count_in_dir(const char *dir, const char *needle)
 {
-    size_t found = 0, n = strlen(needle);
+    size_t found = 0;
     DIR *d = opendir(dir);
     struct dirent *de;
     assert_non_null(d);
@@ -99,15 +100,7 @@ static size_t s_count_in_dir(const char *dir, const char *needle)
         (void)snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (de->d_name[0] == '.' || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        uint8_t *buf = malloc((size_t)st.st_size + 1);
-        assert_non_null(buf);
-        size_t len = fread(buf, 1, (size_t)st.st_size, f);
-        (void)fclose(f);
-        for (size_t i = 0; i + n <= len; i++)
-            found += memcmp(buf + i, needle, n) == 0;
-        free(buf);
+        found += cli_count_in_file(path, needle);
     }
     closedir(d);
     return found;
