@@ -20,9 +20,13 @@
  *  - upgrade: matcherd starts on the format-1 store, logs a warning naming
  *    both versions, and the store is then format 2 without the eight
  *    dropped tables while every other table is byte for byte what it was
- *    (meta apart from "format"); the daemon serves the ranked lists the
- *    format-1 store held, answers a re-sent event of the fixture with
- *    DUPLICATE, accepts new events and matches them with the old ones;
+ *    (meta apart from "format" and the expiry job's day); the daemon serves
+ *    the ranked lists the format-1 store held, answers a re-sent event of
+ *    the fixture with DUPLICATE, accepts new events and matches them with
+ *    the old ones. If deploy/reference/ changes, matcherd recomputes every
+ *    ranked list at start (a documented behaviour, whatever the format):
+ *    the test then says so and compares only what that leaves alone;
+ *    remaking the fixture restores the full comparison;
  *  - crash: a process killed in the middle of the upgrade (after the
  *    tables were dropped, before the commit) leaves the whole format-1
  *    store, which the next open upgrades;
@@ -82,24 +86,27 @@ static void s_fixture_event(size_t i, hev_t *e)
 
 /* ---- tables --------------------------------------------------------------- */
 
-/* The tables format 2 keeps, with their flags. */
+/* The tables format 2 keeps, with their flags; ranked: what matcherd
+ * recomputes at start when the reference data changed (the ranked lists,
+ * the match log and meta with their counters). */
 static const struct {
     const char *name;
     unsigned flags;
+    int ranked;
 } s_kept[] = {
-    {"meta", 0},
-    {"graduates", 0},
-    {"vacancies", 0},
-    {"dedupe", 0},
-    {"events", MDB_INTEGERKEY},
-    {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
-    {"lists", 0},
-    {"list_members", MDB_DUPSORT},
-    {"matches", MDB_INTEGERKEY},
-    {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
-    {"ix_v_expiry", MDB_DUPSORT},
-    {"ix_g_near", MDB_DUPSORT},
-    {"ix_v_near", MDB_DUPSORT},
+    {"meta", 0, 1},
+    {"graduates", 0, 0},
+    {"vacancies", 0, 0},
+    {"dedupe", 0, 0},
+    {"events", MDB_INTEGERKEY, 0},
+    {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP, 0},
+    {"lists", 0, 1},
+    {"list_members", MDB_DUPSORT, 1},
+    {"matches", MDB_INTEGERKEY, 1},
+    {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP, 1},
+    {"ix_v_expiry", MDB_DUPSORT, 0},
+    {"ix_g_near", MDB_DUPSORT, 0},
+    {"ix_v_near", MDB_DUPSORT, 0},
 };
 #define N_KEPT (sizeof s_kept / sizeof s_kept[0])
 
@@ -152,24 +159,57 @@ static uint32_t s_raw_format(raw_t *r)
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
+/* 1 if the daemon whose log is log loaded the reference data version the
+ * store at r was ranked with (meta "s:reference_version"). */
+static int s_same_reference(raw_t *r, const char *log)
+{
+    MDB_dbi dbi;
+    MDB_val k = {strlen("s:reference_version"), "s:reference_version"}, v;
+    char want[320];
+    assert_int_equal(mdb_dbi_open(r->txn, "meta", 0, &dbi), 0);
+    assert_int_equal(mdb_get(r->txn, dbi, &k, &v), 0);
+    (void)snprintf(want, sizeof want, "reference %.*s from ", (int)v.mv_size,
+                   (const char *)v.mv_data);
+    if (strstr(log, want) != NULL)
+        return 1;
+    fprintf(stderr,
+            "NOTE: the reference data changed since the fixture was made (%s): matcherd "
+            "recomputed the ranked lists at start, so the lists, the match log and meta are "
+            "not compared with the format-1 store; remake the fixture (see the header)\n",
+            want);
+    return 0;
+}
+
+/* Meta keys the daemon may rewrite at any start whatever the format: the
+ * day the expiry job last ran, and the version (the upgrade's own write). */
+static int s_meta_skipped(const MDB_val *k)
+{
+    static const char *const skip[] = {"format", "s:expiry_checked_day"};
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (k->mv_size == strlen(skip[i]) && memcmp(k->mv_data, skip[i], k->mv_size) == 0)
+            return 1;
+    return 0;
+}
+
 /* Every (key, value) of table name in a and b is the same, in the same
- * order; in meta, "format" is skipped. Returns the number compared. */
+ * order; in meta, the keys of s_meta_skipped are passed over. Returns the
+ * number compared. */
 static size_t s_raw_same(raw_t *a, raw_t *b, const char *name, unsigned flags)
 {
     MDB_dbi da, db;
     MDB_cursor *ca, *cb;
     MDB_val ka, va, kb, vb;
     size_t n = 0;
-    int skip_format = strcmp(name, "meta") == 0;
+    int meta = strcmp(name, "meta") == 0;
     assert_int_equal(mdb_dbi_open(a->txn, name, flags, &da), 0);
     assert_int_equal(mdb_dbi_open(b->txn, name, flags, &db), 0);
     assert_int_equal(mdb_cursor_open(a->txn, da, &ca), 0);
     assert_int_equal(mdb_cursor_open(b->txn, db, &cb), 0);
     int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST), rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
     for (;;) {
-        if (skip_format && ra == 0 && ka.mv_size == 6 && memcmp(ka.mv_data, "format", 6) == 0)
+        while (meta && ra == 0 && s_meta_skipped(&ka))
             ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
-        if (skip_format && rb == 0 && kb.mv_size == 6 && memcmp(kb.mv_data, "format", 6) == 0)
+        while (meta && rb == 0 && s_meta_skipped(&kb))
             rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
         if (ra != 0 || rb != 0)
             break;
@@ -395,10 +435,17 @@ static void test_upgrade_at_start(void **state)
                                 "upgrading the store to version 2"));
     assert_non_null(strstr(log, "upgrade: dropped table ix_v_cell"));
 
-    /* it serves the format-1 lists */
+    /* it serves the format-1 lists (unless new reference data made it
+     * rank everything again) */
+    s_raw_open(&r, ref);
+    int same_ref = s_same_reference(&r, log);
+    s_raw_close(&r);
     for (size_t i = 0; i < 5; i++) {
         s_top_str(h, s_kind_of(s_owners[i]), s_owners[i], got, sizeof got);
-        assert_string_equal(got, before[i]);
+        if (same_ref)
+            assert_string_equal(got, before[i]);
+        else
+            assert_true(got[0] != '\0');
     }
     /* the fixture's dedupe rows hold: its events come back DUPLICATE */
     hclient_t *c = hclient_new(h, ZMQ_DEALER, NULL);
@@ -421,7 +468,8 @@ static void test_upgrade_at_start(void **state)
         assert_int_equal(s_raw_entries(&b, s_dropped[i], MDB_DUPSORT), -1);
     size_t compared = 0;
     for (size_t i = 0; i < N_KEPT; i++)
-        compared += s_raw_same(&a, &b, s_kept[i].name, s_kept[i].flags);
+        if (same_ref || !s_kept[i].ranked)
+            compared += s_raw_same(&a, &b, s_kept[i].name, s_kept[i].flags);
     assert_true(compared > 100);
     s_raw_close(&a);
     s_raw_close(&b);
