@@ -40,14 +40,6 @@ static const struct {
     const char *name;
     unsigned flags;
 } s_tables[S_DBI_COUNT] = {
-    [STORE_IX_G_SKILL] = {"ix_g_skill", MDB_DUPSORT},
-    [STORE_IX_G_CERT] = {"ix_g_cert", MDB_DUPSORT},
-    [STORE_IX_G_CELL] = {"ix_g_cell", MDB_DUPSORT},
-    [STORE_IX_V_SKILL] = {"ix_v_skill", MDB_DUPSORT},
-    [STORE_IX_V_CERT] = {"ix_v_cert", MDB_DUPSORT},
-    [STORE_IX_V_ROME] = {"ix_v_rome", MDB_DUPSORT},
-    [STORE_IX_V_CELL] = {"ix_v_cell", MDB_DUPSORT},
-    [STORE_IX_G_ROME] = {"ix_g_rome", MDB_DUPSORT},
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
     [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
     [STORE_IX_V_NEAR] = {"ix_v_near", MDB_DUPSORT},
@@ -62,6 +54,16 @@ static const struct {
     [S_DBI_MATCHES] = {"matches", MDB_INTEGERKEY},
     [S_DBI_MATCH_BY_GRADUATE] = {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
 };
+
+/* The tables of format 1 that format 2 no longer has: per-code and
+ * 0.25-degree-cell inverted indexes that were written on every upsert and
+ * read by nothing (the engine reads the *_NEAR indexes, expiry the
+ * ix_v_expiry one). s_upgrade_v1 drops them. */
+static const char *const s_v1_dropped[] = {
+    "ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_g_rome",
+    "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell",
+};
+#define S_V1_DROPPED (sizeof s_v1_dropped / sizeof s_v1_dropped[0])
 
 /* Longest name and value of a meta string, and the prefix of its key that
  * keeps it apart from the counters. */
@@ -382,7 +384,7 @@ static int s_env_open(store_t *self)
     if (rc == 0)
         rc = mdb_env_set_mapsize(self->env, self->map_bytes);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(self->env, S_DBI_COUNT);
+        rc = mdb_env_set_maxdbs(self->env, S_DBI_COUNT + S_V1_DROPPED); /* room to upgrade */
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env setup: %s", self->dir, mdb_strerror(rc));
         return store__map_rc(rc);
@@ -402,8 +404,9 @@ static int s_env_open(store_t *self)
     return 0;
 }
 
-/* The meta table exists: its format version must be ours. */
-static int s_check_format(store_txn_t *txn)
+/* The meta table exists: read its format version into *version, which
+ * must be ours or one store_new() can upgrade (STORE_FORMAT_OLDEST..). */
+static int s_check_format(store_txn_t *txn, uint32_t *version)
 {
     const store_t *self = txn->store;
     MDB_val key = {strlen(STORE_META_FORMAT), STORE_META_FORMAT}, val;
@@ -417,12 +420,14 @@ static int s_check_format(store_txn_t *txn)
     }
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_get meta 'format'");
-    uint32_t version = store_codec_get_u32(val.mv_data);
-    if (version != STORE_FORMAT_VERSION) {
+    *version = store_codec_get_u32(val.mv_data);
+    if (*version < STORE_FORMAT_OLDEST || *version > STORE_FORMAT_VERSION) {
         store__log(STORE_LOG_ERROR,
                    "store %s: on-disk format version %u, this matcherd "
-                   "understands version %d; refusing to open it",
-                   self->dir, version, STORE_FORMAT_VERSION);
+                   "understands version %d%s; refusing to open it",
+                   self->dir, *version, STORE_FORMAT_VERSION,
+                   *version > STORE_FORMAT_VERSION ? " (the store was written by a newer matcherd)"
+                                                   : "");
         return STORE_EVERSION;
     }
     return 0;
@@ -473,22 +478,64 @@ static int s_tables_open(store_txn_t *txn, int create)
     return 0;
 }
 
-static int s_format_put(store_txn_t *txn)
+/* Write STORE_FORMAT_VERSION: flags MDB_NOOVERWRITE on a new store, 0 to
+ * replace an older version. */
+static int s_format_put(store_txn_t *txn, unsigned flags)
 {
     uint8_t buf[4];
     store_codec_put_u32(buf, STORE_FORMAT_VERSION);
     MDB_val key = {strlen(STORE_META_FORMAT), STORE_META_FORMAT}, val = {sizeof buf, buf};
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, MDB_NOOVERWRITE);
+    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, flags);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put meta 'format'");
     return 0;
 }
 
+/* Upgrade a format-1 store to format 2 inside the write transaction of
+ * s_init: drop (delete and close) the tables format 2 no longer has, then
+ * write the new version. Everything happens in that one transaction: if
+ * the process dies before it commits, the store on disk is still a whole
+ * format-1 store (LMDB never shows a partial transaction) and the next
+ * start upgrades it again; after the commit it is a whole format-2 store.
+ * The freed pages go to LMDB's free list and are reused by later writes
+ * (the file does not shrink; a scrub or a backup compacts it). */
+static int s_upgrade_v1(store_txn_t *txn)
+{
+    const char *dir = txn->store->dir;
+    store__log(STORE_LOG_WARN,
+               "store %s: on-disk format version 1, this matcherd writes version %d: "
+               "upgrading the store to version %d (dropping %zu unused index tables)",
+               dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION, S_V1_DROPPED);
+    for (size_t i = 0; i < S_V1_DROPPED; i++) {
+        MDB_dbi dbi;
+        MDB_stat st = {0};
+        int rc = mdb_dbi_open(txn->txn, s_v1_dropped[i], 0, &dbi);
+        if (rc == MDB_NOTFOUND)
+            continue; /* never created, or already gone: nothing to drop */
+        if (rc == 0)
+            rc = mdb_stat(txn->txn, dbi, &st);
+        if (rc == 0)
+            rc = mdb_drop(txn->txn, dbi, 1); /* 1: delete the table and close its handle */
+        if (rc != 0)
+            return store__txn_fail(txn, rc, __func__, "dropping table '%s'", s_v1_dropped[i]);
+        store__log(STORE_LOG_INFO, "store %s: upgrade: dropped table %s (%zu entries)", dir,
+                   s_v1_dropped[i], (size_t)st.ms_entries);
+    }
+    int rc = s_format_put(txn, 0);
+    if (rc == 0)
+        store__log(STORE_LOG_INFO, "store %s: upgrade: format version %d written", dir,
+                   STORE_FORMAT_VERSION);
+    return rc;
+}
+
 /* Unit of work of store_new: check the version, open the tables and, on a
- * new store, write the format version. *arg (int) is set to 1 if new. */
+ * new store, write the format version; upgrade an older store opened for
+ * writing (a read-only open reads a format-1 store as it is: format 2
+ * reads nothing that format 1 lacks). *arg (int) is set to 1 if new. */
 static int s_init(store_txn_t *txn, void *arg)
 {
     int *created = arg;
+    uint32_t version = STORE_FORMAT_VERSION;
     *created = 0;
     int rc = mdb_dbi_open(txn->txn, s_tables[S_DBI_META].name, 0, &txn->store->dbi[S_DBI_META]);
     if (rc == MDB_NOTFOUND) {
@@ -497,12 +544,14 @@ static int s_init(store_txn_t *txn, void *arg)
     } else if (rc != 0) {
         rc = store__txn_fail(txn, rc, __func__, "mdb_dbi_open 'meta'");
     } else {
-        rc = s_check_format(txn);
+        rc = s_check_format(txn, &version);
     }
     if (rc == 0)
         rc = s_tables_open(txn, *created);
     if (rc == 0 && *created)
-        rc = s_format_put(txn);
+        rc = s_format_put(txn, MDB_NOOVERWRITE);
+    if (rc == 0 && version == 1 && txn->write)
+        rc = s_upgrade_v1(txn);
     if (rc == 0)
         rc = store__list_entries_init(txn);
     return rc;

@@ -25,9 +25,18 @@
 
 #define STORE_WUR __attribute__((warn_unused_result))
 
-/* On-disk layout version. A store written with another version is refused
- * by store_new() with STORE_EVERSION. */
-#define STORE_FORMAT_VERSION 1
+/* On-disk layout version. Version 2 no longer has the per-code inverted
+ * indexes of version 1 (skill, RNCP, ROME and 0.25-degree cell -> ids),
+ * which nothing read: a version-1 store is upgraded in place when it is
+ * opened for writing (store_new logs a warning naming both versions and
+ * drops those tables in the same write transaction that writes the new
+ * version, so the upgrade happens whole or not at all), and read as it is
+ * when opened read-only. A store of any other version is refused by
+ * store_new() with STORE_EVERSION. */
+#define STORE_FORMAT_VERSION 2
+
+/* The oldest on-disk version store_new() upgrades. */
+#define STORE_FORMAT_OLDEST 1
 
 enum {
     STORE_OK = 0,
@@ -154,10 +163,9 @@ int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) 
 /* Insert or replace g, keyed by g->id. If a stored record has a greater
  * version, nothing changes and STORE_ESTALE is returned (equal versions
  * replace). The old record's index entries are removed and, when g->state
- * is STORE_STATE_OPEN, the new ones inserted: skills, RNCP codes, ROME
- * codes (g->romes), the geographic cell of g->home and, when it has a
- * point, the same codes under its coarse cell (STORE_IX_G_NEAR). Counters
- * follow. */
+ * is STORE_STATE_OPEN and g->home has a point, the new ones inserted: its
+ * skills, RNCP codes and ROME codes (g->romes) under the coarse cell of
+ * g->home (STORE_IX_G_NEAR). Counters follow. */
 int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 
 /* Remove every trace of graduate id: the record, its index entries,
@@ -168,9 +176,9 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
  * absent. */
 int store_graduate_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
-/* The same for vacancies. Indexed when open: required and desirable skills,
- * required RNCP codes, ROME codes, the cell of v->site and the expiry day
- * (when set). */
+/* The same for vacancies. Indexed when open: the expiry day (when set) and,
+ * when v->site has a point, required and desirable skills, required RNCP
+ * codes and ROME codes under its coarse cell (STORE_IX_V_NEAR). */
 int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) STORE_WUR;
 int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
 int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
@@ -210,23 +218,11 @@ int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id
 /* ---- inverted indexes ------------------------------------------------- */
 
 typedef enum {
-    STORE_IX_G_SKILL = 0, /* skill code -> graduate ids */
-    STORE_IX_G_CERT,      /* RNCP code -> graduate ids */
-    STORE_IX_G_CELL,      /* cell key -> graduate ids */
-    STORE_IX_V_SKILL,     /* skill code -> vacancy ids (required and desirable) */
-    STORE_IX_V_CERT,      /* required RNCP code -> vacancy ids */
-    STORE_IX_V_ROME,      /* ROME code -> vacancy ids */
-    STORE_IX_V_CELL,      /* cell key -> vacancy ids */
-    STORE_IX_G_ROME,      /* ROME code of a certification -> graduate ids */
-    STORE_IX_V_EXPIRY,    /* expiry day (store_day_key) -> vacancy ids */
-    STORE_IX_G_NEAR,      /* coarse cell + skill, RNCP or ROME code -> graduate ids */
-    STORE_IX_V_NEAR,      /* the same for vacancies (store_near_key) */
+    STORE_IX_V_EXPIRY = 0, /* expiry day (store_day_key) -> vacancy ids */
+    STORE_IX_G_NEAR,       /* coarse cell + skill, RNCP or ROME code -> graduate ids */
+    STORE_IX_V_NEAR,       /* the same for vacancies (store_near_key) */
     STORE_IX_COUNT
 } store_index_t;
-
-/* The 4-byte cell key of a point, for the *_CELL indexes: big-endian
- * (lat cell + 32768) << 16 | (lon cell + 32768), cells of STORE_CELL_DEG. */
-uint32_t store_cell_of(double lat, double lon);
 
 /* Degrees of latitude and longitude of the coarse cells that prefix the
  * keys of the *_NEAR indexes. Part of the on-disk format. */
@@ -256,8 +252,8 @@ void store_day_key(int32_t day, uint8_t key[4]);
  * borrowed (valid until the transaction ends) and not NUL-terminated. */
 typedef int (*store_id_fn)(const char *id, size_t len, void *arg);
 
-/* Call fn for each id under key (len bytes; cell keys are the 4 bytes of
- * store_cell_of in big-endian order), in byte order of the ids. Returns 0,
+/* Call fn for each id under key (len bytes: a store_near_key or a
+ * store_day_key), in byte order of the ids. Returns 0,
  * or the first non-zero value fn returned (positive), or a STORE_E* code. */
 int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
                      store_id_fn fn, void *arg) STORE_WUR;

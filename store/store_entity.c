@@ -34,11 +34,8 @@ typedef struct {
     int has_matches; /* stored matches name entities of this kind */
 } s_kind_t;
 
-/* Not a range of store_index_t: ix_g_rome came after the vacancy indexes. */
-static const store_index_t s_graduate_ixs[] = {STORE_IX_G_SKILL, STORE_IX_G_CERT, STORE_IX_G_CELL,
-                                               STORE_IX_G_ROME, STORE_IX_G_NEAR};
-static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_SKILL, STORE_IX_V_CERT,   STORE_IX_V_ROME,
-                                              STORE_IX_V_CELL,  STORE_IX_V_EXPIRY, STORE_IX_V_NEAR};
+static const store_index_t s_graduate_ixs[] = {STORE_IX_G_NEAR};
+static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_EXPIRY, STORE_IX_V_NEAR};
 
 static const s_kind_t s_graduates = {
     .what = "graduate",

@@ -7,8 +7,11 @@
  *
  * Entries exist only for open entities. Updates delete every entry of the
  * stored (old) record, then insert the new record's entries, so no stale
- * entry can survive whatever changed. Keys: skill, RNCP and ROME codes as
- * their bytes without NUL; cells as 4 big-endian bytes of store_cell_of().
+ * entry can survive whatever changed. Keys: the *_NEAR indexes the coarse
+ * cell, kind and code of store_near_key(); the expiry index the 4
+ * big-endian bytes of store_day_key(). Only indexes something reads are
+ * written: format 1 also kept per-code and 0.25-degree-cell indexes that
+ * nothing read (see STORE_FORMAT_VERSION).
  */
 #include "store_internal.h"
 
@@ -17,45 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- geographic cells -------------------------------------------------- */
-
-/* Cell number of one coordinate. Out-of-range and NaN inputs (which the
- * validator refuses) are clamped so that the cast is always defined. */
-static int s_cell(double deg, double limit)
-{
-    if (isnan(deg))
-        deg = 0.0;
-    if (deg < -limit)
-        deg = -limit;
-    if (deg > limit)
-        deg = limit;
-    return (int)floor(deg / STORE_CELL_DEG);
-}
-
-uint32_t store_cell_of(double lat, double lon)
-{
-    uint32_t la = (uint32_t)(s_cell(lat, 90.0) + 32768);
-    uint32_t lo = (uint32_t)(s_cell(lon, 180.0) + 32768);
-    return (la << 16) | lo;
-}
-
-static void s_cell_key(const store_place_t *p, uint8_t key[4])
-{
-    uint32_t c = store_cell_of(p->lat, p->lon);
-    key[0] = (uint8_t)(c >> 24);
-    key[1] = (uint8_t)(c >> 16);
-    key[2] = (uint8_t)(c >> 8);
-    key[3] = (uint8_t)c;
-}
-
 /* ---- entity index entries ---------------------------------------------- */
 
 /* An index key for a log line: codes as they are, cells in hex. */
 static const char *s_key_show(store_index_t ix, const void *k, size_t klen, char *buf, size_t cap)
 {
     const uint8_t *b = k;
-    if ((ix == STORE_IX_G_CELL || ix == STORE_IX_V_CELL || ix == STORE_IX_V_EXPIRY) && klen == 4)
-        (void)snprintf(buf, cap, "cell %02x%02x%02x%02x", b[0], b[1], b[2], b[3]); /* fits */
+    if (ix == STORE_IX_V_EXPIRY && klen == 4)
+        (void)snprintf(buf, cap, "day %02x%02x%02x%02x", b[0], b[1], b[2], b[3]); /* fits */
+    else if (klen > 5)
+        (void)snprintf(buf, cap, "cell %02x%02x%02x%02x %c'%.*s'", b[0], b[1], b[2], b[3], b[4],
+                       (int)(klen - 5), (const char *)k + 5); /* may truncate */
     else
         (void)snprintf(buf, cap, "'%.*s'", (int)klen, (const char *)k); /* may truncate */
     return buf;
@@ -85,30 +60,6 @@ static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t kle
                                s_key_show(ix, k, klen, shown, sizeof shown), id);
     }
     return 0;
-}
-
-static int s_ix_str(store_txn_t *txn, store_index_t ix, const char *code, const char *id, int op)
-{
-    return s_ix_op(txn, ix, code, strlen(code), id, op);
-}
-
-static int s_ix_skills(store_txn_t *txn, store_index_t ix, const store_skill_t *s, size_t n,
-                       const char *id, int op)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = s_ix_str(txn, ix, s[i].code, id, op);
-    return rc;
-}
-
-static int s_ix_place(store_txn_t *txn, store_index_t ix, const store_place_t *p, const char *id,
-                      int op)
-{
-    uint8_t key[4];
-    if (!p->has_point)
-        return 0;
-    s_cell_key(p, key);
-    return s_ix_op(txn, ix, key, sizeof key, id, op);
 }
 
 void store_near_cell(double lat, double lon, int *row, int *col)
@@ -178,32 +129,13 @@ static int s_vacancy_near(store_txn_t *txn, const store_vacancy_t *v, int op)
 
 int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
 {
-    int rc = s_ix_skills(txn, STORE_IX_G_SKILL, g->skills, g->n_skills, g->id, op);
-    for (size_t i = 0; i < g->n_certs && rc == 0; i++)
-        rc = s_ix_str(txn, STORE_IX_G_CERT, g->certs[i].rncp, g->id, op);
-    for (size_t i = 0; i < g->n_romes && rc == 0; i++)
-        rc = s_ix_str(txn, STORE_IX_G_ROME, g->romes[i], g->id, op);
-    if (rc == 0)
-        rc = s_ix_place(txn, STORE_IX_G_CELL, &g->home, g->id, op);
-    if (rc == 0)
-        rc = s_graduate_near(txn, g, op);
-    return rc;
+    return s_graduate_near(txn, g, op);
 }
 
 int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op)
 {
-    /* A skill both required and desirable is one (key, id) pair: the second
-     * put rewrites it, the second delete finds nothing. */
-    int rc = s_ix_skills(txn, STORE_IX_V_SKILL, v->required, v->n_required, v->id, op);
-    if (rc == 0)
-        rc = s_ix_skills(txn, STORE_IX_V_SKILL, v->desirable, v->n_desirable, v->id, op);
-    for (size_t i = 0; i < v->n_rncps && rc == 0; i++)
-        rc = s_ix_str(txn, STORE_IX_V_CERT, v->rncps[i], v->id, op);
-    for (size_t i = 0; i < v->n_romes && rc == 0; i++)
-        rc = s_ix_str(txn, STORE_IX_V_ROME, v->romes[i], v->id, op);
-    if (rc == 0)
-        rc = s_ix_place(txn, STORE_IX_V_CELL, &v->site, v->id, op);
-    if (rc == 0 && v->expires_on > 0) {
+    int rc = 0;
+    if (v->expires_on > 0) {
         uint8_t key[4];
         store_day_key(v->expires_on, key);
         rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, v->id, op);

@@ -6,15 +6,16 @@
  * the entity-indexing functions of store_index.c. Functions here use the
  * store__ prefix (module-private, not static); file-local ones are s_*.
  *
- * On-disk layout (STORE_FORMAT_VERSION 1), one LMDB environment:
+ * On-disk layout (STORE_FORMAT_VERSION 2), one LMDB environment:
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
  *                 "vacancies", "vacancies_open", "last_seq",
  *                 "vacancy_lists", "graduate_lists", "match_last" -> u64 LE;
  *                 "s:" + name -> string bytes (store_meta_put_str)
  *   graduates     id bytes -> store_codec graduate record
  *   vacancies     id bytes -> store_codec vacancy record
- *   ix_*          (MDB_DUPSORT) index key -> entity id bytes, one dup each;
- *                 cell keys are the 4 bytes of store_cell_of(), big-endian
+ *   ix_g_near, ix_v_near (MDB_DUPSORT) store_near_key() -> entity id
+ *                 bytes, one dup each
+ *   ix_v_expiry   (MDB_DUPSORT) store_day_key() -> vacancy id bytes
  *   dedupe        source '\0' event_id -> u64 LE sequence number
  *   events        (MDB_INTEGERKEY) u64 native seq -> store_codec log record
  *   entity_events (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
@@ -25,6 +26,10 @@
  *   matches       (MDB_INTEGERKEY) u64 native seq -> store_codec match record
  *   match_by_graduate (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
  *                 graduate id bytes -> u64 native seq
+ * Format 1 had eight more tables, per-code and 0.25-degree-cell indexes
+ * that nothing read (ix_g_skill, ix_g_cert, ix_g_cell, ix_g_rome,
+ * ix_v_skill, ix_v_cert, ix_v_rome, ix_v_cell); store.c drops them when it
+ * upgrades a format-1 store.
  */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H

@@ -19,10 +19,6 @@
 #define STORE_ROMES_MAX  16
 #define STORE_RNCPS_MAX  32
 
-/* Degrees of latitude and longitude per geographic index cell. Part of the
- * on-disk format: changing it changes STORE_FORMAT_VERSION. */
-#define STORE_CELL_DEG 0.25
-
 typedef enum {
     STORE_CERT_UNSPECIFIED = 0,
     STORE_CERT_CAP = 1,

@@ -256,21 +256,23 @@ static int s_fn_count(store_txn_t *txn, void *arg)
     return 0;
 }
 
-static size_t s_count(store_t *st, store_index_t ix, const char *key)
+/* Ids under code (of kind STORE_NEAR_*) in the coarse cell of (lat, lon)
+ * of the *_NEAR index ix. */
+static size_t s_near(store_t *st, store_index_t ix, double lat, double lon, char kind,
+                     const char *code)
 {
-    count_arg_t a = {ix, key, strlen(key), 0};
+    uint8_t key[STORE_NEAR_KEY_MAX];
+    int row, col;
+    store_near_cell(lat, lon, &row, &col);
+    count_arg_t a = {ix, key, store_near_key(row, col, kind, code, key), 0};
     assert_int_equal(store_read(st, s_fn_count, &a), 0);
     return a.n;
 }
 
-static size_t s_count_cell(store_t *st, store_index_t ix, double lat, double lon)
-{
-    uint32_t c = store_cell_of(lat, lon);
-    uint8_t key[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
-    count_arg_t a = {ix, key, sizeof key, 0};
-    assert_int_equal(store_read(st, s_fn_count, &a), 0);
-    return a.n;
-}
+/* The places of the tests' entities. */
+#define LYON  45.76, 4.83
+#define TLSE  43.6, 1.44
+#define PARIS 48.85, 1.44
 
 typedef struct {
     store_event_t ev;
@@ -392,7 +394,7 @@ static void test_create_reopen_keeps_data(void **state)
     assert_memory_equal(&g, &got, sizeof g);
     assert_int_equal(s_log_get(fx->st, 1), 0);
     assert_memory_equal(s_log.payload, "abc", 3);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 1);
     store_stats_t s = s_stats(fx->st);
     assert_int_equal(s.graduates, 1);
     assert_int_equal(s.events, 1);
@@ -430,7 +432,8 @@ static void test_version_refused(void **state)
     assert_null(s_open(fx, 0, 0, &err));
     assert_int_equal(err, STORE_EVERSION);
     assert_non_null(strstr(s_logs, "on-disk format version 7, this matcherd understands "
-                                   "version 1; refusing to open it"));
+                                   "version 2 (the store was written by a newer matcherd); "
+                                   "refusing to open it"));
     assert_non_null(strstr(s_logs, fx->dir));
 }
 
@@ -586,23 +589,25 @@ static void test_graduate_update_replaces_index_entries(void **state)
     assert_int_equal(s_put_g(fx->st, &other), 0);
     s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 2);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 2);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'c', "RNCP27470"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "lecture-plan"), 2);
     s_graduate(&g, "g-1", 2, STORE_STATE_OPEN, skills2, rncps2, 43.6, 1.44);
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);  /* gone */
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "lecture-plan"), 2); /* kept */
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "usinage-cn"), 1);   /* new */
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP35000"), 1);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 1);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 43.6, 1.44), 1);
-    /* no point: no cell entry */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 1);  /* gone */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "lecture-plan"), 1); /* moved */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 's', "lecture-plan"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 's', "usinage-cn"), 1); /* new */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "usinage-cn"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'c', "RNCP27470"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 'c', "RNCP35000"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 'c', "RNCP27470"), 0);
+    /* no point: no entry */
     g.version = 3;
     g.home.has_point = 0;
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 43.6, 1.44), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 's', "lecture-plan"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 's', "usinage-cn"), 0);
     store_stats_t s = s_stats(fx->st);
     assert_int_equal(s.graduates, 2);
     assert_int_equal(s.graduates_open, 2);
@@ -623,15 +628,15 @@ static void test_graduate_stale_and_equal_versions(void **state)
     assert_int_equal(got.version, 100);
     assert_int_equal(got.state, STORE_STATE_OPEN);
     assert_string_equal(got.skills[0].code, "soudage-tig");
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "peinture"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "peinture"), 0);
     /* equal version replaces */
     s_graduate(&g, "g-1", 100, STORE_STATE_OPEN, skills2, NULL, 45.76, 4.83);
     assert_int_equal(s_put_g(fx->st, &g), 0);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
     assert_string_equal(got.skills[0].code, "peinture");
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "peinture"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "peinture"), 1);
 }
 
 static void test_graduate_withdrawn_keeps_record(void **state)
@@ -646,9 +651,9 @@ static void test_graduate_withdrawn_keeps_record(void **state)
     g.version = 2;
     g.state = STORE_STATE_HIRED;
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 0);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'c', "RNCP27470"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "lecture-plan"), 0);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
     assert_int_equal(got.state, STORE_STATE_HIRED);
     store_stats_t s = s_stats(fx->st);
@@ -661,7 +666,7 @@ static void test_graduate_withdrawn_keeps_record(void **state)
     /* a newer one reopens it */
     g.version = 3;
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 1);
     assert_int_equal(s_stats(fx->st).graduates_open, 1);
 }
 
@@ -680,9 +685,9 @@ static void test_graduate_erase(void **state)
     assert_int_equal(s_append(fx->st, "ev-4", 'g', "g-1", "p4", 2, &s4), 0);
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), STORE_ENOTFOUND);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 0);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'c', "RNCP27470"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "lecture-plan"), 0);
     assert_int_equal(s_log_get(fx->st, s1), STORE_ENOTFOUND);
     assert_int_equal(s_log_get(fx->st, s3), STORE_ENOTFOUND);
     assert_int_equal(s_log_get(fx->st, s4), STORE_ENOTFOUND);
@@ -722,32 +727,32 @@ static void test_vacancy_round_trip_and_indexes(void **state)
     assert_int_equal(s_put_v(fx->st, &v), 0);
     assert_int_equal(s_get_v(fx->st, "v-1", &got), 0);
     assert_memory_equal(&v, &got, sizeof v);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "lecture-plan"), 1); /* once */
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "soudage-tig"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "anglais"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_CERT, "RNCP35000"), 1);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 43.6, 1.44), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 's', "lecture-plan"), 1); /* once */
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 's', "soudage-tig"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 's', "anglais"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 'r', "H2913"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 'c', "RNCP35000"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 's', "soudage-tig"), 0); /* one cell */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, TLSE, 's', "soudage-tig"), 0);
     /* update: a skill in both lists before must be gone entirely */
     s_vacancy(&v, "v-1", 8, STORE_STATE_OPEN, req2, NULL, romes + 1, NULL);
     v.site.lat = 48.85;
     assert_int_equal(s_put_v(fx->st, &v), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "lecture-plan"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "anglais"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "chaudronnerie"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2902"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_CERT, "RNCP35000"), 0);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 43.6, 1.44), 0);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_V_CELL, 48.85, 1.44), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 's', "lecture-plan"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 's', "anglais"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 's', "chaudronnerie"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 'r', "H2913"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 'r', "H2902"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 'c', "RNCP35000"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 's', "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, TLSE, 's', "chaudronnerie"), 0); /* moved */
     /* stale, closed, erased */
     v.version = 1;
     assert_int_equal(s_put_v(fx->st, &v), STORE_ESTALE);
     v.version = 9;
     v.state = STORE_STATE_FILLED;
     assert_int_equal(s_put_v(fx->st, &v), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_SKILL, "chaudronnerie"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, PARIS, 's', "chaudronnerie"), 0);
     store_stats_t s = s_stats(fx->st);
     assert_int_equal(s.vacancies, 1);
     assert_int_equal(s.vacancies_open, 0);
@@ -781,10 +786,12 @@ static int s_fn_each(store_txn_t *txn, void *arg)
 {
     each_arg_t *a = arg;
     static char key[600];
+    uint8_t near[STORE_NEAR_KEY_MAX];
     memset(key, 'k', sizeof key);
     if (a->keylen > 0)
-        return store_index_each(txn, STORE_IX_G_SKILL, key, a->keylen, s_collect, &a->c);
-    return store_index_each(txn, STORE_IX_G_SKILL, "lecture-plan", 12, s_collect, &a->c);
+        return store_index_each(txn, STORE_IX_G_NEAR, key, a->keylen, s_collect, &a->c);
+    size_t len = store_near_key(0, 0, STORE_NEAR_SKILL, "lecture-plan", near);
+    return store_index_each(txn, STORE_IX_G_NEAR, near, len, s_collect, &a->c);
 }
 
 static void test_index_each_order_stop_and_long_key(void **state)
@@ -811,16 +818,6 @@ static void test_index_each_order_stop_and_long_key(void **state)
     memset(&a, 0, sizeof a);
     a.keylen = 600; /* over mdb_env_get_maxkeysize() */
     assert_int_equal(store_read(fx->st, s_fn_each, &a), STORE_EINVAL);
-}
-
-static void test_cell_of(void **state)
-{
-    (void)state;
-    assert_int_equal(store_cell_of(0.0, 0.0), (32768u << 16) | 32768u);
-    assert_int_equal(store_cell_of(45.76, 4.83), ((32768u + 183) << 16) | (32768u + 19));
-    assert_int_equal(store_cell_of(-0.1, -0.1), (32767u << 16) | 32767u);
-    assert_int_equal(store_cell_of(-90.0, -180.0), ((32768u - 360) << 16) | (32768u - 720));
-    assert_int_equal(store_cell_of(0.25, 0.24), (32769u << 16) | 32768u);
 }
 
 /* ---- counters, growth, limits, aborts ---------------------------------------------- */
@@ -1012,7 +1009,7 @@ static void test_failed_fn_aborts_everything(void **state)
     s_graduate(&g, "g-x", 1, STORE_STATE_OPEN, G_SKILLS1, G_RNCPS1, 45.76, 4.83);
     assert_int_equal(store_write(fx->st, s_fn_put_then_fail, &g), STORE_EINVAL);
     assert_int_equal(s_get_g(fx->st, "g-x", &got), STORE_ENOTFOUND);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 0);
     dedupe_arg_t d = {"src", "ev-x", 0, 0};
     assert_int_equal(store_read(fx->st, s_fn_dedupe, &d), STORE_ENOTFOUND);
     assert_int_equal(d.last, 0);
@@ -1049,13 +1046,13 @@ static void test_corrupt_record(void **state)
     (void)snprintf(g.id, sizeof g.id, "g-1");
     assert_int_equal(s_put_g(fx->st, &g), STORE_ECORRUPT);
     /* erasure still removes every trace, index entries included */
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 2);
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), STORE_ENOTFOUND);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_SKILL, "soudage-tig"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_CERT, "RNCP27470"), 1);
-    assert_int_equal(s_count_cell(fx->st, STORE_IX_G_CELL, 45.76, 4.83), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 1); /* swept too */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "soudage-tig"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'c', "RNCP27470"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 's', "lecture-plan"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2913"), 1); /* swept too */
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-3"), 0);
     assert_int_equal(s_stats(fx->st).graduates_open, 1);
 }
@@ -1147,29 +1144,30 @@ static void test_graduate_romes_index(void **state)
     assert_int_equal(s_put_g(fx->st, &g), 0);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
     assert_memory_equal(&g, &got, sizeof g);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 2);
-    assert_int_equal(s_count(fx->st, STORE_IX_V_ROME, "H2913"), 0); /* not the vacancies' */
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2913"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2902"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_V_NEAR, LYON, 'r', "H2913"),
+                     0); /* not the vacancies' */
     /* an update replaces the entries */
     g.version = 2;
     s_romes(&g, romes2);
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 2);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2913"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2902"), 2);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "I1304"), 2);
     /* withdrawn: no entries; other graduates keep theirs */
     g.version = 3;
     g.state = STORE_STATE_HIRED;
     assert_int_equal(s_put_g(fx->st, &g), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 1);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2902"), 1);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "I1304"), 1);
     assert_int_equal(s_get_g(fx->st, "g-1", &got), 0);
     assert_int_equal(got.n_romes, 2);
     assert_string_equal(got.romes[1], "I1304");
     /* erasing the open one leaves no entry at all */
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-other"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2902"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "I1304"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2902"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "I1304"), 0);
 }
 
 /* ---- ranked lists ------------------------------------------------------------------- */
@@ -1834,7 +1832,7 @@ static void test_graduate_erase_removes_lists_and_matches(void **state)
     assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-2", &l), 0);
     s_six_matches(fx->st);
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-1"), 0);
-    assert_int_equal(s_count(fx->st, STORE_IX_G_ROME, "H2913"), 0);
+    assert_int_equal(s_near(fx->st, STORE_IX_G_NEAR, LYON, 'r', "H2913"), 0);
     assert_string_equal(s_list_str(fx->st, STORE_ENTITY_GRADUATE, "g-1"), "");
     assert_int_equal(s_lg.count_g, 1);
     assert_string_equal(s_owners(fx->st, STORE_ENTITY_GRADUATE, "v-1"), "g-2");
@@ -1984,7 +1982,6 @@ int main(void)
         T(test_graduate_erase),
         T(test_vacancy_round_trip_and_indexes),
         T(test_index_each_order_stop_and_long_key),
-        T(test_cell_of),
         T(test_stats_counters),
         T(test_map_grows_from_tiny),
         T(test_map_limit_efull),
