@@ -287,6 +287,32 @@ static void s_rome_keys(const reference_t *ref, s_keys_t *k, const char *rome)
         s_key_add(k, STORE_NEAR_ROME, r->moves_in[i]);
 }
 
+/* Key order of the *_NEAR indexes within one cell: kind byte, then the
+ * code's bytes (a shorter code first), as LMDB's default comparison. */
+static int s_key_cmp(const void *a, const void *b)
+{
+    const s_key_t *x = a, *y = b;
+    if (x->kind != y->kind)
+        return (unsigned char)x->kind < (unsigned char)y->kind ? -1 : 1;
+    return strncmp(x->key, y->key, STORE_SKILL_MAX);
+}
+
+/* Sort the keys in index order and drop repeats (a ROME code may be a
+ * career move of several of e's codes): the cells are then walked in key
+ * order, each posting list once, and LMDB finds the next key from the leaf
+ * page it is on instead of descending from the root. */
+static void s_keys_sort(s_keys_t *k)
+{
+    size_t out = 0;
+    if (k->n < 2)
+        return;
+    qsort(k->v, k->n, sizeof *k->v, s_key_cmp);
+    for (size_t i = 0; i < k->n; i++)
+        if (out == 0 || s_key_cmp(&k->v[out - 1], &k->v[i]) != 0)
+            k->v[out++] = k->v[i];
+    k->n = out;
+}
+
 /* Every code through which e can relate to a partner: a skill in common, a
  * required RNCP code, an occupation or one a career move away. */
 static void s_relevance_keys(const engine_t *self, const s_ent_t *e, s_keys_t *k)
@@ -417,6 +443,7 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     s_relevance_keys(self, e, keys);
     if (keys->oom)
         return STORE_ENOMEM;
+    s_keys_sort(keys); /* rows, then columns, then keys: ascending key order */
     s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
     size_t n = 0;
     self->n_keybuf = self->n_keylens = 0;

@@ -18,6 +18,16 @@
 #include "strmap.h"
 #include "passerelle/v1/feed.pb-c.h"
 
+/* The region of a place known only by its coordinates: the nearest
+ * commune's, found by a search of the reference data, remembered here by
+ * the exact coordinates (a direct-mapped cache: a collision replaces). */
+#define S_REGION_CACHE 4096 /* a power of 2 */
+
+typedef struct {
+    uint64_t lat, lon; /* the bits of the doubles */
+    const char *region;
+} s_region_slot_t;
+
 typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
@@ -41,9 +51,10 @@ struct feed {
     strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
     size_t subs_spent; /* entries of subs whose count fell to 0 */
     int64_t last_refusal_log_ms;
-    int64_t drop_log_ms;     /* last "dropped" line */
-    uint64_t drops_unlogged; /* drops since that line */
-    uint64_t drops_seen;     /* counters->feed_dropped when last looked at */
+    int64_t drop_log_ms;      /* last "dropped" line */
+    uint64_t drops_unlogged;  /* drops since that line */
+    uint64_t drops_seen;      /* counters->feed_dropped when last looked at */
+    s_region_slot_t *regions; /* S_REGION_CACHE slots; region NULL: empty */
 };
 
 static const char *s_sector_names[] = {
@@ -74,6 +85,28 @@ const char *feed_region_of(const reference_t *ref, const store_place_t *p)
     return c ? c->region : "";
 }
 
+/* feed_region_of, with the nearest-commune searches remembered. */
+static const char *s_region(feed_t *self, const store_place_t *p)
+{
+    const ref_commune_t *c = NULL;
+    if (p->commune[0] && (c = reference_commune(self->ref, p->commune)) != NULL)
+        return c->region;
+    if (!p->has_point)
+        return "";
+    uint64_t lat, lon;
+    memcpy(&lat, &p->lat, sizeof lat);
+    memcpy(&lon, &p->lon, sizeof lon);
+    uint64_t h = (lat * 0x9e3779b97f4a7c15ull) ^ (lon * 0xc2b2ae3d27d4eb4full);
+    s_region_slot_t *slot = &self->regions[(h >> 32) & (S_REGION_CACHE - 1)];
+    if (slot->region && slot->lat == lat && slot->lon == lon)
+        return slot->region;
+    c = reference_commune_near(self->ref, p->lat, p->lon);
+    slot->lat = lat;
+    slot->lon = lon;
+    slot->region = c ? c->region : "";
+    return slot->region;
+}
+
 feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counters_t *counters)
 {
     feed_t *self = calloc(1, sizeof *self);
@@ -81,7 +114,8 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         return NULL;
     self->ref = ref;
     self->counters = counters;
-    if (!(self->last_by_topic = strmap_new()) || !(self->staged = strmap_new()))
+    if (!(self->last_by_topic = strmap_new()) || !(self->staged = strmap_new()) ||
+        !(self->regions = calloc(S_REGION_CACHE, sizeof *self->regions)))
         goto fail;
     self->sock = zmq_socket(zctx, ZMQ_XPUB);
     if (!self->sock) {
@@ -122,6 +156,7 @@ void feed_destroy(feed_t **self_p)
     feed_t *self = *self_p;
     if (self->sock)
         (void)zmq_close(self->sock); /* fails only on a bad handle */
+    free(self->regions);
     free(self->pending);
     free(self->buf);
     strmap_destroy(&self->staged);
@@ -450,7 +485,7 @@ static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
  * entry. */
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms)
 {
-    const char *region = feed_region_of(self->ref, &c->v->site);
+    const char *region = s_region(self, &c->v->site);
     uint64_t seq = store_match_last(txn) + 1;
     s_pending_t topics;
     s_topics(c, region, &topics);
