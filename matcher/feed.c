@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "explain.h"
+#include "feed_pack.h"
 #include "log.h"
 #include "strmap.h"
 #include "passerelle/v1/feed.pb-c.h"
@@ -454,11 +455,11 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         explain_fill(self->ref, c->res, c->sv, &e, &ebuf);
         m.explanation = &e;
     }
-    size_t len = passerelle__v1__match_update__get_packed_size(&m);
+    size_t len = feed_pack_size(&m);
     s_pending_t *p = s_pending_add(self, len);
     if (!p)
         return NULL;
-    if (passerelle__v1__match_update__pack(&m, self->buf + p->off) != len)
+    if (feed_pack(&m, self->buf + p->off) != len)
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
     memcpy(p->topics, topics->topics, sizeof p->topics);
     p->n_topics = topics->n_topics;
