@@ -84,6 +84,35 @@ typedef struct {
     } prep;
 } s_ent_t;
 
+/* A candidate decoded and scored, kept while it is among the best found. */
+typedef struct {
+    s_ent_t ent;
+    score_result_t res; /* its score with the pool's entity, with explanation */
+} s_slot_t;
+
+/* One heap entry: a score and the slot holding its candidate. */
+typedef struct {
+    uint32_t micro;
+    uint32_t slot;
+} s_best_t;
+
+/* The candidates of one retrieval (s_eligible) with the kk best scores,
+ * decoded and scored with explanation, in a min-heap by score: the feed
+ * records of the list changes that follow name them and explain them
+ * without decoding and scoring them again. kk + 1 slots: the heap's and
+ * the one the next candidate is decoded into. Valid for the entity (kind,
+ * id) until the next change is applied (records do not change meanwhile:
+ * only lists and the match log are written). */
+typedef struct {
+    s_slot_t *slots;
+    s_best_t *heap;
+    size_t n_heap;
+    uint32_t scratch; /* the slot the next candidate is decoded into */
+    uint32_t unused;  /* slots from here on were never handed out */
+    store_entity_kind_t kind;
+    char id[STORE_ID_MAX + 1]; /* "" when the pool holds nothing usable */
+} s_pool_t;
+
 /* What the change being applied is, for the reasons of LEFT updates. */
 typedef struct {
     store_entity_kind_t kind;
@@ -112,13 +141,12 @@ struct engine {
     s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
     s_ent_t self_ent;    /* the changed entity */
     s_ent_t owner_ent;   /* the partner whose list is being revisited */
-    s_ent_t cand_ent;    /* a candidate being scored */
     s_ent_t emit_ent;    /* the member of a list change being recorded */
     score_bound_t bound; /* signatures of the entity being retrieved for */
     s_cand_t *cands;     /* candidates passing the head filters */
     size_t n_cands, cap_cands;
-    uint32_t *heap; /* min-heap of the best scores found so far (kk of them) */
-    size_t n_heap;
+    s_pool_t self_pool; /* the best candidates of the changed entity */
+    s_pool_t tmp_pool;  /* those of a list being recomputed */
     store_list_t old_list, new_list;
     score_result_t res;
     engine_stats_t stats;
@@ -519,32 +547,56 @@ static int s_cand_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Keep the kk best scores seen in a min-heap (self->heap has kk slots). */
-static void s_heap_add(engine_t *self, uint32_t micro)
+/* The candidate just scored (in pool->scratch, score micro) joins the kk
+ * best in the pool's min-heap if it beats the lowest of them (or the heap
+ * is not full); pool->scratch becomes the slot free for the next one: a
+ * never used one, the one of the entry pushed out, or the same one. */
+static void s_pool_add(const engine_t *self, s_pool_t *pool, uint32_t micro)
 {
-    uint32_t *h = self->heap;
-    size_t n = self->n_heap, i;
+    s_best_t *h = pool->heap, x = {micro, pool->scratch};
+    size_t n = pool->n_heap, i;
     if (n == self->kk) {
-        if (micro <= h[0])
+        if (micro <= h[0].micro)
             return;
+        pool->scratch = h[0].slot;
         i = 0; /* replace the minimum, sift down */
         for (;;) {
             size_t l = 2 * i + 1, r = l + 1, m = i;
-            if (l < n && h[l] < (m == i ? micro : h[m]))
+            if (l < n && h[l].micro < (m == i ? micro : h[m].micro))
                 m = l;
-            if (r < n && h[r] < (m == i ? micro : h[m]))
+            if (r < n && h[r].micro < (m == i ? micro : h[m].micro))
                 m = r;
             if (m == i)
                 break;
             h[i] = h[m];
             i = m;
         }
-        h[i] = micro;
+        h[i] = x;
         return;
     }
-    for (i = self->n_heap++; i > 0 && h[(i - 1) / 2] > micro; i = (i - 1) / 2)
+    pool->scratch = pool->unused++;
+    for (i = pool->n_heap++; i > 0 && h[(i - 1) / 2].micro > micro; i = (i - 1) / 2)
         h[i] = h[(i - 1) / 2];
-    h[i] = micro;
+    h[i] = x;
+}
+
+/* The slot of candidate want in a pool of the candidates of (kind, id),
+ * NULL if no pool holds it. */
+static s_slot_t *s_pool_find(engine_t *self, store_entity_kind_t kind, const char *id,
+                             const char *want)
+{
+    s_pool_t *pools[2] = {&self->self_pool, &self->tmp_pool};
+    for (int p = 0; p < 2; p++) {
+        s_pool_t *pool = pools[p];
+        if (!pool->id[0] || pool->kind != kind || strcmp(pool->id, id) != 0)
+            continue;
+        for (size_t i = 0; i < pool->n_heap; i++) {
+            s_slot_t *slot = &pool->slots[pool->heap[i].slot];
+            if (strcmp(s_id(&slot->ent), want) == 0)
+                return slot;
+        }
+    }
+    return NULL;
 }
 
 /* Changed entity x's score micro cannot change the list of partner
@@ -606,8 +658,12 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
  * (s_cannot_enter) are skipped. Skipped candidates are not
  * decoded: that is the saving. */
 static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
-                      s_prune_t prune)
+                      s_prune_t prune, s_pool_t *pool)
 {
+    pool->id[0] = '\0';
+    pool->n_heap = 0;
+    pool->scratch = 0;
+    pool->unused = 1;
     int rc = s_bounded(self, txn, e);
     out->n = 0;
     out->pruned = 0;
@@ -615,11 +671,10 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         return rc;
     if (prune != S_PRUNE_NONE && self->n_cands > 1)
         qsort(self->cands, self->n_cands, sizeof *self->cands, s_cand_cmp);
-    self->n_heap = 0;
     for (size_t c = 0; c < self->n_cands; c++) {
         const char *id = self->ids.v[self->cands[c].idx];
-        if (prune != S_PRUNE_NONE && self->n_heap == self->kk &&
-            self->cands[c].bound < self->heap[0]) {
+        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
+            self->cands[c].bound < pool->heap[0].micro) {
             if (prune == S_PRUNE_TOP) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
@@ -634,17 +689,20 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
                 continue;
             }
         }
-        rc = s_load(self, txn, s_other(e->kind), id, &self->cand_ent);
+        s_slot_t *slot = &pool->slots[pool->scratch];
+        rc = s_load(self, txn, s_other(e->kind), id, &slot->ent);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
             continue; /* an index entry without a readable record: skip it */
         if (rc != 0)
             return rc;
-        if (s_score(self, e, &self->cand_ent, &self->res, 0)) {
-            if ((rc = s_ranks_push(out, id, self->res.micro)) != 0)
+        if (s_score(self, e, &slot->ent, &slot->res, 1)) {
+            if ((rc = s_ranks_push(out, id, slot->res.micro)) != 0)
                 return rc;
-            s_heap_add(self, self->res.micro);
+            s_pool_add(self, pool, slot->res.micro);
         }
     }
+    pool->kind = e->kind;
+    memcpy(pool->id, s_id(e), strlen(s_id(e)) + 1);
     if (prune == S_PRUNE_BOTH && out->n > 1) /* the changed entity's: for s_ranks_find */
         qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp);
     return 0;
@@ -700,12 +758,20 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                     const s_cause_t *cause)
 {
     const s_ent_t *m = &self->self_ent;
+    /* the pair scored with explanation by a retrieval for o (hit: the
+     * member's slot) or for the member (hit: o's slot) */
+    const s_slot_t *hit = s_pool_find(self, o->kind, s_id(o), member);
+    const s_slot_t *pair = hit ? hit : s_pool_find(self, s_other(o->kind), member, s_id(o));
     if (m->kind != s_other(o->kind) || strcmp(s_id(m), member) != 0) {
         /* not the changed entity, which is loaded already */
-        int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
-        if (rc != 0)
-            return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
-        m = &self->emit_ent;
+        if (hit) {
+            m = &hit->ent; /* decoded by the retrieval that ranked it */
+        } else {
+            int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
+            if (rc != 0)
+                return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+            m = &self->emit_ent;
+        }
     }
     feed_change_t c = {.kind = kind, .rank = rank, .micro = micro};
     const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
@@ -718,6 +784,8 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                   strcmp(cause->id, g->rec.g.id) == 0;
     if (kind == FEED_LEFT)
         c.left_reason = s_left_reason(self, o, m, cause);
+    else if (explain && pair)
+        c.res = &pair->res; /* scored with explanation by that retrieval */
     else if (explain && s_score(self, o, m, &self->res, 1))
         c.res = &self->res;
     self->stats.changes++;
@@ -862,16 +930,19 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if (!recompute && new->n == old->n &&new->exhaustive == old->exhaustive &&
         memcmp(new->e, old->e, new->n * sizeof new->e[0]) == 0)
         return 0;
-    rc = s_load(self, txn, kind, pid, &self->owner_ent);
-    if (rc != 0)
+    /* the partner, decoded already if it is among x's best candidates */
+    const s_slot_t *hit = s_pool_find(self, s_other(kind), xid, pid);
+    const s_ent_t *o = hit ? &hit->ent : &self->owner_ent;
+    if (!hit && (rc = s_load(self, txn, kind, pid, &self->owner_ent)) != 0)
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (recompute) {
         self->stats.recomputations++;
-        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP)) != 0)
+        rc = s_eligible(self, txn, o, &self->elig_tmp, S_PRUNE_TOP, &self->tmp_pool);
+        if (rc != 0)
             return rc;
         s_top(self, &self->elig_tmp, new, 0);
     }
-    return s_commit_list(self, txn, &self->owner_ent, old, new, cause);
+    return s_commit_list(self, txn, o, old, new, cause);
 }
 
 /* out = the union of a and b, both sorted by id without repeats: a
@@ -896,6 +967,7 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                      const s_cause_t *cause)
 {
     s_ent_t *x = &self->self_ent;
+    self->self_pool.id[0] = self->tmp_pool.id[0] = '\0'; /* records may have changed */
     int rc = s_load(self, txn, kind, id, x);
     if (rc != 0)
         return rc == STORE_ENOTFOUND ? 0 : rc;
@@ -908,7 +980,8 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc > 0 ? STORE_ENOMEM : rc;
     s_ids_unique(&self->owners);
     if (s_state(x) == STORE_STATE_OPEN) {
-        if ((rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH)) != 0)
+        rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH, &self->self_pool);
+        if (rc != 0)
             return rc;
     } else {
         self->elig_self.n = 0;
@@ -943,9 +1016,15 @@ engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned 
     self->k = k;
     self->kk = 2 * k < STORE_LIST_MAX ? 2 * k : STORE_LIST_MAX;
     self->feed = feed;
-    self->heap = calloc(self->kk, sizeof *self->heap);
-    if (!self->heap)
-        engine_destroy(&self);
+    s_pool_t *pools[2] = {&self->self_pool, &self->tmp_pool};
+    for (int p = 0; p < 2; p++) {
+        pools[p]->slots = calloc(self->kk + 1, sizeof *pools[p]->slots);
+        pools[p]->heap = calloc(self->kk, sizeof *pools[p]->heap);
+        if (!pools[p]->slots || !pools[p]->heap) {
+            engine_destroy(&self);
+            break;
+        }
+    }
     return self;
 }
 
@@ -964,7 +1043,10 @@ void engine_destroy(engine_t **self_p)
     free(self->elig_self.v);
     free(self->elig_tmp.v);
     free(self->cands);
-    free(self->heap);
+    free(self->tmp_pool.heap);
+    free(self->tmp_pool.slots);
+    free(self->self_pool.heap);
+    free(self->self_pool.slots);
     free(self);
     *self_p = NULL;
 }
@@ -996,7 +1078,9 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
         return rc;
     if (s_state(&self->owner_ent) != STORE_STATE_OPEN)
         return 0;
-    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE)) != 0)
+    self->tmp_pool.id[0] = '\0';
+    rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE, &self->tmp_pool);
+    if (rc != 0)
         return rc;
     s_top(self, &self->elig_tmp, out, 0);
     return 0;
