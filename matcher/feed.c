@@ -56,6 +56,7 @@ struct feed {
     uint64_t drops_unlogged;  /* drops since that line */
     uint64_t drops_seen;      /* counters->feed_dropped when last looked at */
     s_region_slot_t *regions; /* S_REGION_CACHE slots; region NULL: empty */
+    uint64_t next_seq;        /* the next match number in this batch; 0: ask the store */
 };
 
 static const char *s_sector_names[] = {
@@ -354,6 +355,7 @@ void feed_reset(feed_t *self)
 {
     self->n_pending = 0;
     self->buf_len = 0;
+    self->next_seq = 0;
     strmap_clear(self->staged);
 }
 
@@ -467,15 +469,33 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     return p;
 }
 
+/* Append the strings of parts (NULL-terminated) to out (cap bytes with
+ * its NUL), truncated as snprintf would. */
+static void s_cat(char *out, size_t cap, const char *const *parts)
+{
+    size_t n = 0;
+    for (; *parts; parts++) {
+        size_t len = strlen(*parts);
+        if (len > cap - 1 - n)
+            len = cap - 1 - n;
+        memcpy(out + n, *parts, len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
 static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
 {
     if (c->side == FEED_SIDE_VACANCY) {
-        (void)snprintf(p->topics[0], sizeof p->topics[0], "employer/%s", c->v->employer);
-        (void)snprintf(p->topics[1], sizeof p->topics[1], "region/%s/%s", region[0] ? region : "00",
-                       feed_sector_name(c->v->sector));
+        const char *employer[] = {"employer/", c->v->employer, NULL};
+        const char *reg[] = {"region/", region[0] ? region : "00", "/",
+                             feed_sector_name(c->v->sector), NULL};
+        s_cat(p->topics[0], sizeof p->topics[0], employer);
+        s_cat(p->topics[1], sizeof p->topics[1], reg);
         p->n_topics = 2;
     } else {
-        (void)snprintf(p->topics[0], sizeof p->topics[0], "school/%s", c->g->school);
+        const char *school[] = {"school/", c->g->school, NULL};
+        s_cat(p->topics[0], sizeof p->topics[0], school);
         p->n_topics = 1;
     }
 }
@@ -487,7 +507,8 @@ static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms)
 {
     const char *region = s_region(self, &c->v->site);
-    uint64_t seq = store_match_last(txn) + 1;
+    /* the batch's first record asks the store; the next ones count on */
+    uint64_t seq = self->next_seq ? self->next_seq : store_match_last(txn) + 1;
     s_pending_t topics;
     s_topics(c, region, &topics);
     s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics);
@@ -515,7 +536,9 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     };
     for (size_t i = 0; i < p->n_topics; i++)
         m.topics[i] = p->topics[i];
-    return store_match_append(txn, &m);
+    int rc = store_match_append(txn, &m); /* checks seq against the store's last */
+    self->next_seq = rc == 0 ? seq + 1 : 0;
+    return rc;
 }
 
 /* Drops happen in bursts (a slow subscriber past its high-water mark):
