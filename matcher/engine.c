@@ -129,8 +129,11 @@ struct engine {
     feed_t *feed;
     s_ids_t ids;   /* candidate ids */
     s_keys_t keys; /* relevance keys of the entity being retrieved for */
-    uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
+    uint64_t *set; /* hash set over ids: epoch << 32 | (index + 1); other epochs: empty */
     size_t set_cap;
+    uint32_t set_epoch; /* of the retrieval being collected */
+    uint32_t *keyset;   /* hash set over keys: index + 1, 0 = empty */
+    size_t keyset_cap;
     s_ids_t affected; /* partner lists to revisit */
     s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
     uint8_t *keybuf;  /* index keys of a retrieval, end to end */
@@ -315,30 +318,43 @@ static void s_rome_keys(const reference_t *ref, s_keys_t *k, const char *rome)
         s_key_add(k, STORE_NEAR_ROME, r->moves_in[i]);
 }
 
-/* Key order of the *_NEAR indexes within one cell: kind byte, then the
- * code's bytes (a shorter code first), as LMDB's default comparison. */
-static int s_key_cmp(const void *a, const void *b)
-{
-    const s_key_t *x = a, *y = b;
-    if (x->kind != y->kind)
-        return (unsigned char)x->kind < (unsigned char)y->kind ? -1 : 1;
-    return strncmp(x->key, y->key, STORE_SKILL_MAX);
-}
+static uint64_t s_hash(const char *s, size_t len);
 
-/* Sort the keys in index order and drop repeats (a ROME code may be a
- * career move of several of e's codes): the cells are then walked in key
- * order, each posting list once, and LMDB finds the next key from the leaf
- * page it is on instead of descending from the root. */
-static void s_keys_sort(s_keys_t *k)
+/* Drop repeated keys (a ROME code may be a career move of several of e's
+ * codes, or one of them): each posting list is walked once. A hash set of
+ * indexes into k; the order of first appearance is kept. */
+static int s_keys_unique(engine_t *self, s_keys_t *k)
 {
-    size_t out = 0;
+    size_t out = 0, cap = self->keyset_cap;
     if (k->n < 2)
-        return;
-    qsort(k->v, k->n, sizeof *k->v, s_key_cmp);
-    for (size_t i = 0; i < k->n; i++)
-        if (out == 0 || s_key_cmp(&k->v[out - 1], &k->v[i]) != 0)
-            k->v[out++] = k->v[i];
+        return 0;
+    if (k->n * 2 > cap) {
+        while (k->n * 2 > cap)
+            cap = cap ? cap * 2 : 1024;
+        uint32_t *t = realloc(self->keyset, cap * sizeof *t);
+        if (!t)
+            return STORE_ENOMEM;
+        self->keyset = t;
+        self->keyset_cap = cap;
+    }
+    memset(self->keyset, 0, cap * sizeof *self->keyset);
+    for (size_t i = 0; i < k->n; i++) {
+        size_t len = strnlen(k->v[i].key, STORE_SKILL_MAX);
+        size_t j =
+            (size_t)(s_hash(k->v[i].key, len) ^ (uint64_t)(unsigned char)k->v[i].kind) & (cap - 1);
+        int seen = 0;
+        for (; self->keyset[j] && !seen; j = (j + 1) & (cap - 1)) {
+            const s_key_t *have = &k->v[self->keyset[j] - 1];
+            seen =
+                have->kind == k->v[i].kind && strncmp(have->key, k->v[i].key, STORE_SKILL_MAX) == 0;
+        }
+        if (seen)
+            continue;
+        k->v[out] = k->v[i];
+        self->keyset[j] = (uint32_t)++out;
+    }
     k->n = out;
+    return 0;
 }
 
 /* Every code through which e can relate to a partner: a skill in common, a
@@ -383,9 +399,10 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
     engine_t *self = arg;
     if (len == 0 || len > STORE_ID_MAX)
         return 0;
+    const uint64_t epoch = (uint64_t)self->set_epoch << 32;
     if ((self->ids.n + 1) * 2 > self->set_cap) {
         size_t cap = self->set_cap ? self->set_cap * 2 : 4096;
-        uint32_t *t = realloc(self->set, cap * sizeof *t);
+        uint64_t *t = realloc(self->set, cap * sizeof *t);
         if (!t)
             return 1;
         self->set = t;
@@ -393,20 +410,20 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
         memset(t, 0, cap * sizeof *t);
         for (size_t i = 0; i < self->ids.n; i++) { /* re-hash what is there */
             size_t j = (size_t)s_hash(self->ids.v[i], strlen(self->ids.v[i])) & (cap - 1);
-            while (t[j])
+            while ((t[j] >> 32) == self->set_epoch)
                 j = (j + 1) & (cap - 1);
-            t[j] = (uint32_t)i + 1;
+            t[j] = epoch | ((uint64_t)i + 1);
         }
     }
     size_t j = (size_t)s_hash(id, len) & (self->set_cap - 1);
-    for (; self->set[j]; j = (j + 1) & (self->set_cap - 1)) {
-        const char *have = self->ids.v[self->set[j] - 1];
+    for (; (self->set[j] >> 32) == self->set_epoch; j = (j + 1) & (self->set_cap - 1)) {
+        const char *have = self->ids.v[(uint32_t)self->set[j] - 1];
         if (strncmp(have, id, len) == 0 && have[len] == '\0')
             return 0;
     }
     if (s_ids_push(&self->ids, id, len) != 0)
         return 1;
-    self->set[j] = (uint32_t)self->ids.n;
+    self->set[j] = epoch | (uint64_t)self->ids.n;
     return 0;
 }
 
@@ -464,14 +481,20 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     if (!grad && e->rec.v.max_distance_km && e->rec.v.max_distance_km < reach)
         reach = e->rec.v.max_distance_km;
     self->ids.n = 0;
-    if (self->set)
-        memset(self->set, 0, self->set_cap * sizeof *self->set);
+    /* a new epoch empties the set without touching it; at the wrap (every
+     * 4 billion retrievals), really empty it: no stale entry may match */
+    if (++self->set_epoch == 0) {
+        if (self->set)
+            memset(self->set, 0, self->set_cap * sizeof *self->set);
+        self->set_epoch = 1;
+    }
     if (!p->has_point)
         return 0;
     s_relevance_keys(self, e, keys);
     if (keys->oom)
         return STORE_ENOMEM;
-    s_keys_sort(keys); /* rows, then columns, then keys: ascending key order */
+    if ((rc = s_keys_unique(self, keys)) != 0)
+        return rc;
     s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
     size_t n = 0;
     self->n_keybuf = self->n_keylens = 0;
@@ -492,34 +515,30 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
  * distance, contract type, licence. The same tests, in the same arithmetic,
  * as score_pair(), so that the head never refuses an eligible pair; it only
  * spares decoding whole records of candidates that are too far away. */
-static int s_head_ok(const s_ent_t *e, const store_head_t *h)
+static int s_head_ok(const s_ent_t *e, const store_head_t *h, double *dp)
 {
     if (h->state != STORE_STATE_OPEN || !h->has_point)
         return 0;
     if (e->kind == STORE_ENTITY_VACANCY) {
         const store_vacancy_t *v = &e->rec.v;
-        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+        double d = *dp = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
         return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km) &&
                (!h->contracts || (h->contracts & (1u << v->contract))) &&
                (!v->licence_required || h->licence);
     }
     const store_graduate_t *g = &e->rec.g;
-    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
+    double d = *dp = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
     return d <= g->radius_km && (!h->distance_km || d <= h->distance_km) &&
            (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
 }
 
-/* The score bound of e with the candidate whose head h passed s_head_ok;
- * -1 if the pair is certainly not eligible. */
-static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h)
+/* The score bound of e with the candidate whose head h passed s_head_ok,
+ * d km away (as s_head_ok computed it: the graduate's home, then the
+ * site, as score_pair() does); -1 if the pair is certainly not eligible. */
+static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h, double d)
 {
-    if (e->kind == STORE_ENTITY_VACANCY) {
-        const store_vacancy_t *v = &e->rec.v;
-        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+    if (e->kind == STORE_ENTITY_VACANCY)
         return score_bound_graduate(&self->w, &e->prep.v, &self->bound, h, d);
-    }
-    const store_graduate_t *g = &e->rec.g;
-    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
     return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
 }
 
@@ -641,9 +660,10 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         if (rc != 0)
             return rc;
         self->stats.heads++;
-        if (!s_head_ok(e, &head))
+        double d;
+        if (!s_head_ok(e, &head, &d))
             continue;
-        int64_t b = s_bound(self, e, &head);
+        int64_t b = s_bound(self, e, &head, d);
         if (b >= 0 && (rc = s_cands_push(self, (uint32_t)i, (uint32_t)b)) != 0)
             return rc;
     }
@@ -1035,6 +1055,7 @@ void engine_destroy(engine_t **self_p)
     engine_t *self = *self_p;
     free(self->ids.v);
     free(self->set);
+    free(self->keyset);
     free(self->keys.v);
     free(self->affected.v);
     free(self->owners.v);
