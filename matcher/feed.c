@@ -29,6 +29,13 @@ typedef struct {
     const char *region;
 } s_region_slot_t;
 
+/* The last sequence numbers published under one topic, for
+ * MatchUpdate.previous_sequence: committed (on disk), and staged by the
+ * batch being applied (0: none yet). */
+typedef struct {
+    uint64_t committed, staged;
+} s_topic_t;
+
 typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
@@ -41,8 +48,9 @@ struct feed {
     void *sock;
     const reference_t *ref;
     counters_t *counters;
-    strmap_t *last_by_topic; /* topic -> last committed sequence (as a pointer) */
-    strmap_t *staged;        /* the same, for the batch not yet committed */
+    strmap_t *topics;    /* topic -> s_topic_t: its last sequences, committed and staged */
+    s_topic_t **touched; /* topics staged by the batch being applied */
+    size_t n_touched, cap_touched;
     s_pending_t *pending;
     size_t n_pending, cap_pending;
     uint8_t *buf;
@@ -116,7 +124,7 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         return NULL;
     self->ref = ref;
     self->counters = counters;
-    if (!(self->last_by_topic = strmap_new()) || !(self->staged = strmap_new()) ||
+    if (!(self->topics = strmap_new()) ||
         !(self->regions = calloc(S_REGION_CACHE, sizeof *self->regions)))
         goto fail;
     self->sock = zmq_socket(zctx, ZMQ_XPUB);
@@ -151,6 +159,13 @@ fail:
     return NULL;
 }
 
+static void s_topic_free(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
 void feed_destroy(feed_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -161,8 +176,10 @@ void feed_destroy(feed_t **self_p)
     free(self->regions);
     free(self->pending);
     free(self->buf);
-    strmap_destroy(&self->staged);
-    strmap_destroy(&self->last_by_topic);
+    if (self->topics)
+        strmap_each(self->topics, s_topic_free, NULL);
+    strmap_destroy(&self->topics);
+    free(self->touched);
     strmap_destroy(&self->subs);
     free(self);
     *self_p = NULL;
@@ -356,31 +373,59 @@ void feed_reset(feed_t *self)
     self->n_pending = 0;
     self->buf_len = 0;
     self->next_seq = 0;
-    strmap_clear(self->staged);
+    for (size_t i = 0; i < self->n_touched; i++)
+        self->touched[i]->staged = 0;
+    self->n_touched = 0;
 }
 
-/* The last sequence published (or staged) under topic, 0 if none. */
-static uint64_t s_last_on(const feed_t *self, const char *topic)
+/* The entry of topic, added if new; NULL when out of memory. */
+static s_topic_t *s_topic(feed_t *self, const char *topic)
 {
-    void *v = strmap_get(self->staged, topic);
-    if (!v)
-        v = strmap_get(self->last_by_topic, topic);
-    return (uint64_t)(uintptr_t)v;
+    s_topic_t *t = strmap_get(self->topics, topic);
+    if (t)
+        return t;
+    if (!(t = calloc(1, sizeof *t)))
+        return NULL;
+    if (strmap_put(self->topics, topic, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
-static void s_commit_topic(const char *topic, void *value, void *arg)
+/* The last sequence published (or staged) under t, 0 if none. */
+static uint64_t s_last_on(const s_topic_t *t)
 {
-    feed_t *self = arg;
-    if (strmap_put(self->last_by_topic, topic, value) != 0)
-        log_warnx("feed: out of memory recording the last sequence of %s", topic);
+    return t->staged ? t->staged : t->committed;
+}
+
+/* Stage seq as the last of t in the batch being applied. */
+static int s_stage(feed_t *self, s_topic_t *t, uint64_t seq)
+{
+    if (!t->staged) {
+        if (self->n_touched == self->cap_touched) {
+            size_t cap = self->cap_touched ? self->cap_touched * 2 : 64;
+            s_topic_t **p = realloc(self->touched, cap * sizeof *p);
+            if (!p)
+                return STORE_ENOMEM;
+            self->touched = p;
+            self->cap_touched = cap;
+        }
+        self->touched[self->n_touched++] = t;
+    }
+    t->staged = seq;
+    return 0;
 }
 
 static int s_learn_fn(const store_match_t *m, void *arg)
 {
     feed_t *self = arg;
-    for (size_t i = 0; i < m->n_topics; i++)
-        if (strmap_put(self->last_by_topic, m->topics[i], (void *)(uintptr_t)m->seq) != 0)
+    for (size_t i = 0; i < m->n_topics; i++) {
+        s_topic_t *t = s_topic(self, m->topics[i]);
+        if (!t)
             return STORE_ENOMEM;
+        t->committed = m->seq;
+    }
     return 0;
 }
 
@@ -425,7 +470,8 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len)
 
 /* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
 static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
-                           const char *region, int anonymous, const s_pending_t *topics)
+                           const char *region, int anonymous, const s_pending_t *topics,
+                           s_topic_t *const *tp)
 {
     Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
     Passerelle__V1__Explanation e;
@@ -435,7 +481,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     for (size_t i = 0; i < topics->n_topics; i++) {
         passerelle__v1__match_update__previous_sequence_entry__init(&prev[i]);
         prev[i].key = (char *)topics->topics[i];
-        prev[i].value = s_last_on(self, topics->topics[i]);
+        prev[i].value = s_last_on(tp[i]);
         prev_p[i] = &prev[i];
     }
     m.previous_sequence = prev_p;
@@ -461,7 +507,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     s_pending_t *p = s_pending_add(self, len);
     if (!p)
         return NULL;
-    if (feed_pack(&m, self->buf + p->off) != len)
+    if (feed_pack(&m, self->buf + p->off, len) != len)
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
     memcpy(p->topics, topics->topics, sizeof p->topics);
     p->n_topics = topics->n_topics;
@@ -511,10 +557,17 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     uint64_t seq = self->next_seq ? self->next_seq : store_match_last(txn) + 1;
     s_pending_t topics;
     s_topics(c, region, &topics);
-    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics);
+    s_topic_t *tp[STORE_TOPICS_MAX];
+    for (size_t i = 0; i < topics.n_topics; i++) {
+        if (!(tp[i] = s_topic(self, topics.topics[i]))) {
+            log_errorx("feed: out of memory for the topics");
+            return STORE_ENOMEM;
+        }
+    }
+    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics, tp);
     s_pending_t *pub = p;
     if (p && c->anonymous) {
-        pub = s_pack(self, c, seq, now_ms, region, 0, &topics);
+        pub = s_pack(self, c, seq, now_ms, region, 0, &topics, tp);
         p = &self->pending[self->n_pending - 2]; /* the array may have moved */
     }
     if (!p || !pub) {
@@ -524,7 +577,7 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     p->publish = !c->anonymous;
     pub->publish = 1;
     for (size_t i = 0; i < topics.n_topics; i++)
-        if (strmap_put(self->staged, topics.topics[i], (void *)(uintptr_t)seq) != 0)
+        if (s_stage(self, tp[i], seq) != 0)
             return STORE_ENOMEM;
     store_match_t m = {
         .seq = seq,
@@ -579,6 +632,7 @@ void feed_publish(feed_t *self)
         }
     }
     s_log_drops(self);
-    strmap_each(self->staged, s_commit_topic, self); /* the batch is on disk */
+    for (size_t i = 0; i < self->n_touched; i++) /* the batch is on disk */
+        self->touched[i]->committed = self->touched[i]->staged;
     feed_reset(self);
 }

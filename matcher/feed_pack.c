@@ -21,24 +21,9 @@ static size_t s_vsize(uint64_t v)
     return n;
 }
 
-static uint8_t *s_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 static uint64_t s_enum(int v)
 {
     return (uint64_t)(int64_t)(int32_t)v;
-}
-
-static uint8_t *s_tag(uint8_t *p, unsigned field, unsigned wire)
-{
-    return s_varint(p, (uint64_t)(field << 3 | wire));
 }
 
 static size_t s_tag_size(unsigned field)
@@ -116,86 +101,113 @@ size_t feed_pack_size(const Passerelle__V1__MatchUpdate *m)
 
 /* ---- packing --------------------------------------------------------------- */
 
-static uint8_t *s_varint_field(uint8_t *p, unsigned field, uint64_t v)
+/* The message is written backwards, from the end of its buffer: a
+ * sub-message's body is written before its length is needed, so no size
+ * is computed twice. p is where the bytes written so far begin. */
+
+static uint8_t *s_rvarint(uint8_t *p, uint64_t v)
 {
-    return v ? s_varint(s_tag(p, field, S_VARINT), v) : p;
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    p -= n;
+    memcpy(p, tmp, n);
+    return p;
 }
 
-static uint8_t *s_double_field(uint8_t *p, unsigned field, double v)
+static uint8_t *s_rtag(uint8_t *p, unsigned field, unsigned wire)
+{
+    return s_rvarint(p, (uint64_t)(field << 3 | wire));
+}
+
+static uint8_t *s_rvarint_field(uint8_t *p, unsigned field, uint64_t v)
+{
+    return v ? s_rtag(s_rvarint(p, v), field, S_VARINT) : p;
+}
+
+static uint8_t *s_rdouble_field(uint8_t *p, unsigned field, double v)
 {
     uint64_t bits;
     if (v == 0)
         return p;
-    p = s_tag(p, field, S_FIXED64);
     memcpy(&bits, &v, sizeof bits);
+    p -= 8;
     for (int i = 0; i < 8; i++)
-        *p++ = (uint8_t)(bits >> (8 * i));
-    return p;
+        p[i] = (uint8_t)(bits >> (8 * i));
+    return s_rtag(p, field, S_FIXED64);
 }
 
-static uint8_t *s_string_field(uint8_t *p, unsigned field, const char *s)
+static uint8_t *s_rstring_field(uint8_t *p, unsigned field, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0)
         return p;
-    p = s_varint(s_tag(p, field, S_LEN), n);
+    p -= n;
     memcpy(p, s, n);
-    return p + n;
+    return s_rtag(s_rvarint(p, n), field, S_LEN);
 }
 
-static uint8_t *s_sub_head(uint8_t *p, unsigned field, size_t n)
+/* The length and tag in front of a sub-message whose body is [p, end). */
+static uint8_t *s_rsub_head(uint8_t *p, const uint8_t *end, unsigned field)
 {
-    return s_varint(s_tag(p, field, S_LEN), n);
+    return s_rtag(s_rvarint(p, (uint64_t)(end - p)), field, S_LEN);
 }
 
-static uint8_t *s_skill(uint8_t *p, unsigned field, const Passerelle__V1__SkillRef *s)
+static uint8_t *s_rskill(uint8_t *p, unsigned field, const Passerelle__V1__SkillRef *s)
 {
-    p = s_sub_head(p, field, s_skill_size(s));
-    p = s_string_field(p, 1, s->code);
-    p = s_string_field(p, 2, s->label);
-    return s_double_field(p, 3, s->weight);
+    uint8_t *end = p;
+    p = s_rdouble_field(p, 3, s->weight);
+    p = s_rstring_field(p, 2, s->label);
+    p = s_rstring_field(p, 1, s->code);
+    return s_rsub_head(p, end, field);
 }
 
-static uint8_t *s_explanation(uint8_t *p, const Passerelle__V1__Explanation *e)
+static uint8_t *s_rexplanation(uint8_t *p, const Passerelle__V1__Explanation *e)
 {
-    p = s_sub_head(p, 10, s_explanation_size(e));
-    for (size_t i = 0; i < e->n_matched_skills; i++)
-        p = s_skill(p, 1, e->matched_skills[i]);
-    for (size_t i = 0; i < e->n_missing_required_skills; i++)
-        p = s_skill(p, 2, e->missing_required_skills[i]);
-    p = s_double_field(p, 3, e->distance_km);
-    p = s_varint_field(p, 4, s_enum(e->certification_fit));
-    p = s_string_field(p, 5, e->certification_rncp);
-    p = s_string_field(p, 6, e->certification_label);
-    p = s_double_field(p, 7, e->skills_share);
-    p = s_double_field(p, 8, e->certification_share);
-    p = s_double_field(p, 9, e->distance_share);
-    return s_double_field(p, 10, e->start_date_share);
+    uint8_t *end = p;
+    p = s_rdouble_field(p, 10, e->start_date_share);
+    p = s_rdouble_field(p, 9, e->distance_share);
+    p = s_rdouble_field(p, 8, e->certification_share);
+    p = s_rdouble_field(p, 7, e->skills_share);
+    p = s_rstring_field(p, 6, e->certification_label);
+    p = s_rstring_field(p, 5, e->certification_rncp);
+    p = s_rvarint_field(p, 4, s_enum(e->certification_fit));
+    p = s_rdouble_field(p, 3, e->distance_km);
+    for (size_t i = e->n_missing_required_skills; i-- > 0;)
+        p = s_rskill(p, 2, e->missing_required_skills[i]);
+    for (size_t i = e->n_matched_skills; i-- > 0;)
+        p = s_rskill(p, 1, e->matched_skills[i]);
+    return s_rsub_head(p, end, 10);
 }
 
-size_t feed_pack(const Passerelle__V1__MatchUpdate *m, uint8_t *out)
+size_t feed_pack(const Passerelle__V1__MatchUpdate *m, uint8_t *out, size_t len)
 {
-    uint8_t *p = out;
-    p = s_varint_field(p, 1, m->sequence);
-    p = s_varint_field(p, 2, s_enum(m->kind));
-    p = s_varint_field(p, 3, s_enum(m->side));
-    p = s_string_field(p, 4, m->vacancy_id);
-    p = s_string_field(p, 5, m->employer_id);
-    p = s_string_field(p, 6, m->graduate_id);
-    p = s_string_field(p, 7, m->school_id);
-    p = s_varint_field(p, 8, m->rank);
-    p = s_double_field(p, 9, m->score);
-    if (m->explanation)
-        p = s_explanation(p, m->explanation);
-    p = s_varint_field(p, 11, s_enum(m->left_reason));
-    p = s_varint_field(p, 12, (uint64_t)m->at_ms);
-    p = s_string_field(p, 13, m->region_code);
-    p = s_varint_field(p, 14, s_enum(m->sector));
-    for (size_t i = 0; i < m->n_previous_sequence; i++) {
+    uint8_t *p = out + len;
+    for (size_t i = m->n_previous_sequence; i-- > 0;) {
         const Passerelle__V1__MatchUpdate__PreviousSequenceEntry *e = m->previous_sequence[i];
-        p = s_sub_head(p, 15, s_entry_size(e));
-        p = s_string_field(p, 1, e->key);
-        p = s_varint_field(p, 2, e->value);
+        uint8_t *end = p;
+        p = s_rvarint_field(p, 2, e->value);
+        p = s_rstring_field(p, 1, e->key);
+        p = s_rsub_head(p, end, 15);
     }
-    return (size_t)(p - out);
+    p = s_rvarint_field(p, 14, s_enum(m->sector));
+    p = s_rstring_field(p, 13, m->region_code);
+    p = s_rvarint_field(p, 12, (uint64_t)m->at_ms);
+    p = s_rvarint_field(p, 11, s_enum(m->left_reason));
+    if (m->explanation)
+        p = s_rexplanation(p, m->explanation);
+    p = s_rdouble_field(p, 9, m->score);
+    p = s_rvarint_field(p, 8, m->rank);
+    p = s_rstring_field(p, 7, m->school_id);
+    p = s_rstring_field(p, 6, m->graduate_id);
+    p = s_rstring_field(p, 5, m->employer_id);
+    p = s_rstring_field(p, 4, m->vacancy_id);
+    p = s_rvarint_field(p, 3, s_enum(m->side));
+    p = s_rvarint_field(p, 2, s_enum(m->kind));
+    p = s_rvarint_field(p, 1, m->sequence);
+    return (size_t)(out + len - p);
 }

@@ -21,8 +21,11 @@
 /* The packed size of m. */
 size_t feed_pack_size(const Passerelle__V1__MatchUpdate *m);
 
-/* Pack m into out, which has room for feed_pack_size(m) bytes. Returns
- * the bytes written (that size). */
-size_t feed_pack(const Passerelle__V1__MatchUpdate *m, uint8_t *out);
+/* Pack m into out, len bytes long, where len is feed_pack_size(m). The
+ * message is written backwards from out + len (so that no sub-message's
+ * size is computed twice) and must end exactly at out: returns the bytes
+ * written, len when all is well (anything else is a bug: len was not
+ * m's size, and out then holds garbage). */
+size_t feed_pack(const Passerelle__V1__MatchUpdate *m, uint8_t *out, size_t len);
 
 #endif
