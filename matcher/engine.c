@@ -291,6 +291,31 @@ static void s_near_box(double lat, double lon, double radius_km, int *r0, int *r
     store_near_cell(lat + dlat, lon + dlon, r1, c1);
 }
 
+/* 1 if every point of coarse cell (row, col) is certainly farther than
+ * reach_km from (lat, lon) by score_distance_km(): the cell's posting
+ * lists cannot hold a partner within reach. The haversine term
+ * a = sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2) is bounded below
+ * term by term over the cell (the smallest latitude and longitude gaps,
+ * the smallest cosine of its latitudes), so the distance it gives is a
+ * lower bound; a margin covers rounding. Cells 180 degrees of longitude
+ * away or more are never skipped (the gap is not monotonic there). */
+static int s_cell_beyond(double lat, double lon, int row, int col, double reach_km)
+{
+    const double rad = M_PI / 180.0;
+    double la0 = row * STORE_NEAR_DEG, la1 = (row + 1) * STORE_NEAR_DEG;
+    double lo0 = col * STORE_NEAR_DEG, lo1 = (col + 1) * STORE_NEAR_DEG;
+    double dlat = lat < la0 ? la0 - lat : lat > la1 ? lat - la1 : 0;
+    double dlon = lon < lo0 ? lo0 - lon : lon > lo1 ? lon - lo1 : 0;
+    if (!(dlon < 180) || !(dlat >= 0))
+        return 0; /* also NaN: do not skip */
+    double far = fabs(la0) > fabs(la1) ? fabs(la0) : fabs(la1);
+    double cos_min = far >= 90 ? 0 : cos(far * rad);
+    double sdlat = sin(dlat * rad / 2), sdlon = sin(dlon * rad / 2);
+    double a = sdlat * sdlat + cos(lat * rad) * cos_min * sdlon * sdlon;
+    double d = 2 * 6371.0088 * asin(sqrt(a < 1 ? a : 1));
+    return d > reach_km * (1 + 1e-9) + 1e-6;
+}
+
 static void s_key_add(s_keys_t *k, char kind, const char *key)
 {
     if (k->n == k->cap) {
@@ -500,6 +525,10 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     self->n_keybuf = self->n_keylens = 0;
     for (int r = r0; r <= r1; r++) {
         for (int c = c0; c <= c1; c++) {
+            if (s_cell_beyond(p->lat, p->lon, r, c, reach)) {
+                self->stats.cells_skipped++;
+                continue; /* a corner of the box, out of reach */
+            }
             for (size_t i = 0; i < keys->n; i++, n++) {
                 size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
                 if ((rc = s_keybuf_add(self, key, len)) != 0)
