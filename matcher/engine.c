@@ -23,6 +23,12 @@
  * its own list (store_list_meta: full, not exhaustive, lowest score above
  * the bound, not holding X). Step 3 skips, the same way and without reading
  * it, a partner list that X is not in and cannot enter.
+ *
+ * The candidates of step 1 come from the posting lists of the coarse cells
+ * around e (a box covering its reach, without the cells wholly out of
+ * reach), one lookup per (cell, distinct code). Each retrieval keeps its
+ * 2K best candidates decoded and scored with explanation (s_pool_t): the
+ * MatchUpdates of step 4 name and explain those pairs from there.
  */
 #include "engine.h"
 
