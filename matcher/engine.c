@@ -23,6 +23,12 @@
  * its own list (store_list_meta: full, not exhaustive, lowest score above
  * the bound, not holding X). Step 3 skips, the same way and without reading
  * it, a partner list that X is not in and cannot enter.
+ *
+ * The candidates of step 1 come from the posting lists of the coarse cells
+ * around e (a box covering its reach, without the cells wholly out of
+ * reach), one lookup per (cell, distinct code). Each retrieval keeps its
+ * 2K best candidates decoded and scored with explanation (s_pool_t): the
+ * MatchUpdates of step 4 name and explain those pairs from there.
  */
 #include "engine.h"
 
@@ -84,6 +90,35 @@ typedef struct {
     } prep;
 } s_ent_t;
 
+/* A candidate decoded and scored, kept while it is among the best found. */
+typedef struct {
+    s_ent_t ent;
+    score_result_t res; /* its score with the pool's entity, with explanation */
+} s_slot_t;
+
+/* One heap entry: a score and the slot holding its candidate. */
+typedef struct {
+    uint32_t micro;
+    uint32_t slot;
+} s_best_t;
+
+/* The candidates of one retrieval (s_eligible) with the kk best scores,
+ * decoded and scored with explanation, in a min-heap by score: the feed
+ * records of the list changes that follow name them and explain them
+ * without decoding and scoring them again. kk + 1 slots: the heap's and
+ * the one the next candidate is decoded into. Valid for the entity (kind,
+ * id) until the next change is applied (records do not change meanwhile:
+ * only lists and the match log are written). */
+typedef struct {
+    s_slot_t *slots;
+    s_best_t *heap;
+    size_t n_heap;
+    uint32_t scratch; /* the slot the next candidate is decoded into */
+    uint32_t unused;  /* slots from here on were never handed out */
+    store_entity_kind_t kind;
+    char id[STORE_ID_MAX + 1]; /* "" when the pool holds nothing usable */
+} s_pool_t;
+
 /* What the change being applied is, for the reasons of LEFT updates. */
 typedef struct {
     store_entity_kind_t kind;
@@ -100,8 +135,11 @@ struct engine {
     feed_t *feed;
     s_ids_t ids;   /* candidate ids */
     s_keys_t keys; /* relevance keys of the entity being retrieved for */
-    uint32_t *set; /* hash set over ids: index + 1, 0 = empty */
+    uint64_t *set; /* hash set over ids: epoch << 32 | (index + 1); other epochs: empty */
     size_t set_cap;
+    uint32_t set_epoch; /* of the retrieval being collected */
+    uint32_t *keyset;   /* hash set over keys: index + 1, 0 = empty */
+    size_t keyset_cap;
     s_ids_t affected; /* partner lists to revisit */
     s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
     uint8_t *keybuf;  /* index keys of a retrieval, end to end */
@@ -112,13 +150,12 @@ struct engine {
     s_ranks_t elig_tmp;  /* eligible partners during a recomputation */
     s_ent_t self_ent;    /* the changed entity */
     s_ent_t owner_ent;   /* the partner whose list is being revisited */
-    s_ent_t cand_ent;    /* a candidate being scored */
     s_ent_t emit_ent;    /* the member of a list change being recorded */
     score_bound_t bound; /* signatures of the entity being retrieved for */
     s_cand_t *cands;     /* candidates passing the head filters */
     size_t n_cands, cap_cands;
-    uint32_t *heap; /* min-heap of the best scores found so far (kk of them) */
-    size_t n_heap;
+    s_pool_t self_pool; /* the best candidates of the changed entity */
+    s_pool_t tmp_pool;  /* those of a list being recomputed */
     store_list_t old_list, new_list;
     score_result_t res;
     engine_stats_t stats;
@@ -260,6 +297,31 @@ static void s_near_box(double lat, double lon, double radius_km, int *r0, int *r
     store_near_cell(lat + dlat, lon + dlon, r1, c1);
 }
 
+/* 1 if every point of coarse cell (row, col) is certainly farther than
+ * reach_km from (lat, lon) by score_distance_km(): the cell's posting
+ * lists cannot hold a partner within reach. The haversine term
+ * a = sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2) is bounded below
+ * term by term over the cell (the smallest latitude and longitude gaps,
+ * the smallest cosine of its latitudes), so the distance it gives is a
+ * lower bound; a margin covers rounding. Cells 180 degrees of longitude
+ * away or more are never skipped (the gap is not monotonic there). */
+static int s_cell_beyond(double lat, double lon, int row, int col, double reach_km)
+{
+    const double rad = M_PI / 180.0;
+    double la0 = row * STORE_NEAR_DEG, la1 = (row + 1) * STORE_NEAR_DEG;
+    double lo0 = col * STORE_NEAR_DEG, lo1 = (col + 1) * STORE_NEAR_DEG;
+    double dlat = lat < la0 ? la0 - lat : lat > la1 ? lat - la1 : 0;
+    double dlon = lon < lo0 ? lo0 - lon : lon > lo1 ? lon - lo1 : 0;
+    if (!(dlon < 180) || !(dlat >= 0))
+        return 0; /* also NaN: do not skip */
+    double far = fabs(la0) > fabs(la1) ? fabs(la0) : fabs(la1);
+    double cos_min = far >= 90 ? 0 : cos(far * rad);
+    double sdlat = sin(dlat * rad / 2), sdlon = sin(dlon * rad / 2);
+    double a = sdlat * sdlat + cos(lat * rad) * cos_min * sdlon * sdlon;
+    double d = 2 * 6371.0088 * asin(sqrt(a < 1 ? a : 1));
+    return d > reach_km * (1 + 1e-9) + 1e-6;
+}
+
 static void s_key_add(s_keys_t *k, char kind, const char *key)
 {
     if (k->n == k->cap) {
@@ -285,6 +347,45 @@ static void s_rome_keys(const reference_t *ref, s_keys_t *k, const char *rome)
         s_key_add(k, STORE_NEAR_ROME, r->moves[i]);
     for (size_t i = 0; r && i < r->n_moves_in; i++)
         s_key_add(k, STORE_NEAR_ROME, r->moves_in[i]);
+}
+
+static uint64_t s_hash(const char *s, size_t len);
+
+/* Drop repeated keys (a ROME code may be a career move of several of e's
+ * codes, or one of them): each posting list is walked once. A hash set of
+ * indexes into k; the order of first appearance is kept. */
+static int s_keys_unique(engine_t *self, s_keys_t *k)
+{
+    size_t out = 0, cap = self->keyset_cap;
+    if (k->n < 2)
+        return 0;
+    if (k->n * 2 > cap) {
+        while (k->n * 2 > cap)
+            cap = cap ? cap * 2 : 1024;
+        uint32_t *t = realloc(self->keyset, cap * sizeof *t);
+        if (!t)
+            return STORE_ENOMEM;
+        self->keyset = t;
+        self->keyset_cap = cap;
+    }
+    memset(self->keyset, 0, cap * sizeof *self->keyset);
+    for (size_t i = 0; i < k->n; i++) {
+        size_t len = strnlen(k->v[i].key, STORE_SKILL_MAX);
+        size_t j =
+            (size_t)(s_hash(k->v[i].key, len) ^ (uint64_t)(unsigned char)k->v[i].kind) & (cap - 1);
+        int seen = 0;
+        for (; self->keyset[j] && !seen; j = (j + 1) & (cap - 1)) {
+            const s_key_t *have = &k->v[self->keyset[j] - 1];
+            seen =
+                have->kind == k->v[i].kind && strncmp(have->key, k->v[i].key, STORE_SKILL_MAX) == 0;
+        }
+        if (seen)
+            continue;
+        k->v[out] = k->v[i];
+        self->keyset[j] = (uint32_t)++out;
+    }
+    k->n = out;
+    return 0;
 }
 
 /* Every code through which e can relate to a partner: a skill in common, a
@@ -329,9 +430,10 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
     engine_t *self = arg;
     if (len == 0 || len > STORE_ID_MAX)
         return 0;
+    const uint64_t epoch = (uint64_t)self->set_epoch << 32;
     if ((self->ids.n + 1) * 2 > self->set_cap) {
         size_t cap = self->set_cap ? self->set_cap * 2 : 4096;
-        uint32_t *t = realloc(self->set, cap * sizeof *t);
+        uint64_t *t = realloc(self->set, cap * sizeof *t);
         if (!t)
             return 1;
         self->set = t;
@@ -339,20 +441,20 @@ static int s_collect_cb(const char *id, size_t len, void *arg)
         memset(t, 0, cap * sizeof *t);
         for (size_t i = 0; i < self->ids.n; i++) { /* re-hash what is there */
             size_t j = (size_t)s_hash(self->ids.v[i], strlen(self->ids.v[i])) & (cap - 1);
-            while (t[j])
+            while ((t[j] >> 32) == self->set_epoch)
                 j = (j + 1) & (cap - 1);
-            t[j] = (uint32_t)i + 1;
+            t[j] = epoch | ((uint64_t)i + 1);
         }
     }
     size_t j = (size_t)s_hash(id, len) & (self->set_cap - 1);
-    for (; self->set[j]; j = (j + 1) & (self->set_cap - 1)) {
-        const char *have = self->ids.v[self->set[j] - 1];
+    for (; (self->set[j] >> 32) == self->set_epoch; j = (j + 1) & (self->set_cap - 1)) {
+        const char *have = self->ids.v[(uint32_t)self->set[j] - 1];
         if (strncmp(have, id, len) == 0 && have[len] == '\0')
             return 0;
     }
     if (s_ids_push(&self->ids, id, len) != 0)
         return 1;
-    self->set[j] = (uint32_t)self->ids.n;
+    self->set[j] = epoch | (uint64_t)self->ids.n;
     return 0;
 }
 
@@ -410,18 +512,29 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     if (!grad && e->rec.v.max_distance_km && e->rec.v.max_distance_km < reach)
         reach = e->rec.v.max_distance_km;
     self->ids.n = 0;
-    if (self->set)
-        memset(self->set, 0, self->set_cap * sizeof *self->set);
+    /* a new epoch empties the set without touching it; at the wrap (every
+     * 4 billion retrievals), really empty it: no stale entry may match */
+    if (++self->set_epoch == 0) {
+        if (self->set)
+            memset(self->set, 0, self->set_cap * sizeof *self->set);
+        self->set_epoch = 1;
+    }
     if (!p->has_point)
         return 0;
     s_relevance_keys(self, e, keys);
     if (keys->oom)
         return STORE_ENOMEM;
+    if ((rc = s_keys_unique(self, keys)) != 0)
+        return rc;
     s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
     size_t n = 0;
     self->n_keybuf = self->n_keylens = 0;
     for (int r = r0; r <= r1; r++) {
         for (int c = c0; c <= c1; c++) {
+            if (s_cell_beyond(p->lat, p->lon, r, c, reach)) {
+                self->stats.cells_skipped++;
+                continue; /* a corner of the box, out of reach */
+            }
             for (size_t i = 0; i < keys->n; i++, n++) {
                 size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
                 if ((rc = s_keybuf_add(self, key, len)) != 0)
@@ -437,34 +550,30 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
  * distance, contract type, licence. The same tests, in the same arithmetic,
  * as score_pair(), so that the head never refuses an eligible pair; it only
  * spares decoding whole records of candidates that are too far away. */
-static int s_head_ok(const s_ent_t *e, const store_head_t *h)
+static int s_head_ok(const s_ent_t *e, const store_head_t *h, double *dp)
 {
     if (h->state != STORE_STATE_OPEN || !h->has_point)
         return 0;
     if (e->kind == STORE_ENTITY_VACANCY) {
         const store_vacancy_t *v = &e->rec.v;
-        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+        double d = *dp = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
         return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km) &&
                (!h->contracts || (h->contracts & (1u << v->contract))) &&
                (!v->licence_required || h->licence);
     }
     const store_graduate_t *g = &e->rec.g;
-    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
+    double d = *dp = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
     return d <= g->radius_km && (!h->distance_km || d <= h->distance_km) &&
            (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
 }
 
-/* The score bound of e with the candidate whose head h passed s_head_ok;
- * -1 if the pair is certainly not eligible. */
-static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h)
+/* The score bound of e with the candidate whose head h passed s_head_ok,
+ * d km away (as s_head_ok computed it: the graduate's home, then the
+ * site, as score_pair() does); -1 if the pair is certainly not eligible. */
+static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_t *h, double d)
 {
-    if (e->kind == STORE_ENTITY_VACANCY) {
-        const store_vacancy_t *v = &e->rec.v;
-        double d = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
+    if (e->kind == STORE_ENTITY_VACANCY)
         return score_bound_graduate(&self->w, &e->prep.v, &self->bound, h, d);
-    }
-    const store_graduate_t *g = &e->rec.g;
-    double d = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
     return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
 }
 
@@ -492,32 +601,56 @@ static int s_cand_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Keep the kk best scores seen in a min-heap (self->heap has kk slots). */
-static void s_heap_add(engine_t *self, uint32_t micro)
+/* The candidate just scored (in pool->scratch, score micro) joins the kk
+ * best in the pool's min-heap if it beats the lowest of them (or the heap
+ * is not full); pool->scratch becomes the slot free for the next one: a
+ * never used one, the one of the entry pushed out, or the same one. */
+static void s_pool_add(const engine_t *self, s_pool_t *pool, uint32_t micro)
 {
-    uint32_t *h = self->heap;
-    size_t n = self->n_heap, i;
+    s_best_t *h = pool->heap, x = {micro, pool->scratch};
+    size_t n = pool->n_heap, i;
     if (n == self->kk) {
-        if (micro <= h[0])
+        if (micro <= h[0].micro)
             return;
+        pool->scratch = h[0].slot;
         i = 0; /* replace the minimum, sift down */
         for (;;) {
             size_t l = 2 * i + 1, r = l + 1, m = i;
-            if (l < n && h[l] < (m == i ? micro : h[m]))
+            if (l < n && h[l].micro < (m == i ? micro : h[m].micro))
                 m = l;
-            if (r < n && h[r] < (m == i ? micro : h[m]))
+            if (r < n && h[r].micro < (m == i ? micro : h[m].micro))
                 m = r;
             if (m == i)
                 break;
             h[i] = h[m];
             i = m;
         }
-        h[i] = micro;
+        h[i] = x;
         return;
     }
-    for (i = self->n_heap++; i > 0 && h[(i - 1) / 2] > micro; i = (i - 1) / 2)
+    pool->scratch = pool->unused++;
+    for (i = pool->n_heap++; i > 0 && h[(i - 1) / 2].micro > micro; i = (i - 1) / 2)
         h[i] = h[(i - 1) / 2];
-    h[i] = micro;
+    h[i] = x;
+}
+
+/* The slot of candidate want in a pool of the candidates of (kind, id),
+ * NULL if no pool holds it. */
+static s_slot_t *s_pool_find(engine_t *self, store_entity_kind_t kind, const char *id,
+                             const char *want)
+{
+    s_pool_t *pools[2] = {&self->self_pool, &self->tmp_pool};
+    for (int p = 0; p < 2; p++) {
+        s_pool_t *pool = pools[p];
+        if (!pool->id[0] || pool->kind != kind || strcmp(pool->id, id) != 0)
+            continue;
+        for (size_t i = 0; i < pool->n_heap; i++) {
+            s_slot_t *slot = &pool->slots[pool->heap[i].slot];
+            if (strcmp(s_id(&slot->ent), want) == 0)
+                return slot;
+        }
+    }
+    return NULL;
 }
 
 /* Changed entity x's score micro cannot change the list of partner
@@ -562,9 +695,10 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         if (rc != 0)
             return rc;
         self->stats.heads++;
-        if (!s_head_ok(e, &head))
+        double d;
+        if (!s_head_ok(e, &head, &d))
             continue;
-        int64_t b = s_bound(self, e, &head);
+        int64_t b = s_bound(self, e, &head, d);
         if (b >= 0 && (rc = s_cands_push(self, (uint32_t)i, (uint32_t)b)) != 0)
             return rc;
     }
@@ -579,8 +713,12 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
  * (s_cannot_enter) are skipped. Skipped candidates are not
  * decoded: that is the saving. */
 static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
-                      s_prune_t prune)
+                      s_prune_t prune, s_pool_t *pool)
 {
+    pool->id[0] = '\0';
+    pool->n_heap = 0;
+    pool->scratch = 0;
+    pool->unused = 1;
     int rc = s_bounded(self, txn, e);
     out->n = 0;
     out->pruned = 0;
@@ -588,11 +726,10 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         return rc;
     if (prune != S_PRUNE_NONE && self->n_cands > 1)
         qsort(self->cands, self->n_cands, sizeof *self->cands, s_cand_cmp);
-    self->n_heap = 0;
     for (size_t c = 0; c < self->n_cands; c++) {
         const char *id = self->ids.v[self->cands[c].idx];
-        if (prune != S_PRUNE_NONE && self->n_heap == self->kk &&
-            self->cands[c].bound < self->heap[0]) {
+        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
+            self->cands[c].bound < pool->heap[0].micro) {
             if (prune == S_PRUNE_TOP) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
@@ -607,17 +744,20 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
                 continue;
             }
         }
-        rc = s_load(self, txn, s_other(e->kind), id, &self->cand_ent);
+        s_slot_t *slot = &pool->slots[pool->scratch];
+        rc = s_load(self, txn, s_other(e->kind), id, &slot->ent);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
             continue; /* an index entry without a readable record: skip it */
         if (rc != 0)
             return rc;
-        if (s_score(self, e, &self->cand_ent, &self->res, 0)) {
-            if ((rc = s_ranks_push(out, id, self->res.micro)) != 0)
+        if (s_score(self, e, &slot->ent, &slot->res, 1)) {
+            if ((rc = s_ranks_push(out, id, slot->res.micro)) != 0)
                 return rc;
-            s_heap_add(self, self->res.micro);
+            s_pool_add(self, pool, slot->res.micro);
         }
     }
+    pool->kind = e->kind;
+    memcpy(pool->id, s_id(e), strlen(s_id(e)) + 1);
     if (prune == S_PRUNE_BOTH && out->n > 1) /* the changed entity's: for s_ranks_find */
         qsort(out->v, out->n, sizeof *out->v, s_rank_id_cmp);
     return 0;
@@ -673,12 +813,20 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                     const s_cause_t *cause)
 {
     const s_ent_t *m = &self->self_ent;
+    /* the pair scored with explanation by a retrieval for o (hit: the
+     * member's slot) or for the member (hit: o's slot) */
+    const s_slot_t *hit = s_pool_find(self, o->kind, s_id(o), member);
+    const s_slot_t *pair = hit ? hit : s_pool_find(self, s_other(o->kind), member, s_id(o));
     if (m->kind != s_other(o->kind) || strcmp(s_id(m), member) != 0) {
         /* not the changed entity, which is loaded already */
-        int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
-        if (rc != 0)
-            return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
-        m = &self->emit_ent;
+        if (hit) {
+            m = &hit->ent; /* decoded by the retrieval that ranked it */
+        } else {
+            int rc = s_load(self, txn, s_other(o->kind), member, &self->emit_ent);
+            if (rc != 0)
+                return rc == STORE_ENOTFOUND ? 0 : rc; /* nothing to name: skip */
+            m = &self->emit_ent;
+        }
     }
     feed_change_t c = {.kind = kind, .rank = rank, .micro = micro};
     const s_ent_t *g = o->kind == STORE_ENTITY_GRADUATE ? o : m;
@@ -691,6 +839,8 @@ static int s_record(engine_t *self, store_txn_t *txn, const s_ent_t *o, const ch
                   strcmp(cause->id, g->rec.g.id) == 0;
     if (kind == FEED_LEFT)
         c.left_reason = s_left_reason(self, o, m, cause);
+    else if (explain && pair)
+        c.res = &pair->res; /* scored with explanation by that retrieval */
     else if (explain && s_score(self, o, m, &self->res, 1))
         c.res = &self->res;
     self->stats.changes++;
@@ -835,16 +985,19 @@ static int s_revisit(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
     if (!recompute && new->n == old->n &&new->exhaustive == old->exhaustive &&
         memcmp(new->e, old->e, new->n * sizeof new->e[0]) == 0)
         return 0;
-    rc = s_load(self, txn, kind, pid, &self->owner_ent);
-    if (rc != 0)
+    /* the partner, decoded already if it is among x's best candidates */
+    const s_slot_t *hit = s_pool_find(self, s_other(kind), xid, pid);
+    const s_ent_t *o = hit ? &hit->ent : &self->owner_ent;
+    if (!hit && (rc = s_load(self, txn, kind, pid, &self->owner_ent)) != 0)
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (recompute) {
         self->stats.recomputations++;
-        if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP)) != 0)
+        rc = s_eligible(self, txn, o, &self->elig_tmp, S_PRUNE_TOP, &self->tmp_pool);
+        if (rc != 0)
             return rc;
         s_top(self, &self->elig_tmp, new, 0);
     }
-    return s_commit_list(self, txn, &self->owner_ent, old, new, cause);
+    return s_commit_list(self, txn, o, old, new, cause);
 }
 
 /* out = the union of a and b, both sorted by id without repeats: a
@@ -869,6 +1022,7 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                      const s_cause_t *cause)
 {
     s_ent_t *x = &self->self_ent;
+    self->self_pool.id[0] = self->tmp_pool.id[0] = '\0'; /* records may have changed */
     int rc = s_load(self, txn, kind, id, x);
     if (rc != 0)
         return rc == STORE_ENOTFOUND ? 0 : rc;
@@ -881,7 +1035,8 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc > 0 ? STORE_ENOMEM : rc;
     s_ids_unique(&self->owners);
     if (s_state(x) == STORE_STATE_OPEN) {
-        if ((rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH)) != 0)
+        rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH, &self->self_pool);
+        if (rc != 0)
             return rc;
     } else {
         self->elig_self.n = 0;
@@ -916,9 +1071,15 @@ engine_t *engine_new(const reference_t *ref, const score_weights_t *w, unsigned 
     self->k = k;
     self->kk = 2 * k < STORE_LIST_MAX ? 2 * k : STORE_LIST_MAX;
     self->feed = feed;
-    self->heap = calloc(self->kk, sizeof *self->heap);
-    if (!self->heap)
-        engine_destroy(&self);
+    s_pool_t *pools[2] = {&self->self_pool, &self->tmp_pool};
+    for (int p = 0; p < 2; p++) {
+        pools[p]->slots = calloc(self->kk + 1, sizeof *pools[p]->slots);
+        pools[p]->heap = calloc(self->kk, sizeof *pools[p]->heap);
+        if (!pools[p]->slots || !pools[p]->heap) {
+            engine_destroy(&self);
+            break;
+        }
+    }
     return self;
 }
 
@@ -929,6 +1090,7 @@ void engine_destroy(engine_t **self_p)
     engine_t *self = *self_p;
     free(self->ids.v);
     free(self->set);
+    free(self->keyset);
     free(self->keys.v);
     free(self->affected.v);
     free(self->owners.v);
@@ -937,7 +1099,10 @@ void engine_destroy(engine_t **self_p)
     free(self->elig_self.v);
     free(self->elig_tmp.v);
     free(self->cands);
-    free(self->heap);
+    free(self->tmp_pool.heap);
+    free(self->tmp_pool.slots);
+    free(self->self_pool.heap);
+    free(self->self_pool.slots);
     free(self);
     *self_p = NULL;
 }
@@ -969,7 +1134,9 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
         return rc;
     if (s_state(&self->owner_ent) != STORE_STATE_OPEN)
         return 0;
-    if ((rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE)) != 0)
+    self->tmp_pool.id[0] = '\0';
+    rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_NONE, &self->tmp_pool);
+    if (rc != 0)
         return rc;
     s_top(self, &self->elig_tmp, out, 0);
     return 0;

@@ -67,7 +67,8 @@ typedef struct {
     uint64_t lists_written;
     uint64_t recomputations;
     uint64_t changes;
-    uint64_t pruned; /* candidates whose score bound spared decoding and scoring them */
+    uint64_t pruned;        /* candidates whose score bound spared decoding and scoring them */
+    uint64_t cells_skipped; /* cells of a retrieval's box entirely out of reach */
 } engine_stats_t;
 
 void engine_stats(const engine_t *self, engine_stats_t *out);

@@ -14,9 +14,27 @@
 #include "auth.h"
 #include "clock.h"
 #include "explain.h"
+#include "feed_pack.h"
 #include "log.h"
 #include "strmap.h"
 #include "passerelle/v1/feed.pb-c.h"
+
+/* The region of a place known only by its coordinates: the nearest
+ * commune's, found by a search of the reference data, remembered here by
+ * the exact coordinates (a direct-mapped cache: a collision replaces). */
+#define S_REGION_CACHE 4096 /* a power of 2 */
+
+typedef struct {
+    uint64_t lat, lon; /* the bits of the doubles */
+    const char *region;
+} s_region_slot_t;
+
+/* The last sequence numbers published under one topic, for
+ * MatchUpdate.previous_sequence: committed (on disk), and staged by the
+ * batch being applied (0: none yet). */
+typedef struct {
+    uint64_t committed, staged;
+} s_topic_t;
 
 typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
@@ -30,8 +48,9 @@ struct feed {
     void *sock;
     const reference_t *ref;
     counters_t *counters;
-    strmap_t *last_by_topic; /* topic -> last committed sequence (as a pointer) */
-    strmap_t *staged;        /* the same, for the batch not yet committed */
+    strmap_t *topics;    /* topic -> s_topic_t: its last sequences, committed and staged */
+    s_topic_t **touched; /* topics staged by the batch being applied */
+    size_t n_touched, cap_touched;
     s_pending_t *pending;
     size_t n_pending, cap_pending;
     uint8_t *buf;
@@ -41,9 +60,11 @@ struct feed {
     strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
     size_t subs_spent; /* entries of subs whose count fell to 0 */
     int64_t last_refusal_log_ms;
-    int64_t drop_log_ms;     /* last "dropped" line */
-    uint64_t drops_unlogged; /* drops since that line */
-    uint64_t drops_seen;     /* counters->feed_dropped when last looked at */
+    int64_t drop_log_ms;      /* last "dropped" line */
+    uint64_t drops_unlogged;  /* drops since that line */
+    uint64_t drops_seen;      /* counters->feed_dropped when last looked at */
+    s_region_slot_t *regions; /* S_REGION_CACHE slots; region NULL: empty */
+    uint64_t next_seq;        /* the next match number in this batch; 0: ask the store */
 };
 
 static const char *s_sector_names[] = {
@@ -74,6 +95,28 @@ const char *feed_region_of(const reference_t *ref, const store_place_t *p)
     return c ? c->region : "";
 }
 
+/* feed_region_of, with the nearest-commune searches remembered. */
+static const char *s_region(feed_t *self, const store_place_t *p)
+{
+    const ref_commune_t *c = NULL;
+    if (p->commune[0] && (c = reference_commune(self->ref, p->commune)) != NULL)
+        return c->region;
+    if (!p->has_point)
+        return "";
+    uint64_t lat, lon;
+    memcpy(&lat, &p->lat, sizeof lat);
+    memcpy(&lon, &p->lon, sizeof lon);
+    uint64_t h = (lat * 0x9e3779b97f4a7c15ull) ^ (lon * 0xc2b2ae3d27d4eb4full);
+    s_region_slot_t *slot = &self->regions[(h >> 32) & (S_REGION_CACHE - 1)];
+    if (slot->region && slot->lat == lat && slot->lon == lon)
+        return slot->region;
+    c = reference_commune_near(self->ref, p->lat, p->lon);
+    slot->lat = lat;
+    slot->lon = lon;
+    slot->region = c ? c->region : "";
+    return slot->region;
+}
+
 feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counters_t *counters)
 {
     feed_t *self = calloc(1, sizeof *self);
@@ -81,7 +124,8 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         return NULL;
     self->ref = ref;
     self->counters = counters;
-    if (!(self->last_by_topic = strmap_new()) || !(self->staged = strmap_new()))
+    if (!(self->topics = strmap_new()) ||
+        !(self->regions = calloc(S_REGION_CACHE, sizeof *self->regions)))
         goto fail;
     self->sock = zmq_socket(zctx, ZMQ_XPUB);
     if (!self->sock) {
@@ -115,6 +159,13 @@ fail:
     return NULL;
 }
 
+static void s_topic_free(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
 void feed_destroy(feed_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -122,10 +173,13 @@ void feed_destroy(feed_t **self_p)
     feed_t *self = *self_p;
     if (self->sock)
         (void)zmq_close(self->sock); /* fails only on a bad handle */
+    free(self->regions);
     free(self->pending);
     free(self->buf);
-    strmap_destroy(&self->staged);
-    strmap_destroy(&self->last_by_topic);
+    if (self->topics)
+        strmap_each(self->topics, s_topic_free, NULL);
+    strmap_destroy(&self->topics);
+    free(self->touched);
     strmap_destroy(&self->subs);
     free(self);
     *self_p = NULL;
@@ -318,31 +372,60 @@ void feed_reset(feed_t *self)
 {
     self->n_pending = 0;
     self->buf_len = 0;
-    strmap_clear(self->staged);
+    self->next_seq = 0;
+    for (size_t i = 0; i < self->n_touched; i++)
+        self->touched[i]->staged = 0;
+    self->n_touched = 0;
 }
 
-/* The last sequence published (or staged) under topic, 0 if none. */
-static uint64_t s_last_on(const feed_t *self, const char *topic)
+/* The entry of topic, added if new; NULL when out of memory. */
+static s_topic_t *s_topic(feed_t *self, const char *topic)
 {
-    void *v = strmap_get(self->staged, topic);
-    if (!v)
-        v = strmap_get(self->last_by_topic, topic);
-    return (uint64_t)(uintptr_t)v;
+    s_topic_t *t = strmap_get(self->topics, topic);
+    if (t)
+        return t;
+    if (!(t = calloc(1, sizeof *t)))
+        return NULL;
+    if (strmap_put(self->topics, topic, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
-static void s_commit_topic(const char *topic, void *value, void *arg)
+/* The last sequence published (or staged) under t, 0 if none. */
+static uint64_t s_last_on(const s_topic_t *t)
 {
-    feed_t *self = arg;
-    if (strmap_put(self->last_by_topic, topic, value) != 0)
-        log_warnx("feed: out of memory recording the last sequence of %s", topic);
+    return t->staged ? t->staged : t->committed;
+}
+
+/* Stage seq as the last of t in the batch being applied. */
+static int s_stage(feed_t *self, s_topic_t *t, uint64_t seq)
+{
+    if (!t->staged) {
+        if (self->n_touched == self->cap_touched) {
+            size_t cap = self->cap_touched ? self->cap_touched * 2 : 64;
+            s_topic_t **p = realloc(self->touched, cap * sizeof *p);
+            if (!p)
+                return STORE_ENOMEM;
+            self->touched = p;
+            self->cap_touched = cap;
+        }
+        self->touched[self->n_touched++] = t;
+    }
+    t->staged = seq;
+    return 0;
 }
 
 static int s_learn_fn(const store_match_t *m, void *arg)
 {
     feed_t *self = arg;
-    for (size_t i = 0; i < m->n_topics; i++)
-        if (strmap_put(self->last_by_topic, m->topics[i], (void *)(uintptr_t)m->seq) != 0)
+    for (size_t i = 0; i < m->n_topics; i++) {
+        s_topic_t *t = s_topic(self, m->topics[i]);
+        if (!t)
             return STORE_ENOMEM;
+        t->committed = m->seq;
+    }
     return 0;
 }
 
@@ -387,7 +470,8 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len)
 
 /* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
 static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
-                           const char *region, int anonymous, const s_pending_t *topics)
+                           const char *region, int anonymous, const s_pending_t *topics,
+                           s_topic_t *const *tp)
 {
     Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
     Passerelle__V1__Explanation e;
@@ -397,7 +481,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     for (size_t i = 0; i < topics->n_topics; i++) {
         passerelle__v1__match_update__previous_sequence_entry__init(&prev[i]);
         prev[i].key = (char *)topics->topics[i];
-        prev[i].value = s_last_on(self, topics->topics[i]);
+        prev[i].value = s_last_on(tp[i]);
         prev_p[i] = &prev[i];
     }
     m.previous_sequence = prev_p;
@@ -419,11 +503,11 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         explain_fill(self->ref, c->res, c->sv, &e, &ebuf);
         m.explanation = &e;
     }
-    size_t len = passerelle__v1__match_update__get_packed_size(&m);
+    size_t len = feed_pack_size(&m);
     s_pending_t *p = s_pending_add(self, len);
     if (!p)
         return NULL;
-    if (passerelle__v1__match_update__pack(&m, self->buf + p->off) != len)
+    if (feed_pack(&m, self->buf + p->off, len) != len)
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
     memcpy(p->topics, topics->topics, sizeof p->topics);
     p->n_topics = topics->n_topics;
@@ -431,15 +515,33 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     return p;
 }
 
+/* Append the strings of parts (NULL-terminated) to out (cap bytes with
+ * its NUL), truncated as snprintf would. */
+static void s_cat(char *out, size_t cap, const char *const *parts)
+{
+    size_t n = 0;
+    for (; *parts; parts++) {
+        size_t len = strlen(*parts);
+        if (len > cap - 1 - n)
+            len = cap - 1 - n;
+        memcpy(out + n, *parts, len);
+        n += len;
+    }
+    out[n] = '\0';
+}
+
 static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
 {
     if (c->side == FEED_SIDE_VACANCY) {
-        (void)snprintf(p->topics[0], sizeof p->topics[0], "employer/%s", c->v->employer);
-        (void)snprintf(p->topics[1], sizeof p->topics[1], "region/%s/%s", region[0] ? region : "00",
-                       feed_sector_name(c->v->sector));
+        const char *employer[] = {"employer/", c->v->employer, NULL};
+        const char *reg[] = {"region/", region[0] ? region : "00", "/",
+                             feed_sector_name(c->v->sector), NULL};
+        s_cat(p->topics[0], sizeof p->topics[0], employer);
+        s_cat(p->topics[1], sizeof p->topics[1], reg);
         p->n_topics = 2;
     } else {
-        (void)snprintf(p->topics[0], sizeof p->topics[0], "school/%s", c->g->school);
+        const char *school[] = {"school/", c->g->school, NULL};
+        s_cat(p->topics[0], sizeof p->topics[0], school);
         p->n_topics = 1;
     }
 }
@@ -450,14 +552,22 @@ static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
  * entry. */
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms)
 {
-    const char *region = feed_region_of(self->ref, &c->v->site);
-    uint64_t seq = store_match_last(txn) + 1;
+    const char *region = s_region(self, &c->v->site);
+    /* the batch's first record asks the store; the next ones count on */
+    uint64_t seq = self->next_seq ? self->next_seq : store_match_last(txn) + 1;
     s_pending_t topics;
     s_topics(c, region, &topics);
-    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics);
+    s_topic_t *tp[STORE_TOPICS_MAX];
+    for (size_t i = 0; i < topics.n_topics; i++) {
+        if (!(tp[i] = s_topic(self, topics.topics[i]))) {
+            log_errorx("feed: out of memory for the topics");
+            return STORE_ENOMEM;
+        }
+    }
+    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics, tp);
     s_pending_t *pub = p;
     if (p && c->anonymous) {
-        pub = s_pack(self, c, seq, now_ms, region, 0, &topics);
+        pub = s_pack(self, c, seq, now_ms, region, 0, &topics, tp);
         p = &self->pending[self->n_pending - 2]; /* the array may have moved */
     }
     if (!p || !pub) {
@@ -467,7 +577,7 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     p->publish = !c->anonymous;
     pub->publish = 1;
     for (size_t i = 0; i < topics.n_topics; i++)
-        if (strmap_put(self->staged, topics.topics[i], (void *)(uintptr_t)seq) != 0)
+        if (s_stage(self, tp[i], seq) != 0)
             return STORE_ENOMEM;
     store_match_t m = {
         .seq = seq,
@@ -479,7 +589,9 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     };
     for (size_t i = 0; i < p->n_topics; i++)
         m.topics[i] = p->topics[i];
-    return store_match_append(txn, &m);
+    int rc = store_match_append(txn, &m); /* checks seq against the store's last */
+    self->next_seq = rc == 0 ? seq + 1 : 0;
+    return rc;
 }
 
 /* Drops happen in bursts (a slow subscriber past its high-water mark):
@@ -520,6 +632,7 @@ void feed_publish(feed_t *self)
         }
     }
     s_log_drops(self);
-    strmap_each(self->staged, s_commit_topic, self); /* the batch is on disk */
+    for (size_t i = 0; i < self->n_touched; i++) /* the batch is on disk */
+        self->touched[i]->committed = self->touched[i]->staged;
     feed_reset(self);
 }
