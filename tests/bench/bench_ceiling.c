@@ -112,7 +112,10 @@ static void *s_echo(void *arg)
             zmq_msg_send(&id, router, ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, router, 0) < 0) {
             zmq_msg_close(&id);
             zmq_msg_close(&body);
-            return NULL; /* context terminated */
+            /* context terminated: this thread owns the socket, so it closes
+             * it (a socket is never touched by two threads) */
+            zmq_close(router);
+            return NULL;
         }
     }
 }
@@ -161,8 +164,7 @@ static int s_zmq(size_t window, size_t msg, double seconds, double *rt_s)
     } while (t - t0 < seconds);
     *rt_s = (double)recvd / (t - t0);
     zmq_close(dealer);
-    zmq_close(router);
-    zmq_ctx_term(ctx); /* ends the echo thread's receive with ETERM */
+    zmq_ctx_term(ctx); /* ends the echo thread's receive with ETERM; it closes the router */
     pthread_join(th, NULL);
     free(buf);
     return 0;
