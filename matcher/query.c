@@ -22,7 +22,7 @@
 #define S_REPLAY_MAX      10000
 #define S_REPLAY_SCAN_MAX 200000 /* stored updates examined per page, at most */
 /* Requests of one peer served in one turn of the loop (query_process);
- * the peer's further requests read in that turn get a TOO_MANY error at
+ * the peer's further requests read in that turn get a BUSY error at
  * once instead of being served: a peer that pipelines a flood gets
  * refusals, costs little and cannot starve the loop or build a backlog of
  * work. */
@@ -653,7 +653,7 @@ static void s_refuse_busy(query_t *self, const envelope_t *env, const Passerelle
 {
     Passerelle__V1__Response resp = PASSERELLE__V1__RESPONSE__INIT;
     resp.request_id = rq && rq->request_id ? rq->request_id : "";
-    resp.error = E(TOO_MANY);
+    resp.error = E(BUSY);
     resp.message = "too many requests in flight from this peer; wait for the answers";
     s_send(self, env, &resp);
 }

@@ -454,7 +454,7 @@ static void test_soak(void **state)
 }
 
 /* A query peer pipelines a flood of requests: each gets exactly one
- * answer, in order, either served or refused with TOO_MANY (a peer gets at
+ * answer, in order, either served or refused with BUSY (a peer gets at
  * most 32 requests served per turn of the loop); meanwhile another peer's
  * health request is answered. */
 #define FLOOD 3000
@@ -503,14 +503,14 @@ static void test_query_flood(void **state)
         order += strcmp(r->request_id, rid) != 0;
         if (r->error == 0 && r->stats != NULL)
             served++;
-        else if (r->error == H_ERR(TOO_MANY))
+        else if (r->error == H_ERR(BUSY))
             refused++;
         else
             other++;
         passerelle__v1__response__free_unpacked(r, NULL);
     }
     fprintf(stderr,
-            "query flood: %d pipelined requests: %zu served, %zu refused TOO_MANY, %zu "
+            "query flood: %d pipelined requests: %zu served, %zu refused BUSY, %zu "
             "other, %zu out of order\n",
             FLOOD, served, refused, other, order);
     assert_int_equal(other, 0);
