@@ -227,6 +227,8 @@ static void s_raise_floor(s_sub_t *self, uint64_t floor)
             self->floor++;
         i++;
     }
+    if (i == 0)
+        return;
     memmove(self->seen, self->seen + i, (self->n_seen - i) * sizeof *self->seen);
     self->n_seen -= i;
 }
