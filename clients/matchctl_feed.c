@@ -12,11 +12,19 @@
  *   is a duplicate (the overlap between replay and live, or one update
  *   published under two topics that both match a short prefix) and is
  *   dropped;
- * - sequence numbers are global, so a topic's updates are not contiguous
- *   and a jump past cursor + 1 may be a real loss (the publisher's
- *   high-water mark, a reconnection) or just other topics' updates; the
- *   numbers cannot tell, so every jump costs one replay of what lies
- *   between, printed before the live update;
+ * - sequence numbers are global, so a topic's updates are not contiguous:
+ *   a jump past cursor + 1 is usually just other topics' updates. Each
+ *   update says, in previous_sequence[topic], the previous update published
+ *   under the topic it arrived on; if that one was not printed (and lies
+ *   above the floor, up to which the log has been replayed), it was lost
+ *   (the publisher's high-water mark, a reconnection): the log is replayed
+ *   from the floor and what was not printed yet is printed before the live
+ *   update. Updates printed live above the floor are remembered (sorted
+ *   numbers) so that the replay does not print them twice. With a prefix
+ *   that covers several topics, a recovered update may thus come after
+ *   later updates of other topics; each topic's updates stay in order;
+ * - an update without previous_sequence for its topic (an older matcherd)
+ *   falls back to the numbers alone: every jump costs one replay;
  * - an update lost at the end of a burst is followed by no jump to reveal
  *   it, and neither is one published before our subscription reached the
  *   publisher; so once the feed has been quiet for S_SETTLE_MS after a
@@ -47,10 +55,11 @@
 #define S_PAGE            1000   /* updates per replay page */
 #define S_SUB_HWM         100000 /* live updates queued while we replay */
 #define S_QUERY_HWM       16
-#define S_SETTLE_MS       1000 /* quiet time before the re-check of the log */
-#define S_TICK_MS         1000 /* longest wait without looking at the stop flag */
-#define S_HELP            (-1) /* s_parse_args: --help was printed */
-#define S_PURGED          (-2) /* s_catch_up: the log no longer holds what was asked */
+#define S_SETTLE_MS       1000   /* quiet time before the re-check of the log */
+#define S_TICK_MS         1000   /* longest wait without looking at the stop flag */
+#define S_HELP            (-1)   /* s_parse_args: --help was printed */
+#define S_PURGED          (-2)   /* s_catch_up: the log no longer holds what was asked */
+#define S_PRINTED_MAX     100000 /* live numbers remembered above the floor before a replay */
 
 typedef struct {
     const char *topic;
@@ -60,13 +69,17 @@ typedef struct {
     bool live;
     unsigned long count; /* 0: no limit */
     unsigned long timeout_ms;
+    bool verbose; /* report each replay request on stderr */
 } s_opts_t;
 
 typedef struct {
     s_opts_t opt;
     matchctl_sub_t *sub;
     matchctl_conn_t *query;
-    uint64_t cursor;  /* every update of the topic up to here is printed */
+    uint64_t cursor; /* the highest sequence printed or covered by a replay */
+    uint64_t floor;  /* every update of the topic up to here is printed */
+    uint64_t *seen;  /* sequences printed live above the floor, ascending */
+    size_t n_seen, cap_seen;
     bool have_cursor; /* false with --live until the first update */
     unsigned long printed;
     uint64_t lines;       /* updates printed in all */
@@ -89,12 +102,14 @@ static void s_usage(FILE *out)
     fprintf(out,
             "Usage: matchctl subscribe TOPIC [--feed ENDPOINT] [--query ENDPOINT]\n"
             "                          [--from SEQ | --live] [--count N] [--timeout MS]\n"
+            "                          [--verbose]\n"
             "\n"
             "Follow the match feed for TOPIC, a prefix of the topics matcherd publishes\n"
             "under: employer/<SIRET>, school/<school id>, region/<INSEE region>/<sector>.\n"
             "First the stored updates after sequence SEQ are replayed from the query\n"
-            "socket, then the live ones follow, with no gap and no duplicate: a jump in\n"
-            "sequence numbers is filled from the store before the live update is shown.\n"
+            "socket, then the live ones follow, with no gap and no duplicate: an update\n"
+            "missed on the feed (its topic's next update names it in previous_sequence)\n"
+            "is fetched from the store before the live update is shown.\n"
             "Each update is printed as one JSON line, passerelle.v1.Topical:\n"
             "  {\"topic\":\"employer/...\",\"update\":{\"sequence\":\"42\",\"kind\":...}}\n"
             "\n"
@@ -110,6 +125,7 @@ static void s_usage(FILE *out)
             "  --json            accepted for uniformity: the output is always JSON lines\n"
             "  --timeout MS      longest wait for each answer of the query socket\n"
             "                    (default %d)\n"
+            "  --verbose         report each replay request, and why, on stderr\n"
             "  --help            this text\n"
             "\n"
             "Updates recovered from the store after a loss on the feed are reported on\n"
@@ -130,15 +146,11 @@ static void s_usage(FILE *out)
 static int s_parse_args(int argc, char **argv, s_opts_t *opt)
 {
     static const struct option opts[] = {
-        {"feed", required_argument, NULL, 'f'},
-        {"query", required_argument, NULL, 'q'},
-        {"from", required_argument, NULL, 's'},
-        {"live", no_argument, NULL, 'l'},
-        {"count", required_argument, NULL, 'n'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"feed", required_argument, NULL, 'f'},  {"query", required_argument, NULL, 'q'},
+        {"from", required_argument, NULL, 's'},  {"live", no_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *feed = NULL, *query = NULL;
     bool from = false;
@@ -157,6 +169,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
             break;
         case 'l': opt->live = true; break;
         case 'j': break; /* the output is always JSON lines */
+        case 'v': opt->verbose = true; break;
         case 'n':
             if (matchctl_parse_ulong(optarg, 1, UINT32_MAX, &opt->count) != 0)
                 return matchctl_usage_error(S_CMD, "--count wants a number from 1 to %u, not '%s'",
@@ -180,9 +193,72 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
     return 0;
 }
 
-/* Print update as one JSON line and move the cursor to it.
+/* Whether the update numbered seq was printed (or lies below --from). */
+static bool s_printed(const s_sub_t *self, uint64_t seq)
+{
+    size_t lo = 0, hi = self->n_seen;
+
+    if (seq <= self->floor)
+        return true;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (self->seen[mid] == seq)
+            return true;
+        if (self->seen[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Raise the floor to at least floor, forget the live numbers it covers,
+ * and climb over the ones that follow it without a hole. */
+static void s_raise_floor(s_sub_t *self, uint64_t floor)
+{
+    size_t i = 0;
+
+    if (floor > self->floor)
+        self->floor = floor;
+    if (self->floor > self->cursor)
+        self->cursor = self->floor;
+    while (i < self->n_seen && self->seen[i] <= self->floor + 1) {
+        if (self->seen[i] == self->floor + 1)
+            self->floor++;
+        i++;
+    }
+    if (i == 0)
+        return;
+    memmove(self->seen, self->seen + i, (self->n_seen - i) * sizeof *self->seen);
+    self->n_seen -= i;
+}
+
+/* Remember seq, printed live above the floor. Returns 0 or -1 (out of
+ * memory, printed). */
+static int s_remember(s_sub_t *self, uint64_t seq)
+{
+    if (seq == self->floor + 1 && self->n_seen == 0) {
+        self->floor = seq;
+        return 0;
+    }
+    if (self->n_seen == self->cap_seen) {
+        size_t cap = self->cap_seen ? self->cap_seen * 2 : 256;
+        uint64_t *seen = realloc(self->seen, cap * sizeof *seen);
+        if (seen == NULL) {
+            fprintf(stderr, "matchctl subscribe: out of memory\n");
+            return -1;
+        }
+        self->seen = seen;
+        self->cap_seen = cap;
+    }
+    self->seen[self->n_seen++] = seq; /* live numbers come in order */
+    return 0;
+}
+
+/* Print update as one JSON line and move the cursor to it; live: it came
+ * from the feed (else from a replay, which then raises the floor past it).
  * Returns 0, or MATCHCTL_EXIT_FAILED when stdout fails (printed). */
-static int s_print(s_sub_t *self, const char *topic, Passerelle__V1__MatchUpdate *update)
+static int s_print(s_sub_t *self, const char *topic, Passerelle__V1__MatchUpdate *update, bool live)
 {
     Passerelle__V1__Topical t = PASSERELLE__V1__TOPICAL__INIT;
     char *text;
@@ -200,7 +276,10 @@ static int s_print(s_sub_t *self, const char *topic, Passerelle__V1__MatchUpdate
         rc = MATCHCTL_EXIT_FAILED;
     }
     free(text);
-    self->cursor = update->sequence;
+    if (live && s_remember(self, update->sequence) != 0)
+        rc = MATCHCTL_EXIT_FAILED;
+    if (update->sequence > self->cursor)
+        self->cursor = update->sequence;
     self->have_cursor = true;
     self->lines++;
     if (self->opt.count != 0 && ++self->printed >= self->opt.count)
@@ -253,7 +332,7 @@ static int s_purged(s_sub_t *self, const Passerelle__V1__Response *resp)
             " were purged from the match log (%s); some are lost. Fetch the current lists "
             "again with 'matchctl matches vacancy|graduate ID'. Continuing from sequence "
             "%" PRIu64 ".\n",
-            self->opt.topic, self->cursor, resp->message, head);
+            self->opt.topic, self->floor, resp->message, head);
     self->purged_head = head;
     return S_PURGED;
 }
@@ -266,15 +345,15 @@ static int s_replay_page(s_sub_t *self, Passerelle__V1__Response **resp_p)
     Passerelle__V1__ReplayRequest rr = PASSERELLE__V1__REPLAY_REQUEST__INIT;
 
     rr.topic_prefix = (char *)self->opt.topic;
-    rr.after_sequence = self->cursor;
+    rr.after_sequence = self->floor;
     rr.limit = S_PAGE;
     req.query_case = PASSERELLE__V1__REQUEST__QUERY_REPLAY;
     req.replay = &rr;
     return matchctl_rpc(self->query, S_CMD, &req, self->opt.timeout_ms, resp_p);
 }
 
-/* Print the updates of page after the cursor and below `below`, then move
- * the cursor to the last sequence the page covers (below excluded).
+/* Print the updates of page not printed yet and below `below`, then raise
+ * the floor to the last sequence the page covers (below excluded).
  * Returns 0 or an exit code. */
 static int s_print_page(s_sub_t *self, const Passerelle__V1__ReplayPage *page, uint64_t below)
 {
@@ -284,27 +363,30 @@ static int s_print_page(s_sub_t *self, const Passerelle__V1__ReplayPage *page, u
     for (i = 0; i < page->n_updates && !self->done; i++) {
         const Passerelle__V1__Topical *t = page->updates[i];
         int rc;
-        if (t->update == NULL || t->update->sequence <= self->cursor ||
-            t->update->sequence >= below)
+        if (t->update == NULL || t->update->sequence >= below ||
+            s_printed(self, t->update->sequence))
             continue;
-        rc = s_print(self, t->topic, t->update);
+        rc = s_print(self, t->topic, t->update, false);
         if (rc != 0)
             return rc;
     }
     covered = page->last_sequence < below ? page->last_sequence : below - 1;
-    if (!self->done && covered > self->cursor)
-        self->cursor = covered; /* nothing of ours lies between: the log was scanned */
+    if (!self->done)
+        s_raise_floor(self, covered); /* nothing else of ours lies between: the log was scanned */
     return 0;
 }
 
-/* Replay and print the stored updates of the topic after the cursor and
- * below `below` (UINT64_MAX: every one), page by page. Returns 0, S_PURGED
- * (warned; self->purged_head set; cursor unchanged) or an exit code. */
-static int s_catch_up(s_sub_t *self, uint64_t below)
+/* Replay and print the stored updates of the topic after the floor and
+ * below `below` (UINT64_MAX: every one) that are not printed yet, page by
+ * page; why: for --verbose. Returns 0, S_PURGED (warned; self->purged_head
+ * set; floor unchanged) or an exit code. */
+static int s_catch_up(s_sub_t *self, uint64_t below, const char *why)
 {
-    while (!self->done && !s_stop && self->cursor + 1 < below) {
+    if (self->opt.verbose && !self->done && self->floor + 1 < below)
+        fprintf(stderr, "matchctl subscribe: replay after %" PRIu64 " (%s)\n", self->floor, why);
+    while (!self->done && !s_stop && self->floor + 1 < below) {
         Passerelle__V1__Response *resp = NULL;
-        uint64_t after = self->cursor;
+        uint64_t after = self->floor;
         bool more;
         int rc = s_replay_page(self, &resp);
 
@@ -335,31 +417,67 @@ static int s_catch_up(s_sub_t *self, uint64_t below)
     return 0;
 }
 
+/* Whether an update may have been lost on the feed before u, received
+ * under topic; why (for --verbose) says how that was found. */
+static bool s_may_have_lost(const s_sub_t *self, const char *topic,
+                            const Passerelle__V1__MatchUpdate *u, char *why, size_t why_len)
+{
+    size_t i;
+
+    for (i = 0; i < u->n_previous_sequence; i++) {
+        const Passerelle__V1__MatchUpdate__PreviousSequenceEntry *e = u->previous_sequence[i];
+        if (e->key == NULL || strcmp(e->key, topic) != 0)
+            continue;
+        if (e->value == 0 || s_printed(self, e->value))
+            return false;
+        (void)snprintf(why, why_len,
+                       "gap: update %" PRIu64 " of '%s' names previous update %" PRIu64
+                       ", not received",
+                       u->sequence, topic, e->value);
+        return true;
+    }
+    /* no previous_sequence for the topic (an older matcherd): any jump */
+    if (u->sequence <= self->cursor + 1)
+        return false;
+    (void)snprintf(why, why_len, "jump from %" PRIu64 " to %" PRIu64, self->cursor, u->sequence);
+    return true;
+}
+
 /* One live message: drop it if already printed, repair the gap before it
- * if there may be one, print it. Returns 0 or an exit code. */
+ * if there is one, print it. Returns 0 or an exit code. */
 static int s_on_live(s_sub_t *self, const char *topic, const uint8_t *data, size_t len)
 {
     Passerelle__V1__MatchUpdate *u = passerelle__v1__match_update__unpack(NULL, len, data);
+    char why[400];
     int rc = 0;
 
     if (u == NULL) {
         fprintf(stderr, "matchctl subscribe: dropped an undecodable update on topic '%s'\n", topic);
         return 0;
     }
-    if (!self->have_cursor || u->sequence == self->cursor + 1) {
-        rc = s_print(self, topic, u);
-    } else if (u->sequence > self->cursor) {
-        uint64_t before = self->lines, from = self->cursor;
-        rc = s_catch_up(self, u->sequence);
-        if (rc == S_PURGED)
-            rc = 0;               /* warned; what the log lost stays lost: go on from here */
-        if (self->lines > before) /* not just other topics' numbers: a real loss */
-            fprintf(stderr,
-                    "matchctl subscribe: recovered %" PRIu64 " missed updates between "
-                    "sequences %" PRIu64 " and %" PRIu64 " from the store\n",
-                    self->lines - before, from, u->sequence);
-        if (rc == 0 && !self->done && u->sequence > self->cursor)
-            rc = s_print(self, topic, u);
+    if (!self->have_cursor) { /* --live: start with it */
+        rc = s_print(self, topic, u, false);
+        s_raise_floor(self, u->sequence);
+    } else if (!s_printed(self, u->sequence)) {
+        bool lost = s_may_have_lost(self, topic, u, why, sizeof why);
+        if (!lost && self->n_seen >= S_PRINTED_MAX)
+            (void)snprintf(why, sizeof why, "%zu live updates above %" PRIu64, self->n_seen,
+                           self->floor);
+        if (lost || self->n_seen >= S_PRINTED_MAX) {
+            uint64_t before = self->lines, from = self->floor;
+            rc = s_catch_up(self, u->sequence, why);
+            if (rc == S_PURGED) { /* warned; what the log lost stays lost: go on from here */
+                s_raise_floor(self, u->sequence - 1);
+                rc = 0;
+            }
+            if (self->lines > before) /* a real loss */
+                fprintf(stderr,
+                        "matchctl subscribe: recovered %" PRIu64 " missed updates between "
+                        "sequences %" PRIu64 " and %" PRIu64 " from the store\n",
+                        self->lines - before, from, u->sequence);
+        }
+        if (rc == 0 && !self->done && !s_printed(self, u->sequence))
+            rc = s_print(self, topic, u, true);
     } /* else a duplicate */
     passerelle__v1__match_update__free_unpacked(u, NULL);
     self->settled = false;
@@ -370,11 +488,10 @@ static int s_on_live(s_sub_t *self, const char *topic, const uint8_t *data, size
 /* The feed has been quiet: ask the log once for what we may have missed. */
 static int s_settle(s_sub_t *self)
 {
-    int rc = s_catch_up(self, UINT64_MAX);
+    int rc = s_catch_up(self, UINT64_MAX, "check after a quiet feed");
 
     if (rc == S_PURGED) {
-        if (self->purged_head > self->cursor)
-            self->cursor = self->purged_head;
+        s_raise_floor(self, self->purged_head);
         rc = 0;
     }
     self->settled = true;
@@ -443,11 +560,11 @@ static int s_start(s_sub_t *self)
     self->quiet_since = matchctl_now_ms();
     if (self->opt.live)
         return 0; /* the cursor is set by the first update */
-    self->cursor = self->opt.from;
+    self->cursor = self->floor = self->opt.from;
     self->have_cursor = true;
-    rc = s_catch_up(self, UINT64_MAX);
+    rc = s_catch_up(self, UINT64_MAX, "start");
     if (rc == S_PURGED) {
-        self->cursor = self->purged_head;
+        s_raise_floor(self, self->purged_head);
         rc = 0;
     }
     self->quiet_since = matchctl_now_ms();
@@ -471,5 +588,6 @@ int matchctl_subscribe(int argc, char **argv)
         rc = s_follow(&self);
     matchctl_sub_destroy(&self.sub);
     matchctl_conn_destroy(&self.query);
+    free(self.seen);
     return rc;
 }

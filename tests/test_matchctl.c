@@ -8,7 +8,9 @@
  *   - matches: ranked and explained (JSON and table), unknown ids;
  *   - subscribe: late with --from 0 (the printed updates rebuild the list
  *     that `matches` shows), live continuation with no duplicate and no
- *     missing sequence, a subscriber killed and resumed with --from;
+ *     missing sequence, a subscriber killed and resumed with --from, a
+ *     subscriber of one employer whose numbers jump over the other
+ *     employer's updates asks for no gap replay (--verbose reports each);
  *   - a slow subscriber (raw SUB, tiny RCVHWM, never reading) does not slow
  *     matching down, and what it lost is caught up by replay.
  * The events are JSON lines around Tarbes (commune 65440) with the CAP
@@ -896,8 +898,8 @@ static void test_subscribe_repairs_hwm_drops(void **state)
 {
     harness_t *h = *state;
     char out[400];
-    const char *args[] = {"subscribe", "school/",   "--feed", h->feed_ep,
-                          "--query",   h->query_ep, NULL};
+    const char *args[] = {"subscribe", "school/",   "--feed",    h->feed_ep,
+                          "--query",   h->query_ep, "--verbose", NULL};
     s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
     uint64_t *want = NULL;
     size_t n_want, n = 0;
@@ -944,8 +946,70 @@ static void test_subscribe_repairs_hwm_drops(void **state)
         if (strstr(err, "recovered") == NULL)
             fail_msg("no update was lost and recovered: the test proves nothing; stderr:\n%s", err);
 #endif
+        /* a recovery is always revealed by previous_sequence */
+        if (strstr(err, "recovered") != NULL && strstr(err, "(gap:") == NULL)
+            fail_msg("updates were recovered without a gap replay; stderr:\n%s", err);
+        if (strstr(err, "(jump") != NULL)
+            fail_msg("matcherd sends previous_sequence: no replay for a mere jump; stderr:\n%s",
+                     err);
         free(err);
     }
+    free(want);
+    free(lines);
+    harness_pass(h);
+}
+
+/* A subscriber of one employer while both employers' lists change: its
+ * sequence numbers jump over the other's updates, and previous_sequence
+ * tells it that nothing of its own was lost: no replay for those jumps. */
+static void test_subscribe_sparse_topic_no_replay(void **state)
+{
+    harness_t *h = *state;
+    char out[400], err_path[420];
+    const char *args[] = {"subscribe", "employer/" EMPLOYER, "--feed",    h->feed_ep,
+                          "--query",   h->query_ep,          "--verbose", NULL};
+    s_line_t *lines = calloc(MAX_SEQS, sizeof *lines);
+    uint64_t *want = NULL;
+    size_t n_want, n = 0, i, n_before, jumps = 0;
+    char *err;
+    pid_t pid;
+
+    assert_non_null(lines);
+    s_post_base(h);
+    n_want = s_replay_all(h, "employer/" EMPLOYER, 0, &want);
+    assert_true(n_want > 0);
+    n_before = n_want;
+    (void)snprintf(out, sizeof out, "%s/sparse.out", h->root);
+    pid = cli_spawn(args, out, NULL);
+    assert_true(pid > 0);
+    if (!s_wait_for_seq(out, want[n_want - 1], 10000, lines, &n))
+        fail_msg("the subscriber did not catch up");
+    free(want);
+
+    s_post_bulk(h, "sparse", 12, 40); /* vacancies of both employers, in turn */
+    n_want = s_replay_all(h, "employer/" EMPLOYER, 0, &want);
+    assert_true(n_want > n_before);
+    if (!s_wait_for_seq(out, want[n_want - 1], 30000, lines, &n))
+        fail_msg("the subscriber printed %zu updates, not up to %" PRIu64, n, want[n_want - 1]);
+    s_stop_subscriber(pid);
+    {
+        char *text = cli_slurp(out);
+        n = s_parse_lines(text, lines, MAX_SEQS);
+        free(text);
+    }
+    s_expect_seqs(lines, n, want, n_want, "subscriber of one employer");
+    for (i = n_before; i < n_want; i++)
+        jumps += want[i] > want[i - 1] + 1;
+    if (jumps == 0)
+        fail_msg("the other employer's updates did not interleave: the test proves nothing");
+    (void)snprintf(err_path, sizeof err_path, "%s.err", out);
+    err = cli_slurp(err_path);
+    if (strstr(err, "replay after 0 (start)") == NULL)
+        fail_msg("--verbose did not report the first replay; stderr:\n%s", err);
+    if (strstr(err, "(gap:") != NULL || strstr(err, "(jump") != NULL)
+        fail_msg("%zu jumps over the other employer's numbers caused a replay; stderr:\n%s", jumps,
+                 err);
+    free(err);
     free(want);
     free(lines);
     harness_pass(h);
@@ -1069,6 +1133,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscribe_repairs_hwm_drops, s_setup_small_hwm,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_subscribe_purged_log, s_setup_retention,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_subscribe_sparse_topic_no_replay, harness_setup,
                                         harness_teardown),
     };
 

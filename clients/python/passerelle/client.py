@@ -415,9 +415,9 @@ class Client:
     def subscribe(self, topic, from_seq=0, idle_timeout_ms=None, catchup_ms=1000):
         """Follow the feed for a topic prefix: stored updates after from_seq, then live ones.
 
-        Returns a Subscription, an iterator of MatchUpdate in strictly
-        increasing sequence order with no duplicate (the zguide's Clone
-        pattern). See Subscription.
+        Returns a Subscription, an iterator of MatchUpdate with no gap and
+        no duplicate, in increasing sequence order within each topic (the
+        zguide's Clone pattern). See Subscription.
         """
         return Subscription(self, topic, from_seq, idle_timeout_ms=idle_timeout_ms, catchup_ms=catchup_ms)
 
@@ -431,14 +431,20 @@ class Subscription:
        nothing published from now on is lost;
     2. every stored update after `from_seq` for the topic prefix is replayed
        through the query socket and yielded;
-    3. then live messages are yielded. A message whose sequence is not above
-       the last one covered is dropped (already replayed, or the same update
-       published under a second topic). A message whose sequence jumps
-       (> last + 1) may mean lost messages - or just other topics' updates,
-       as sequence numbers are global: the client replays after the last
-       number covered and yields what it missed, smaller sequences first.
+    3. then live messages are yielded. A message already yielded is dropped
+       (the replay had it, or the same update published under a second
+       topic). Sequence numbers are global, so a topic's numbers jump over
+       other topics' updates; a message received under topic T names in
+       ``previous_sequence[T]`` the previous update published under T: if
+       that one was not yielded (and is above ``last_sequence``), messages
+       were lost, and the client replays after ``last_sequence`` and yields
+       what it missed before the live message. From a daemon that does not
+       send previous_sequence for T, any jump (> the highest sequence seen
+       + 1) causes that replay. With a prefix covering several topics, a
+       recovered update may come after later updates of other topics:
+       sequence order holds within each topic.
     4. while the feed is quiet, every `catchup_ms` (0 or None: never) it also
-       replays after the last number covered, so that a message lost at
+       replays after ``last_sequence``, so that a message lost at
        the end of a burst (or before the subscription reached the daemon)
        is not held back until the next one arrives.
 
@@ -455,14 +461,17 @@ class Subscription:
     update yielded: the first one it was seen under), ``counts``: updates
     yielded from a replay ("replayed"), received live ("live"), missed live
     and recovered by a gap replay ("repaired"); live copies dropped as
-    already seen ("dropped"); jumps that caused a replay ("gaps"); replays
-    done while the feed was quiet ("catchups").
+    already seen ("dropped"); losses (or, from an older daemon, jumps) that
+    caused a replay ("gaps"); replays done while the feed was quiet
+    ("catchups").
     """
 
     def __init__(self, client, topic, from_seq=0, idle_timeout_ms=None, catchup_ms=1000):
         self.client = client
         self.topic = topic
         self.last_sequence = int(from_seq)
+        self._top = self.last_sequence  # highest sequence yielded or covered
+        self._seen = set()  # sequences received live above last_sequence
         self.last_topic = None
         self.idle_timeout_ms = idle_timeout_ms
         self.catchup_ms = catchup_ms
@@ -496,8 +505,20 @@ class Subscription:
             raise StopIteration
         return u
 
+    def _yielded(self, s):
+        return s <= self.last_sequence or s in self._seen
+
+    def _raise_floor(self, floor):
+        if floor > self.last_sequence:
+            self.last_sequence = floor
+        while self.last_sequence + 1 in self._seen:
+            self.last_sequence += 1
+        if self._seen:
+            self._seen = {s for s in self._seen if s > self.last_sequence}
+        self._top = max(self._top, self.last_sequence)
+
     def _catch_up(self, live_seq=None):
-        """Replay after last_sequence and queue what is new; return how many were queued.
+        """Replay after last_sequence and queue what was not yielded; return how many were queued.
 
         With live_seq (the live message that revealed a gap), updates below it
         are counted as "repaired" (missed by the live stream), the one equal
@@ -508,30 +529,42 @@ class Subscription:
         for page in self.client.replay(self.topic, after=self.last_sequence):
             for t in page.updates:
                 s = t.update.sequence
-                if s <= self.last_sequence:
+                if self._yielded(s):
                     continue
                 how = "replayed"
                 if live_seq is not None:
                     how = "repaired" if s < live_seq else "live" if s == live_seq else "replayed"
                 self._queue.append((t.topic, t.update, how))
-                self.last_sequence = s
                 n += 1
             # every update of the topic up to the page's last scanned number is covered
-            self.last_sequence = max(self.last_sequence, page.last_sequence)
+            self._raise_floor(page.last_sequence)
         return n
+
+    def _lost_before(self, topic, update):
+        """Whether messages were lost before this live update, received under topic."""
+        if topic in update.previous_sequence:
+            prev = update.previous_sequence[topic]
+            return prev != 0 and not self._yielded(prev)
+        return update.sequence > self._top + 1  # an older daemon: any jump
 
     def _on_live(self, topic, update):
         s = update.sequence
-        if s <= self.last_sequence:
+        if self._yielded(s):
             self.counts["dropped"] += 1
             return
-        if s > self.last_sequence + 1:
-            self.counts["gaps"] += 1
+        lost = self._lost_before(topic, update)
+        if lost or len(self._seen) >= 100000:
+            if lost:
+                self.counts["gaps"] += 1
             self._catch_up(live_seq=s)
-            if s <= self.last_sequence:  # the replay had it
+            if self._yielded(s):  # the replay had it
                 return
         self._queue.append((topic, update, "live"))
-        self.last_sequence = s
+        if s == self.last_sequence + 1 and not self._seen:
+            self.last_sequence = s
+        else:
+            self._seen.add(s)
+        self._top = max(self._top, s)
 
     def _pop(self):
         topic, update, how = self._queue.popleft()

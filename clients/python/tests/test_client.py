@@ -488,6 +488,55 @@ class SubscribeTest(unittest.TestCase):
         self.assertEqual([u.sequence for u in got], [u.sequence for _, u in self.c.replay_updates("employer/" + siret)])
 
     @shows_daemon_log
+    def test_other_topics_numbers_cause_no_replay(self):
+        """A subscriber of one employer sees its numbers jump over another employer's updates: no gap replay."""
+        siret, other, school = "81000000000015", "81000000000023", "0440004D"
+        topic = "employer/" + siret
+        head = self.c.stats().match_sequence
+        sub = self.c.subscribe(topic, from_seq=head, catchup_ms=0)
+        self.assertIsNone(sub.next_update(300))
+        events = []
+        for i in range(4):
+            events.append(vacancy("ot-v-%d" % i, siret, site=SAINT_NAZAIRE))
+            for j in range(3):
+                events.append(vacancy("ot-w-%d-%d" % (i, j), other, site=SAINT_NAZAIRE))
+            events.append(graduate("ot-g-%d" % i, school, commune="44184", skills=("486590",)))
+        acks = self.c.post(events)
+        self.assertEqual({a.status for a in acks}, {ACCEPTED}, acks)
+        got = self.read_until_idle(sub, 1000)
+        sub.close()
+        self.assert_clean(got)
+        want = [u.sequence for _, u in self.c.replay_updates(topic, after=head)]
+        self.assertEqual([u.sequence for u in got], want)
+        jumps = sum(1 for a, b in zip([head] + want, want) if b > a + 1)
+        self.assertGreater(jumps, 0, "the other employer's updates must interleave, or this proves nothing")
+        self.assertEqual(sub.counts["live"], len(want), sub.counts)
+        self.assertEqual(sub.counts["gaps"], 0, sub.counts)
+
+    @shows_daemon_log
+    def test_without_previous_sequence_every_jump_is_replayed(self):
+        """Updates as an older daemon sends them (no previous_sequence): any jump may hide a loss."""
+        topic = "employer/82000000000011"
+        head = self.c.stats().match_sequence
+        sub = self.c.subscribe(topic, from_seq=head, catchup_ms=0)
+        self.assertIsNone(sub.next_update(300))
+        sub._on_live(topic, feed_pb2.MatchUpdate(sequence=head + 3))
+        self.assertEqual(sub.counts["gaps"], 1, "a jump without previous_sequence is replayed")
+        sub._on_live(topic, feed_pb2.MatchUpdate(sequence=head + 4))
+        self.assertEqual(sub.counts["gaps"], 1, "no jump, no replay")
+        linked = feed_pb2.MatchUpdate(sequence=head + 9)
+        linked.previous_sequence[topic] = head + 4
+        sub._on_live(topic, linked)
+        self.assertEqual(sub.counts["gaps"], 1, "previous_sequence says nothing was lost")
+        lost = feed_pb2.MatchUpdate(sequence=head + 12)
+        lost.previous_sequence[topic] = head + 11
+        sub._on_live(topic, lost)
+        self.assertEqual(sub.counts["gaps"], 2, "previous_sequence names an update not received")
+        got = [sub.next_update(0) for _ in range(4)]
+        sub.close()
+        self.assertEqual([u.sequence for u in got], [head + 3, head + 4, head + 9, head + 12])
+
+    @shows_daemon_log
     def test_update_under_two_topics_is_yielded_once(self):
         head = self.c.stats().match_sequence
         sub = self.c.subscribe("", from_seq=head)  # every topic: employer/ and region/ copies both arrive
