@@ -36,8 +36,8 @@ struct auth {
     s_set_t set;
     char clients_dir[PATH_MAX];
     char roles_path[PATH_MAX];
-    int64_t last_refusal_log_ms;
-    uint64_t refused, refused_logged;
+    log_limit_t refusal_log; /* one "refused key" line a second */
+    uint64_t refused;
 };
 
 static auth_t *s_current;
@@ -377,11 +377,9 @@ static const char *s_judge(auth_t *self, zmq_msg_t *f, int n, const char **why)
     /* a public key is no secret: naming it tells the operator which one */
     int64_t now = clock_now_ms();
     self->refused++;
-    if (now - self->last_refusal_log_ms >= 1000) {
+    if (log_limit(&self->refusal_log, 1, now, 1000))
         log_warnx("auth: refused key %s (%s); %llu refusals so far", key_txt, *why,
                   (unsigned long long)self->refused);
-        self->last_refusal_log_ms = now;
-    }
     return NULL;
 }
 

@@ -55,13 +55,13 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
-    int manual;        /* security on: the daemon grants each subscription */
-    int max_subs;      /* per client key */
-    strmap_t *subs;    /* "name\ntopic" -> count granted; "name" -> topics held */
-    size_t subs_spent; /* entries of subs whose count fell to 0 */
-    int64_t last_refusal_log_ms;
-    int64_t drop_log_ms;      /* last "dropped" line */
-    uint64_t drops_unlogged;  /* drops since that line */
+    int manual;               /* security on: the daemon grants each subscription */
+    int max_subs;             /* per client key */
+    strmap_t *subs;           /* "name\ntopic" -> count granted; "name" -> topics held */
+    size_t subs_spent;        /* entries of subs whose count fell to 0 */
+    log_limit_t refusal_log;  /* one "refused subscription" line a second */
+    log_limit_t sub_log;      /* subscription changes: S_SUB_LOG_PER_S lines a second */
+    log_limit_t drop_log;     /* one "dropped" line a minute */
     uint64_t drops_seen;      /* counters->feed_dropped when last looked at */
     s_region_slot_t *regions; /* S_REGION_CACHE slots; region NULL: empty */
     uint64_t next_seq;        /* the next match number in this batch; 0: ask the store */
@@ -206,9 +206,8 @@ static void s_refuse(feed_t *self, const char *user, const char *topic, size_t l
 {
     int64_t now = clock_now_ms();
     self->counters->subs_refused++;
-    if (now - self->last_refusal_log_ms < 1000)
+    if (!log_limit(&self->refusal_log, 1, now, 1000))
         return; /* at most one line a second; the counter has them all */
-    self->last_refusal_log_ms = now;
     log_warnx("feed: refused subscription of %s to \"%.*s\": %s (%llu refused so far)",
               user ? user : "?", (int)len, topic, why,
               (unsigned long long)self->counters->subs_refused);
@@ -323,24 +322,13 @@ static void s_manual(feed_t *self, int sub, const char *user, const char *topic,
 
 static void s_log_subscription(feed_t *self, int subscribe, const char *topic, int len)
 {
-    static int64_t window_s;
-    static int logged;
-    static unsigned long suppressed;
-    int64_t now_s = clock_now_ms() / 1000;
-    if (now_s != window_s) {
-        window_s = now_s;
-        logged = 0;
-    }
-    if (logged >= S_SUB_LOG_PER_S) {
-        suppressed++;
+    uint64_t n = log_limit(&self->sub_log, 1, clock_now_ms(), 1000 / S_SUB_LOG_PER_S);
+    if (n == 0)
         return;
-    }
-    logged++;
     log_info("feed: %s \"%.*s\"; %llu topic prefixes subscribed%s",
              subscribe ? "subscribe" : "unsubscribe", len, topic,
              (unsigned long long)self->counters->subscriptions_now,
-             suppressed ? " (more subscription changes not logged)" : "");
-    suppressed = 0;
+             n > 1 ? " (more subscription changes not logged)" : "");
 }
 
 void feed_handle_subscriptions(feed_t *self)
@@ -601,16 +589,12 @@ static void s_log_drops(feed_t *self)
     uint64_t dropped = self->counters->feed_dropped;
     if (dropped == self->drops_seen)
         return;
-    self->drops_unlogged += dropped - self->drops_seen;
+    uint64_t n = log_limit(&self->drop_log, dropped - self->drops_seen, clock_now_ms(), 60000);
     self->drops_seen = dropped;
-    int64_t now = clock_now_ms();
-    if (now - self->drop_log_ms < 60000)
-        return;
-    log_warnx("feed: %llu messages dropped at the high-water mark since the last such line "
-              "(subscribers repair gaps by replay)",
-              (unsigned long long)self->drops_unlogged);
-    self->drop_log_ms = now;
-    self->drops_unlogged = 0;
+    if (n > 0)
+        log_warnx("feed: %llu messages dropped at the high-water mark since the last such line "
+                  "(subscribers repair gaps by replay)",
+                  (unsigned long long)n);
 }
 
 void feed_publish(feed_t *self)

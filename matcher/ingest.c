@@ -31,11 +31,9 @@ struct ingest {
     size_t batch_max;
     apply_item_t *items;
     envelope_t *env;
-    int64_t last_error_log_ms;  /* last "commit failed" line */
-    uint64_t failures_unlogged; /* failed commits since that line */
-    int failure_logged;         /* a failure line awaits its recovery line */
-    int64_t last_reject_log_ms; /* last "rejected" line */
-    uint64_t rejects_unlogged;  /* rejections since that line */
+    log_limit_t failure_log; /* "commit failed" lines, one a period */
+    int failure_logged;      /* a failure line awaits its recovery line */
+    log_limit_t reject_log;  /* "rejected" lines, one a period */
 };
 
 /* Rejections and failed commits come in bursts (a producer with a bug, a
@@ -251,14 +249,12 @@ static void s_log_commit_failure(ingest_t *self, size_t valid, int rc)
 {
     int64_t now = clock_now_ms();
     self->counters->store_ok = 0;
-    self->failures_unlogged++;
-    if (self->last_error_log_ms && now - self->last_error_log_ms < S_LOG_PERIOD_MS)
+    uint64_t n = log_limit(&self->failure_log, 1, now, S_LOG_PERIOD_MS);
+    if (n == 0)
         return;
     log_errorx("ingest: commit of %zu events failed: %s; answered RETRY (%llu failed commits "
                "since the last such line; not ready until a commit succeeds)",
-               valid, store_strerror(rc), (unsigned long long)self->failures_unlogged);
-    self->last_error_log_ms = now;
-    self->failures_unlogged = 0;
+               valid, store_strerror(rc), (unsigned long long)n);
     self->failure_logged = 1;
 }
 
@@ -271,15 +267,13 @@ static void s_log_rejected(ingest_t *self, const apply_item_t *it)
     int64_t now = clock_now_ms();
     log_debug("ingest: event '%s' from '%s' rejected: %s at '%s': %s", it->ev.event_id,
               it->ev.source, code, it->verdict.field, it->verdict.message);
-    self->rejects_unlogged++;
-    if (now - self->last_reject_log_ms < S_LOG_PERIOD_MS)
+    uint64_t n = log_limit(&self->reject_log, 1, now, S_LOG_PERIOD_MS);
+    if (n == 0)
         return;
     log_warnx("ingest: event '%s' from '%s' rejected: %s at '%s': %s (%llu rejected since the "
               "last such line; every one is counted in stats)",
               it->ev.event_id, it->ev.source, code, it->verdict.field, it->verdict.message,
-              (unsigned long long)self->rejects_unlogged);
-    self->last_reject_log_ms = now;
-    self->rejects_unlogged = 0;
+              (unsigned long long)n);
 }
 
 /* Commit the valid items of a batch; on failure answer them RETRY. */

@@ -106,3 +106,14 @@ void fatalx(const char *fmt, ...)
     S_LOG_BODY(LOG_LEVEL_ERROR, NULL);
     exit(1);
 }
+
+uint64_t log_limit(log_limit_t *l, uint64_t n, int64_t now_ms, int64_t period_ms)
+{
+    l->unlogged += n;
+    if (l->last_ms != 0 && now_ms - l->last_ms < period_ms)
+        return 0;
+    n = l->unlogged;
+    l->last_ms = now_ms;
+    l->unlogged = 0;
+    return n;
+}
