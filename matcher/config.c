@@ -17,6 +17,7 @@ void config_defaults(config_t *cfg)
     (void)snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", "./passerelle-data");
     cfg->map_initial_bytes = 64u << 20;
     cfg->map_max_bytes = (size_t)1 << 40;
+    cfg->writemap = 1;
     (void)snprintf(cfg->ingest, sizeof cfg->ingest, "%s", "tcp://127.0.0.1:7401");
     (void)snprintf(cfg->feed, sizeof cfg->feed, "%s", "tcp://127.0.0.1:7402");
     (void)snprintf(cfg->query, sizeof cfg->query, "%s", "tcp://127.0.0.1:7403");
@@ -112,6 +113,7 @@ static const s_option_t s_options[] = {
     S_STR("store", "data", data_dir),
     S_SIZE("store", "map_initial_mb", map_initial_bytes, 1, 1u << 20, 1u << 20),
     S_SIZE("store", "map_max_mb", map_max_bytes, 1, 1u << 24, 1u << 20),
+    {"store", "writemap", 0, 0, 0, offsetof(config_t, writemap), 4, 0},
     S_STR("endpoints", "ingest", ingest),
     S_STR("endpoints", "feed", feed),
     S_STR("endpoints", "query", query),

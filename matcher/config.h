@@ -16,6 +16,7 @@ typedef struct {
     char data_dir[PATH_MAX];          /* [store] data */
     size_t map_initial_bytes;         /* [store] map_initial_mb */
     size_t map_max_bytes;             /* [store] map_max_mb */
+    int writemap;                     /* [store] writemap: yes / no */
     char ingest[CONFIG_ENDPOINT_MAX]; /* [endpoints] ingest */
     char feed[CONFIG_ENDPOINT_MAX];   /* [endpoints] feed */
     char query[CONFIG_ENDPOINT_MAX];  /* [endpoints] query */

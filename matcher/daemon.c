@@ -270,10 +270,11 @@ static void s_ready(const config_t *cfg, store_t *store, const char *security)
     char status[CONFIG_ENDPOINT_MAX + 96];
     if (store_read(store, s_stats_fn, &ss) != 0)
         memset(&ss, 0, sizeof ss); /* logged by the store; the sizes show as 0 */
-    log_info("matcherd %s ready: store %s (%.1f MiB, map %.0f MiB, %llu events, %llu graduates, "
-             "%llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
-             PASSERELLE_VERSION, cfg->data_dir, (double)ss.file_bytes / 1048576.0,
-             (double)ss.map_bytes / 1048576.0, (unsigned long long)ss.events,
+    log_info("matcherd %s ready: store %s (%.1f MiB used, map %.0f MiB %s, %llu events, "
+             "%llu graduates, %llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
+             PASSERELLE_VERSION, cfg->data_dir, (double)ss.used_bytes / 1048576.0,
+             (double)ss.map_bytes / 1048576.0, ss.writemap ? "writable" : "read-only",
+             (unsigned long long)ss.events,
              (unsigned long long)ss.graduates, (unsigned long long)ss.vacancies, cfg->ingest,
              cfg->feed, cfg->query, cfg->k, security);
     (void)snprintf(status, sizeof status, "serving: %llu events stored, query %s",
@@ -300,7 +301,8 @@ int daemon_run(const config_t *cfg)
 
     store_set_logger(s_store_log);
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
-                             .map_max_bytes = cfg->map_max_bytes};
+                             .map_max_bytes = cfg->map_max_bytes,
+                             .writemap = cfg->writemap};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));

@@ -376,10 +376,63 @@ static int s_open_error(const store_t *self, int rc)
     return store__map_rc(rc);
 }
 
+/* Reserve the blocks of the data file up to bytes (posix_fallocate), so
+ * that every page of a writable map is backed by the disk: a write to a
+ * hole of a sparse file on a full disk would fault (SIGBUS) instead of
+ * failing. 0 or an errno value. */
+static int s_reserve(int fd, size_t bytes)
+{
+    int rc;
+    do
+        rc = posix_fallocate(fd, 0, (off_t)bytes);
+    while (rc == EINTR);
+    return rc;
+}
+
+/* Before a writable map is opened: a map smaller than the data file
+ * would make LMDB truncate the file to the map, so the map starts at
+ * least as large as the file. */
+static void s_writemap_size(store_t *self)
+{
+    struct stat st;
+    if (stat(self->data_path, &st) != 0 || (size_t)st.st_size <= self->map_bytes)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    self->map_bytes = ((size_t)st.st_size + page - 1) / page * page;
+    if (self->map_max_bytes < self->map_bytes)
+        self->map_max_bytes = self->map_bytes;
+}
+
+/* A writable map is open: reserve the file's blocks up to the map's size.
+ * 0, or the errno value of the failure. */
+static int s_writemap_reserve(store_t *self)
+{
+    int fd = -1;
+    int rc = mdb_env_get_fd(self->env, &fd);
+    return rc != 0 ? rc : s_reserve(fd, self->map_bytes);
+}
+
+/* The writable map cannot be had (why: an errno value): close the
+ * environment, to be opened again the ordinary way. */
+static void s_writemap_give_up(store_t *self, int why)
+{
+    store__log(STORE_LOG_WARN,
+               "store %s: cannot reserve %g MiB for a writable map (%s): "
+               "writing through ordinary writes instead",
+               self->dir, self->map_bytes / S_MIB, strerror(why));
+    mdb_env_close(self->env);
+    self->env = NULL;
+    self->writemap = 0;
+}
+
 static int s_env_open(store_t *self)
 {
     unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
     int dead = 0;
+    if (self->writemap) {
+        s_writemap_size(self);
+        flags |= MDB_WRITEMAP;
+    }
     int rc = mdb_env_create(&self->env);
     if (rc == 0)
         rc = mdb_env_set_mapsize(self->env, self->map_bytes);
@@ -390,8 +443,19 @@ static int s_env_open(store_t *self)
         return store__map_rc(rc);
     }
     rc = mdb_env_open(self->env, self->dir, flags, 0600);
+    if (rc != 0 && self->writemap && (rc == EFBIG || rc == ENOSPC || rc == EDQUOT)) {
+        s_writemap_give_up(self, rc); /* LMDB could not extend the file to the map */
+        return s_env_open(self);
+    }
     if (rc != 0)
         return s_open_error(self, rc);
+    if (self->writemap) {
+        s_refresh_mapsize(self);
+        if ((rc = s_writemap_reserve(self)) != 0) {
+            s_writemap_give_up(self, rc);
+            return s_env_open(self);
+        }
+    }
     rc = mdb_reader_check(self->env, &dead);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_reader_check: %s", self->dir, mdb_strerror(rc));
@@ -600,6 +664,7 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     if (self->map_max_bytes < self->map_bytes)
         self->map_max_bytes = self->map_bytes;
     self->read_only = opts != NULL && opts->read_only;
+    self->writemap = opts != NULL && opts->writemap && !self->read_only;
     self->dir = strdup(dir);
     self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
     return self->data_path != NULL ? 0 : STORE_ENOMEM;
@@ -719,6 +784,20 @@ static int s_grow(store_t *self)
         return STORE_EFULL;
     }
     size_t want = old > self->map_max_bytes / 2 ? self->map_max_bytes : old * 2;
+    if (self->writemap) {
+        /* before LMDB extends the file: a writable map must not reach past
+         * the blocks the disk has given (the file may stay longer than the
+         * map if this fails half-way; LMDB ignores the excess) */
+        int fd = -1;
+        int rc = mdb_env_get_fd(self->env, &fd);
+        if (rc == 0)
+            rc = s_reserve(fd, want);
+        if (rc != 0) {
+            store__log(STORE_LOG_ERROR, "store %s: cannot grow the map from %g to %g MiB: %s",
+                       self->dir, old / S_MIB, want / S_MIB, strerror(rc));
+            return rc == ENOSPC || rc == EFBIG || rc == EDQUOT ? STORE_ENOSPC : STORE_EIO;
+        }
+    }
     store__backup_wait(self); /* its read txn must end before the map changes */
     int rc = mdb_env_set_mapsize(self->env, want);
     if (rc != 0) {
@@ -904,6 +983,7 @@ int store_stats(store_txn_t *txn, store_stats_t *out)
         return store__txn_fail(txn, rc, __func__, "mdb_env_info/stat");
     out->map_bytes = info.me_mapsize;
     out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    out->writemap = txn->store->writemap;
     if (stat(txn->store->data_path, &fst) != 0) {
         store__log(STORE_LOG_ERROR, "store: %s: stat %s: %s", __func__, txn->store->data_path,
                    strerror(errno));

@@ -60,6 +60,13 @@ typedef struct {
     size_t map_bytes;     /* initial map size; 0 = 64 MiB */
     size_t map_max_bytes; /* never grow beyond; 0 = 1 TiB */
     int read_only;        /* open for reading only (tools, tests) */
+    int writemap;         /* write through a writable map (MDB_WRITEMAP): the
+                           * pages a transaction dirties live in the file's
+                           * page cache, not in the heap; the file is
+                           * preallocated to the map's size so that a full
+                           * disk refuses a growth instead of faulting a
+                           * write. Falls back to ordinary writes, with a
+                           * warning, when the space cannot be reserved. */
 } store_options_t;
 
 /* Open or create the store in directory dir (created if missing, mode
@@ -416,6 +423,7 @@ typedef struct {
     uint64_t file_bytes;            /* size of data.mdb */
     uint64_t map_bytes;             /* current map size */
     uint64_t used_bytes;            /* pages in use * page size */
+    int writemap;                   /* writing through a writable map */
     uint64_t vacancy_lists;         /* non-empty ranked lists of vacancies */
     uint64_t graduate_lists;        /* non-empty ranked lists of graduates */
     uint64_t matches;               /* last match sequence number */

@@ -111,6 +111,7 @@ struct store {
     char *data_path; /* dir/data.mdb, for stat() */
     int lock_fd;     /* flock()ed matcherd.lock, -1 if none */
     int read_only;
+    int writemap; /* opened with MDB_WRITEMAP: growth preallocates */
     int in_txn;           /* a store_read/store_write is running */
     size_t map_bytes;     /* current map size */
     size_t map_max_bytes; /* growth limit */

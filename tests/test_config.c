@@ -39,6 +39,7 @@ static void test_defaults_are_loopback_and_valid(void **state)
     assert_string_equal(c.query, "tcp://127.0.0.1:7403");
     assert_string_equal(c.data_dir, "./passerelle-data");
     assert_int_equal(c.k, 20);
+    assert_int_equal(c.writemap, 1);
     assert_int_equal(config_check(&c, err, sizeof err), 0);
 }
 
@@ -49,12 +50,13 @@ static void test_file_overrides_defaults(void **state)
     char err[256];
     config_defaults(&c);
     const char *p = s_write("; comment\n[store]\ndata = /var/lib/passerelle\n"
-                            "map_initial_mb = 128\n[matching]\nk = 7\nweight_distance = 0.4\n"
+                            "map_initial_mb = 128\nwritemap = no\n[matching]\nk = 7\nweight_distance = 0.4\n"
                             "[log]\nlevel = debug\nsyslog = yes\n");
     assert_int_equal(config_load(&c, p, err, sizeof err), 0);
     unlink(p);
     assert_string_equal(c.data_dir, "/var/lib/passerelle");
     assert_int_equal(c.map_initial_bytes, 128u << 20);
+    assert_int_equal(c.writemap, 0);
     assert_int_equal(c.k, 7);
     assert_true(c.w_distance > 0.39 && c.w_distance < 0.41);
     assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
@@ -83,6 +85,7 @@ static void test_bad_files_are_refused_with_line(void **state)
     s_refused("[matching]\nweight_skills = lots\n", ":2: matching.weight_skills");
     s_refused("[log]\nlevel = loud\n", ":2: log.level");
     s_refused("[log]\nsyslog = maybe\n", ":2: log.syslog");
+    s_refused("[store]\nwritemap = perhaps\n", ":2: store.writemap");
     s_refused("[nowhere]\nx = 1\n", ":2: unknown option nowhere.x");
     s_refused("this is not ini\n", ":1:");
     config_t c;

@@ -249,6 +249,20 @@ static void s_check_store(fill_t *f)
     assert_true(rep.pairs > 0);
 }
 
+/* Whether the daemon's log holds text. */
+static int s_log_has(const harness_t *h, const char *text)
+{
+    FILE *fp = fopen(h->log_path, "r");
+    char line[1024];
+    int found = 0;
+    if (fp == NULL)
+        return 0;
+    while (!found && fgets(line, sizeof line, fp) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(fp);
+    return found;
+}
+
 static void test_file_size_limit(void **state)
 {
     fill_t *f = *state;
@@ -257,6 +271,8 @@ static void test_file_size_limit(void **state)
     assert_int_equal(harness_start(f->h), 0);
     s_fill(f);
     s_check_alive(f, -1);
+    /* a 64 MiB map cannot be reserved under the limit: ordinary writes */
+    assert_true(s_log_has(f->h, "writing through ordinary writes"));
     /* still refusing, still alive: nothing was half-written */
     assert_int_equal(harness_stop_clean(f->h), 0);
     f->h->fsize_limit = 0;
@@ -284,10 +300,12 @@ static int s_filler(const char *path, size_t size)
     return rc;
 }
 
-static void test_tmpfs_fills_then_frees(void **state)
+/* A tmpfs of PASSERELLE_DISKFULL_TMPFS_MB on the store, a filler leaving
+ * ~2 MiB, the daemon started with configuration conf: it fills, refuses,
+ * then accepts what it refused once the filler is gone. */
+static void s_tmpfs(fill_t *f, const char *conf)
 {
-    fill_t *f = *state;
-    char filler[400];
+    char filler[400], path[400];
     size_t tmpfs_mb = (size_t)harness_env_long("PASSERELLE_DISKFULL_TMPFS_MB", 8);
     char opts[64];
     snprintf(f->mnt, sizeof f->mnt, "%s", f->h->data_dir);
@@ -305,7 +323,16 @@ static void test_tmpfs_fills_then_frees(void **state)
     snprintf(filler, sizeof filler, "%s/filler", f->mnt);
     assert_int_equal(s_filler(filler, (tmpfs_mb - 2) << 20), 0);
     fprintf(stderr, "tmpfs of %zu MiB on %s, filler of %zu MiB\n", tmpfs_mb, f->mnt, tmpfs_mb - 2);
-    assert_int_equal(harness_start(f->h), 0);
+    snprintf(path, sizeof path, "%s/test.conf", f->h->root); /* not on the tmpfs */
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(conf, fp);
+    assert_int_equal(fclose(fp), 0);
+    char args[500];
+    snprintf(args, sizeof args, "--config %s", path);
+    setenv("PASSERELLE_MATCHERD_ARGS", args, 1);
+    int rc = harness_start(f->h);
+    assert_int_equal(rc, 0);
     s_fill(f);
     s_check_alive(f, -1);
     /* room comes back: the same daemon accepts what it refused */
@@ -313,7 +340,27 @@ static void test_tmpfs_fills_then_frees(void **state)
     s_resend(f);
     s_check_alive(f, 1);
     assert_int_equal(harness_stop_clean(f->h), 0);
+    unsetenv("PASSERELLE_MATCHERD_ARGS");
     s_check_store(f);
+}
+
+/* Ordinary writes: the file grows page by page until a write fails. */
+static void test_tmpfs_fills_then_frees(void **state)
+{
+    fill_t *f = *state;
+    s_tmpfs(f, "[store]\nwritemap = no\n");
+    harness_pass(f->h);
+}
+
+/* A writable map: the file is preallocated to the map's size, so the disk
+ * fills at a growth of the map, which is refused (never a fault on a
+ * write to a page the disk has not given). */
+static void test_tmpfs_writemap(void **state)
+{
+    fill_t *f = *state;
+    s_tmpfs(f, "[store]\nwritemap = yes\nmap_initial_mb = 1\n");
+    assert_false(s_log_has(f->h, "writing through ordinary writes"));
+    assert_true(s_log_has(f->h, "cannot grow the map"));
     harness_pass(f->h);
 }
 
@@ -349,6 +396,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_size_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tmpfs_fills_then_frees, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tmpfs_writemap, s_setup, s_teardown),
     };
     harness_cmocka_filter();
     return cmocka_run_group_tests_name("diskfull", tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -70,9 +71,13 @@ static int s_teardown(void **state)
     return rc;
 }
 
+/* PASSERELLE_TEST_WRITEMAP set: every store is opened with a writable
+ * map (the daemon's default), so that the whole file runs in both modes. */
+static int s_writemap;
+
 static store_t *s_open(const fx_t *fx, size_t map, size_t max, int *err)
 {
-    store_options_t opts = {map, max, 0};
+    store_options_t opts = {map, max, 0, s_writemap};
     return store_new(fx->dir, &opts, err);
 }
 
@@ -406,7 +411,7 @@ static void test_read_only_open(void **state)
     fx_t *fx = *state;
     store_graduate_t g, got;
     int err = 0;
-    store_options_t ro = {0, 0, 1};
+    store_options_t ro = {0, 0, 1, 0};
     assert_null(store_new(fx->dir, &ro, &err)); /* nothing there yet */
     assert_int_equal(err, STORE_ENOTFOUND);
     fx->st = s_open(fx, 0, 0, &err);
@@ -911,6 +916,39 @@ static void test_map_grows_from_tiny(void **state)
         s_check_big(fx->st, seq, sizeof payload);
     b.first = 33;
     assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0); /* and it grows again */
+}
+
+/* In writemap mode the data file is as large as the map and its blocks
+ * are allocated (a write into the map can never meet a full disk); a
+ * reopen with a smaller configured map keeps the map as large as the file.
+ * In the ordinary mode the file is never larger than the map. */
+static void test_map_file_reserved(void **state)
+{
+    fx_t *fx = *state;
+    static uint8_t payload[20000];
+    char path[600];
+    struct stat st;
+    int err;
+    fx->st = s_open(fx, 64 << 10, 0, &err);
+    assert_non_null(fx->st);
+    batch_arg_t b = {3, sizeof payload, 0, payload};
+    for (int i = 0; i < 6; i++, b.first += b.n)
+        assert_int_equal(store_write(fx->st, s_fn_batch, &b), 0);
+    store_stats_t s = s_stats(fx->st);
+    assert_true(s.map_bytes > (64 << 10));
+    snprintf(path, sizeof path, "%s/data.mdb", fx->dir);
+    assert_int_equal(stat(path, &st), 0);
+    if (s_writemap) {
+        assert_int_equal((size_t)st.st_size, s.map_bytes);
+        assert_true((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size); /* not sparse */
+    } else {
+        assert_true((size_t)st.st_size <= s.map_bytes);
+    }
+    s_reopen(fx, 64 << 10, 0);
+    assert_true(s_stats(fx->st).map_bytes >= (size_t)st.st_size);
+    assert_int_equal(s_stats(fx->st).events, 18);
+    for (uint64_t seq = 1; seq <= 18; seq++)
+        s_check_big(fx->st, seq, sizeof payload);
 }
 
 static void test_map_limit_efull(void **state)
@@ -1984,6 +2022,7 @@ int main(void)
         T(test_index_each_order_stop_and_long_key),
         T(test_stats_counters),
         T(test_map_grows_from_tiny),
+        T(test_map_file_reserved),
         T(test_map_limit_efull),
         T(test_map_grows_once_per_write),
         T(test_ignored_failure_is_not_committed),
@@ -2006,5 +2045,7 @@ int main(void)
         T(test_codec_lists_and_matches_never_overread),
 #undef T
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    s_writemap = getenv("PASSERELLE_TEST_WRITEMAP") != NULL;
+    return cmocka_run_group_tests_name(s_writemap ? "store (writable map)" : "store", tests, NULL,
+                                       NULL);
 }

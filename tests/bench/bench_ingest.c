@@ -834,14 +834,14 @@ static void s_print_table(FILE *f, const s_result_t *r, int n)
                     x->n, x->load_eps, x->eps, x->mean_us, x->p50_us, x->p99_us, x->reps[0].batches,
                     x->steady_batch_mean, x->st.batch_max, x->steady_updates_per_event,
                     x->st.match_sequence, (double)x->mem.rss_kb / 1024,
-                    (double)x->mem.anon_kb / 1024, (double)x->st.store_bytes / 1048576.0, status);
+                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0, status);
         else
             fprintf(f,
                     "%9zu %10.0f %10s %10s %9s %9s %9s %8s %9" PRIu64 " %8s %10" PRIu64
                     " %8.1f %8.1f %9.1f  %s\n",
                     x->n, x->load_eps, "-", "-", "-", "-", "-", "-", x->st.batch_max, "-",
                     x->st.match_sequence, (double)x->mem.rss_kb / 1024,
-                    (double)x->mem.anon_kb / 1024, (double)x->st.store_bytes / 1048576.0, status);
+                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0, status);
     }
 }
 
@@ -859,7 +859,7 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
                "p99_ack_us_median,steady_batches_total,steady_events_per_batch,batch_max,"
                "steady_feed_updates_per_event,match_sequence,events_committed,graduates,"
                "graduates_available,vacancies,vacancies_open,rss_kb,rss_anon_kb,rss_file_kb,"
-               "rss_shmem_kb,vm_hwm_kb,store_bytes,store_map_bytes,seed\n");
+               "rss_shmem_kb,vm_hwm_kb,store_bytes,store_map_bytes,store_used_bytes,seed\n");
     for (int i = 0; i < n; i++) {
         const s_result_t *x = &r[i];
         uint64_t sb = 0;
@@ -869,7 +869,7 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
                 "%zu,%d,%zu,%zu,%.3f,%.1f,%.0f,%.0f,%" PRIu64 ",%" PRIu64
                 ",%zu,%d,%zu,%.1f,%.2f,%.0f,%.0f,"
                 "%" PRIu64 ",%.2f,%" PRIu64 ",%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%ld,%ld,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                ",%" PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%ld,%ld,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
                 "\n",
                 x->n, x->complete, 2 * x->n, x->load_acked, x->load_s, x->load_eps, x->load_p50_us,
                 x->load_p99_us, x->load_batches, x->load_matches, o->steady, x->n_reps, o->window,
@@ -877,7 +877,7 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
                 x->steady_updates_per_event, x->st.match_sequence, x->st.events, x->st.graduates,
                 x->st.graduates_available, x->st.vacancies, x->st.vacancies_open, x->mem.rss_kb,
                 x->mem.anon_kb, x->mem.file_kb, x->mem.shmem_kb, x->mem.hwm_kb, x->st.store_bytes,
-                x->st.store_map_bytes, o->seed);
+                x->st.store_map_bytes, x->st.store_used_bytes, o->seed);
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "bench_ingest: write %s: %s\n", path, strerror(errno));
@@ -974,7 +974,7 @@ int main(int argc, char **argv)
            "counts the\n"
            "             LMDB map pages the process touched (file-backed, RssFile) as well as "
            "its heap (anon)\n"
-           "  store      Stats.store_bytes (size of the LMDB data file)\n"
+           "  store      Stats.store_used_bytes (pages of the LMDB data file in use)\n"
            "  status     complete, or PARTIAL when --time-limit stopped the size\n",
            o.window);
     s_print_table(stdout, results, done);
