@@ -1456,6 +1456,7 @@ int harness_stats_wait(harness_t *h, hstats_t *out, int timeout_ms)
     out->batch_max = s->batch_max;
     out->store_bytes = s->store_bytes;
     out->store_map_bytes = s->store_map_bytes;
+    out->store_used_bytes = s->store_used_bytes;
     out->match_sequence = s->match_sequence;
     out->feed_dropped = s->feed_dropped;
     out->commit_us_last = s->commit_us_last;

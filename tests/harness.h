@@ -362,6 +362,7 @@ typedef struct hstats {
     uint64_t batch_max;
     uint64_t store_bytes;
     uint64_t store_map_bytes;
+    uint64_t store_used_bytes;
     uint64_t match_sequence;
     uint64_t feed_dropped;
     uint64_t commit_us_last;
