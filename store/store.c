@@ -864,6 +864,8 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
     rc = fn(&txn, arg);
     if (rc == 0 && txn.err == 0)
         rc = store__list_entries_flush(&txn);
+    if (rc == 0 && txn.err == 0)
+        rc = store__match_last_flush(&txn);
     if (rc == 0 && txn.err != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: store_write: the unit of work went on after a "
@@ -959,7 +961,7 @@ static int s_stats_counters(store_txn_t *txn, store_stats_t *out)
     if (rc == 0)
         rc = store__meta_get(txn, STORE_META_GRADUATE_LISTS, &out->graduate_lists);
     if (rc == 0)
-        rc = store__meta_get(txn, STORE_META_MATCH_LAST, &out->matches);
+        rc = store__match_last_get(txn, &out->matches);
     if (rc == 0)
         rc = store__match_first(txn, &out->matches_first);
     out->vacancy_list_entries = store_list_entries(txn, STORE_ENTITY_VACANCY);

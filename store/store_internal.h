@@ -138,7 +138,17 @@ struct store_txn {
     int err;                 /* first failure that poisoned txn, else 0 */
     int64_t list_entries[2]; /* change of the lists' entry counts (vacancy, graduate), written
                               * to meta once, before commit (store__list_entries_flush) */
+    uint64_t match_last;     /* meta "match_last" as this txn sees it, when match_last_known */
+    int match_last_known;    /* match_last read (or written) in this txn */
+    int match_last_dirty;    /* match_last to be written to meta before commit */
 };
+
+/* Meta "match_last" as txn sees it (cached in the txn after the first
+ * read), and the write of a new value, deferred to
+ * store__match_last_flush() before commit: one meta read and one write
+ * per transaction instead of one each per appended match. */
+int store__match_last_get(store_txn_t *txn, uint64_t *last);
+int store__match_last_flush(store_txn_t *txn);
 
 /* Log one line through the configured logger. */
 void store__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -61,10 +61,30 @@ static int s_by_graduate_op(store_txn_t *txn, const char *graduate_id, uint64_t 
 
 /* ---- sequence numbers ------------------------------------------------------ */
 
+int store__match_last_get(store_txn_t *txn, uint64_t *last)
+{
+    if (!txn->match_last_known) {
+        int rc = store__meta_get(txn, STORE_META_MATCH_LAST, &txn->match_last);
+        if (rc != 0)
+            return rc;
+        txn->match_last_known = 1;
+    }
+    *last = txn->match_last;
+    return 0;
+}
+
+int store__match_last_flush(store_txn_t *txn)
+{
+    if (!txn->match_last_dirty)
+        return 0;
+    txn->match_last_dirty = 0;
+    return store__meta_put(txn, STORE_META_MATCH_LAST, txn->match_last);
+}
+
 uint64_t store_match_last(store_txn_t *txn)
 {
     uint64_t last = 0;
-    if (txn == NULL || store__meta_get(txn, STORE_META_MATCH_LAST, &last) != 0)
+    if (txn == NULL || store__match_last_get(txn, &last) != 0)
         return 0; /* logged by store__meta_get */
     return last;
 }
@@ -135,7 +155,7 @@ int store_match_append(store_txn_t *txn, const store_match_t *m)
                    __func__);
         return STORE_EINVAL;
     }
-    if ((rc = store__meta_get(txn, STORE_META_MATCH_LAST, &last)) != 0)
+    if ((rc = store__match_last_get(txn, &last)) != 0)
         return rc;
     if (m->seq != last + 1) {
         store__log(STORE_LOG_ERROR, "store: %s: seq %" PRIu64 " given, the next is %" PRIu64,
@@ -145,7 +165,9 @@ int store_match_append(store_txn_t *txn, const store_match_t *m)
     if ((rc = s_match_put(txn, m, len)) != 0 ||
         (rc = s_by_graduate_op(txn, m->graduate_id, m->seq, 1)) != 0)
         return rc;
-    return store__meta_put(txn, STORE_META_MATCH_LAST, m->seq);
+    txn->match_last = m->seq; /* meta written once, before commit */
+    txn->match_last_dirty = 1;
+    return 0;
 }
 
 /* ---- reading ------------------------------------------------------------------- */
