@@ -550,6 +550,59 @@ static void test_load_stdin_resume(void **state)
     reference_destroy(&c.ref);
 }
 
+/* CSV -> matchctl import --out -> matcherd --load: the operator's flow. */
+static void test_import_out_then_load(void **state)
+{
+    harness_t *h = *state;
+    s_ctx_t c;
+    char gcsv[1024], vcsv[1024], gpb[400], vpb[400], want[128];
+    store_stats_t ss;
+    const char *src = getenv("PASSERELLE_SOURCE_DIR");
+
+    s_ctx(&c);
+    (void)snprintf(gcsv, sizeof gcsv, "%s/clients/templates/graduates.csv", src ? src : "..");
+    (void)snprintf(vcsv, sizeof vcsv, "%s/clients/templates/vacancies.csv", src ? src : "..");
+    (void)snprintf(gpb, sizeof gpb, "%s/graduates.pb", h->root);
+    (void)snprintf(vpb, sizeof vpb, "%s/vacancies.pb", h->root);
+    const char *ga[] = {"import", "graduates", gcsv, "--source", "ep-sis", "--out", gpb, NULL};
+    cli_result_t r = cli_run(h->root, ga, NULL);
+    cli_expect_code(&r, 0, "import graduates --out");
+    cli_expect_in(r.err, "written ", "count");
+    size_t ng = 0;
+    assert_int_equal(sscanf(strstr(r.err, "written "), "written %zu", &ng), 1);
+    assert_true(ng > 0);
+    cli_result_free(&r);
+    const char *va[] = {"import", "vacancies", vcsv, "--source", "uimm", "--out", vpb, NULL};
+    r = cli_run(h->root, va, NULL);
+    cli_expect_code(&r, 0, "import vacancies --out");
+    size_t nv = 0;
+    assert_int_equal(sscanf(strstr(r.err, "written "), "written %zu", &nv), 1);
+    assert_true(nv > 0);
+    cli_result_free(&r);
+
+    char *argv[] = {h->matcherd, "--data", h->data_dir, "--load", vpb, "--load", gpb, NULL};
+    r = cli_run_argv(h->root, argv, NULL, S_RUN_MS);
+    cli_expect_code(&r, 0, "load the imported files");
+    (void)snprintf(want, sizeof want, "load summary: %zu events (%zu accepted", ng + nv, ng + nv);
+    cli_expect_in(r.err, want, "all accepted");
+    cli_result_free(&r);
+    s_check_store(h, &c, &ss, NULL);
+    assert_int_equal(ss.graduates, ng);
+    assert_int_equal(ss.vacancies, nv);
+    /* importing the same CSV into the running daemon: every row a duplicate */
+    assert_int_equal(harness_start(h), 0);
+    const char *again[] = {"import", "graduates", gcsv, "--source", "ep-sis", "--ingest",
+                           h->ingest_ep, NULL};
+    r = cli_run(h->root, again, NULL);
+    cli_expect_code(&r, 0, "import again through the socket");
+    (void)snprintf(want, sizeof want, "accepted 0, duplicate %zu", ng);
+    cli_expect_in(r.out, want, "duplicates");
+    cli_result_free(&r);
+    assert_int_equal(harness_stop_clean(h), 0);
+    harness_pass(h);
+    reference_destroy(&c.ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +611,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_refusals, harness_setup_stopped,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_load_stdin_resume, harness_setup_stopped,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_import_out_then_load, harness_setup_stopped,
                                         harness_teardown),
     };
     harness_cmocka_filter();
