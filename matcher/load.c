@@ -8,7 +8,14 @@
  *      meta "bulk_load" to "loading".
  *   2. events: batches of S_TXN_EVENTS events (or S_TXN_BYTES bytes) are
  *      decoded, validated, enriched and applied by apply_batch without
- *      engine or feed, each batch one durable commit.
+ *      engine or feed, each batch one durable commit. The batch is large on
+ *      purpose: its index inserts land all over the B-trees, and a commit
+ *      writes every page it dirtied, so the pages written per event fall as
+ *      the batch grows (at 1.2M entities, batches of 10,000 wrote about
+ *      0.5 MB per event). Decoded events take ~19 KB each, so a batch is
+ *      applied in chunks of S_CHUNK within its one transaction; its raw
+ *      messages stay in memory, and are decoded again if store_write runs
+ *      it twice (after the map grew).
  *   3. lists: every vacancy's then every graduate's list is built from
  *      scratch, S_TXN_LISTS entities per commit; then "bulk_load" becomes
  *      "done".
@@ -39,8 +46,9 @@
 
 #define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
 
-#define S_TXN_EVENTS   10000
-#define S_TXN_BYTES    (64u << 20)
+#define S_TXN_EVENTS   100000    /* events per write transaction... */
+#define S_TXN_BYTES    (128u << 20) /* ...or bytes of messages */
+#define S_CHUNK        4096      /* events decoded at a time within one */
 #define S_TXN_LISTS    500
 #define S_PROGRESS_US  10000000u
 #define S_SHOW_REJECTS 10
@@ -252,36 +260,43 @@ typedef struct {
     const config_t *cfg;
     const reference_t *ref;
     store_t *store;
-    apply_item_t *items;
-    uint64_t *offs;   /* per item: file offset of its length prefix */
-    uint64_t *idx;    /* per item: its index in the file (1-based) */
-    const char **src; /* per item: its file */
-    size_t *pos;      /* per item: where its bytes start in buf */
-    size_t n;
+    apply_item_t *items; /* S_CHUNK of them: the chunk being applied */
+    uint64_t *offs;      /* per event of the transaction: file offset of its length prefix */
+    uint64_t *idx;       /* per event: its index in the file (1-based) */
+    const char **src;    /* per event: its file */
+    size_t *pos;         /* per event: where its bytes start in buf */
+    size_t *len;         /* per event: its length */
+    size_t n;            /* events read for the transaction */
     uint8_t *buf;
     size_t used, cap;
     s_tally_t *t;
     unsigned shown;
     uint64_t total_hint; /* events in the pre-scanned files, 0 if unknown */
+    /* the transaction's outcome, reset on (re)entry of s_apply_fn */
+    uint64_t accepted, duplicate, rejected;
+    unsigned n_lines;
+    char lines[S_SHOW_REJECTS][640]; /* its first rejections, logged once committed */
 } s_events_t;
 
-static void s_show_reject(s_events_t *e, size_t i)
+/* A rejected event of the transaction: counted; the first ones of the
+ * whole load described for the log. */
+static void s_note_reject(s_events_t *e, const apply_item_t *it, size_t i)
 {
-    const apply_item_t *it = &e->items[i];
-    e->t->rejected++;
-    if (e->shown++ >= S_SHOW_REJECTS) {
+    e->rejected++;
+    if (e->shown + e->n_lines >= S_SHOW_REJECTS) {
         log_debug("load: %s: event %" PRIu64 " rejected: %s", e->src[i], e->idx[i],
                   it->verdict.message);
         return;
     }
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
         &passerelle__v1__error_code__descriptor, it->verdict.code);
-    log_warnx("load: %s: event %" PRIu64 " at offset %" PRIu64 " (id '%s') rejected: %s%s%s: %s",
-              e->src[i], e->idx[i], e->offs[i], it->ev.event_id, ev ? ev->name : "?",
-              it->verdict.field[0] ? " at " : "", it->verdict.field, it->verdict.message);
+    (void)snprintf(e->lines[e->n_lines++], sizeof e->lines[0],
+                   "load: %s: event %" PRIu64 " at offset %" PRIu64 " (id '%s') rejected: %s%s%s: %s",
+                   e->src[i], e->idx[i], e->offs[i], it->ev.event_id, ev ? ev->name : "?",
+                   it->verdict.field[0] ? " at " : "", it->verdict.field, it->verdict.message);
 }
 
-/* Decode and validate the message just read (bytes at e->buf + pos). */
+/* Decode and validate the message of (pos, len) in e->buf. */
 static void s_judge(s_events_t *e, apply_item_t *it, size_t pos, size_t len)
 {
     memset(&it->verdict, 0, sizeof it->verdict);
@@ -292,7 +307,7 @@ static void s_judge(s_events_t *e, apply_item_t *it, size_t pos, size_t len)
     it->superseded = 0;
     it->status = 0;
     it->valid = 0;
-    it->payload = NULL;
+    it->payload = e->buf + pos;
     it->payload_len = len;
     if (len > e->cfg->max_event_bytes) {
         it->status = APPLY_REJECTED;
@@ -315,27 +330,56 @@ static void s_judge(s_events_t *e, apply_item_t *it, size_t pos, size_t len)
     passerelle__v1__event__free_unpacked(msg, NULL);
 }
 
+/* store_txn_fn: every event read for the transaction, chunk by chunk
+ * (decoded again on a re-run after the map grew), through apply_batch. */
+static int s_apply_fn(store_txn_t *txn, void *arg)
+{
+    s_events_t *e = arg;
+    int64_t now_ms = clock_now_ms();
+    e->accepted = e->duplicate = e->rejected = 0;
+    e->n_lines = 0;
+    for (size_t c0 = 0; c0 < e->n; c0 += S_CHUNK) {
+        size_t n = e->n - c0 < S_CHUNK ? e->n - c0 : S_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            s_judge(e, &e->items[i], e->pos[c0 + i], e->len[c0 + i]);
+        apply_batch_t batch = {
+            .items = e->items, .n = n, .now_ms = now_ms, .engine = NULL, .feed = NULL};
+        int rc = apply_batch(txn, &batch);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            switch (e->items[i].status) {
+            case APPLY_ACCEPTED: e->accepted++; break;
+            case APPLY_DUPLICATE: e->duplicate++; break;
+            default: s_note_reject(e, &e->items[i], c0 + i); break; /* or RETRY: unreadable record */
+            }
+        }
+    }
+    return 0;
+}
+
 /* Apply the batch read so far in one durable commit. */
 static int s_flush(s_events_t *e)
 {
     if (e->n == 0)
         return 0;
-    for (size_t i = 0; i < e->n; i++)
-        e->items[i].payload = e->buf + e->pos[i];
-    apply_batch_t batch = {
-        .items = e->items, .n = e->n, .now_ms = clock_now_ms(), .engine = NULL, .feed = NULL};
-    int rc = store_write(e->store, apply_batch, &batch);
+    /* a batch may need the map doubled more than once (store_write grows it
+     * once a call): again while it grows */
+    int rc = store_write(e->store, s_apply_fn, e);
+    for (int tries = 0; rc == STORE_EFULL && tries < 16; tries++) {
+        log_info("load: the map is growing again for a batch of %zu events", e->n);
+        rc = store_write(e->store, s_apply_fn, e);
+    }
     if (rc != 0) {
         log_errorx("load: commit of %zu events failed: %s", e->n, store_strerror(rc));
         return -1;
     }
-    for (size_t i = 0; i < e->n; i++) {
-        switch (e->items[i].status) {
-        case APPLY_ACCEPTED: e->t->accepted++; break;
-        case APPLY_DUPLICATE: e->t->duplicate++; break;
-        default: s_show_reject(e, i); break; /* REJECTED, or RETRY (unreadable stored record) */
-        }
-    }
+    e->t->accepted += e->accepted;
+    e->t->duplicate += e->duplicate;
+    e->t->rejected += e->rejected;
+    for (unsigned i = 0; i < e->n_lines; i++)
+        log_warnx("%s", e->lines[i]);
+    e->shown += e->n_lines;
     e->t->events += e->n;
     e->n = 0;
     e->used = 0;
@@ -391,10 +435,10 @@ static int s_read_file(s_events_t *e, const char *name)
         in.off += len;
         in.index++;
         e->pos[e->n] = e->used;
+        e->len[e->n] = len;
         e->offs[e->n] = at;
         e->idx[e->n] = in.index;
         e->src[e->n] = name;
-        s_judge(e, &e->items[e->n], e->used, len);
         e->used += len;
         e->n++;
         if ((e->n == S_TXN_EVENTS || e->used >= S_TXN_BYTES) && s_flush(e) != 0) {
@@ -590,12 +634,13 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files)
     ev.store = store;
     ev.t = &t;
     ev.total_hint = hint;
-    ev.items = calloc(S_TXN_EVENTS, sizeof *ev.items);
+    ev.items = calloc(S_CHUNK, sizeof *ev.items);
+    ev.len = calloc(S_TXN_EVENTS, sizeof *ev.len);
     ev.offs = calloc(S_TXN_EVENTS, sizeof *ev.offs);
     ev.idx = calloc(S_TXN_EVENTS, sizeof *ev.idx);
     ev.src = calloc(S_TXN_EVENTS, sizeof *ev.src);
     ev.pos = calloc(S_TXN_EVENTS, sizeof *ev.pos);
-    if (!ev.items || !ev.offs || !ev.idx || !ev.src || !ev.pos) {
+    if (!ev.items || !ev.len || !ev.offs || !ev.idx || !ev.src || !ev.pos) {
         log_errorx("load: out of memory");
         goto done;
     }
@@ -643,6 +688,7 @@ done:
     free(ev.idx);
     free(ev.src);
     free(ev.pos);
+    free(ev.len);
     free(ev.buf);
     return status;
 }
