@@ -354,6 +354,14 @@ static int s_apply_fn(store_txn_t *txn, void *arg)
             default: s_note_reject(e, &e->items[i], c0 + i); break; /* or RETRY: unreadable record */
             }
         }
+        if (s_progress_due(e->t)) {
+            double sec = (double)(clock_mono_us() - e->t->t0) / 1e6;
+            uint64_t done = e->t->events + c0 + n;
+            log_info("load: events %" PRIu64 "%s%.0" PRIu64 " applied (%.0f/s), %" PRIu64
+                     " committed",
+                     done, e->total_hint ? "/" : "", e->total_hint,
+                     sec > 0 ? (double)done / sec : 0.0, e->t->events);
+        }
     }
     return 0;
 }
