@@ -11,7 +11,10 @@
  *    truncated file, a bad varint, a length beyond any message: clear
  *    error, nothing stored;
  *  - a damaged stdin stops the load midway: the daemon refuses to start on
- *    that store until a second --load finishes it.
+ *    that store until a second --load finishes it;
+ *  - CSV -> matchctl import --out -> matcherd --load, then the same CSV
+ *    imported into the daemon is all DUPLICATE;
+ *  - more events than one decoded chunk in one transaction.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -550,6 +553,40 @@ static void test_load_stdin_resume(void **state)
     reference_destroy(&c.ref);
 }
 
+/* More events than one decoded chunk (4,096) in one transaction, with a
+ * duplicate and a rejected event beyond the first chunk. */
+static void test_load_many_chunks(void **state)
+{
+    harness_t *h = *state;
+    s_ctx_t c;
+    char path[400];
+    store_stats_t ss;
+    FILE *f = cli_open_file(h->root, "many.pb", path, sizeof path);
+    s_put_generated(f, 4500, 300, "m");
+    s_put_generated(f, 1, 0, "m"); /* graduate 0 again: a duplicate */
+    hev_t *e = malloc(sizeof *e);
+    assert_non_null(e);
+    hev_graduate(e, "ep-tarbes", "ev-bad-school", HARNESS_T0_MS, "g-bad-school");
+    e->graduate.school_id = "not a school";
+    s_put_event(f, e);
+    free(e);
+    fclose(f);
+
+    s_ctx(&c);
+    cli_result_t r = s_load(h, path);
+    cli_expect_code(&r, 3, "many chunks");
+    cli_expect_in(r.err, "load summary: 4802 events (4800 accepted, 1 duplicate, 1 rejected)",
+                  "counts");
+    cli_expect_in(r.err, "event 4802 at offset", "the rejected event, by its index");
+    cli_result_free(&r);
+    s_check_store(h, &c, &ss, NULL);
+    assert_int_equal(ss.graduates, 4500);
+    assert_int_equal(ss.vacancies, 300);
+    assert_int_equal(ss.events, 4800);
+    harness_pass(h);
+    reference_destroy(&c.ref);
+}
+
 /* CSV -> matchctl import --out -> matcherd --load: the operator's flow. */
 static void test_import_out_then_load(void **state)
 {
@@ -613,6 +650,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_stdin_resume, harness_setup_stopped,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_import_out_then_load, harness_setup_stopped,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_load_many_chunks, harness_setup_stopped,
                                         harness_teardown),
     };
     harness_cmocka_filter();
