@@ -46,9 +46,9 @@
 
 #define E(name) PASSERELLE__V1__ERROR_CODE__ERROR_CODE_##name
 
-#define S_TXN_EVENTS   100000    /* events per write transaction... */
+#define S_TXN_EVENTS   100000       /* events per write transaction... */
 #define S_TXN_BYTES    (128u << 20) /* ...or bytes of messages */
-#define S_CHUNK        4096      /* events decoded at a time within one */
+#define S_CHUNK        4096         /* events decoded at a time within one */
 #define S_TXN_LISTS    500
 #define S_PROGRESS_US  10000000u
 #define S_SHOW_REJECTS 10
@@ -77,7 +77,7 @@ static int s_progress_due(s_tally_t *t)
 typedef struct {
     const char *name; /* as given; "-" is stdin */
     FILE *f;
-    uint64_t off; /* bytes read so far */
+    uint64_t off;   /* bytes read so far */
     uint64_t index; /* messages read so far */
 } s_input_t;
 
@@ -198,8 +198,8 @@ static int s_prescan(const config_t *cfg, const char *name, uint64_t *n_events)
 typedef struct {
     const char *ref_version;
     int64_t now_ms;
-    int resuming;    /* out: an unfinished load is being finished */
-    int refused;     /* out: not an empty store */
+    int resuming; /* out: an unfinished load is being finished */
+    int refused;  /* out: not an empty store */
     uint64_t entities, marker;
     char stored_ref[256];
 } s_begin_t;
@@ -291,7 +291,8 @@ static void s_note_reject(s_events_t *e, const apply_item_t *it, size_t i)
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
         &passerelle__v1__error_code__descriptor, it->verdict.code);
     (void)snprintf(e->lines[e->n_lines++], sizeof e->lines[0],
-                   "load: %s: event %" PRIu64 " at offset %" PRIu64 " (id '%s') rejected: %s%s%s: %s",
+                   "load: %s: event %" PRIu64 " at offset %" PRIu64
+                   " (id '%s') rejected: %s%s%s: %s",
                    e->src[i], e->idx[i], e->offs[i], it->ev.event_id, ev ? ev->name : "?",
                    it->verdict.field[0] ? " at " : "", it->verdict.field, it->verdict.message);
 }
@@ -311,8 +312,8 @@ static void s_judge(s_events_t *e, apply_item_t *it, size_t pos, size_t len)
     it->payload_len = len;
     if (len > e->cfg->max_event_bytes) {
         it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "", "event of %zu bytes; the limit is %zu",
-                              len, e->cfg->max_event_bytes);
+        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "",
+                              "event of %zu bytes; the limit is %zu", len, e->cfg->max_event_bytes);
         return;
     }
     Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, e->buf + pos);
@@ -351,7 +352,9 @@ static int s_apply_fn(store_txn_t *txn, void *arg)
             switch (e->items[i].status) {
             case APPLY_ACCEPTED: e->accepted++; break;
             case APPLY_DUPLICATE: e->duplicate++; break;
-            default: s_note_reject(e, &e->items[i], c0 + i); break; /* or RETRY: unreadable record */
+            default:
+                s_note_reject(e, &e->items[i], c0 + i);
+                break; /* or RETRY: unreadable record */
             }
         }
         if (s_progress_due(e->t)) {
@@ -400,8 +403,8 @@ static int s_flush(s_events_t *e)
                      e->t->events, e->total_hint, rate, e->t->rejected,
                      (double)(e->total_hint - e->t->events) / rate);
         else
-            log_info("load: events %" PRIu64 " (%.0f/s, %" PRIu64 " rejected)", e->t->events,
-                     rate, e->t->rejected);
+            log_info("load: events %" PRIu64 " (%.0f/s, %" PRIu64 " rejected)", e->t->events, rate,
+                     e->t->rejected);
     }
     return 0;
 }
@@ -531,8 +534,7 @@ static int s_build_all(store_t *store, engine_t *engine, s_tally_t *t)
     uint64_t t0 = clock_mono_us();
     if (!(b.ids = calloc(S_TXN_LISTS, sizeof *b.ids)))
         return STORE_ENOMEM;
-    log_info("load: building the ranked lists of %" PRIu64 " vacancies and %" PRIu64
-             " graduates",
+    log_info("load: building the ranked lists of %" PRIu64 " vacancies and %" PRIu64 " graduates",
              ss.vacancies, ss.graduates);
     store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};
     for (int k = 0; k < 2 && rc == 0; k++) {
@@ -549,8 +551,8 @@ static int s_build_all(store_t *store, engine_t *engine, s_tally_t *t)
             if (s_progress_due(t)) {
                 double s = (double)(clock_mono_us() - t0) / 1e6;
                 double rate = s > 0 ? (double)done / s : 0;
-                log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s",
-                         done, total, rate,
+                log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s", done,
+                         total, rate,
                          rate > 0 && total > done ? (double)(total - done) / rate : 0.0);
             }
             if (b.n < S_TXN_LISTS)

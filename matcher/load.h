@@ -26,9 +26,9 @@
 
 /* Exit statuses of load_run. */
 enum {
-    LOAD_OK = 0,       /* every event accepted (or duplicate), lists built */
-    LOAD_FAILED = 1,   /* refused or failed (reason logged) */
-    LOAD_REJECTED = 3  /* done, lists built, but some events were rejected */
+    LOAD_OK = 0,      /* every event accepted (or duplicate), lists built */
+    LOAD_FAILED = 1,  /* refused or failed (reason logged) */
+    LOAD_REJECTED = 3 /* done, lists built, but some events were rejected */
 };
 
 /* Load files[0..n-1] into the store of cfg. Returns a LOAD_* status. */

@@ -41,8 +41,8 @@
 #include "passerelle/v1/ingest.pb-c.h"
 #include "passerelle/v1/query.pb-c.h"
 
-#define S_GRADS 400
-#define S_VACS  120
+#define S_GRADS  400
+#define S_VACS   120
 #define S_RUN_MS 120000
 
 /* ---- building delimited files -------------------------------------- */
@@ -83,8 +83,8 @@ static size_t s_put_demo(FILE *f)
     while (fgets(line, sizeof line, in)) {
         if (line[0] != '{')
             continue;
-        ProtobufCMessage *m =
-            proto_json_parse(&passerelle__v1__event__descriptor, line, strlen(line), err, sizeof err);
+        ProtobufCMessage *m = proto_json_parse(&passerelle__v1__event__descriptor, line,
+                                               strlen(line), err, sizeof err);
         if (!m)
             fail_msg("%s: %s", path, err);
         size_t len = protobuf_c_message_get_packed_size(m);
@@ -318,8 +318,10 @@ static void test_load_serve_replay(void **state)
     cli_expect_in(r.err, "ERROR_CODE_UNDECODABLE", "the garbage message");
     cli_expect_in(r.err, "load summary:", "summary line");
     char want[128];
-    (void)snprintf(want, sizeof want, "load summary: %zu events (%zu accepted, 0 duplicate, 2 "
-                   "rejected)", n, n - 2);
+    (void)snprintf(want, sizeof want,
+                   "load summary: %zu events (%zu accepted, 0 duplicate, 2 "
+                   "rejected)",
+                   n, n - 2);
     cli_expect_in(r.err, want, "counts");
     cli_result_free(&r);
 
@@ -388,8 +390,8 @@ static void test_load_serve_replay(void **state)
         assert_true(zmq_msg_recv(&topic, sub->sock, 0) >= 0);
         assert_true(zmq_msg_more(&topic));
         assert_true(zmq_msg_recv(&body, sub->sock, 0) >= 0);
-        Passerelle__V1__MatchUpdate *u = passerelle__v1__match_update__unpack(
-            NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        Passerelle__V1__MatchUpdate *u =
+            passerelle__v1__match_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
         assert_non_null(u);
         /* one update may come under several topics, with the same number */
         assert_true(u->sequence == expect || u->sequence == expect - 1);
@@ -628,8 +630,8 @@ static void test_import_out_then_load(void **state)
     assert_int_equal(ss.vacancies, nv);
     /* importing the same CSV into the running daemon: every row a duplicate */
     assert_int_equal(harness_start(h), 0);
-    const char *again[] = {"import", "graduates", gcsv, "--source", "ep-sis", "--ingest",
-                           h->ingest_ep, NULL};
+    const char *again[] = {"import", "graduates", gcsv,         "--source",
+                           "ep-sis", "--ingest",  h->ingest_ep, NULL};
     r = cli_run(h->root, again, NULL);
     cli_expect_code(&r, 0, "import again through the socket");
     (void)snprintf(want, sizeof want, "accepted 0, duplicate %zu", ng);
