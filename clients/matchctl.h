@@ -88,6 +88,9 @@ typedef struct {
     unsigned long timeout_ms; /* longest wait for the next ack; 0: the default */
     bool json;                /* print each ack as a JSON line; summary on stderr */
     bool dry_run;             /* print the events as JSON lines instead of sending them */
+    const char *out_path;     /* with dry_run: write them length-delimited (protobuf
+                                 varint + Event) to this file ("-": stdout) instead,
+                                 for matcherd --load */
     matchctl_next_fn next;
     void *ctx; /* for next and column_of */
     /* Optional: the input column that the field path of a rejection names

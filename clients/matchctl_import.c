@@ -164,6 +164,7 @@ typedef struct {
     unsigned long timeout_ms;
     bool json;
     bool dry_run;
+    const char *out; /* --out FILE: delimited events for matcherd --load */
     const s_entity_t *entity;
 } s_opts_t;
 
@@ -188,7 +189,7 @@ static void s_usage(FILE *out)
     fprintf(out,
             "Usage: matchctl import graduates|vacancies FILE.csv|- [--source NAME]\n"
             "                       [--ingest ENDPOINT] [--delimiter ,|;|tab] [--dry-run]\n"
-            "                       [--json] [--window N] [--timeout MS]\n"
+            "                       [--json] [--window N] [--timeout MS] [--out FILE]\n"
             "\n"
             "Post the graduates (from a school) or vacancies (from a federation) of a\n"
             "spreadsheet's CSV export: one row per graduate or vacancy, a header row\n"
@@ -224,6 +225,10 @@ static void s_usage(FILE *out)
             "  --delimiter D       ',', ';' or 'tab' instead of guessing\n"
             "  --dry-run           check the file and print the events as JSON lines\n"
             "                      (what 'matchctl post' reads); send nothing\n"
+            "  --out FILE          check the file and write the events, length-delimited\n"
+            "                      (protobuf varint + Event), to FILE ('-': stdout); send\n"
+            "                      nothing. For the initial load of an empty store:\n"
+            "                      matcherd --load FILE (docs/BULK-LOAD.md)\n"
             "  --json              print each ack as a JSON line instead of the report\n"
             "  --window N          events in flight without an ack (default %d)\n"
             "  --timeout MS        longest wait for the next ack (default %d)\n"
@@ -266,6 +271,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
         {"ingest", required_argument, NULL, 'i'},
         {"delimiter", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'n'},
+        {"out", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, 'j'},
         {"window", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 't'},
@@ -289,6 +295,7 @@ static int s_parse_args(int argc, char **argv, s_opts_t *opt)
                                             optarg);
             break;
         case 'n': opt->dry_run = true; break;
+        case 'o': opt->out = optarg; break;
         case 'j': opt->json = true; break;
         case 'h': s_usage(stdout); return S_HELP;
         default:
@@ -1205,7 +1212,7 @@ int matchctl_import(int argc, char **argv)
         (void)snprintf(self.err, sizeof self.err, "no header row: the file is empty");
     if (rc != 1 || s_header(&self, cells, n) != 0) {
         /* reported like a rejected row: on stdout, unless stdout is data */
-        fprintf(self.opt.json || self.opt.dry_run ? stderr : stdout, "%s:%zu: %s\n",
+        fprintf(self.opt.json || self.opt.dry_run || self.opt.out ? stderr : stdout, "%s:%zu: %s\n",
                 s_input_name(&self.opt), line ? line : 1, self.err);
         matchctl_csv_destroy(&self.csv);
         return rc == -2 ? MATCHCTL_EXIT_USAGE : MATCHCTL_EXIT_FAILED;
@@ -1219,7 +1226,8 @@ int matchctl_import(int argc, char **argv)
     post.window = self.opt.window;
     post.timeout_ms = self.opt.timeout_ms;
     post.json = self.opt.json;
-    post.dry_run = self.opt.dry_run;
+    post.dry_run = self.opt.dry_run || self.opt.out != NULL;
+    post.out_path = self.opt.out;
     post.next = s_next;
     post.ctx = &self;
     post.column_of = s_column_of;

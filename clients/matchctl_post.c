@@ -552,12 +552,42 @@ static void s_close(s_post_t *self)
     free(self->reports);
 }
 
-/* --dry-run: every event of the source as a JSON line, nothing sent. */
+/* One event, length-delimited (a protobuf varint, then the Event). */
+static int s_write_delimited(FILE *out, const Passerelle__V1__Event *ev)
+{
+    uint8_t head[10], *buf;
+    size_t len = passerelle__v1__event__get_packed_size(ev), n = 0, v = len;
+    while (v >= 0x80) {
+        head[n++] = (uint8_t)((v & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    head[n++] = (uint8_t)v;
+    if ((buf = malloc(len ? len : 1)) == NULL)
+        return -1;
+    (void)passerelle__v1__event__pack(ev, buf);
+    int rc = fwrite(head, 1, n, out) == n && fwrite(buf, 1, len, out) == len ? 0 : -1;
+    free(buf);
+    return rc;
+}
+
+/* --dry-run: every event of the source as a JSON line, nothing sent; with
+ * out_path, length-delimited into that file. */
 static int s_dry_run(s_post_t *self)
 {
     size_t valid = 0, i;
     int rc;
+    FILE *out = NULL;
+    const char *path = self->opt.out_path;
 
+    if (path != NULL) {
+        out = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+        if (out == NULL) {
+            fprintf(stderr, "matchctl %s: cannot write %s: %s\n", self->opt.cmd, path,
+                    strerror(errno));
+            s_close(self);
+            return MATCHCTL_EXIT_USAGE;
+        }
+    }
     for (;;) {
         const Passerelle__V1__Event *ev = NULL;
         size_t line = 0;
@@ -565,6 +595,16 @@ static int s_dry_run(s_post_t *self)
         rc = self->opt.next(self->opt.ctx, self, &ev, &line);
         if (rc <= 0)
             break;
+        if (out != NULL) {
+            if (s_write_delimited(out, ev) != 0) {
+                fprintf(stderr, "matchctl %s: cannot write %s: %s\n", self->opt.cmd, path,
+                        strerror(errno));
+                rc = -1;
+                break;
+            }
+            valid++;
+            continue;
+        }
         text = proto_json_render(&ev->base, 0);
         if (text == NULL) {
             fprintf(stderr, "matchctl %s: out of memory\n", self->opt.cmd);
@@ -575,8 +615,19 @@ static int s_dry_run(s_post_t *self)
         free(text);
         valid++;
     }
+    if (out != NULL) {
+        int bad = out == stdout ? fflush(out) != 0 : fclose(out) != 0;
+        if (bad && rc == 0) {
+            fprintf(stderr, "matchctl %s: cannot write %s: %s\n", self->opt.cmd, path,
+                    strerror(errno));
+            rc = -1;
+        }
+    }
     if (rc == 0) {
-        fprintf(stderr, "valid %zu, rejected %zu\n", valid, self->rejected);
+        if (out != NULL)
+            fprintf(stderr, "written %zu to %s, rejected %zu\n", valid, path, self->rejected);
+        else
+            fprintf(stderr, "valid %zu, rejected %zu\n", valid, self->rejected);
         if (self->n_reports > 0)
             qsort(self->reports, self->n_reports, sizeof *self->reports, s_report_cmp);
         for (i = 0; i < self->n_reports && !self->opt.json; i++) {

@@ -22,6 +22,7 @@
 #include "expiry.h"
 #include "feed.h"
 #include "ingest.h"
+#include "load.h"
 #include "log.h"
 #include "notify.h"
 #include "privacy.h"
@@ -308,6 +309,8 @@ int daemon_run(const config_t *cfg)
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));
         return 1;
     }
+    if (load_check_finished(store) != 0)
+        goto done;
     if (s_signals() != 0) {
         log_warn("sigaction");
         goto done;

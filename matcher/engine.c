@@ -1142,6 +1142,34 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
     return 0;
 }
 
+int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      int *written)
+{
+    store_list_t *old = &self->old_list, *new = &self->new_list;
+    int rc = s_load(self, txn, kind, id, &self->owner_ent);
+    *written = 0;
+    if (rc != 0)
+        return rc;
+    new->n = 0;
+    new->exhaustive = 0;
+    self->tmp_pool.id[0] = '\0';
+    if (s_state(&self->owner_ent) == STORE_STATE_OPEN) {
+        rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP,
+                        &self->tmp_pool);
+        if (rc != 0)
+            return rc;
+        s_top(self, &self->elig_tmp, new, 0);
+    }
+    if ((rc = store_list_get(txn, kind, id, old)) != 0)
+        return rc;
+    if (old->n == new->n && old->exhaustive == new->exhaustive &&
+        memcmp(old->e, new->e, new->n * sizeof new->e[0]) == 0)
+        return 0;
+    self->stats.lists_written++;
+    *written = new->n > 0;
+    return store_list_replace(txn, kind, id, old, new);
+}
+
 int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
                    const char *graduate_id, store_vacancy_t *v, store_graduate_t *g,
                    score_vacancy_t *sv, score_result_t *res)

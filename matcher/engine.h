@@ -53,6 +53,15 @@ int engine_graduate_erasing(engine_t *self, store_txn_t *txn, const char *id,
 int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
                         store_list_t *out) STORE_WUR;
 
+/* Compute the list of (kind, id) from scratch (as a recomputation does:
+ * the top 2K of its eligible partners) and store it with its membership
+ * rows, recording NO MatchUpdate: for building every list of a store
+ * loaded in bulk (matcherd --load), where nobody follows the feed yet. A
+ * closed entity's list is emptied. *written: 1 if a non-empty list was
+ * stored. Returns 0 or a STORE_E* code. */
+int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      int *written) STORE_WUR;
+
 /* Score one pair with its explanation. 1 if eligible, 0 if not (or if one
  * side is missing), <0 on a store error. *sv must outlive the use of *res
  * (it holds the skill codes the explanation points to). */

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "load.h"
 #include "log.h"
 
 static void s_usage(FILE *out)
@@ -27,6 +28,12 @@ static void s_usage(FILE *out)
         "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
         "      --syslog           log to syslog instead of stderr\n"
         "      --check-config     validate the configuration and exit\n"
+        "      --load FILE        initial bulk load of an EMPTY store, offline: FILE holds\n"
+        "                         length-delimited passerelle.v1.Event messages ('-' is\n"
+        "                         stdin; repeat for several files); then every ranked list\n"
+        "                         is built, and matcherd exits (0: done, 3: done but some\n"
+        "                         events were rejected, 1: refused or failed). See\n"
+        "                         docs/BULK-LOAD.md\n"
         "  -h, --help             this help\n"
         "  -V, --version          print the version\n"
         "\n"
@@ -51,6 +58,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 'S'},
         {"check-config", no_argument, NULL, 'C'},
+        {"load", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -59,6 +67,8 @@ int main(int argc, char **argv)
     size_t n_flags = 0;
     const char *config_path = NULL;
     int check_only = 0, ch;
+    const char *loads[64];
+    size_t n_loads = 0;
     char err[512];
     config_t cfg;
 
@@ -73,6 +83,13 @@ int main(int argc, char **argv)
         case 'S': f.section = "log", f.key = "syslog", f.value = "yes"; break;
         case 'c': config_path = optarg; continue;
         case 'C': check_only = 1; continue;
+        case 'L':
+            if (n_loads == sizeof loads / sizeof loads[0]) {
+                fprintf(stderr, "matcherd: at most %zu --load files\n", n_loads);
+                return 2;
+            }
+            loads[n_loads++] = optarg;
+            continue;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("matcherd %s\n", PASSERELLE_VERSION); return 0;
         default: s_usage(stderr); return 2;
@@ -105,5 +122,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_init("matcherd", cfg.log_level, cfg.log_syslog);
+    if (n_loads > 0)
+        return load_run(&cfg, loads, n_loads);
     return daemon_run(&cfg);
 }

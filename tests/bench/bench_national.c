@@ -35,6 +35,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -69,6 +71,7 @@ typedef struct {
     size_t queries, feed_samples;
     int feed_wait_ms;
     const char *csv, *export_dir, *reference, *matcherd;
+    int bulk; /* load with matcherd --load (default) instead of through the socket */
 } s_opts_t;
 
 static s_opts_t o;
@@ -83,7 +86,7 @@ static void s_usage(FILE *f)
             "         [--producers P] [--window W] [--events E] [--load-budget S]\n"
             "         [--phase-budget S] [--paced-seconds S] [--queries Q] [--feed-samples F]\n"
             "         [--feed-wait-ms MS] [--csv FILE] [--export DIR] [--reference DIR]\n"
-            "         [--matcherd PATH]\n"
+            "         [--matcherd PATH] [--load-mode bulk|socket]\n"
             "  --graduates/--vacancies  population (10000 each)\n"
             "  --seed           population seed (1)\n"
             "  --reps           repetitions of the throughput and paced phases (3)\n"
@@ -99,7 +102,12 @@ static void s_usage(FILE *f)
             "  --csv            write the figures as CSV (header and one row)\n"
             "  --export         write the loaded population and our top-20 answers\n"
             "  --reference      reference data directory (%s)\n"
-            "  --matcherd       daemon executable (PASSERELLE_MATCHERD, else ../matcherd)\n",
+            "  --matcherd       daemon executable (PASSERELLE_MATCHERD, else ../matcherd)\n"
+            "  --load-mode      bulk (default): the population written as a delimited file\n"
+            "                   and loaded offline with matcherd --load (timed: events/s,\n"
+            "                   list build, lists/s), then the daemon started on that store;\n"
+            "                   socket: sent through the ingest socket, bounded by\n"
+            "                   --load-budget\n",
             PASSERELLE_REFERENCE_DIR);
 }
 
@@ -118,6 +126,7 @@ static int s_parse(int argc, char **argv)
     o.feed_samples = 100;
     o.feed_wait_ms = 300;
     o.reference = PASSERELLE_REFERENCE_DIR;
+    o.bulk = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -163,6 +172,8 @@ static int s_parse(int argc, char **argv)
             o.reference = v;
         else if (!strcmp(a, "--matcherd"))
             o.matcherd = v;
+        else if (!strcmp(a, "--load-mode") && (!strcmp(v, "bulk") || !strcmp(v, "socket")))
+            o.bulk = !strcmp(v, "bulk");
         else {
             fprintf(stderr, "bench_national: unknown option %s\n", a);
             return -1;
@@ -874,6 +885,106 @@ out:
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Bulk load: the population as a delimited file, matcherd --load. */
+
+typedef struct {
+    double write_s;  /* generating and writing the file */
+    double events_s; /* matcherd --load: events stored */
+    double events_per_s;
+    double lists_s; /* list build */
+    double lists_per_s;
+    double total_s; /* the whole matcherd --load run */
+    uint64_t accepted, rejected, lists, entities;
+} s_bulk_t;
+
+static void s_varint(FILE *f, uint64_t v)
+{
+    while (v >= 0x80) {
+        fputc((int)(v & 0x7f) | 0x80, f);
+        v >>= 7;
+    }
+    fputc((int)v, f);
+}
+
+static int s_bulk_load(harness_t *h, s_bulk_t *b)
+{
+    char path[512], log[512], line[1024];
+    size_t tot = o.graduates + o.vacancies;
+    memset(b, 0, sizeof *b);
+    snprintf(path, sizeof path, "%s/population.pb", h->root);
+    snprintf(log, sizeof log, "%s/load.log", h->root);
+    int64_t t0 = harness_now_us();
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    for (size_t j = 0; j < tot; j++) {
+        uint8_t *buf;
+        size_t len;
+        if (s_gen_load(j, &buf, &len) != 0) {
+            fclose(f);
+            return -1;
+        }
+        s_varint(f, len);
+        if (fwrite(buf, 1, len, f) != len) {
+            fclose(f);
+            return -1;
+        }
+    }
+    if (fclose(f) != 0)
+        return -1;
+    b->write_s = (double)(harness_now_us() - t0) / 1e6;
+    fprintf(stderr, "[%zux%zu] bulk: %zu events written to %s in %.1f s\n", o.graduates,
+            o.vacancies, tot, path, b->write_s);
+    t0 = harness_now_us();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        execl(h->matcherd, h->matcherd, "--data", h->data_dir, "--load", path, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    b->total_s = (double)(harness_now_us() - t0) / 1e6;
+    f = fopen(log, "r");
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        fputs(line, stderr);
+        const char *p = strstr(line, "load summary: ");
+        unsigned long long ev, acc, dup, rej, lists, ents;
+        if (p && sscanf(p,
+                        "load summary: %llu events (%llu accepted, %llu duplicate, %llu "
+                        "rejected) in %lf s, %lf events/s; %llu lists for %llu entities in %lf "
+                        "s, %lf lists/s",
+                        &ev, &acc, &dup, &rej, &b->events_s, &b->events_per_s, &lists, &ents,
+                        &b->lists_s, &b->lists_per_s) == 10) {
+            b->accepted = acc;
+            b->rejected = rej;
+            b->lists = lists;
+            b->entities = ents;
+        }
+    }
+    if (f)
+        fclose(f);
+    (void)unlink(path);
+    if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3) ||
+        b->entities == 0) {
+        fprintf(stderr, "bench_national: matcherd --load failed (status %d)\n", status);
+        return -1;
+    }
+    fprintf(stderr,
+            "[%zux%zu] bulk load: %" PRIu64 " events in %.1f s (%.0f/s, %" PRIu64
+            " rejected); lists: %" PRIu64 " for %" PRIu64 " entities in %.1f s (%.0f/s); "
+            "matcherd --load total %.1f s\n",
+            o.graduates, o.vacancies, b->accepted + b->rejected, b->events_s, b->events_per_s,
+            b->rejected, b->lists, b->entities, b->lists_s, b->lists_per_s, b->total_s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     popgen_opts_t po;
@@ -893,7 +1004,9 @@ int main(int argc, char **argv)
     size_t f_timed = 0, f_none = 0;
     long rss_kb = -1, anon_kb = -1;
     int32_t today = (int32_t)(time(NULL) / 86400);
-    int load_complete;
+    int load_complete = 0;
+    s_bulk_t bulk;
+    memset(&bulk, 0, sizeof bulk);
 
     if (s_parse(argc, argv) != 0) {
         s_usage(stderr);
@@ -910,13 +1023,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_national: %s\n", err);
         return 1;
     }
-    if ((h = harness_new()) == NULL || harness_start(h) != 0)
+    if ((h = harness_new()) == NULL)
+        goto out;
+    if (o.bulk) {
+        /* 1. load, offline */
+        if (s_bulk_load(h, &bulk) != 0)
+            goto out;
+        s_loaded_g = s_next_g = o.graduates;
+        s_loaded_v = s_next_v = o.vacancies;
+        load_s = bulk.total_s;
+        load_eps = bulk.events_per_s;
+        load_complete = bulk.accepted == o.graduates + o.vacancies;
+    }
+    if (harness_start(h) != 0)
         goto out;
     fprintf(stderr, "[%zux%zu] matcherd pid %d, store %s\n", o.graduates, o.vacancies, (int)h->pid,
             h->data_dir);
 
-    /* 1. load */
-    {
+    /* 1. load, through the socket */
+    if (!o.bulk) {
         double wall;
         long n = s_pump(h, s_gen_load, o.graduates + o.vacancies, 1, o.load_budget_s, &wall);
         if (n < 0)
@@ -1055,17 +1180,20 @@ int main(int argc, char **argv)
                    "paced50_p99_us,paced75_rate,paced75_p50_us,paced75_p99_us,"
                    "feed_p50_us,feed_p99_us,feed_timed,feed_no_match,"
                    "query_n,query_per_s,query_p50_us,query_p99_us,query_mean_matches,"
-                   "rss_kb,rss_anon_kb,store_bytes,stored_entities,store_bytes_per_entity,seed\n");
+                   "rss_kb,rss_anon_kb,store_bytes,stored_entities,store_bytes_per_entity,seed,"
+                   "load_mode,load_events_s,load_lists_s,load_lists,load_lists_per_s,"
+                   "load_write_s\n");
         fprintf(f,
                 "%zu,%zu,%d,%zu,%zu,%zu,%.2f,%.1f,%.1f,%zu,%zu,%d,"
                 "%.1f,%.0f,%.0f,%.1f,%.0f,%.0f,%.1f,%.0f,%.0f,"
                 "%.0f,%.0f,%zu,%zu,%zu,%.1f,%.0f,%.0f,%.2f,%ld,%ld,%" PRIu64 ",%" PRIu64
-                ",%.0f,%" PRIu64 "\n",
+                ",%.0f,%" PRIu64 ",%s,%.2f,%.2f,%" PRIu64 ",%.1f,%.2f\n",
                 o.graduates, o.vacancies, load_complete, s_loaded_g, s_loaded_v, n_open_v, load_s,
                 load_eps, tp_med, o.producers, o.window, o.reps, pl_rate[0], pl_p50[0], pl_p99[0],
                 pl_rate[1], pl_p50[1], pl_p99[1], pl_rate[2], pl_p50[2], pl_p99[2], f_p50, f_p99,
                 f_timed, f_none, q_n, q_qps, q_p50, q_p99, q_len, rss_kb, anon_kb, st1.store_bytes,
-                ents, bpe, o.seed);
+                ents, bpe, o.seed, o.bulk ? "bulk" : "socket", bulk.events_s, bulk.lists_s,
+                bulk.lists, bulk.lists_per_s, bulk.write_s);
         if (f != stdout && fclose(f) != 0)
             goto out;
     }

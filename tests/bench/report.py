@@ -96,7 +96,7 @@ def main():
                  % (fmt(f(ceil, "lmdb_puts_per_s")), ceil.get("lmdb_batch", "?"),
                     fmt(f(ceil, "lmdb_commits_per_s")), fmt(f(ceil, "lmdb_single_commits_per_s")),
                     fmt(f(ceil, "zmq_round_trips_per_s"))))
-    hdr = ["population G x V", "loaded G x V", "load ev/s", "ingest ev/s", "of LMDB",
+    hdr = ["population G x V", "loaded G x V", "load ev/s", "lists/s (build)", "ingest ev/s", "of LMDB",
            "of ZMQ", "ack p50/p99 @25%", "@50%", "@75%", "feed p50/p99",
            "top20 q/s", "top20 p50/p99", "PG q/s", "PG p50/p99", "PG equal",
            "ours/PG q/s", "ours/PG p99", "RSS MiB (own/with map)", "store B/entity"]
@@ -108,7 +108,10 @@ def main():
             r["size"],
             "%s x %s%s" % (r.get("graduates_loaded", "-"), r.get("vacancies_loaded", "-"),
                            "" if r.get("load_complete") == "1" else " PARTIAL"),
-            fmt(f(r, "load_events_per_s")),
+            fmt(f(r, "load_events_per_s")) + (" bulk" if r.get("load_mode") == "bulk"
+                                               else " socket"),
+            (fmt(f(r, "load_lists_per_s")) + " (" + fmt(f(r, "load_lists_s")) + " s)")
+            if r.get("load_mode") == "bulk" else "-",
             fmt(f(r, "ingest_events_per_s")),
             "%.2f%%" % (100 * f(r, "ingest_fraction_of_lmdb_puts")),
             "%.3f%%" % (100 * f(r, "ingest_fraction_of_zmq_round_trips")),
@@ -133,12 +136,15 @@ def main():
         lines.append("| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(t)) + " |")
     for r in rows:
         if r.get("load_complete") != "1":
-            lines.append("%s: loading through the daemon stopped at its time budget; every "
+            lines.append("%s: loading stopped before the whole population; every "
                          "figure of this row (and PostgreSQL's) is for the %s graduates and %s "
                          "vacancies loaded" % (r["size"], r.get("graduates_loaded"),
                                                r.get("vacancies_loaded")))
     lines.append(
-        "columns: load ev/s = first upserts through the daemon, 1 producer; ingest ev/s = durable "
+        "columns: load ev/s = first upserts: 'bulk' = matcherd --load (offline, validation and "
+        "apply without matching, docs/BULK-LOAD.md), 'socket' = through the daemon, 1 producer; "
+        "lists/s (build) = bulk only: the one-pass build of every ranked list after the events "
+        "(its seconds); ingest ev/s = durable "
         "mixed updates and new entities, 4 pipelining producers, incremental matching and feed on; "
         "of LMDB / of ZMQ = ingest ev/s as a fraction of the LMDB puts/s and ZeroMQ round trips/s "
         "above; ack p50/p99 @x% = open-loop paced at x% of ingest ev/s, from each event's "

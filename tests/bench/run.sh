@@ -3,10 +3,16 @@
 #
 #   tests/bench/run.sh [--sizes 10k,100k,1Mx200k] [--seed N] [--reps 3]
 #                      [--out DIR] [--budget S] [--build DIR] [--no-pg] [--smoke]
+#                      [--load-mode bulk|socket]
 #
 # --out DIR (default bench-results/<UTC time>), --build DIR (default
 # build-bench, or PASSERELLE_BENCH_BUILD), --no-pg skips PostgreSQL,
 # --smoke runs every phase tiny (seconds per size), for checking the chain.
+# --load-mode bulk (the default) loads each population offline with
+# `matcherd --load` (a delimited file written by bench_national, then the
+# daemon started on that store: the whole population at every size);
+# --load-mode socket sends it through the ingest socket instead, bounded by
+# --budget (a prefix of the population at the largest sizes).
 #
 # For each size (N per side, or GxV: G graduates, V vacancies; k and M
 # suffixes) it runs bench_national (load, top-20 queries, durable ingest
@@ -18,10 +24,10 @@
 # trips). Results: DIR/results.csv, DIR/table.txt, DIR/bench.png, and the
 # raw per-size files. docs/BENCHMARKS.md explains every figure.
 #
-# Time is bounded: loading through the daemon stops after --budget seconds
-# per size (default 900), so at the largest sizes the store (and the
-# PostgreSQL copy) hold a prefix of the population; the table says how much
-# was loaded. Every other phase has its own count and time limit.
+# Time is bounded: with --load-mode socket, loading through the daemon stops
+# after --budget seconds per size (default 900), so at the largest sizes the
+# store (and the PostgreSQL copy) hold a prefix of the population; the table
+# says how much was loaded, and with which load. Every other phase has its own count and time limit.
 #
 # Needs (installed here with apt-get when missing, if run as root):
 # gnuplot-nox, postgresql-15, postgresql-15-postgis-3, python3-psycopg2.
@@ -37,6 +43,7 @@ out=
 budget=900
 pg=1
 smoke=0
+load_mode=bulk
 build=${PASSERELLE_BENCH_BUILD:-$repo/build-bench}
 
 usage() {
@@ -53,6 +60,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --no-pg) pg=0; shift ;;
     --smoke) smoke=1; shift ;;
+    --load-mode) load_mode=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -155,7 +163,7 @@ for size in $(echo "$sizes" | tr ',' ' '); do
     say "size ${g} graduates x ${v} vacancies: matcherd"
     # shellcheck disable=SC2086
     "$bn" --graduates "$g" --vacancies "$v" --seed "$seed" --export "$d" --csv "$d/ours.csv" \
-        $args 2>&1 | tee "$d/bench_national.log" >&2
+        --load-mode "$load_mode" $args 2>&1 | tee "$d/bench_national.log" >&2
     if [ "$pg" = 1 ]; then
         say "size ${g} x ${v}: PostgreSQL + PostGIS on the same population"
         pg_start
