@@ -398,10 +398,10 @@ static uint64_t s_fnv(const char *s, size_t len, uint64_t h)
     return h;
 }
 
-static uint64_t s_head_hash(char kind, const char *id, size_t len)
+static uint32_t s_head_hash(char kind, const char *id, size_t len)
 {
     uint64_t h = s_fnv(id, len, 1469598103934665603ull ^ (uint8_t)kind);
-    return h ^ (h >> 29);
+    return (uint32_t)(h ^ (h >> 29));
 }
 
 unsigned store_sig_bit(const char *code, int wide)
@@ -481,7 +481,7 @@ void store__heads_reset(store_t *self)
 }
 
 /* The slot of (kind, id): its entry, or the empty slot where it would go. */
-static uint32_t *s_heads_slot(store__heads_t *c, uint64_t h, char kind, const char *id, size_t len)
+static uint32_t *s_heads_slot(store__heads_t *c, uint32_t h, char kind, const char *id, size_t len)
 {
     size_t mask = c->n_slots - 1;
     for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
@@ -554,7 +554,7 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
         return e;
     if (len == 0 || len > STORE_ID_MAX || s_heads_room(c, len) != 0)
         return NULL;
-    uint64_t hash = s_head_hash(kind, id, len);
+    uint32_t hash = s_head_hash(kind, id, len);
     uint32_t *slot = s_heads_slot(c, hash, kind, id, len);
     e = &c->e[c->n];
     memset(e, 0, sizeof *e);
@@ -571,11 +571,11 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
 /* Keep e's value for a rollback, unless the running write transaction
  * created e (a rollback drops it) or none is running. Logging an entry
  * twice is harmless: the rollback replays the log backwards. */
-static void s_heads_log(store__heads_t *c, const store__hent_t *e)
+static void s_heads_log(store__heads_t *c, store__hent_t *e)
 {
     size_t idx = (size_t)(e - c->e);
-    if (!c->logging || idx >= c->n0)
-        return;
+    if (!c->logging || idx >= c->n0 || e->logged == c->txn_no)
+        return; /* not to undo, or its value before the transaction is kept already */
     if (c->n_undo == c->cap_undo) {
         size_t cap = c->cap_undo ? c->cap_undo * 2 : 256;
         void *p = realloc(c->undo, cap * sizeof *c->undo);
@@ -588,12 +588,18 @@ static void s_heads_log(store__heads_t *c, const store__hent_t *e)
     }
     c->undo[c->n_undo].idx = (uint32_t)idx;
     c->undo[c->n_undo++].old = *e;
+    e->logged = c->txn_no;
 }
 
 void store__heads_begin(store_t *self)
 {
     store__heads_t *c = &self->heads;
     c->logging = 1;
+    if (++c->txn_no == 0) { /* the wrap, every 4 billion transactions */
+        for (size_t i = 0; i < c->n; i++)
+            c->e[i].logged = 0;
+        c->txn_no = 1;
+    }
     c->n0 = c->n;
     c->ids_len0 = c->ids_len;
     c->n_slots0 = c->n_slots;

@@ -87,7 +87,8 @@ enum { STORE__HEAD_UNKNOWN = 0, STORE__HEAD_PRESENT = 1, STORE__HEAD_ABSENT = 2 
  * fact that it does not exist, as the last committed state (plus the
  * writes of the running transaction) says. */
 typedef struct {
-    uint64_t hash;
+    uint32_t hash;
+    uint32_t logged; /* number of the write transaction that logged it (store__heads_t.txn_no) */
     uint32_t id_off; /* into store__heads_t.ids */
     uint8_t id_len;
     uint8_t kind;
@@ -121,6 +122,7 @@ typedef struct {
     size_t ids_len, ids_cap;
     uint64_t hits, misses;
     int logging;                /* a write transaction is running: log changes */
+    uint32_t txn_no;            /* number of the last write transaction begun */
     size_t n0, ids_len0, n_slots0; /* n, ids_len, n_slots when it began */
     store__hundo_t *undo;
     size_t n_undo, cap_undo;
