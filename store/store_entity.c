@@ -525,7 +525,9 @@ static int s_heads_room(store__heads_t *c, size_t len)
         c->n_slots = ns;
     }
     if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 2048;
+        /* doubling while small, then a quarter more: at a million entries,
+         * doubling would leave a hundred MB unused */
+        size_t cap = c->cap == 0 ? 2048 : c->cap < ((size_t)1 << 20) ? c->cap * 2 : c->cap + c->cap / 4;
         void *p = realloc(c->e, cap * sizeof *c->e);
         if (p == NULL)
             return -1;
@@ -533,7 +535,9 @@ static int s_heads_room(store__heads_t *c, size_t len)
         c->cap = cap;
     }
     if (c->ids_len + len > c->ids_cap) {
-        size_t cap = c->ids_cap ? c->ids_cap * 2 : 65536;
+        size_t cap = c->ids_cap == 0               ? 65536
+                     : c->ids_cap < ((size_t)1 << 24) ? c->ids_cap * 2
+                                                      : c->ids_cap + c->ids_cap / 4;
         void *p = realloc(c->ids, cap);
         if (p == NULL)
             return -1;

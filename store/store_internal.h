@@ -131,8 +131,13 @@ typedef struct {
 
 /* One in-memory posting list: the entity numbers (store__heads_t.e
  * indexes) of the open entities under one *_NEAR key, in no order. */
+#define STORE__PLIST_INLINE 2 /* postings kept in the list itself, without an allocation */
+
 typedef struct {
-    uint32_t *v;
+    union {
+        uint32_t *v;                        /* cap > STORE__PLIST_INLINE */
+        uint32_t inl[STORE__PLIST_INLINE]; /* cap == STORE__PLIST_INLINE */
+    } u;
     uint32_t n, cap;
     uint32_t key_off; /* into store__near_side_t.keys */
     uint32_t hash;

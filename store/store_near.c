@@ -30,6 +30,27 @@
 
 #define S_SIDE(kind) ((kind) == STORE_ENTITY_GRADUATE ? 0 : 1)
 
+/* The postings of l: in the list itself while there are few. */
+static inline uint32_t *s_v(store__plist_t *l)
+{
+    return l->cap > STORE__PLIST_INLINE ? l->u.v : l->u.inl;
+}
+
+static inline const uint32_t *s_cv(const store__plist_t *l)
+{
+    return l->cap > STORE__PLIST_INLINE ? l->u.v : l->u.inl;
+}
+
+/* Growth of the arrays that get large: doubling while small, then by a
+ * quarter (a 1.2-million entry array doubled would hold 0.8 million
+ * entries of nothing). */
+static size_t s_grown(size_t cap, size_t first)
+{
+    if (cap == 0)
+        return first;
+    return cap < ((size_t)1 << 20) ? cap * 2 : cap + cap / 4;
+}
+
 static uint32_t s_key_hash(const uint8_t *k, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
@@ -80,7 +101,7 @@ static int s_room(store__near_side_t *sd, size_t len)
         sd->n_slots = ns;
     }
     if (sd->n == sd->cap) {
-        size_t cap = sd->cap ? sd->cap * 2 : 4096;
+        size_t cap = s_grown(sd->cap, 4096);
         void *p = realloc(sd->l, cap * sizeof *sd->l);
         if (p == NULL)
             return -1;
@@ -88,7 +109,7 @@ static int s_room(store__near_side_t *sd, size_t len)
         sd->cap = cap;
     }
     if (sd->keys_len + len > sd->keys_cap) {
-        size_t cap = sd->keys_cap ? sd->keys_cap * 2 : 65536;
+        size_t cap = s_grown(sd->keys_cap, 65536);
         void *p = realloc(sd->keys, cap);
         if (p == NULL)
             return -1;
@@ -112,9 +133,9 @@ static long s_intern(store__near_side_t *sd, const uint8_t *k, size_t len, size_
     uint32_t *slot = s_slot(sd, h, k, len);
     l = &sd->l[sd->n];
     memset(l, 0, sizeof *l);
-    if (cap > 0 && (l->v = malloc(cap * sizeof *l->v)) == NULL)
+    if (cap > STORE__PLIST_INLINE && (l->u.v = malloc(cap * sizeof *l->u.v)) == NULL)
         return -1;
-    l->cap = (uint32_t)cap;
+    l->cap = cap > STORE__PLIST_INLINE ? (uint32_t)cap : STORE__PLIST_INLINE;
     l->hash = h;
     l->key_len = (uint8_t)len;
     l->key_off = (uint32_t)sd->keys_len;
@@ -128,13 +149,18 @@ static int s_append(store__plist_t *l, uint32_t num)
 {
     if (l->n == l->cap) {
         uint32_t cap = l->cap < 4 ? 4 : l->cap + l->cap / 2;
-        void *p = realloc(l->v, (size_t)cap * sizeof *l->v);
+        uint32_t *p;
+        if (l->cap > STORE__PLIST_INLINE) {
+            p = realloc(l->u.v, (size_t)cap * sizeof *p);
+        } else if ((p = malloc((size_t)cap * sizeof *p)) != NULL) {
+            memcpy(p, l->u.inl, l->n * sizeof *p); /* out of the list itself */
+        }
         if (p == NULL)
             return -1;
-        l->v = p;
+        l->u.v = p;
         l->cap = cap;
     }
-    l->v[l->n++] = num;
+    s_v(l)[l->n++] = num;
     return 0;
 }
 
@@ -142,9 +168,10 @@ static int s_append(store__plist_t *l, uint32_t num)
  * -1 if it was not there. */
 static long s_remove(store__plist_t *l, uint32_t num)
 {
+    uint32_t *v = s_v(l);
     for (uint32_t i = 0; i < l->n; i++) {
-        if (l->v[i] == num) {
-            l->v[i] = l->v[--l->n];
+        if (v[i] == num) {
+            v[i] = v[--l->n];
             return i;
         }
     }
@@ -156,7 +183,8 @@ static long s_remove(store__plist_t *l, uint32_t num)
 static void s_side_free(store__near_side_t *sd)
 {
     for (size_t i = 0; i < sd->n; i++)
-        free(sd->l[i].v);
+        if (sd->l[i].cap > STORE__PLIST_INLINE)
+            free(sd->l[i].u.v);
     free(sd->l);
     free(sd->slots);
     free(sd->keys);
@@ -215,8 +243,9 @@ void store__near_rollback(store_t *self)
             l->n--;
             x->side[u->side].postings--;
         } else { /* the entry moved into the hole goes back to the end */
-            l->v[l->n] = l->v[u->pos];
-            l->v[u->pos] = u->num;
+            uint32_t *v = s_v(l); /* capacity never shrinks: room at the end */
+            v[l->n] = v[u->pos];
+            v[u->pos] = u->num;
             l->n++;
             x->side[u->side].postings++;
         }
@@ -390,8 +419,9 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
     uint32_t *stamp = x->stamp;
     for (size_t i = 0, off = 0; i < n; off += lens[i++]) {
         const store__plist_t *l = s_find(sd, keys + off, lens[i]);
+        const uint32_t *v = l != NULL ? s_cv(l) : NULL;
         for (uint32_t p = 0; l != NULL && p < l->n; p++) {
-            uint32_t num = l->v[p];
+            uint32_t num = v[p];
             if (stamp[num] == epoch)
                 continue;
             stamp[num] = epoch;
@@ -519,7 +549,8 @@ size_t store__mem_bytes(const store_t *self)
         const store__near_side_t *sd = &x->side[s];
         bytes += sd->cap * sizeof *sd->l + sd->n_slots * sizeof *sd->slots + sd->keys_cap;
         for (size_t i = 0; i < sd->n; i++)
-            bytes += (size_t)sd->l[i].cap * sizeof *sd->l[i].v;
+            if (sd->l[i].cap > STORE__PLIST_INLINE)
+                bytes += (size_t)sd->l[i].cap * sizeof(uint32_t);
     }
     return bytes;
 }
@@ -542,7 +573,7 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
             break;
         }
         for (uint32_t p = 0; p < l->n && !bad; p++) {
-            uint32_t num = l->v[p];
+            uint32_t num = s_cv(l)[p];
             const store__hent_t *e = num < st->heads.n ? &st->heads.e[num] : NULL;
             MDB_val k = {l->key_len, sd->keys + l->key_off}, v;
             if (e == NULL || x->stamp[num] == x->epoch || e->kind != (uint8_t)kind ||
