@@ -783,6 +783,18 @@ static int s_fill_one(store_t *st, char kind, const MDB_val *key, const MDB_val 
     return 0;
 }
 
+void store__heads_reserve(store_t *self, size_t n)
+{
+    store__heads_t *c = &self->heads;
+    if (n <= c->cap || n > S_HEADS_MAX)
+        return;
+    void *p = realloc(c->e, n * sizeof *c->e);
+    if (p == NULL)
+        return; /* growth on demand will do */
+    c->e = p;
+    c->cap = n;
+}
+
 int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open)
 {
     const s_kind_t *k = kind == STORE_ENTITY_GRADUATE ? &s_graduates : &s_vacancies;

@@ -261,6 +261,10 @@ int store__heads_rollback(store_t *self);
 /* The entity number (cache entry index) of (kind, id), -1 if it has none. */
 long store__heads_num(store_t *self, char kind, const char *id, size_t len);
 
+/* Room for n entries in the cache of heads, so that filling it with a
+ * known number of entities does not leave a grown array's slack. */
+void store__heads_reserve(store_t *self, size_t n);
+
 /* Cache the head of every open entity of kind (a scan of its records),
  * *n_open counting them. For building the in-memory posting lists. */
 int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open) STORE_WUR;

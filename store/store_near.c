@@ -389,7 +389,7 @@ static int s_epoch(store__near_t *x, size_t n_entities)
     if (x->stamp_cap < n_entities) {
         size_t cap = x->stamp_cap ? x->stamp_cap : 4096;
         while (cap < n_entities)
-            cap *= 2;
+            cap = s_grown(cap, 4096);
         uint32_t *p = realloc(x->stamp, cap * sizeof *p);
         if (p == NULL)
             return -1;
@@ -491,7 +491,12 @@ static int s_scan(store_txn_t *txn, store_index_t ix, char kind, s_build_t *b)
 static int s_build_fn(store_txn_t *txn, void *arg)
 {
     s_build_t *b = arg;
-    int rc = store__heads_fill_open(txn, STORE_ENTITY_GRADUATE, &b->open[0]);
+    uint64_t n_g = 0, n_v = 0;
+    int rc = store__meta_get(txn, STORE_META_GRADUATES_OPEN, &n_g);
+    if (rc == 0 && (rc = store__meta_get(txn, STORE_META_VACANCIES_OPEN, &n_v)) == 0)
+        store__heads_reserve(txn->store, (size_t)(n_g + n_v) + (size_t)(n_g + n_v) / 64 + 1024);
+    if (rc == 0)
+        rc = store__heads_fill_open(txn, STORE_ENTITY_GRADUATE, &b->open[0]);
     if (rc == 0)
         rc = store__heads_fill_open(txn, STORE_ENTITY_VACANCY, &b->open[1]);
     if (rc == 0)

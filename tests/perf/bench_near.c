@@ -137,8 +137,8 @@ int main(int argc, char **argv)
 {
     long n_g = 1000000, n_v = 200000;
     size_t batch = 2000;
-    const char *refdir = PASSERELLE_REFERENCE_DIR;
-    char dir[] = "/tmp/passerelle-near-bench-XXXXXX", err[256];
+    const char *refdir = PASSERELLE_REFERENCE_DIR, *reuse = NULL;
+    char dir[256] = "/tmp/passerelle-near-bench-XXXXXX", err[256];
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--graduates") == 0)
             n_g = strtol(argv[i + 1], NULL, 10);
@@ -148,9 +148,12 @@ int main(int argc, char **argv)
             batch = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--reference") == 0)
             refdir = argv[i + 1];
+        else if (strcmp(argv[i], "--dir") == 0)
+            reuse = argv[i + 1];
         else {
             fprintf(stderr, "usage: bench_near [--graduates N] [--vacancies M] [--batch B] "
-                            "[--reference DIR]\n");
+                            "[--reference DIR] [--dir STORE]\n"
+                            "  --dir: open this store (loaded if new; kept afterwards)\n");
             return 2;
         }
     }
@@ -162,7 +165,11 @@ int main(int argc, char **argv)
     popgen_opts_t po = {.reference_dir = refdir, .seed = 1};
     popgen_t *pg = popgen_new(&po, err, sizeof err);
     reference_t *ref = pg ? reference_load(refdir, err, sizeof err) : NULL;
-    if (!ref || !mkdtemp(dir)) {
+    if (reuse && snprintf(dir, sizeof dir, "%s", reuse) >= (int)sizeof dir) {
+        fprintf(stderr, "bench_near: --dir: at most %zu bytes\n", sizeof dir - 1);
+        return 2;
+    }
+    if (!ref || (!reuse && !mkdtemp(dir))) {
         fprintf(stderr, "bench_near: %s\n", err);
         return 1;
     }
@@ -171,15 +178,16 @@ int main(int argc, char **argv)
     double t0 = s_now();
     /* loaded by a child process, so that the open below starts from a heap
      * that never held the population: RssAnon then shows the lists */
-    pid_t pid = fork();
+    int exists = reuse != NULL && access(reuse, F_OK) == 0; /* nothing to load */
+    pid_t pid = exists ? -2 : fork();
     if (pid == 0) {
         store_t *ls = store_new(dir, &so, &e);
         rc = ls ? s_load(ls, pg, ref, n_g, n_v, batch) : -1;
         store_destroy(&ls);
         _exit(rc == 0 ? 0 : 1);
     }
-    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-        WEXITSTATUS(status) == 0)
+    if (pid == -2 || (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+                      WEXITSTATUS(status) == 0))
         rc = 0;
     double t1 = s_now();
     store_t *st = NULL;
@@ -192,8 +200,9 @@ int main(int argc, char **argv)
         store_stats_t ss;
         if (st && store_read(st, s_stats_fn, &ss) == 0) {
             unsigned long long open = ss.graduates_open + ss.vacancies_open;
-            printf("bench_near: %ld graduates + %ld vacancies loaded in %.1f s (no engine)\n",
-                   n_g, n_v, t1 - t0);
+            if (!exists)
+                printf("bench_near: %ld graduates + %ld vacancies loaded in %.1f s (no engine)\n",
+                       n_g, n_v, t1 - t0);
             printf("bench_near: store_new %.2f s; %llu open entities, %llu postings (%.1f per "
                    "entity); memory_bytes %.1f MiB (%.0f per entity); RssAnon %.1f -> %.1f MiB "
                    "(+%.1f MiB, %.0f bytes per entity); store file %.0f MiB\n",
@@ -209,7 +218,8 @@ int main(int argc, char **argv)
         }
         store_destroy(&st);
     }
-    nftw(dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    if (!reuse)
+        nftw(dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
     reference_destroy(&ref);
     popgen_destroy(&pg);
     return rc == 0 ? 0 : 1;
