@@ -707,8 +707,9 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void 
     int64_t b = s_bound(self, w->e, head, d);
     if (b < 0)
         return 0;
-    if ((w->rc = s_ids_push(&self->ids, id, len)) == 0)
-        w->rc = s_cands_push(self, (uint32_t)(self->ids.n - 1), (uint32_t)b);
+    size_t n = self->ids.n;
+    if ((w->rc = s_ids_push(&self->ids, id, len)) == 0 && self->ids.n > n)
+        w->rc = s_cands_push(self, (uint32_t)n, (uint32_t)b);
     return w->rc != 0;
 }
 
