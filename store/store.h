@@ -268,7 +268,7 @@ int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys
 
 /* A writable store keeps the *_NEAR indexes in memory as well: posting
  * lists of entity numbers over the heads of the open entities, built from
- * the tables when it opens (logged: entities, postings, time, bytes) and
+ * its records when it opens (logged: entities, postings, time, bytes) and
  * kept exact by every put and erase, inside the write transaction too
  * (what the transaction wrote is seen; a transaction that does not commit
  * leaves them as they were). */

@@ -323,9 +323,9 @@ size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t 
 
 /* ---- store_near.c: the *_NEAR indexes in memory ------------------------ */
 
-/* Build them from the tables (the heads of open entities from their
- * records, the postings from ix_g_near and ix_v_near), no transaction
- * open; log what it took. On failure (memory) they are not kept and the
+/* Build them from the open records (their heads, and their keys as the
+ * puts derive them; the count is compared with the *_NEAR tables'), no
+ * transaction open; log what it took. On failure (memory) they are not kept and the
  * reason is logged; the store works without them. */
 void store__near_build(store_t *self);
 

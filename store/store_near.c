@@ -12,9 +12,10 @@
  * open entity while these lists exist. A walk reads uint32s and heads
  * from arrays, and drops repeats with an epoch stamp per entity.
  *
- * The tables stay the durable source: they are still written, the lists
- * are built from them when the store opens, and follow every put and
- * erase inside the write transaction (the engine reads its own writes).
+ * The tables stay the durable source: they are still written; the lists
+ * are built when the store opens from the open records (whose keys the
+ * tables hold), and follow every put and erase inside the write
+ * transaction (the engine reads its own writes).
  * Deletion is eager (a list is scanned for the entity, its last entry
  * moved into the hole), so a list never holds a stale posting. Every
  * change of a write transaction is logged; when it does not commit, the
