@@ -496,21 +496,52 @@ static double s_graduate_reach(store_txn_t *txn)
     return r > 0 && r < S_REACH_MAX_KM ? r : S_REACH_MAX_KM;
 }
 
-/* Candidate partners of e into self->ids: a superset of its eligible
- * partners. Every eligible pair relates through a code (skill, RNCP, ROME
+/* The keys of the posting lists that hold e's candidate partners into
+ * self->keybuf / self->keylens (self->n_keylens of them; none if e has no
+ * point). Every eligible pair relates through a code (skill, RNCP, ROME
  * or a career move) and lies within reach, so the candidates are the
  * entries of the *_NEAR indexes under those codes in the coarse cells
  * around e: posting lists of a neighbourhood. */
-static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+static int s_near_keys(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
     s_keys_t *keys = &self->keys;
     uint8_t key[STORE_NEAR_KEY_MAX];
     int grad = e->kind == STORE_ENTITY_GRADUATE, r0, r1, c0, c1, rc;
     const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
-    store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+    self->n_keybuf = self->n_keylens = 0;
+    if (!p->has_point)
+        return 0;
     double reach = grad ? e->rec.g.radius_km : s_graduate_reach(txn);
     if (!grad && e->rec.v.max_distance_km && e->rec.v.max_distance_km < reach)
         reach = e->rec.v.max_distance_km;
+    s_relevance_keys(self, e, keys);
+    if (keys->oom)
+        return STORE_ENOMEM;
+    if ((rc = s_keys_unique(self, keys)) != 0)
+        return rc;
+    s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
+    for (int r = r0; r <= r1; r++) {
+        for (int c = c0; c <= c1; c++) {
+            if (s_cell_beyond(p->lat, p->lon, r, c, reach)) {
+                self->stats.cells_skipped++;
+                continue; /* a corner of the box, out of reach */
+            }
+            for (size_t i = 0; i < keys->n; i++) {
+                size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
+                if ((rc = s_keybuf_add(self, key, len)) != 0)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Candidate partners of e into self->ids, from the tables (a store that
+ * does not keep the posting lists in memory): a superset of its eligible
+ * partners, each once. */
+static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+{
+    store_index_t ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
     self->ids.n = 0;
     /* a new epoch empties the set without touching it; at the wrap (every
      * 4 billion retrievals), really empty it: no stale entry may match */
@@ -519,30 +550,11 @@ static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
             memset(self->set, 0, self->set_cap * sizeof *self->set);
         self->set_epoch = 1;
     }
-    if (!p->has_point)
-        return 0;
-    s_relevance_keys(self, e, keys);
-    if (keys->oom)
-        return STORE_ENOMEM;
-    if ((rc = s_keys_unique(self, keys)) != 0)
+    int rc = s_near_keys(self, txn, e);
+    if (rc != 0)
         return rc;
-    s_near_box(p->lat, p->lon, reach, &r0, &r1, &c0, &c1);
-    size_t n = 0;
-    self->n_keybuf = self->n_keylens = 0;
-    for (int r = r0; r <= r1; r++) {
-        for (int c = c0; c <= c1; c++) {
-            if (s_cell_beyond(p->lat, p->lon, r, c, reach)) {
-                self->stats.cells_skipped++;
-                continue; /* a corner of the box, out of reach */
-            }
-            for (size_t i = 0; i < keys->n; i++, n++) {
-                size_t len = store_near_key(r, c, keys->v[i].kind, keys->v[i].key, key);
-                if ((rc = s_keybuf_add(self, key, len)) != 0)
-                    return rc;
-            }
-        }
-    }
-    rc = store_index_each_key(txn, ix, self->keybuf, self->keylens, n, s_collect_cb, self);
+    rc = store_index_each_key(txn, ix, self->keybuf, self->keylens, self->n_keylens, s_collect_cb,
+                              self);
     return rc > 0 ? STORE_ENOMEM : rc;
 }
 
@@ -675,19 +687,61 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
     return !m.exhaustive && m.n >= self->k && micro < m.last_micro;
 }
 
+/* The candidate at hand of a walk of the in-memory posting lists. */
+typedef struct {
+    engine_t *self;
+    const s_ent_t *e;
+    int rc;
+} s_walk_t;
+
+/* One entity of the walk: kept in self->ids and self->cands if its head
+ * passes the filters and its bound says it may be eligible. */
+static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void *arg)
+{
+    s_walk_t *w = arg;
+    engine_t *self = w->self;
+    double d;
+    self->stats.heads++;
+    if (!s_head_ok(w->e, head, &d))
+        return 0;
+    int64_t b = s_bound(self, w->e, head, d);
+    if (b < 0)
+        return 0;
+    size_t n = self->ids.n;
+    if ((w->rc = s_ids_push(&self->ids, id, len)) == 0 && self->ids.n > n)
+        w->rc = s_cands_push(self, (uint32_t)n, (uint32_t)b);
+    return w->rc != 0;
+}
+
+/* s_bounded through the in-memory posting lists: no table read, no id
+ * hashed; only the candidates that pass the filters are copied. */
+static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+{
+    store_index_t ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+    s_walk_t w = {self, e, 0};
+    self->ids.n = 0;
+    int rc = s_near_keys(self, txn, e);
+    if (rc != 0)
+        return rc;
+    rc = store_near_each(txn, ix, self->keybuf, self->keylens, self->n_keylens, s_walk_cb, &w);
+    return rc > 0 ? w.rc : rc;
+}
+
 /* Candidates of e that pass the head filters and may be eligible, with
  * their score bounds, into self->cands. */
 static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
     store_head_t head;
-    int rc = s_candidates(self, txn, e);
     self->n_cands = 0;
-    if (rc != 0)
-        return rc;
     if (e->kind == STORE_ENTITY_VACANCY)
         score_bound_prepare_vacancy(self->ref, &e->prep.v, &self->bound);
     else
         score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
+    if (store_near_ready(txn))
+        return s_bounded_near(self, txn, e);
+    int rc = s_candidates(self, txn, e);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < self->ids.n; i++) {
         rc = store_entity_head(txn, s_other(e->kind), self->ids.v[i], &head);
         if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)

@@ -692,6 +692,7 @@ store_t *store_new(const char *dir, const store_options_t *opts, int *err)
         rc = s_sync_dir(dir);
     if (rc != 0)
         goto fail;
+    store__near_build(self); /* logs what it took, or why the store does without */
     if (err != NULL)
         *err = 0;
     return self;
@@ -707,6 +708,7 @@ fail:
 int store__reopen(store_t *self)
 {
     int created = 0;
+    store__near_free(self);   /* entity numbers go with the heads */
     store__heads_reset(self); /* refilled from the reopened files */
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
@@ -721,6 +723,8 @@ int store__reopen(store_t *self)
         mdb_env_close(self->env);
         self->env = NULL;
     }
+    if (rc == 0)
+        store__near_build(self);
     return rc;
 }
 
@@ -739,6 +743,7 @@ void store_destroy(store_t **self_p)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
         (void)close(self->lock_fd); /* releases the flock; nothing written */
+    store__near_free(self);
     store__heads_reset(self);
     free(self->data_path);
     free(self->dir);
@@ -853,6 +858,25 @@ static int s_commit(store_txn_t *txn, int *map_full)
     return rc > 0 ? STORE_EIO : store__map_rc(rc);
 }
 
+/* A write transaction committed: what it changed in memory stays. */
+static void s_mem_commit(store_t *self)
+{
+    store__near_commit(self);
+    store__heads_commit(self);
+}
+
+/* A write transaction did not commit: the heads and posting lists go back
+ * to the committed state, the lists first (they name heads by number). */
+static void s_mem_rollback(store_t *self)
+{
+    store__near_rollback(self);
+    if (store__heads_rollback(self) && self->near.ready) {
+        store__near_free(self); /* the numbers changed with the reset */
+        store__log(STORE_LOG_WARN, "store: out of memory undoing a transaction in the cache of "
+                                   "heads; in-memory posting lists dropped");
+    }
+}
+
 /* One attempt of store_write. *map_full tells whether growing may help. */
 static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full)
 {
@@ -861,6 +885,8 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
     int rc = s_txn_begin(self, 0, &txn.txn);
     if (rc != 0)
         return rc;
+    store__heads_begin(self);
+    store__near_begin(self);
     rc = fn(&txn, arg);
     if (rc == 0 && txn.err == 0)
         rc = store__list_entries_flush(&txn);
@@ -875,12 +901,14 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
     }
     if (rc != 0) {
         mdb_txn_abort(txn.txn);
-        store__heads_reset(self); /* it may hold writes that are now undone */
+        s_mem_rollback(self); /* they hold writes that are now undone */
         *map_full = txn.map_full;
         return rc;
     }
     if ((rc = s_commit(&txn, map_full)) != 0)
-        store__heads_reset(self);
+        s_mem_rollback(self);
+    else
+        s_mem_commit(self);
     return rc;
 }
 
@@ -992,5 +1020,9 @@ int store_stats(store_txn_t *txn, store_stats_t *out)
         return STORE_EIO;
     }
     out->file_bytes = (uint64_t)fst.st_size;
+    out->memory_bytes = store__mem_bytes(txn->store);
+    out->near_postings = txn->store->near.ready
+                             ? txn->store->near.side[0].postings + txn->store->near.side[1].postings
+                             : 0;
     return 0;
 }

@@ -271,6 +271,42 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
 int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
                          const size_t *lens, size_t n, store_id_fn fn, void *arg) STORE_WUR;
 
+/* ---- the *_NEAR indexes in memory (store_near.c) ------------------------ */
+
+/* A writable store keeps the *_NEAR indexes in memory as well: posting
+ * lists of entity numbers over the heads of the open entities, built from
+ * its records when it opens (logged: entities, postings, time, bytes) and
+ * kept exact by every put and erase, inside the write transaction too
+ * (what the transaction wrote is seen; a transaction that does not commit
+ * leaves them as they were). */
+
+/* 1 if store_near_each may be called in txn; 0 if the store does not keep
+ * the indexes in memory (opened read-only, or memory ran short: logged),
+ * and store_index_each_key must be used instead. */
+int store_near_ready(const store_txn_t *txn);
+
+/* Called once per open entity of a store_near_each walk: its id (len
+ * bytes, not NUL-terminated) and its head, both borrowed until fn
+ * returns. fn must not call the store. Non-zero stops the walk. */
+typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *head, void *arg);
+
+/* Call fn once for each entity listed under at least one of the n keys
+ * (store_near_key; end to end in keys, lengths in lens) of index ix
+ * (STORE_IX_G_NEAR or STORE_IX_V_NEAR): the same entities
+ * store_index_each_key would name, each once, in no defined order, with
+ * their heads, without reading the tables. Returns 0, the first non-zero
+ * value of fn, STORE_ENOMEM, or STORE_EINVAL (bad argument, or
+ * store_near_ready() is 0). */
+int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
+                    size_t n, store_near_fn fn, void *arg) STORE_WUR;
+
+/* Check the in-memory indexes against the tables: every posting is an
+ * entry of its table naming an open entity, once, and the counts agree.
+ * 0, STORE_ECORRUPT (the first difference logged) or STORE_EINVAL (not
+ * kept in memory). *postings (may be NULL) counts the postings. For
+ * tests and diagnostics: it reads every posting's table entry. */
+int store_near_verify(store_txn_t *txn, uint64_t *postings) STORE_WUR;
+
 /* Number of ids under key, 0 if none. */
 size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
@@ -430,6 +466,8 @@ typedef struct {
     uint64_t matches_first;         /* oldest match still stored, 0 if none */
     uint64_t vacancy_list_entries;  /* entries in the vacancies' lists (margin included) */
     uint64_t graduate_list_entries; /* entries in the graduates' lists */
+    uint64_t memory_bytes;          /* heap held by the heads and in-memory posting lists */
+    uint64_t near_postings;         /* postings in the in-memory lists, 0 if not kept */
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;

@@ -18,9 +18,9 @@
 
 #include "store_codec.h"
 
-static void s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h);
-static void s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g);
-static void s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v);
+static long s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h);
+static long s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g);
+static long s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v);
 
 /* What differs between the two kinds of entity, apart from the struct. */
 typedef struct {
@@ -194,6 +194,18 @@ static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, i
     return (had_record || traces) ? 0 : STORE_ENOTFOUND;
 }
 
+/* Entity (kind, id) is being erased: out of the in-memory posting lists,
+ * by its old record's keys, or by a scan of them all when its record did
+ * not decode (found == STORE_ECORRUPT). */
+static void s_near_erased(store_txn_t *txn, char kind, const char *id, const void *old, int found)
+{
+    long num = store__heads_num(txn->store, kind, id, strlen(id));
+    if (old != NULL)
+        store__near_put(txn, kind, num, old, NULL);
+    else if (found == STORE_ECORRUPT && num >= 0)
+        store__near_forget(txn, kind, num);
+}
+
 /* ---- graduates ----------------------------------------------------------- */
 
 static int s_graduate_load(store_txn_t *txn, const char *id, store_graduate_t *out)
@@ -235,9 +247,11 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g)
     if ((rc = s_reserve(txn, &s_graduates, g->id, len, &buf)) != 0)
         return rc;
     store_codec_graduate_encode(g, buf, len);
-    s_heads_written_graduate(txn, g);
+    long num = s_heads_written_graduate(txn, g);
     if (g->state == STORE_STATE_OPEN && (rc = store__graduate_index(txn, g, 1)) != 0)
         return rc;
+    store__near_put(txn, STORE_ENTITY_GRADUATE, num, was_open ? old : NULL,
+                    g->state == STORE_STATE_OPEN ? g : NULL);
     return s_counters(txn, &s_graduates, was, was_open, 1, g->state == STORE_STATE_OPEN);
 }
 
@@ -257,6 +271,7 @@ int store_graduate_erase(store_txn_t *txn, const char *id)
         rc = found;
     if (rc != 0)
         return rc;
+    s_near_erased(txn, STORE_ENTITY_GRADUATE, id, found == 0 && was_open ? old : NULL, found);
     return s_erase_finish(txn, &s_graduates, id, found != STORE_ENOTFOUND, was_open);
 }
 
@@ -301,9 +316,11 @@ int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v)
     if ((rc = s_reserve(txn, &s_vacancies, v->id, len, &buf)) != 0)
         return rc;
     store_codec_vacancy_encode(v, buf, len);
-    s_heads_written_vacancy(txn, v);
+    long num = s_heads_written_vacancy(txn, v);
     if (v->state == STORE_STATE_OPEN && (rc = store__vacancy_index(txn, v, 1)) != 0)
         return rc;
+    store__near_put(txn, STORE_ENTITY_VACANCY, num, was_open ? old : NULL,
+                    v->state == STORE_STATE_OPEN ? v : NULL);
     return s_counters(txn, &s_vacancies, was, was_open, 1, v->state == STORE_STATE_OPEN);
 }
 
@@ -323,6 +340,7 @@ int store_vacancy_erase(store_txn_t *txn, const char *id)
         rc = found;
     if (rc != 0)
         return rc;
+    s_near_erased(txn, STORE_ENTITY_VACANCY, id, found == 0 && was_open ? old : NULL, found);
     return s_erase_finish(txn, &s_vacancies, id, found != STORE_ENOTFOUND, was_open);
 }
 
@@ -373,8 +391,6 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
 
 #define S_HEADS_MAX ((size_t)1 << 26) /* entries; beyond, heads are read from LMDB */
 
-enum { S_HEAD_UNKNOWN = 0, S_HEAD_PRESENT = 1, S_HEAD_ABSENT = 2 };
-
 static uint64_t s_fnv(const char *s, size_t len, uint64_t h)
 {
     for (size_t i = 0; i < len; i++)
@@ -382,10 +398,10 @@ static uint64_t s_fnv(const char *s, size_t len, uint64_t h)
     return h;
 }
 
-static uint64_t s_head_hash(char kind, const char *id, size_t len)
+static uint32_t s_head_hash(char kind, const char *id, size_t len)
 {
     uint64_t h = s_fnv(id, len, 1469598103934665603ull ^ (uint8_t)kind);
-    return h ^ (h >> 29);
+    return (uint32_t)(h ^ (h >> 29));
 }
 
 unsigned store_sig_bit(const char *code, int wide)
@@ -457,6 +473,7 @@ void store__heads_reset(store_t *self)
     free(c->e);
     free(c->slots);
     free(c->ids);
+    free(c->undo);
     uint64_t hits = c->hits, misses = c->misses;
     memset(c, 0, sizeof *c);
     c->hits = hits;
@@ -464,7 +481,7 @@ void store__heads_reset(store_t *self)
 }
 
 /* The slot of (kind, id): its entry, or the empty slot where it would go. */
-static uint32_t *s_heads_slot(store__heads_t *c, uint64_t h, char kind, const char *id, size_t len)
+static uint32_t *s_heads_slot(store__heads_t *c, uint32_t h, char kind, const char *id, size_t len)
 {
     size_t mask = c->n_slots - 1;
     for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
@@ -508,7 +525,9 @@ static int s_heads_room(store__heads_t *c, size_t len)
         c->n_slots = ns;
     }
     if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 2048;
+        /* doubling while small, then a quarter more: at a million entries,
+         * doubling would leave a hundred MB unused */
+        size_t cap = c->cap == 0 ? 2048 : c->cap < ((size_t)1 << 20) ? c->cap * 2 : c->cap + c->cap / 4;
         void *p = realloc(c->e, cap * sizeof *c->e);
         if (p == NULL)
             return -1;
@@ -516,7 +535,9 @@ static int s_heads_room(store__heads_t *c, size_t len)
         c->cap = cap;
     }
     if (c->ids_len + len > c->ids_cap) {
-        size_t cap = c->ids_cap ? c->ids_cap * 2 : 65536;
+        size_t cap = c->ids_cap == 0               ? 65536
+                     : c->ids_cap < ((size_t)1 << 24) ? c->ids_cap * 2
+                                                      : c->ids_cap + c->ids_cap / 4;
         void *p = realloc(c->ids, cap);
         if (p == NULL)
             return -1;
@@ -537,7 +558,7 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
         return e;
     if (len == 0 || len > STORE_ID_MAX || s_heads_room(c, len) != 0)
         return NULL;
-    uint64_t hash = s_head_hash(kind, id, len);
+    uint32_t hash = s_head_hash(kind, id, len);
     uint32_t *slot = s_heads_slot(c, hash, kind, id, len);
     e = &c->e[c->n];
     memset(e, 0, sizeof *e);
@@ -551,30 +572,126 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
     return e;
 }
 
+/* Keep e's value for a rollback, unless the running write transaction
+ * created e (a rollback drops it) or none is running. Logging an entry
+ * twice is harmless: the rollback replays the log backwards. */
+static void s_heads_log(store__heads_t *c, store__hent_t *e)
+{
+    size_t idx = (size_t)(e - c->e);
+    if (!c->logging || idx >= c->n0 || e->logged == c->txn_no)
+        return; /* not to undo, or its value before the transaction is kept already */
+    if (c->n_undo == c->cap_undo) {
+        size_t cap = c->cap_undo ? c->cap_undo * 2 : 256;
+        void *p = realloc(c->undo, cap * sizeof *c->undo);
+        if (p == NULL) {
+            c->undo_lost = 1; /* the rollback will reset the cache instead */
+            return;
+        }
+        c->undo = p;
+        c->cap_undo = cap;
+    }
+    c->undo[c->n_undo].idx = (uint32_t)idx;
+    c->undo[c->n_undo++].old = *e;
+    e->logged = c->txn_no;
+}
+
+void store__heads_begin(store_t *self)
+{
+    store__heads_t *c = &self->heads;
+    c->logging = 1;
+    if (++c->txn_no == 0) { /* the wrap, every 4 billion transactions */
+        for (size_t i = 0; i < c->n; i++)
+            c->e[i].logged = 0;
+        c->txn_no = 1;
+    }
+    c->n0 = c->n;
+    c->ids_len0 = c->ids_len;
+    c->n_slots0 = c->n_slots;
+    c->n_undo = 0;
+    c->undo_lost = 0;
+}
+
+void store__heads_commit(store_t *self)
+{
+    self->heads.logging = 0;
+    self->heads.n_undo = 0;
+}
+
+/* Put every entry index in the slot table again (after the entries made
+ * since the transaction began were dropped and the table had grown). */
+static void s_heads_rehash(store__heads_t *c)
+{
+    size_t mask = c->n_slots - 1;
+    memset(c->slots, 0, c->n_slots * sizeof *c->slots);
+    for (size_t i = 0; i < c->n; i++) {
+        size_t j = (size_t)c->e[i].hash & mask;
+        while (c->slots[j])
+            j = (j + 1) & mask;
+        c->slots[j] = (uint32_t)i + 1;
+    }
+}
+
+int store__heads_rollback(store_t *self)
+{
+    store__heads_t *c = &self->heads;
+    c->logging = 0;
+    if (c->undo_lost) {
+        store__heads_reset(self);
+        return 1;
+    }
+    for (size_t i = c->n_undo; i-- > 0;)
+        c->e[c->undo[i].idx] = c->undo[i].old;
+    c->n_undo = 0;
+    if (c->n > c->n0 && c->n_slots == c->n_slots0) {
+        /* linear probing: taking the newest entries out of their slots,
+         * newest first, leaves the table as it was before they came */
+        for (size_t i = c->n; i-- > c->n0;) {
+            const store__hent_t *e = &c->e[i];
+            uint32_t *slot =
+                s_heads_slot(c, e->hash, (char)e->kind, c->ids + e->id_off, e->id_len);
+            *slot = 0;
+        }
+        c->n = c->n0;
+    } else if (c->n > c->n0) {
+        c->n = c->n0;
+        s_heads_rehash(c);
+    }
+    c->ids_len = c->ids_len0;
+    return 0;
+}
+
+long store__heads_num(store_t *self, char kind, const char *id, size_t len)
+{
+    store__hent_t *e = s_heads_find(&self->heads, kind, id, len);
+    return e != NULL ? (long)(e - self->heads.e) : -1;
+}
+
 /* Cache what the store now holds for (kind, id): head h, or absence when
- * h is NULL. */
-static void s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h)
+ * h is NULL. Returns its entity number, -1 if the cache could not take it. */
+static long s_heads_set(store_t *st, char kind, const char *id, const store_head_t *h)
 {
     store__hent_t *e = s_heads_entry(st, kind, id);
     if (e == NULL)
-        return;
-    e->head_state = h != NULL ? S_HEAD_PRESENT : S_HEAD_ABSENT;
+        return -1;
+    s_heads_log(&st->heads, e);
+    e->head_state = h != NULL ? STORE__HEAD_PRESENT : STORE__HEAD_ABSENT;
     if (h != NULL)
         e->head = *h;
+    return (long)(e - st->heads.e);
 }
 
-static void s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g)
+static long s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g)
 {
     store_head_t h;
     s_head_graduate(g, &h);
-    s_heads_set(txn->store, STORE_ENTITY_GRADUATE, g->id, &h);
+    return s_heads_set(txn->store, STORE_ENTITY_GRADUATE, g->id, &h);
 }
 
-static void s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v)
+static long s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v)
 {
     store_head_t h;
     s_head_vacancy(v, &h);
-    s_heads_set(txn->store, STORE_ENTITY_VACANCY, v->id, &h);
+    return s_heads_set(txn->store, STORE_ENTITY_VACANCY, v->id, &h);
 }
 
 int store__heads_list_get(store_t *self, char kind, const char *id, store_list_meta_t *out)
@@ -591,6 +708,7 @@ void store__heads_list_set(store_t *self, char kind, const char *id, const store
     store__hent_t *e = s_heads_entry(self, kind, id);
     if (e == NULL)
         return;
+    s_heads_log(&self->heads, e);
     e->list_known = 1;
     e->list.n = l->n;
     e->list.exhaustive = l->exhaustive;
@@ -624,13 +742,74 @@ int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id
     if (rc != 0)
         return rc;
     store__hent_t *e = s_heads_find(&txn->store->heads, (char)kind, id, strlen(id));
-    if (e != NULL && e->head_state != S_HEAD_UNKNOWN) {
+    if (e != NULL && e->head_state != STORE__HEAD_UNKNOWN) {
         txn->store->heads.hits++;
-        if (e->head_state == S_HEAD_ABSENT)
+        if (e->head_state == STORE__HEAD_ABSENT)
             return STORE_ENOTFOUND;
         *out = e->head;
         return 0;
     }
     txn->store->heads.misses++;
     return s_head_load(txn, kind, id, out);
+}
+
+/* Cache the head of the record in val if it is open; *n_open counts. A
+ * record that does not decode is left out (it is read, and reported, when
+ * something asks for it). */
+static int s_fill_one(store_t *st, char kind, const MDB_val *key, const MDB_val *val,
+                      size_t *n_open)
+{
+    store_head_t h;
+    int grad = kind == STORE_ENTITY_GRADUATE;
+    if ((grad ? store_codec_graduate_head(val->mv_data, val->mv_size, &h)
+              : store_codec_vacancy_head(val->mv_data, val->mv_size, &h)) != 0 ||
+        h.state != STORE_STATE_OPEN)
+        return 0;
+    if (grad) {
+        if (store_codec_graduate_decode(val->mv_data, val->mv_size, &st->head_g) != 0)
+            return 0;
+        s_head_graduate(&st->head_g, &h);
+    } else {
+        if (store_codec_vacancy_decode(val->mv_data, val->mv_size, &st->head_v) != 0)
+            return 0;
+        s_head_vacancy(&st->head_v, &h);
+    }
+    const char *id = grad ? st->head_g.id : st->head_v.id;
+    if (strlen(id) != key->mv_size || memcmp(id, key->mv_data, key->mv_size) != 0)
+        return 0; /* filed under another id: damaged, left out as above */
+    if (s_heads_set(st, kind, id, &h) < 0)
+        return STORE_ENOMEM;
+    (*n_open)++;
+    return 0;
+}
+
+void store__heads_reserve(store_t *self, size_t n)
+{
+    store__heads_t *c = &self->heads;
+    if (n <= c->cap || n > S_HEADS_MAX)
+        return;
+    void *p = realloc(c->e, n * sizeof *c->e);
+    if (p == NULL)
+        return; /* growth on demand will do */
+    c->e = p;
+    c->cap = n;
+}
+
+int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open)
+{
+    const s_kind_t *k = kind == STORE_ENTITY_GRADUATE ? &s_graduates : &s_vacancies;
+    MDB_cursor *cur = NULL;
+    MDB_val key, val;
+    *n_open = 0;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[k->dbi], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", k->what);
+    int out = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && out == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        out = s_fill_one(txn->store, kind, &key, &val, n_open);
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", k->what);
+    return out;
 }

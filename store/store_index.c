@@ -82,49 +82,71 @@ size_t store_near_key(int row, int col, char kind, const char *code, uint8_t *bu
     return 5 + n;
 }
 
-/* code under the coarse cell of p in the *_NEAR index ix. */
-static int s_ix_near(store_txn_t *txn, store_index_t ix, const store_place_t *p, char kind,
-                     const char *code, const char *id, int op)
+/* Append code's key under the coarse cell of p to the keys of a record. */
+static void s_near_add(const store_place_t *p, char kind, const char *code, uint8_t *buf,
+                       size_t *off, uint8_t *lens, size_t *n)
 {
-    uint8_t key[STORE_NEAR_KEY_MAX];
     int row, col;
     if (!p->has_point || !code[0])
-        return 0;
+        return;
     store_near_cell(p->lat, p->lon, &row, &col);
-    return s_ix_op(txn, ix, key, store_near_key(row, col, kind, code, key), id, op);
+    size_t len = store_near_key(row, col, kind, code, buf + *off);
+    *off += len;
+    lens[(*n)++] = (uint8_t)len;
 }
 
-static int s_ix_near_skills(store_txn_t *txn, store_index_t ix, const store_place_t *p,
-                            const store_skill_t *s, size_t n, const char *id, int op)
+static void s_near_skills(const store_place_t *p, const store_skill_t *s, size_t n_s, uint8_t *buf,
+                          size_t *off, uint8_t *lens, size_t *n)
+{
+    for (size_t i = 0; i < n_s; i++)
+        s_near_add(p, STORE_NEAR_SKILL, s[i].code, buf, off, lens, n);
+}
+
+size_t store__near_keys_graduate(const store_graduate_t *g, uint8_t *buf, uint8_t *lens)
+{
+    size_t off = 0, n = 0;
+    s_near_skills(&g->home, g->skills, g->n_skills, buf, &off, lens, &n);
+    for (size_t i = 0; i < g->n_certs; i++)
+        s_near_add(&g->home, STORE_NEAR_RNCP, g->certs[i].rncp, buf, &off, lens, &n);
+    for (size_t i = 0; i < g->n_romes; i++)
+        s_near_add(&g->home, STORE_NEAR_ROME, g->romes[i], buf, &off, lens, &n);
+    return n;
+}
+
+size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t *lens)
+{
+    size_t off = 0, n = 0;
+    s_near_skills(&v->site, v->required, v->n_required, buf, &off, lens, &n);
+    s_near_skills(&v->site, v->desirable, v->n_desirable, buf, &off, lens, &n);
+    for (size_t i = 0; i < v->n_rncps; i++)
+        s_near_add(&v->site, STORE_NEAR_RNCP, v->rncps[i], buf, &off, lens, &n);
+    for (size_t i = 0; i < v->n_romes; i++)
+        s_near_add(&v->site, STORE_NEAR_ROME, v->romes[i], buf, &off, lens, &n);
+    return n;
+}
+
+/* Insert or delete the n keys (end to end in buf) of id in index ix. */
+static int s_near_ops(store_txn_t *txn, store_index_t ix, const uint8_t *buf, const uint8_t *lens,
+                      size_t n, const char *id, int op)
 {
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = s_ix_near(txn, ix, p, STORE_NEAR_SKILL, s[i].code, id, op);
+    for (size_t i = 0, off = 0; i < n && rc == 0; off += lens[i++])
+        rc = s_ix_op(txn, ix, buf + off, lens[i], id, op);
     return rc;
 }
 
 static int s_graduate_near(store_txn_t *txn, const store_graduate_t *g, int op)
 {
-    const store_index_t ix = STORE_IX_G_NEAR;
-    int rc = s_ix_near_skills(txn, ix, &g->home, g->skills, g->n_skills, g->id, op);
-    for (size_t i = 0; i < g->n_certs && rc == 0; i++)
-        rc = s_ix_near(txn, ix, &g->home, STORE_NEAR_RNCP, g->certs[i].rncp, g->id, op);
-    for (size_t i = 0; i < g->n_romes && rc == 0; i++)
-        rc = s_ix_near(txn, ix, &g->home, STORE_NEAR_ROME, g->romes[i], g->id, op);
-    return rc;
+    store_t *st = txn->store;
+    size_t n = store__near_keys_graduate(g, st->near_kbuf, st->near_klens);
+    return s_near_ops(txn, STORE_IX_G_NEAR, st->near_kbuf, st->near_klens, n, g->id, op);
 }
 
 static int s_vacancy_near(store_txn_t *txn, const store_vacancy_t *v, int op)
 {
-    const store_index_t ix = STORE_IX_V_NEAR;
-    int rc = s_ix_near_skills(txn, ix, &v->site, v->required, v->n_required, v->id, op);
-    if (rc == 0)
-        rc = s_ix_near_skills(txn, ix, &v->site, v->desirable, v->n_desirable, v->id, op);
-    for (size_t i = 0; i < v->n_rncps && rc == 0; i++)
-        rc = s_ix_near(txn, ix, &v->site, STORE_NEAR_RNCP, v->rncps[i], v->id, op);
-    for (size_t i = 0; i < v->n_romes && rc == 0; i++)
-        rc = s_ix_near(txn, ix, &v->site, STORE_NEAR_ROME, v->romes[i], v->id, op);
-    return rc;
+    store_t *st = txn->store;
+    size_t n = store__near_keys_vacancy(v, st->near_kbuf, st->near_klens);
+    return s_near_ops(txn, STORE_IX_V_NEAR, st->near_kbuf, st->near_klens, n, v->id, op);
 }
 
 int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)

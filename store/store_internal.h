@@ -40,6 +40,10 @@
 
 #include "store.h"
 
+/* Most *_NEAR keys one record has: a vacancy's required and desirable
+ * skills, RNCP and ROME codes. */
+#define STORE_NEAR_KEYS_MAX (2 * STORE_SKILLS_MAX + STORE_RNCPS_MAX + STORE_ROMES_MAX)
+
 /* INTEGERKEY/INTEGERDUP values are size_t-sized: we store uint64_t. */
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "store needs a 64-bit size_t");
 
@@ -76,11 +80,15 @@ enum {
 #define STORE_META_GRADUATE_LISTS "graduate_lists"
 #define STORE_META_MATCH_LAST     "match_last"
 
+/* What a cached head says of its entity (store__hent_t.head_state). */
+enum { STORE__HEAD_UNKNOWN = 0, STORE__HEAD_PRESENT = 1, STORE__HEAD_ABSENT = 2 };
+
 /* One cached head (store_entity.c): an entity's leading fields, or the
  * fact that it does not exist, as the last committed state (plus the
  * writes of the running transaction) says. */
 typedef struct {
-    uint64_t hash;
+    uint32_t hash;
+    uint32_t logged; /* number of the write transaction that logged it (store__heads_t.txn_no) */
     uint32_t id_off; /* into store__heads_t.ids */
     uint8_t id_len;
     uint8_t kind;
@@ -90,10 +98,21 @@ typedef struct {
     store_head_t head;
 } store__hent_t;
 
+/* The old value of an entry changed by the running write transaction. */
+typedef struct {
+    uint32_t idx;
+    store__hent_t old;
+} store__hundo_t;
+
 /* The in-memory cache of heads: an open-addressing table of entry indexes
  * over a dense array of entries, ids packed in one arena. Filled on read
- * and on every write; emptied when a write transaction does not commit, so
- * that it never holds what the store does not. Never persisted. */
+ * and on every write. A write transaction logs the entries it changes and
+ * where the arrays ended when it began (store__heads_begin): when it does
+ * not commit, store__heads_rollback puts them back, so the cache never
+ * holds what the store does not. Never persisted. An entry's index is its
+ * entity number: entries stay where they are until the cache is reset
+ * (store__reopen, store_destroy), which the in-memory posting lists
+ * (store_near.c) rely on. */
 typedef struct {
     store__hent_t *e;
     size_t n, cap;
@@ -102,7 +121,64 @@ typedef struct {
     char *ids;
     size_t ids_len, ids_cap;
     uint64_t hits, misses;
+    int logging;                /* a write transaction is running: log changes */
+    uint32_t txn_no;            /* number of the last write transaction begun */
+    size_t n0, ids_len0, n_slots0; /* n, ids_len, n_slots when it began */
+    store__hundo_t *undo;
+    size_t n_undo, cap_undo;
+    int undo_lost; /* an undo record could not be kept: a rollback must reset */
 } store__heads_t;
+
+/* One in-memory posting list: the entity numbers (store__heads_t.e
+ * indexes) of the open entities under one *_NEAR key, in no order. */
+#define STORE__PLIST_INLINE 2 /* postings kept in the list itself, without an allocation */
+
+typedef struct {
+    union {
+        uint32_t *v;                        /* cap > STORE__PLIST_INLINE */
+        uint32_t inl[STORE__PLIST_INLINE]; /* cap == STORE__PLIST_INLINE */
+    } u;
+    uint32_t n, cap;
+    uint32_t key_off; /* into store__near_side_t.keys */
+    uint32_t hash;
+    uint8_t key_len;
+} store__plist_t;
+
+/* The posting lists of one *_NEAR index: a table of list indexes by key
+ * over a dense array of lists, keys packed in one arena. */
+typedef struct {
+    store__plist_t *l;
+    size_t n, cap;
+    uint32_t *slots; /* list index + 1, 0 = empty */
+    size_t n_slots;  /* power of two */
+    uint8_t *keys;
+    size_t keys_len, keys_cap;
+    uint64_t postings;
+} store__near_side_t;
+
+/* One posting added or removed by the running write transaction. A
+ * removal moved the list's last entry to pos. */
+typedef struct {
+    uint8_t add;
+    uint8_t side;
+    uint32_t list, pos, num;
+} store__nundo_t;
+
+/* The *_NEAR indexes in memory (store_near.c), complete for the open
+ * entities, exact inside a write transaction and back to the committed
+ * state when it does not commit. ready is 0 when they are not kept (a
+ * read-only store, or memory ran short): readers then walk the tables. */
+typedef struct {
+    int ready;
+    store__near_side_t side[2]; /* 0: graduates (ix_g_near), 1: vacancies */
+    uint32_t *stamp;            /* per entity number: epoch of the walk that saw it */
+    size_t stamp_cap;
+    uint32_t epoch;
+    int logging;
+    store__nundo_t *undo;
+    size_t n_undo, cap_undo;
+    uint32_t olds[STORE_NEAR_KEYS_MAX], news[STORE_NEAR_KEYS_MAX]; /* scratch: list indexes */
+} store__near_t;
 
 struct store {
     MDB_env *env;
@@ -127,6 +203,9 @@ struct store {
     store_graduate_t head_g; /* a record decoded to fill the cache of heads */
     store_vacancy_t head_v;
     store__heads_t heads;        /* cache of entity heads (store_entity.c) */
+    store__near_t near;          /* the *_NEAR indexes in memory (store_near.c) */
+    uint8_t near_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* a record's keys */
+    uint8_t near_klens[STORE_NEAR_KEYS_MAX];
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
 };
 
@@ -174,10 +253,32 @@ int store__key_ok(const store_txn_t *txn, size_t len);
  * 1..STORE_ID_MAX bytes (kind is not checked). */
 int store__entity_key(char kind, const char *id, uint8_t buf[STORE_ENTITY_KEY_MAX], MDB_val *key);
 
-/* Empty the cache of entity heads and free its memory: called when a write
- * transaction aborts or fails to commit (its writes may be cached), and by
- * store_destroy. */
+/* Empty the cache of entity heads and free its memory (store__reopen,
+ * store_destroy, a rollback that lost its undo records). Entity numbers
+ * change: the caller frees the in-memory posting lists too. */
 void store__heads_reset(store_t *self);
+
+/* A write transaction begins: log what it changes in the cache. */
+void store__heads_begin(store_t *self);
+
+/* It committed: forget the log. */
+void store__heads_commit(store_t *self);
+
+/* It aborted or failed to commit: put the cache back as it was when it
+ * began. Returns 1 if that could only be done by resetting it (an undo
+ * record was lost to a failed allocation), 0 otherwise. */
+int store__heads_rollback(store_t *self);
+
+/* The entity number (cache entry index) of (kind, id), -1 if it has none. */
+long store__heads_num(store_t *self, char kind, const char *id, size_t len);
+
+/* Room for n entries in the cache of heads, so that filling it with a
+ * known number of entities does not leave a grown array's slack. */
+void store__heads_reserve(store_t *self, size_t n);
+
+/* Cache the head of every open entity of kind (a scan of its records),
+ * *n_open counting them. For building the in-memory posting lists. */
+int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open) STORE_WUR;
 
 /* The cached meta of the ranked list of (kind, id): 1 and *out if known,
  * else 0. */
@@ -224,6 +325,42 @@ int store__index_sweep(store_txn_t *txn, const store_index_t *ixs, size_t n, con
  * keys. For records that no longer decode only; *removed counts. */
 int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen, const char *id,
                      size_t *removed) STORE_WUR;
+
+/* The *_NEAR keys of a record (none if it has no point), end to end in
+ * buf (STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX bytes), their lengths in
+ * lens; returns their number. A code listed twice gives its key twice. */
+size_t store__near_keys_graduate(const store_graduate_t *g, uint8_t *buf, uint8_t *lens);
+size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t *lens);
+
+/* ---- store_near.c: the *_NEAR indexes in memory ------------------------ */
+
+/* Build them from the open records (their heads, and their keys as the
+ * puts derive them; the count is compared with the *_NEAR tables'), no
+ * transaction open; log what it took. On failure (memory) they are not kept and the
+ * reason is logged; the store works without them. */
+void store__near_build(store_t *self);
+
+/* Free them; ready turns 0. */
+void store__near_free(store_t *self);
+
+/* Write transaction begins / commits / does not commit (see the heads). */
+void store__near_begin(store_t *self);
+void store__near_commit(store_t *self);
+void store__near_rollback(store_t *self);
+
+/* Entity num of kind (its cache entry; -1 if it has none) changed from
+ * old to new record (a store_graduate_t or store_vacancy_t; NULL: not
+ * open, no postings). Called after the tables were written. Never fails:
+ * if memory runs short, the in-memory lists are dropped (logged) and
+ * readers walk the tables. */
+void store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new);
+
+/* Entity num of kind leaves every in-memory list (a damaged record being
+ * erased: its keys are unknown), by scanning them all. */
+void store__near_forget(store_txn_t *txn, char kind, long num);
+
+/* Bytes of memory the heads and the in-memory lists hold. */
+size_t store__mem_bytes(const store_t *self);
 
 /* ---- store_log.c ------------------------------------------------------ */
 

@@ -1,0 +1,697 @@
+/* store_near.c - the *_NEAR indexes in memory: posting lists of entity
+ * numbers.
+ *
+ * Candidate retrieval walks the posting lists of a neighbourhood (every
+ * relevance code of an entity times every coarse cell in its reach) and
+ * looks at the head of every entity found. Through LMDB that meant a
+ * B-tree walk per key, an id string per posting, a hash of it to drop
+ * repeats and another to find its head: the largest cost of matching as
+ * the population grows. Here each *_NEAR key maps to a vector of entity
+ * numbers, an entity number being the index of the entity's entry in the
+ * store's cache of heads (store_entity.c), which holds the head of every
+ * open entity while these lists exist. A walk reads uint32s and heads
+ * from arrays, and drops repeats with an epoch stamp per entity.
+ *
+ * The tables stay the durable source: they are still written; the lists
+ * are built when the store opens from the open records (whose keys the
+ * tables hold), and follow every put and erase inside the write
+ * transaction (the engine reads its own writes).
+ * Deletion is eager (a list is scanned for the entity, its last entry
+ * moved into the hole), so a list never holds a stale posting. Every
+ * change of a write transaction is logged; when it does not commit, the
+ * log is replayed backwards (store.c), which puts every list back as it
+ * was, entry for entry. Memory that runs short drops the lists (logged):
+ * the engine then walks the tables, as it did before they existed.
+ */
+#include "store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_codec.h"
+
+#define S_SIDE(kind) ((kind) == STORE_ENTITY_GRADUATE ? 0 : 1)
+
+/* The postings of l: in the list itself while there are few. */
+static inline uint32_t *s_v(store__plist_t *l)
+{
+    return l->cap > STORE__PLIST_INLINE ? l->u.v : l->u.inl;
+}
+
+static inline const uint32_t *s_cv(const store__plist_t *l)
+{
+    return l->cap > STORE__PLIST_INLINE ? l->u.v : l->u.inl;
+}
+
+/* Growth of the arrays that get large: doubling while small, then by a
+ * quarter (a 1.2-million entry array doubled would hold 0.8 million
+ * entries of nothing). */
+static size_t s_grown(size_t cap, size_t first)
+{
+    if (cap == 0)
+        return first;
+    return cap < ((size_t)1 << 20) ? cap * 2 : cap + cap / 4;
+}
+
+static uint32_t s_key_hash(const uint8_t *k, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The slot of key k: its list, or the empty slot where it would go. */
+static uint32_t *s_slot(const store__near_side_t *sd, uint32_t h, const uint8_t *k, size_t len)
+{
+    size_t mask = sd->n_slots - 1;
+    for (size_t j = h & mask;; j = (j + 1) & mask) {
+        uint32_t *slot = &sd->slots[j];
+        if (*slot == 0)
+            return slot;
+        const store__plist_t *l = &sd->l[*slot - 1];
+        if (l->hash == h && l->key_len == len && memcmp(sd->keys + l->key_off, k, len) == 0)
+            return slot;
+    }
+}
+
+/* The list of key k, NULL if there is none. */
+static store__plist_t *s_find(const store__near_side_t *sd, const uint8_t *k, size_t len)
+{
+    if (sd->n_slots == 0 || len == 0 || len > STORE_NEAR_KEY_MAX)
+        return NULL;
+    uint32_t *slot = s_slot(sd, s_key_hash(k, len), k, len);
+    return *slot ? &sd->l[*slot - 1] : NULL;
+}
+
+/* Room for one more list of a key of len bytes. -1 if memory is short. */
+static int s_room(store__near_side_t *sd, size_t len)
+{
+    if ((sd->n + 1) * 10 > sd->n_slots * 7) {
+        size_t ns = sd->n_slots ? sd->n_slots * 2 : 4096;
+        uint32_t *slots = calloc(ns, sizeof *slots);
+        if (slots == NULL)
+            return -1;
+        for (size_t i = 0; i < sd->n; i++) {
+            size_t j = sd->l[i].hash & (ns - 1);
+            while (slots[j])
+                j = (j + 1) & (ns - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(sd->slots);
+        sd->slots = slots;
+        sd->n_slots = ns;
+    }
+    if (sd->n == sd->cap) {
+        size_t cap = s_grown(sd->cap, 4096);
+        void *p = realloc(sd->l, cap * sizeof *sd->l);
+        if (p == NULL)
+            return -1;
+        sd->l = p;
+        sd->cap = cap;
+    }
+    if (sd->keys_len + len > sd->keys_cap) {
+        size_t cap = s_grown(sd->keys_cap, 65536);
+        void *p = realloc(sd->keys, cap);
+        if (p == NULL)
+            return -1;
+        sd->keys = p;
+        sd->keys_cap = cap;
+    }
+    return 0;
+}
+
+/* The index of key k's list, made empty (room for cap entries) if need
+ * be. -1 if memory is short or the key is not one of ours. */
+static long s_intern(store__near_side_t *sd, const uint8_t *k, size_t len, size_t cap)
+{
+    store__plist_t *l = s_find(sd, k, len);
+    if (l != NULL)
+        return l - sd->l;
+    if (len == 0 || len > STORE_NEAR_KEY_MAX || sd->keys_len + len > UINT32_MAX ||
+        s_room(sd, len) != 0)
+        return -1;
+    uint32_t h = s_key_hash(k, len);
+    uint32_t *slot = s_slot(sd, h, k, len);
+    l = &sd->l[sd->n];
+    memset(l, 0, sizeof *l);
+    if (cap > STORE__PLIST_INLINE && (l->u.v = malloc(cap * sizeof *l->u.v)) == NULL)
+        return -1;
+    l->cap = cap > STORE__PLIST_INLINE ? (uint32_t)cap : STORE__PLIST_INLINE;
+    l->hash = h;
+    l->key_len = (uint8_t)len;
+    l->key_off = (uint32_t)sd->keys_len;
+    memcpy(sd->keys + sd->keys_len, k, len);
+    sd->keys_len += len;
+    *slot = (uint32_t)++sd->n;
+    return l - sd->l;
+}
+
+static int s_append(store__plist_t *l, uint32_t num)
+{
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap < 4 ? 4 : l->cap + l->cap / 2;
+        uint32_t *p;
+        if (l->cap > STORE__PLIST_INLINE) {
+            p = realloc(l->u.v, (size_t)cap * sizeof *p);
+        } else if ((p = malloc((size_t)cap * sizeof *p)) != NULL) {
+            memcpy(p, l->u.inl, l->n * sizeof *p); /* out of the list itself */
+        }
+        if (p == NULL)
+            return -1;
+        l->u.v = p;
+        l->cap = cap;
+    }
+    s_v(l)[l->n++] = num;
+    return 0;
+}
+
+/* Take num out of l: its last entry moves into the hole. Its position,
+ * -1 if it was not there. */
+static long s_remove(store__plist_t *l, uint32_t num)
+{
+    uint32_t *v = s_v(l);
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (v[i] == num) {
+            v[i] = v[--l->n];
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static void s_side_free(store__near_side_t *sd)
+{
+    for (size_t i = 0; i < sd->n; i++)
+        if (sd->l[i].cap > STORE__PLIST_INLINE)
+            free(sd->l[i].u.v);
+    free(sd->l);
+    free(sd->slots);
+    free(sd->keys);
+    memset(sd, 0, sizeof *sd);
+}
+
+void store__near_free(store_t *self)
+{
+    store__near_t *x = &self->near;
+    s_side_free(&x->side[0]);
+    s_side_free(&x->side[1]);
+    free(x->stamp);
+    free(x->undo);
+    x->stamp = NULL;
+    x->undo = NULL;
+    x->stamp_cap = x->n_undo = x->cap_undo = 0;
+    x->epoch = 0;
+    x->ready = 0;
+    x->logging = 0;
+}
+
+/* Memory ran short: stop keeping the lists, whatever state they are in
+ * (the tables are exact; readers go back to them). */
+static void s_drop(store_t *st, const char *why)
+{
+    if (!st->near.ready)
+        return;
+    store__log(STORE_LOG_WARN,
+               "store: in-memory posting lists dropped (%s); candidates are read from the "
+               "tables until the store is opened again",
+               why);
+    store__near_free(st);
+}
+
+/* ---- the running write transaction -------------------------------------- */
+
+void store__near_begin(store_t *self)
+{
+    self->near.logging = self->near.ready;
+    self->near.n_undo = 0;
+}
+
+void store__near_commit(store_t *self)
+{
+    self->near.logging = 0;
+    self->near.n_undo = 0;
+}
+
+void store__near_rollback(store_t *self)
+{
+    store__near_t *x = &self->near;
+    for (size_t i = x->n_undo; x->ready && i-- > 0;) {
+        const store__nundo_t *u = &x->undo[i];
+        store__plist_t *l = &x->side[u->side].l[u->list];
+        if (u->add) { /* the newest change first: it is the last entry */
+            l->n--;
+            x->side[u->side].postings--;
+        } else { /* the entry moved into the hole goes back to the end */
+            uint32_t *v = s_v(l); /* capacity never shrinks: room at the end */
+            v[l->n] = v[u->pos];
+            v[u->pos] = u->num;
+            l->n++;
+            x->side[u->side].postings++;
+        }
+    }
+    x->n_undo = 0;
+    x->logging = 0;
+}
+
+static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t pos, uint32_t num)
+{
+    if (!x->logging)
+        return 0;
+    if (x->n_undo == x->cap_undo) {
+        size_t cap = x->cap_undo ? x->cap_undo * 2 : 1024;
+        void *p = realloc(x->undo, cap * sizeof *x->undo);
+        if (p == NULL)
+            return -1;
+        x->undo = p;
+        x->cap_undo = cap;
+    }
+    x->undo[x->n_undo++] = (store__nundo_t){(uint8_t)add, (uint8_t)side, list, pos, num};
+    return 0;
+}
+
+/* ---- following puts and erasures ----------------------------------------- */
+
+static int s_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The list indexes of rec's keys into out, sorted, without repeats;
+ * create: make the missing lists, else leave their keys out. Their
+ * number, or -1 if memory is short. */
+static long s_list_ids(store_t *st, store__near_side_t *sd, char kind, const void *rec,
+                       uint32_t *out, int create)
+{
+    size_t n = kind == STORE_ENTITY_GRADUATE
+                   ? store__near_keys_graduate(rec, st->near_kbuf, st->near_klens)
+                   : store__near_keys_vacancy(rec, st->near_kbuf, st->near_klens);
+    size_t m = 0;
+    for (size_t i = 0, off = 0; i < n; off += st->near_klens[i++]) {
+        const uint8_t *k = st->near_kbuf + off;
+        long li;
+        if (create) {
+            if ((li = s_intern(sd, k, st->near_klens[i], 0)) < 0)
+                return -1;
+        } else {
+            store__plist_t *l = s_find(sd, k, st->near_klens[i]);
+            if (l == NULL)
+                continue;
+            li = l - sd->l;
+        }
+        out[m++] = (uint32_t)li;
+    }
+    if (m > 1)
+        qsort(out, m, sizeof *out, s_u32_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (u == 0 || out[u - 1] != out[i])
+            out[u++] = out[i];
+    return (long)u;
+}
+
+static int s_add(store__near_t *x, int side, uint32_t li, uint32_t num)
+{
+    store__plist_t *l = &x->side[side].l[li];
+    if (s_append(l, num) != 0)
+        return -1;
+    x->side[side].postings++;
+    return s_log(x, 1, side, li, l->n - 1, num);
+}
+
+static int s_del(store__near_t *x, int side, uint32_t li, uint32_t num)
+{
+    long pos = s_remove(&x->side[side].l[li], num);
+    if (pos < 0)
+        return 0; /* not there: nothing to undo */
+    x->side[side].postings--;
+    return s_log(x, 0, side, li, (uint32_t)pos, num);
+}
+
+void store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new)
+{
+    store_t *st = txn->store;
+    store__near_t *x = &st->near;
+    int side = S_SIDE(kind), rc = 0;
+    if (!x->ready)
+        return;
+    if (num < 0 || num >= (long)UINT32_MAX) {
+        s_drop(st, "an open entity has no place in the cache of heads");
+        return;
+    }
+    store__near_side_t *sd = &x->side[side];
+    long n_old = old != NULL ? s_list_ids(st, sd, kind, old, x->olds, 0) : 0;
+    long n_new = new != NULL ? s_list_ids(st, sd, kind, new, x->news, 1) : 0;
+    if (n_new < 0) {
+        s_drop(st, "out of memory");
+        return;
+    }
+    /* a merge of the two sorted sets: only the keys that changed are touched */
+    long i = 0, j = 0;
+    while (rc == 0 && (i < n_old || j < n_new)) {
+        if (j == n_new || (i < n_old && x->olds[i] < x->news[j]))
+            rc = s_del(x, side, x->olds[i++], (uint32_t)num);
+        else if (i == n_old || x->news[j] < x->olds[i])
+            rc = s_add(x, side, x->news[j++], (uint32_t)num);
+        else
+            i++, j++;
+    }
+    if (rc != 0)
+        s_drop(st, "out of memory");
+}
+
+void store__near_forget(store_txn_t *txn, char kind, long num)
+{
+    store__near_t *x = &txn->store->near;
+    int side = S_SIDE(kind);
+    if (!x->ready || num < 0)
+        return;
+    for (size_t li = 0; li < x->side[side].n; li++) {
+        if (s_del(x, side, (uint32_t)li, (uint32_t)num) != 0) {
+            s_drop(txn->store, "out of memory");
+            return;
+        }
+    }
+}
+
+/* ---- walks ------------------------------------------------------------- */
+
+int store_near_ready(const store_txn_t *txn)
+{
+    return txn != NULL && txn->store->near.ready;
+}
+
+/* An epoch no stamp holds: a new one, or after the wrap (every 4 billion
+ * walks) a really empty stamp array. Room for every entity number. */
+static int s_epoch(store__near_t *x, size_t n_entities)
+{
+    if (x->stamp_cap < n_entities) {
+        size_t cap = x->stamp_cap ? x->stamp_cap : 4096;
+        while (cap < n_entities)
+            cap = s_grown(cap, 4096);
+        uint32_t *p = realloc(x->stamp, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        memset(p + x->stamp_cap, 0, (cap - x->stamp_cap) * sizeof *p);
+        x->stamp = p;
+        x->stamp_cap = cap;
+    }
+    if (++x->epoch == 0) {
+        memset(x->stamp, 0, x->stamp_cap * sizeof *x->stamp);
+        x->epoch = 1;
+    }
+    return 0;
+}
+
+int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
+                    size_t n, store_near_fn fn, void *arg)
+{
+    if (txn == NULL || fn == NULL || (n > 0 && (keys == NULL || lens == NULL)) ||
+        (ix != STORE_IX_G_NEAR && ix != STORE_IX_V_NEAR) || !txn->store->near.ready)
+        return STORE_EINVAL;
+    store__near_t *x = &txn->store->near;
+    const store__heads_t *c = &txn->store->heads;
+    const store__near_side_t *sd = &x->side[ix == STORE_IX_G_NEAR ? 0 : 1];
+    if (s_epoch(x, c->n) != 0)
+        return STORE_ENOMEM;
+    const uint32_t epoch = x->epoch;
+    uint32_t *stamp = x->stamp;
+    for (size_t i = 0, off = 0; i < n; off += lens[i++]) {
+        const store__plist_t *l = s_find(sd, keys + off, lens[i]);
+        const uint32_t *v = l != NULL ? s_cv(l) : NULL;
+        for (uint32_t p = 0; l != NULL && p < l->n; p++) {
+            uint32_t num = v[p];
+            if (stamp[num] == epoch)
+                continue;
+            stamp[num] = epoch;
+            const store__hent_t *e = &c->e[num];
+            int rc = fn(c->ids + e->id_off, e->id_len, &e->head, arg);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+typedef struct {
+    size_t open[2];
+    uint64_t table; /* entries of the *_NEAR tables, to compare */
+} s_build_t;
+
+/* A pass over the open records of one kind. */
+typedef int (*s_rec_fn)(store_t *st, char kind, const void *rec, void *arg);
+
+/* Call fn for every open record of kind that decodes and is filed under
+ * its own id (what store__heads_fill_open caches; the others have no
+ * head, so no postings either). */
+static int s_each_open(store_txn_t *txn, char kind, s_rec_fn fn, void *arg)
+{
+    store_t *st = txn->store;
+    int grad = kind == STORE_ENTITY_GRADUATE, out = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(txn->txn, st->dbi[grad ? S_DBI_GRADUATES : S_DBI_VACANCIES], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && out == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        store_head_t h;
+        if ((grad ? store_codec_graduate_head(val.mv_data, val.mv_size, &h)
+                  : store_codec_vacancy_head(val.mv_data, val.mv_size, &h)) != 0 ||
+            h.state != STORE_STATE_OPEN)
+            continue;
+        if ((grad ? store_codec_graduate_decode(val.mv_data, val.mv_size, &st->head_g)
+                  : store_codec_vacancy_decode(val.mv_data, val.mv_size, &st->head_v)) != 0)
+            continue;
+        const char *id = grad ? st->head_g.id : st->head_v.id;
+        if (strlen(id) != key.mv_size || memcmp(id, key.mv_data, key.mv_size) != 0)
+            continue;
+        out = fn(st, kind, grad ? (const void *)&st->head_g : (const void *)&st->head_v, arg);
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_get");
+    return out;
+}
+
+/* First pass: make the lists of rec's keys and count its postings in
+ * their n (a record naming a code twice counts once). */
+static int s_count_fn(store_t *st, char kind, const void *rec, void *arg)
+{
+    store__near_t *x = &st->near;
+    store__near_side_t *sd = &x->side[S_SIDE(kind)];
+    (void)arg;
+    long n = s_list_ids(st, sd, kind, rec, x->news, 1);
+    if (n < 0)
+        return STORE_ENOMEM;
+    for (long i = 0; i < n; i++)
+        sd->l[x->news[i]].n++;
+    return 0;
+}
+
+/* Between the passes: every list gets room for exactly what it counted. */
+static int s_size_lists(store__near_side_t *sd)
+{
+    for (size_t i = 0; i < sd->n; i++) {
+        store__plist_t *l = &sd->l[i];
+        if (l->n > STORE__PLIST_INLINE) {
+            if ((l->u.v = malloc((size_t)l->n * sizeof *l->u.v)) == NULL)
+                return STORE_ENOMEM;
+            l->cap = l->n;
+        }
+        l->n = 0;
+    }
+    return 0;
+}
+
+/* Second pass: rec's entity number into the lists of its keys. */
+static int s_fill_fn(store_t *st, char kind, const void *rec, void *arg)
+{
+    store__near_t *x = &st->near;
+    store__near_side_t *sd = &x->side[S_SIDE(kind)];
+    const char *id = kind == STORE_ENTITY_GRADUATE ? ((const store_graduate_t *)rec)->id
+                                                   : ((const store_vacancy_t *)rec)->id;
+    long num = store__heads_num(st, kind, id, strlen(id));
+    long n = s_list_ids(st, sd, kind, rec, x->news, 0);
+    (void)arg;
+    if (num < 0 || num >= (long)UINT32_MAX)
+        return STORE_ENOMEM; /* the cache of heads could not take it */
+    for (long i = 0; i < n; i++) {
+        if (s_append(&sd->l[x->news[i]], (uint32_t)num) != 0)
+            return STORE_ENOMEM;
+        sd->postings++;
+    }
+    return 0;
+}
+
+/* The heads of the open entities, then their postings, from the records:
+ * the keys come from the same function the puts use, and each entity's
+ * number is looked up once (not once per posting, as a scan of the
+ * *_NEAR tables would: at a million entities, twenty seconds of random
+ * reads). Lists are counted first and allocated at their size. The
+ * result equals the tables (test_store_near checks it). */
+static int s_build_fn(store_txn_t *txn, void *arg)
+{
+    s_build_t *b = arg;
+    uint64_t n_g = 0, n_v = 0;
+    int rc = store__meta_get(txn, STORE_META_GRADUATES_OPEN, &n_g);
+    if (rc == 0 && (rc = store__meta_get(txn, STORE_META_VACANCIES_OPEN, &n_v)) == 0)
+        store__heads_reserve(txn->store, (size_t)(n_g + n_v) + (size_t)(n_g + n_v) / 64 + 1024);
+    if (rc == 0)
+        rc = store__heads_fill_open(txn, STORE_ENTITY_GRADUATE, &b->open[0]);
+    if (rc == 0)
+        rc = store__heads_fill_open(txn, STORE_ENTITY_VACANCY, &b->open[1]);
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        char kind = s == 0 ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
+        rc = s_each_open(txn, kind, s_count_fn, NULL);
+        if (rc == 0)
+            rc = s_size_lists(&txn->store->near.side[s]);
+        if (rc == 0)
+            rc = s_each_open(txn, kind, s_fill_fn, NULL);
+    }
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        MDB_stat ms;
+        if ((rc = mdb_stat(txn->txn, txn->store->dbi[s == 0 ? STORE_IX_G_NEAR : STORE_IX_V_NEAR],
+                           &ms)) != 0)
+            return store__txn_fail(txn, rc, __func__, "mdb_stat");
+        b->table += ms.ms_entries;
+    }
+    return rc;
+}
+
+static double s_ms(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+void store__near_build(store_t *self)
+{
+    struct timespec t0, t1;
+    s_build_t b = {{0, 0}, 0};
+    store__near_free(self);
+    if (self->read_only)
+        return; /* tools: a walk of the tables does */
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail with this clock */
+    int rc = store_read(self, s_build_fn, &b);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc != 0) {
+        store__near_free(self);
+        store__log(STORE_LOG_WARN,
+                   "store %s: in-memory posting lists not built (%s); candidates are read from "
+                   "the tables",
+                   self->dir, store_strerror(rc));
+        return;
+    }
+    self->near.ready = 1;
+    size_t open = b.open[0] + b.open[1], bytes = store__mem_bytes(self);
+    uint64_t postings = self->near.side[0].postings + self->near.side[1].postings;
+    store__log(STORE_LOG_INFO,
+               "store: in-memory posting lists built in %.0f ms: %zu open graduates, %zu open "
+               "vacancies, %llu postings under %zu keys, %.1f MiB with the heads (%zu bytes per "
+               "open entity)",
+               s_ms(&t0, &t1), b.open[0], b.open[1], (unsigned long long)postings,
+               self->near.side[0].n + self->near.side[1].n, (double)bytes / 1048576.0,
+               open ? bytes / open : 0);
+    if (postings != b.table)
+        store__log(STORE_LOG_WARN,
+                   "store %s: the ix_g_near and ix_v_near tables hold %llu entries, the open "
+                   "records %llu (damaged records?)",
+                   self->dir, (unsigned long long)b.table, (unsigned long long)postings);
+}
+
+/* ---- accounting and checks ----------------------------------------------- */
+
+size_t store__mem_bytes(const store_t *self)
+{
+    const store__heads_t *c = &self->heads;
+    const store__near_t *x = &self->near;
+    size_t bytes = c->cap * sizeof *c->e + c->n_slots * sizeof *c->slots + c->ids_cap +
+                   c->cap_undo * sizeof *c->undo;
+    bytes += x->stamp_cap * sizeof *x->stamp + x->cap_undo * sizeof *x->undo;
+    for (int s = 0; s < 2; s++) {
+        const store__near_side_t *sd = &x->side[s];
+        bytes += sd->cap * sizeof *sd->l + sd->n_slots * sizeof *sd->slots + sd->keys_cap;
+        for (size_t i = 0; i < sd->n; i++)
+            if (sd->l[i].cap > STORE__PLIST_INLINE)
+                bytes += (size_t)sd->l[i].cap * sizeof(uint32_t);
+    }
+    return bytes;
+}
+
+/* Every posting of side sd is an entry of table ix, with no repeat in its
+ * list, naming an open entity of the right kind; *n counts them. */
+static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t *n)
+{
+    store_t *st = txn->store;
+    store__near_t *x = &st->near;
+    const store__near_side_t *sd = &x->side[S_SIDE(kind)];
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn->txn, st->dbi[ix], &cur), bad = 0;
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
+    for (size_t li = 0; li < sd->n && !bad; li++) {
+        const store__plist_t *l = &sd->l[li];
+        if (s_epoch(x, st->heads.n) != 0) {
+            bad = STORE_ENOMEM;
+            break;
+        }
+        for (uint32_t p = 0; p < l->n && !bad; p++) {
+            uint32_t num = s_cv(l)[p];
+            const store__hent_t *e = num < st->heads.n ? &st->heads.e[num] : NULL;
+            MDB_val k = {l->key_len, sd->keys + l->key_off}, v;
+            if (e == NULL || x->stamp[num] == x->epoch || e->kind != (uint8_t)kind ||
+                e->head_state != STORE__HEAD_PRESENT || e->head.state != STORE_STATE_OPEN) {
+                store__log(STORE_LOG_ERROR, "store: %s: list %zu: entity %u repeated or not open",
+                           __func__, li, num);
+                bad = STORE_ECORRUPT;
+                break;
+            }
+            x->stamp[num] = x->epoch;
+            v.mv_size = e->id_len;
+            v.mv_data = st->heads.ids + e->id_off;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+            if (rc != 0) {
+                store__log(STORE_LOG_ERROR, "store: %s: %s: '%.*s' is in memory, not in the table",
+                           __func__, store__table_name(ix), (int)e->id_len,
+                           st->heads.ids + e->id_off);
+                bad = rc == MDB_NOTFOUND ? STORE_ECORRUPT : store__map_rc(rc);
+            }
+        }
+        *n += l->n;
+    }
+    mdb_cursor_close(cur);
+    return bad;
+}
+
+int store_near_verify(store_txn_t *txn, uint64_t *postings)
+{
+    if (txn == NULL || !txn->store->near.ready)
+        return STORE_EINVAL;
+    uint64_t n[2] = {0, 0};
+    int rc = s_verify_side(txn, STORE_IX_G_NEAR, STORE_ENTITY_GRADUATE, &n[0]);
+    if (rc == 0)
+        rc = s_verify_side(txn, STORE_IX_V_NEAR, STORE_ENTITY_VACANCY, &n[1]);
+    for (int s = 0; s < 2 && rc == 0; s++) {
+        MDB_stat ms;
+        store_index_t ix = s == 0 ? STORE_IX_G_NEAR : STORE_IX_V_NEAR;
+        if ((rc = mdb_stat(txn->txn, txn->store->dbi[ix], &ms)) != 0)
+            return store__txn_fail(txn, rc, __func__, "mdb_stat");
+        if (ms.ms_entries != n[s] || txn->store->near.side[s].postings != n[s]) {
+            store__log(STORE_LOG_ERROR,
+                       "store: %s: %s has %zu entries, memory %llu postings (counted %llu)",
+                       __func__, store__table_name(ix), (size_t)ms.ms_entries,
+                       (unsigned long long)n[s],
+                       (unsigned long long)txn->store->near.side[s].postings);
+            rc = STORE_ECORRUPT;
+        }
+    }
+    if (postings != NULL)
+        *postings = n[0] + n[1];
+    return rc;
+}

@@ -1,0 +1,427 @@
+/* test_store_near.c - the in-memory posting lists (store/store_near.c)
+ * must hold exactly what the *_NEAR tables hold: after random upserts,
+ * closures and erasures of graduates and vacancies, inside the write
+ * transaction that made them (the engine reads its own writes), after
+ * transactions that abort (their changes undone entry for entry), after
+ * a transaction retried because the map filled, and in a store opened
+ * again (built from the tables). store_near_verify compares memory with
+ * the tables posting by posting; walks through store_near_each must name
+ * the same entities as store_index_each_key over the same keys.
+ */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+#define S_GRADS 60
+#define S_VACS  40
+
+static const char *const s_skills[] = {"soudage-tig", "soudage-mig", "lecture-plan", "cariste",
+                                       "accueil",     "caisse",      "cuisine",      "plonge",
+                                       "electricite", "plomberie",   "peinture",     "maconnerie"};
+static const char *const s_rncps[] = {"RNCP27470", "RNCP35001", "RNCP12345", "RNCP999"};
+static const char *const s_romes[] = {"H2913", "N1101", "G1602", "F1603", "D1505"};
+static const double s_lats[] = {43.6, 43.9, 44.2, 48.85, 45.7};
+#define S_N(a) (sizeof(a) / sizeof(a[0]))
+
+typedef struct {
+    char dir[64];
+    store_t *st;
+} s_fix_t;
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void s_quiet(int level, const char *msg)
+{
+    if (level <= STORE_LOG_WARN)
+        fprintf(stderr, "store: %s\n", msg);
+}
+
+static store_t *s_open(const char *dir, size_t map_bytes)
+{
+    store_options_t o = {.map_bytes = map_bytes};
+    int err = 0;
+    store_t *st = store_new(dir, &o, &err);
+    assert_non_null(st);
+    return st;
+}
+
+static int s_setup(void **state)
+{
+    s_fix_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    store_set_logger(s_quiet);
+    snprintf(f->dir, sizeof f->dir, "/tmp/passerelle-near-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->st = s_open(f->dir, 0);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fix_t *f = *state;
+    store_destroy(&f->st);
+    nftw(f->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    store_set_logger(NULL);
+    return 0;
+}
+
+/* ---- random changes ------------------------------------------------------ */
+
+static uint64_t s_next(uint64_t *r)
+{
+    *r ^= *r << 13;
+    *r ^= *r >> 7;
+    *r ^= *r << 17;
+    return *r;
+}
+
+static unsigned s_pick(uint64_t *r, unsigned n)
+{
+    return (unsigned)(s_next(r) % n);
+}
+
+static int64_t s_version = 1; /* only ever grows: no put is stale */
+
+static void s_place(uint64_t *r, store_place_t *p)
+{
+    p->has_point = s_pick(r, 10) != 0;
+    p->lat = s_lats[s_pick(r, S_N(s_lats))] + 0.01 * s_pick(r, 50);
+    p->lon = 1.0 + 0.02 * s_pick(r, 100);
+}
+
+static void s_rand_graduate(uint64_t *r, store_graduate_t *g)
+{
+    memset(g, 0, sizeof *g);
+    snprintf(g->id, sizeof g->id, "g-%u", s_pick(r, S_GRADS));
+    snprintf(g->school, sizeof g->school, "school-1");
+    g->version = s_version++;
+    g->state = s_pick(r, 5) == 0 ? STORE_STATE_HIRED : STORE_STATE_OPEN;
+    g->radius_km = 30;
+    s_place(r, &g->home);
+    g->n_skills = (uint16_t)s_pick(r, 6);
+    for (unsigned i = 0; i < g->n_skills; i++) /* repeats allowed: one posting each */
+        snprintf(g->skills[i].code, sizeof g->skills[i].code, "%s",
+                 s_skills[s_pick(r, S_N(s_skills))]);
+    g->n_certs = (uint16_t)s_pick(r, 3);
+    for (unsigned i = 0; i < g->n_certs; i++) {
+        g->certs[i].level = 3;
+        snprintf(g->certs[i].rncp, sizeof g->certs[i].rncp, "%s", s_rncps[s_pick(r, S_N(s_rncps))]);
+    }
+    g->n_romes = (uint16_t)s_pick(r, 3);
+    for (unsigned i = 0; i < g->n_romes; i++)
+        snprintf(g->romes[i], sizeof g->romes[i], "%s", s_romes[s_pick(r, S_N(s_romes))]);
+}
+
+static void s_rand_vacancy(uint64_t *r, store_vacancy_t *v)
+{
+    memset(v, 0, sizeof *v);
+    snprintf(v->id, sizeof v->id, "v-%u", s_pick(r, S_VACS));
+    snprintf(v->employer, sizeof v->employer, "12345678900011");
+    v->version = s_version++;
+    v->state = s_pick(r, 5) == 0 ? STORE_STATE_FILLED : STORE_STATE_OPEN;
+    v->contract = STORE_CONTRACT_CDI;
+    v->positions = 1;
+    s_place(r, &v->site);
+    v->n_required = (uint16_t)s_pick(r, 4);
+    for (unsigned i = 0; i < v->n_required; i++)
+        snprintf(v->required[i].code, sizeof v->required[i].code, "%s",
+                 s_skills[s_pick(r, S_N(s_skills))]);
+    v->n_desirable = (uint16_t)s_pick(r, 4); /* may repeat a required skill */
+    for (unsigned i = 0; i < v->n_desirable; i++)
+        snprintf(v->desirable[i].code, sizeof v->desirable[i].code, "%s",
+                 s_skills[s_pick(r, S_N(s_skills))]);
+    v->n_rncps = (uint16_t)s_pick(r, 3);
+    for (unsigned i = 0; i < v->n_rncps; i++)
+        snprintf(v->rncps[i], sizeof v->rncps[i], "%s", s_rncps[s_pick(r, S_N(s_rncps))]);
+    v->n_romes = (uint16_t)s_pick(r, 3);
+    for (unsigned i = 0; i < v->n_romes; i++)
+        snprintf(v->romes[i], sizeof v->romes[i], "%s", s_romes[s_pick(r, S_N(s_romes))]);
+}
+
+/* A unit of work: n random changes from seed, a check of memory against
+ * the tables inside the transaction, then fail (non-zero aborts). The
+ * same seed gives the same changes when store_write runs it again. */
+typedef struct {
+    uint64_t seed;
+    int n;
+    int fail;
+    int verified; /* checks passed inside the transaction */
+} s_work_t;
+
+static store_graduate_t s_g;
+static store_vacancy_t s_v;
+
+static int s_change(store_txn_t *txn, uint64_t *r)
+{
+    char id[16];
+    int rc;
+    switch (s_pick(r, 6)) {
+    case 0:
+    case 1:
+        s_rand_graduate(r, &s_g);
+        return store_graduate_put(txn, &s_g);
+    case 2:
+    case 3:
+        s_rand_vacancy(r, &s_v);
+        return store_vacancy_put(txn, &s_v);
+    case 4:
+        snprintf(id, sizeof id, "g-%u", s_pick(r, S_GRADS));
+        rc = store_graduate_erase(txn, id);
+        return rc == STORE_ENOTFOUND ? 0 : rc;
+    default:
+        snprintf(id, sizeof id, "v-%u", s_pick(r, S_VACS));
+        rc = store_vacancy_erase(txn, id);
+        return rc == STORE_ENOTFOUND ? 0 : rc;
+    }
+}
+
+static int s_work(store_txn_t *txn, void *arg)
+{
+    s_work_t *w = arg;
+    uint64_t r = w->seed * 2654435761u + 1;
+    int rc = 0;
+    for (int i = 0; i < w->n && rc == 0; i++)
+        rc = s_change(txn, &r);
+    if (rc == 0 && (rc = store_near_verify(txn, NULL)) == 0)
+        w->verified++;
+    return rc != 0 ? rc : w->fail;
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t postings;
+    int rc;
+} s_verify_t;
+
+static int s_verify_fn(store_txn_t *txn, void *arg)
+{
+    s_verify_t *v = arg;
+    v->rc = store_near_verify(txn, &v->postings);
+    return 0;
+}
+
+static uint64_t s_verify(store_t *st)
+{
+    s_verify_t v = {0, -1};
+    assert_int_equal(store_read(st, s_verify_fn, &v), 0);
+    assert_int_equal(v.rc, 0);
+    return v.postings;
+}
+
+/* Ids named by a walk, sorted, without repeats. */
+typedef struct {
+    char ids[S_GRADS + S_VACS][16];
+    int n;
+    int overflow;
+} s_names_t;
+
+static int s_name_add(s_names_t *o, const char *id, size_t len)
+{
+    if (o->n == S_GRADS + S_VACS || len >= sizeof o->ids[0]) {
+        o->overflow = 1;
+        return 0;
+    }
+    memcpy(o->ids[o->n], id, len);
+    o->ids[o->n++][len] = '\0';
+    return 0;
+}
+
+static int s_lmdb_cb(const char *id, size_t len, void *arg)
+{
+    s_names_t *o = arg;
+    for (int i = 0; i < o->n; i++)
+        if (strlen(o->ids[i]) == len && memcmp(o->ids[i], id, len) == 0)
+            return 0; /* under another key already */
+    return s_name_add(o, id, len);
+}
+
+static int s_near_cb(const char *id, size_t len, const store_head_t *h, void *arg)
+{
+    assert_int_equal(h->state, STORE_STATE_OPEN);
+    return s_name_add(arg, id, len);
+}
+
+static int s_name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Every key of a few cells and every code, the way the engine asks. */
+typedef struct {
+    uint8_t keys[8 * 32 * STORE_NEAR_KEY_MAX];
+    size_t lens[8 * 32];
+    size_t n;
+    s_names_t a, b;
+    int rc_a, rc_b;
+} s_walk_t;
+
+static void s_keys(s_walk_t *w, int row)
+{
+    size_t off = 0;
+    w->n = 0;
+    for (int c = 1; c <= 2; c++) {
+        for (size_t i = 0; i < S_N(s_skills); i++, w->n++)
+            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_SKILL, s_skills[i], w->keys + off);
+        for (size_t i = 0; i < S_N(s_rncps); i++, w->n++)
+            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_RNCP, s_rncps[i], w->keys + off);
+        for (size_t i = 0; i < S_N(s_romes); i++, w->n++)
+            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_ROME, s_romes[i], w->keys + off);
+    }
+}
+
+static store_index_t s_walk_ix;
+
+static int s_walk_fn(store_txn_t *txn, void *arg)
+{
+    s_walk_t *w = arg;
+    memset(&w->a, 0, sizeof w->a);
+    memset(&w->b, 0, sizeof w->b);
+    w->rc_a = store_index_each_key(txn, s_walk_ix, w->keys, w->lens, w->n, s_lmdb_cb, &w->a);
+    w->rc_b = store_near_each(txn, s_walk_ix, w->keys, w->lens, w->n, s_near_cb, &w->b);
+    return 0;
+}
+
+/* Walks of both kinds over the cells of every latitude used agree. */
+static void s_walks_agree(store_t *st)
+{
+    static s_walk_t w;
+    for (int ix = STORE_IX_G_NEAR; ix <= STORE_IX_V_NEAR; ix++) {
+        for (size_t l = 0; l < S_N(s_lats); l++) {
+            s_walk_ix = (store_index_t)ix;
+            s_keys(&w, (int)s_lats[l]);
+            assert_int_equal(store_read(st, s_walk_fn, &w), 0);
+            assert_int_equal(w.rc_a, 0);
+            assert_int_equal(w.rc_b, 0);
+            assert_false(w.a.overflow || w.b.overflow);
+            assert_int_equal(w.a.n, w.b.n); /* the walk names each entity once */
+            qsort(w.a.ids, (size_t)w.a.n, sizeof w.a.ids[0], s_name_cmp);
+            qsort(w.b.ids, (size_t)w.b.n, sizeof w.b.ids[0], s_name_cmp);
+            for (int i = 0; i < w.a.n; i++)
+                assert_string_equal(w.a.ids[i], w.b.ids[i]);
+        }
+    }
+}
+
+static int s_stats_fn(store_txn_t *txn, void *arg)
+{
+    return store_stats(txn, arg);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_random_changes_commits_and_aborts(void **state)
+{
+    s_fix_t *f = *state;
+    int aborted = 0, committed = 0;
+    uint64_t most = 0;
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        s_work_t w = {.seed = seed, .n = 1 + (int)(seed % 7), .fail = seed % 3 == 0 ? STORE_EINVAL : 0};
+        int rc = store_write(f->st, s_work, &w);
+        assert_int_equal(rc, w.fail);
+        assert_true(w.verified >= 1); /* memory = tables inside the transaction */
+        aborted += rc != 0;
+        committed += rc == 0;
+        uint64_t p = s_verify(f->st); /* and after: the abort undid memory too */
+        most = p > most ? p : most;
+        if (seed % 25 == 0)
+            s_walks_agree(f->st);
+    }
+    assert_true(aborted > 50 && committed > 150);
+    assert_true(most > 100); /* the lists were not trivially empty */
+    s_walks_agree(f->st);
+
+    /* a store opened again builds the same lists from the tables */
+    uint64_t before = s_verify(f->st);
+    store_destroy(&f->st);
+    f->st = s_open(f->dir, 0);
+    assert_int_equal(s_verify(f->st), before);
+    s_walks_agree(f->st);
+
+    /* and follows changes and aborts from there */
+    for (uint64_t seed = 301; seed <= 400; seed++) {
+        s_work_t w = {.seed = seed, .n = 3, .fail = seed % 2 ? STORE_EINVAL : 0};
+        assert_int_equal(store_write(f->st, s_work, &w), w.fail);
+        s_verify(f->st);
+    }
+    s_walks_agree(f->st);
+}
+
+/* An abort must restore the lists exactly, not just empty or rebuild
+ * them: a walk before and after an aborted transaction that changed most
+ * entities names the same entities. */
+static void test_abort_restores_walks(void **state)
+{
+    s_fix_t *f = *state;
+    static s_walk_t w1, w2;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        s_work_t w = {.seed = seed, .n = 8};
+        assert_int_equal(store_write(f->st, s_work, &w), 0);
+    }
+    s_walk_ix = STORE_IX_G_NEAR;
+    s_keys(&w1, 43);
+    assert_int_equal(store_read(f->st, s_walk_fn, &w1), 0);
+    s_work_t big = {.seed = 999, .n = 200, .fail = STORE_EINVAL};
+    assert_int_equal(store_write(f->st, s_work, &big), STORE_EINVAL);
+    s_verify(f->st);
+    w2 = w1;
+    assert_int_equal(store_read(f->st, s_walk_fn, &w2), 0);
+    assert_int_equal(w1.b.n, w2.b.n);
+    qsort(w1.b.ids, (size_t)w1.b.n, sizeof w1.b.ids[0], s_name_cmp);
+    qsort(w2.b.ids, (size_t)w2.b.n, sizeof w2.b.ids[0], s_name_cmp);
+    for (int i = 0; i < w1.b.n; i++)
+        assert_string_equal(w1.b.ids[i], w2.b.ids[i]);
+}
+
+/* A map too small for the writes: store_write aborts, grows the map and
+ * runs the unit of work again; memory must follow the second run only. */
+static void test_map_growth_retry(void **state)
+{
+    s_fix_t *f = *state;
+    store_destroy(&f->st);
+    nftw(f->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->st = s_open(f->dir, (size_t)1 << 17); /* 128 KiB: fills within a few transactions */
+    store_stats_t ss0, ss1;
+    assert_int_equal(store_read(f->st, s_stats_fn, &ss0), 0);
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        s_work_t w = {.seed = seed, .n = 40};
+        assert_int_equal(store_write(f->st, s_work, &w), 0);
+        s_verify(f->st);
+    }
+    assert_int_equal(store_read(f->st, s_stats_fn, &ss1), 0);
+    assert_true(ss1.map_bytes > ss0.map_bytes); /* the retry path did run */
+    assert_true(ss1.near_postings > 0);
+    assert_true(ss1.memory_bytes > 0);
+    s_walks_agree(f->st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_random_changes_commits_and_aborts, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_restores_walks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_map_growth_retry, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
