@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "enrich.h"
 #include "log.h"
 #include "passerelle/v1/ingest.pb-c.h"
 
@@ -273,4 +274,45 @@ int apply_batch(store_txn_t *txn, void *arg)
             return rc;
     }
     return 0;
+}
+
+void apply_item_reset(apply_item_t *it)
+{
+    memset(&it->verdict, 0, sizeof it->verdict);
+    it->ev.event_id[0] = '\0';
+    it->ev.type = 0; /* unknown until validation reads the body */
+    it->ev.source[0] = '\0';
+    it->seq = 0;
+    it->superseded = 0;
+    it->status = 0;
+    it->valid = 0;
+    it->payload = NULL;
+    it->payload_len = 0;
+}
+
+void apply_judge(apply_item_t *it, const void *data, size_t len, size_t max_bytes,
+                 const reference_t *ref)
+{
+    apply_item_reset(it);
+    it->payload = data;
+    it->payload_len = len;
+    if (len > max_bytes) {
+        it->status = APPLY_REJECTED;
+        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "",
+                              "event of %zu bytes; the limit is %zu", len, max_bytes);
+        return;
+    }
+    Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, data);
+    if (!msg) {
+        it->status = APPLY_REJECTED;
+        (void)validate_refuse(&it->verdict, E(UNDECODABLE), "",
+                              "%zu bytes that are not a passerelle.v1.Event", len);
+        return;
+    }
+    if (validate_event(msg, &it->ev, &it->verdict) == 0 &&
+        (!ref || enrich_event(ref, &it->ev, &it->verdict) == 0))
+        it->valid = 1;
+    else
+        it->status = APPLY_REJECTED;
+    passerelle__v1__event__free_unpacked(msg, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "feed.h"
+#include "reference.h"
 #include "store.h"
 #include "validate.h"
 
@@ -36,6 +37,17 @@ typedef struct {
     engine_t *engine; /* keeps the ranked lists; NULL: none */
     feed_t *feed;     /* its outbox is reset on (re)entry; NULL: none */
 } apply_batch_t;
+
+/* Reset it and judge the event bytes (data, len): size limit, decoding,
+ * validation and, when ref is not NULL, enrichment. it->valid is set when
+ * apply_batch must decide; otherwise it->status is APPLY_REJECTED with the
+ * reason in it->verdict. data is kept as the payload for the event log and
+ * must outlive the batch. The socket and matcherd --load judge alike. */
+void apply_judge(apply_item_t *it, const void *data, size_t len, size_t max_bytes,
+                 const reference_t *ref);
+
+/* Reset it to "not judged yet" (what apply_judge starts with). */
+void apply_item_reset(apply_item_t *it);
 
 /* store_txn_fn: decide every valid item of the batch (arg is an
  * apply_batch_t *). Per-item refusals (unknown entity, owner mismatch) are

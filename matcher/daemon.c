@@ -47,7 +47,7 @@ static void s_on_hup(int sig)
     s_hup = 1;
 }
 
-static void s_store_log(int level, const char *msg)
+void daemon_store_log(int level, const char *msg)
 {
     /* the store's lines name it already ("store: ...", "store DIR: ...") */
     if (level == STORE_LOG_ERROR)
@@ -300,7 +300,7 @@ int daemon_run(const config_t *cfg)
     score_weights_t w = {cfg->w_skills, cfg->w_certification,   cfg->w_distance,
                          cfg->w_start,  cfg->distance_scale_km, cfg->start_window_days};
 
-    store_set_logger(s_store_log);
+    store_set_logger(daemon_store_log);
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap};

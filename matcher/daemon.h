@@ -10,4 +10,8 @@
  * stop, 1 if start-up failed (reason logged). */
 int daemon_run(const config_t *cfg);
 
+/* The store's logger (store_set_logger) for matcherd's processes: the
+ * store's lines at their level through log.h. */
+void daemon_store_log(int level, const char *msg);
+
 #endif

@@ -181,45 +181,15 @@ static void s_authorise(ingest_t *self, envelope_t *env, apply_item_t *it)
 /* Decode and validate the payload of env into it. */
 static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
 {
-    memset(&it->verdict, 0, sizeof it->verdict);
-    it->ev.event_id[0] = '\0';
-    it->ev.type = 0; /* unknown until validation reads the body */
-    it->ev.source[0] = '\0';
-    it->seq = 0;
-    it->superseded = 0;
-    it->status = 0;
-    it->valid = 0;
     if (env->frames != 1 || !env->has_body) {
+        apply_item_reset(it);
         it->status = APPLY_REJECTED;
         (void)validate_refuse(&it->verdict, E(BAD_FRAMES), "",
                               "expected one frame holding an Event, got %d", env->frames);
         return;
     }
-    size_t len = zmq_msg_size(&env->body);
-    const uint8_t *data = zmq_msg_data(&env->body);
-    if (len > self->cfg->max_event_bytes) {
-        it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "",
-                              "event of %zu bytes; the limit is %zu", len,
-                              self->cfg->max_event_bytes);
-        return;
-    }
-    Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, data);
-    if (!msg) {
-        it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(UNDECODABLE), "",
-                              "%zu bytes that are not a passerelle.v1.Event", len);
-        return;
-    }
-    if (validate_event(msg, &it->ev, &it->verdict) == 0 &&
-        (!self->ref || enrich_event(self->ref, &it->ev, &it->verdict) == 0)) {
-        it->valid = 1;
-        it->payload = data;
-        it->payload_len = len;
-    } else {
-        it->status = APPLY_REJECTED;
-    }
-    passerelle__v1__event__free_unpacked(msg, NULL);
+    apply_judge(it, zmq_msg_data(&env->body), zmq_msg_size(&env->body), self->cfg->max_event_bytes,
+                self->ref);
     s_authorise(self, env, it);
 }
 

@@ -36,6 +36,7 @@
 
 #include "apply.h"
 #include "clock.h"
+#include "daemon.h"
 #include "engine.h"
 #include "enrich.h"
 #include "log.h"
@@ -300,35 +301,7 @@ static void s_note_reject(s_events_t *e, const apply_item_t *it, size_t i)
 /* Decode and validate the message of (pos, len) in e->buf. */
 static void s_judge(s_events_t *e, apply_item_t *it, size_t pos, size_t len)
 {
-    memset(&it->verdict, 0, sizeof it->verdict);
-    it->ev.event_id[0] = '\0';
-    it->ev.type = 0;
-    it->ev.source[0] = '\0';
-    it->seq = 0;
-    it->superseded = 0;
-    it->status = 0;
-    it->valid = 0;
-    it->payload = e->buf + pos;
-    it->payload_len = len;
-    if (len > e->cfg->max_event_bytes) {
-        it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(TOO_LARGE), "",
-                              "event of %zu bytes; the limit is %zu", len, e->cfg->max_event_bytes);
-        return;
-    }
-    Passerelle__V1__Event *msg = passerelle__v1__event__unpack(NULL, len, e->buf + pos);
-    if (!msg) {
-        it->status = APPLY_REJECTED;
-        (void)validate_refuse(&it->verdict, E(UNDECODABLE), "",
-                              "%zu bytes that are not a passerelle.v1.Event", len);
-        return;
-    }
-    if (validate_event(msg, &it->ev, &it->verdict) == 0 &&
-        enrich_event(e->ref, &it->ev, &it->verdict) == 0)
-        it->valid = 1;
-    else
-        it->status = APPLY_REJECTED;
-    passerelle__v1__event__free_unpacked(msg, NULL);
+    apply_judge(it, e->buf + pos, len, e->cfg->max_event_bytes, e->ref);
 }
 
 /* store_txn_fn: every event read for the transaction, chunk by chunk
@@ -566,16 +539,6 @@ static int s_build_all(store_t *store, engine_t *engine, s_tally_t *t)
 
 /* ---- the whole ------------------------------------------------------- */
 
-static void s_store_log(int level, const char *msg)
-{
-    if (level == STORE_LOG_ERROR)
-        log_errorx("%s", msg);
-    else if (level == STORE_LOG_WARN)
-        log_warnx("%s", msg);
-    else
-        log_info("%s", msg);
-}
-
 int load_run(const config_t *cfg, const char *const *files, size_t n_files)
 {
     s_tally_t t;
@@ -604,7 +567,7 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files)
         log_errorx("load: the matching weights are not usable");
         goto done;
     }
-    store_set_logger(s_store_log);
+    store_set_logger(daemon_store_log);
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap};
