@@ -275,9 +275,9 @@ static void s_ready(const config_t *cfg, store_t *store, const char *security)
              "%llu graduates, %llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
              PASSERELLE_VERSION, cfg->data_dir, (double)ss.used_bytes / 1048576.0,
              (double)ss.map_bytes / 1048576.0, ss.writemap ? "writable" : "read-only",
-             (unsigned long long)ss.events,
-             (unsigned long long)ss.graduates, (unsigned long long)ss.vacancies, cfg->ingest,
-             cfg->feed, cfg->query, cfg->k, security);
+             (unsigned long long)ss.events, (unsigned long long)ss.graduates,
+             (unsigned long long)ss.vacancies, cfg->ingest, cfg->feed, cfg->query, cfg->k,
+             security);
     (void)snprintf(status, sizeof status, "serving: %llu events stored, query %s",
                    (unsigned long long)ss.events, cfg->query);
     notify_ready(status);

@@ -1208,16 +1208,15 @@ int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind
     new->exhaustive = 0;
     self->tmp_pool.id[0] = '\0';
     if (s_state(&self->owner_ent) == STORE_STATE_OPEN) {
-        rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP,
-                        &self->tmp_pool);
+        rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP, &self->tmp_pool);
         if (rc != 0)
             return rc;
         s_top(self, &self->elig_tmp, new, 0);
     }
     if ((rc = store_list_get(txn, kind, id, old)) != 0)
         return rc;
-    if (old->n == new->n && old->exhaustive == new->exhaustive &&
-        memcmp(old->e, new->e, new->n * sizeof new->e[0]) == 0)
+    if (old->n == new->n &&
+        old->exhaustive == new->exhaustive &&memcmp(old->e, new->e, new->n * sizeof new->e[0]) == 0)
         return 0;
     self->stats.lists_written++;
     *written = new->n > 0;

@@ -527,7 +527,9 @@ static int s_heads_room(store__heads_t *c, size_t len)
     if (c->n == c->cap) {
         /* doubling while small, then a quarter more: at a million entries,
          * doubling would leave a hundred MB unused */
-        size_t cap = c->cap == 0 ? 2048 : c->cap < ((size_t)1 << 20) ? c->cap * 2 : c->cap + c->cap / 4;
+        size_t cap = c->cap == 0                  ? 2048
+                     : c->cap < ((size_t)1 << 20) ? c->cap * 2
+                                                  : c->cap + c->cap / 4;
         void *p = realloc(c->e, cap * sizeof *c->e);
         if (p == NULL)
             return -1;
@@ -535,7 +537,7 @@ static int s_heads_room(store__heads_t *c, size_t len)
         c->cap = cap;
     }
     if (c->ids_len + len > c->ids_cap) {
-        size_t cap = c->ids_cap == 0               ? 65536
+        size_t cap = c->ids_cap == 0                  ? 65536
                      : c->ids_cap < ((size_t)1 << 24) ? c->ids_cap * 2
                                                       : c->ids_cap + c->ids_cap / 4;
         void *p = realloc(c->ids, cap);
@@ -647,8 +649,7 @@ int store__heads_rollback(store_t *self)
          * newest first, leaves the table as it was before they came */
         for (size_t i = c->n; i-- > c->n0;) {
             const store__hent_t *e = &c->e[i];
-            uint32_t *slot =
-                s_heads_slot(c, e->hash, (char)e->kind, c->ids + e->id_off, e->id_len);
+            uint32_t *slot = s_heads_slot(c, e->hash, (char)e->kind, c->ids + e->id_off, e->id_len);
             *slot = 0;
         }
         c->n = c->n0;

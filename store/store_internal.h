@@ -121,8 +121,8 @@ typedef struct {
     char *ids;
     size_t ids_len, ids_cap;
     uint64_t hits, misses;
-    int logging;                /* a write transaction is running: log changes */
-    uint32_t txn_no;            /* number of the last write transaction begun */
+    int logging;                   /* a write transaction is running: log changes */
+    uint32_t txn_no;               /* number of the last write transaction begun */
     size_t n0, ids_len0, n_slots0; /* n, ids_len, n_slots when it began */
     store__hundo_t *undo;
     size_t n_undo, cap_undo;
@@ -135,7 +135,7 @@ typedef struct {
 
 typedef struct {
     union {
-        uint32_t *v;                        /* cap > STORE__PLIST_INLINE */
+        uint32_t *v;                       /* cap > STORE__PLIST_INLINE */
         uint32_t inl[STORE__PLIST_INLINE]; /* cap == STORE__PLIST_INLINE */
     } u;
     uint32_t n, cap;
@@ -187,7 +187,7 @@ struct store {
     char *data_path; /* dir/data.mdb, for stat() */
     int lock_fd;     /* flock()ed matcherd.lock, -1 if none */
     int read_only;
-    int writemap; /* opened with MDB_WRITEMAP: growth preallocates */
+    int writemap;         /* opened with MDB_WRITEMAP: growth preallocates */
     int in_txn;           /* a store_read/store_write is running */
     size_t map_bytes;     /* current map size */
     size_t map_max_bytes; /* growth limit */
@@ -202,8 +202,8 @@ struct store {
     store_list_t meta_l;     /* a list read for its meta (store_list_meta) */
     store_graduate_t head_g; /* a record decoded to fill the cache of heads */
     store_vacancy_t head_v;
-    store__heads_t heads;        /* cache of entity heads (store_entity.c) */
-    store__near_t near;          /* the *_NEAR indexes in memory (store_near.c) */
+    store__heads_t heads; /* cache of entity heads (store_entity.c) */
+    store__near_t near;   /* the *_NEAR indexes in memory (store_near.c) */
     uint8_t near_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* a record's keys */
     uint8_t near_klens[STORE_NEAR_KEYS_MAX];
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */

@@ -245,7 +245,7 @@ void store__near_rollback(store_t *self)
         if (u->add) { /* the newest change first: it is the last entry */
             l->n--;
             x->side[u->side].postings--;
-        } else { /* the entry moved into the hole goes back to the end */
+        } else {                  /* the entry moved into the hole goes back to the end */
             uint32_t *v = s_v(l); /* capacity never shrinks: room at the end */
             v[l->n] = v[u->pos];
             v[u->pos] = u->num;
@@ -576,7 +576,7 @@ void store__near_build(store_t *self)
     s_build_t b = {{0, 0}, 0};
     store__near_free(self);
     if (self->read_only)
-        return; /* tools: a walk of the tables does */
+        return;                                /* tools: a walk of the tables does */
     (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail with this clock */
     int rc = store_read(self, s_build_fn, &b);
     (void)clock_gettime(CLOCK_MONOTONIC, &t1);

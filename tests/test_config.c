@@ -49,9 +49,10 @@ static void test_file_overrides_defaults(void **state)
     config_t c;
     char err[256];
     config_defaults(&c);
-    const char *p = s_write("; comment\n[store]\ndata = /var/lib/passerelle\n"
-                            "map_initial_mb = 128\nwritemap = no\n[matching]\nk = 7\nweight_distance = 0.4\n"
-                            "[log]\nlevel = debug\nsyslog = yes\n");
+    const char *p =
+        s_write("; comment\n[store]\ndata = /var/lib/passerelle\n"
+                "map_initial_mb = 128\nwritemap = no\n[matching]\nk = 7\nweight_distance = 0.4\n"
+                "[log]\nlevel = debug\nsyslog = yes\n");
     assert_int_equal(config_load(&c, p, err, sizeof err), 0);
     unlink(p);
     assert_string_equal(c.data_dir, "/var/lib/passerelle");

@@ -176,13 +176,9 @@ static int s_change(store_txn_t *txn, uint64_t *r)
     int rc;
     switch (s_pick(r, 6)) {
     case 0:
-    case 1:
-        s_rand_graduate(r, &s_g);
-        return store_graduate_put(txn, &s_g);
+    case 1: s_rand_graduate(r, &s_g); return store_graduate_put(txn, &s_g);
     case 2:
-    case 3:
-        s_rand_vacancy(r, &s_v);
-        return store_vacancy_put(txn, &s_v);
+    case 3: s_rand_vacancy(r, &s_v); return store_vacancy_put(txn, &s_v);
     case 4:
         snprintf(id, sizeof id, "g-%u", s_pick(r, S_GRADS));
         rc = store_graduate_erase(txn, id);
@@ -281,11 +277,14 @@ static void s_keys(s_walk_t *w, int row)
     w->n = 0;
     for (int c = 1; c <= 2; c++) {
         for (size_t i = 0; i < S_N(s_skills); i++, w->n++)
-            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_SKILL, s_skills[i], w->keys + off);
+            off += w->lens[w->n] =
+                store_near_key(row, c, STORE_NEAR_SKILL, s_skills[i], w->keys + off);
         for (size_t i = 0; i < S_N(s_rncps); i++, w->n++)
-            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_RNCP, s_rncps[i], w->keys + off);
+            off += w->lens[w->n] =
+                store_near_key(row, c, STORE_NEAR_RNCP, s_rncps[i], w->keys + off);
         for (size_t i = 0; i < S_N(s_romes); i++, w->n++)
-            off += w->lens[w->n] = store_near_key(row, c, STORE_NEAR_ROME, s_romes[i], w->keys + off);
+            off += w->lens[w->n] =
+                store_near_key(row, c, STORE_NEAR_ROME, s_romes[i], w->keys + off);
     }
 }
 
@@ -335,7 +334,8 @@ static void test_random_changes_commits_and_aborts(void **state)
     int aborted = 0, committed = 0;
     uint64_t most = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) {
-        s_work_t w = {.seed = seed, .n = 1 + (int)(seed % 7), .fail = seed % 3 == 0 ? STORE_EINVAL : 0};
+        s_work_t w = {
+            .seed = seed, .n = 1 + (int)(seed % 7), .fail = seed % 3 == 0 ? STORE_EINVAL : 0};
         int rc = store_write(f->st, s_work, &w);
         assert_int_equal(rc, w.fail);
         assert_true(w.verified >= 1); /* memory = tables inside the transaction */

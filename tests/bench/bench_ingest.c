@@ -834,14 +834,16 @@ static void s_print_table(FILE *f, const s_result_t *r, int n)
                     x->n, x->load_eps, x->eps, x->mean_us, x->p50_us, x->p99_us, x->reps[0].batches,
                     x->steady_batch_mean, x->st.batch_max, x->steady_updates_per_event,
                     x->st.match_sequence, (double)x->mem.rss_kb / 1024,
-                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0, status);
+                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0,
+                    status);
         else
             fprintf(f,
                     "%9zu %10.0f %10s %10s %9s %9s %9s %8s %9" PRIu64 " %8s %10" PRIu64
                     " %8.1f %8.1f %9.1f  %s\n",
                     x->n, x->load_eps, "-", "-", "-", "-", "-", "-", x->st.batch_max, "-",
                     x->st.match_sequence, (double)x->mem.rss_kb / 1024,
-                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0, status);
+                    (double)x->mem.anon_kb / 1024, (double)x->st.store_used_bytes / 1048576.0,
+                    status);
     }
 }
 
@@ -869,8 +871,8 @@ static int s_write_csv(const char *path, const s_result_t *r, int n, const s_opt
                 "%zu,%d,%zu,%zu,%.3f,%.1f,%.0f,%.0f,%" PRIu64 ",%" PRIu64
                 ",%zu,%d,%zu,%.1f,%.2f,%.0f,%.0f,"
                 "%" PRIu64 ",%.2f,%" PRIu64 ",%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%ld,%ld,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                "\n",
+                ",%" PRIu64 ",%" PRIu64 ",%ld,%ld,%ld,%ld,%ld,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                ",%" PRIu64 "\n",
                 x->n, x->complete, 2 * x->n, x->load_acked, x->load_s, x->load_eps, x->load_p50_us,
                 x->load_p99_us, x->load_batches, x->load_matches, o->steady, x->n_reps, o->window,
                 x->eps, x->mean_us, x->p50_us, x->p99_us, sb, x->steady_batch_mean, x->st.batch_max,

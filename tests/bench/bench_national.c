@@ -1191,9 +1191,9 @@ int main(int argc, char **argv)
                 o.graduates, o.vacancies, load_complete, s_loaded_g, s_loaded_v, n_open_v, load_s,
                 load_eps, tp_med, o.producers, o.window, o.reps, pl_rate[0], pl_p50[0], pl_p99[0],
                 pl_rate[1], pl_p50[1], pl_p99[1], pl_rate[2], pl_p50[2], pl_p99[2], f_p50, f_p99,
-                f_timed, f_none, q_n, q_qps, q_p50, q_p99, q_len, rss_kb, anon_kb, st1.store_used_bytes,
-                ents, bpe, o.seed, o.bulk ? "bulk" : "socket", bulk.events_s, bulk.lists_s,
-                bulk.lists, bulk.lists_per_s, bulk.write_s);
+                f_timed, f_none, q_n, q_qps, q_p50, q_p99, q_len, rss_kb, anon_kb,
+                st1.store_used_bytes, ents, bpe, o.seed, o.bulk ? "bulk" : "socket", bulk.events_s,
+                bulk.lists_s, bulk.lists, bulk.lists_per_s, bulk.write_s);
         if (f != stdout && fclose(f) != 0)
             goto out;
     }
