@@ -1340,6 +1340,38 @@ int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx)
 /* ------------------------------------------------------------------ */
 /* Query socket. */
 
+int harness_top_ids(harness_t *h, bool graduate, const char *id, char *out, size_t size)
+{
+    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
+    Passerelle__V1__TopMatchesRequest tm = PASSERELLE__V1__TOP_MATCHES_REQUEST__INIT;
+    if (graduate) {
+        tm.entity_case = PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_GRADUATE_ID;
+        tm.graduate_id = (char *)id;
+    } else {
+        tm.entity_case = PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_VACANCY_ID;
+        tm.vacancy_id = (char *)id;
+    }
+    req.request_id = "t-top";
+    req.query_case = PASSERELLE__V1__REQUEST__QUERY_TOP_MATCHES;
+    req.top_matches = &tm;
+    out[0] = '\0';
+    Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
+    if (resp == NULL)
+        return -1;
+    int rc = resp->error == H_ERR(NONE) && resp->top_matches != NULL ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "harness: TopMatches for '%s' answered error %d: %s\n", id,
+                (int)resp->error, resp->message ? resp->message : "");
+    for (size_t i = 0; rc == 0 && i < resp->top_matches->n_matches; i++) {
+        const Passerelle__V1__RankedMatch *m = resp->top_matches->matches[i];
+        size_t len = strlen(out);
+        (void)snprintf(out + len, size - len, "%s%s", i ? "," : "",
+                       graduate ? m->vacancy_id : m->graduate_id);
+    }
+    passerelle__v1__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
 Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *req, int timeout_ms,
                                         bool verbose)
 {

@@ -347,6 +347,12 @@ int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx);
 Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *req, int timeout_ms,
                                         bool verbose);
 
+/* The daemon's TopMatches answer for a vacancy's list (graduate false:
+ * vacancy_id names a vacancy, the graduate ids are listed) or a graduate's
+ * (graduate true: the vacancy ids), in rank order, as "id,id,..." into
+ * out. 0, or -1 when no answer came or it was an error (said on stderr). */
+int harness_top_ids(harness_t *h, bool graduate, const char *id, char *out, size_t size);
+
 /* A copy of the numbers of Stats. */
 typedef struct hstats {
     uint64_t graduates;

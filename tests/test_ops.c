@@ -330,28 +330,6 @@ static void test_health_not_ready_when_store_full(void **state)
 /* ------------------------------------------------------------------ */
 /* Backup and restore. */
 
-/* The current ranked list of vacancy v as "g1,g2,..." in rank order. */
-static void s_top_ids(harness_t *h, const char *v, char *out, size_t size)
-{
-    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-    Passerelle__V1__TopMatchesRequest tm = PASSERELLE__V1__TOP_MATCHES_REQUEST__INIT;
-    tm.entity_case = PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_VACANCY_ID;
-    tm.vacancy_id = (char *)v;
-    req.request_id = "t-top";
-    req.query_case = PASSERELLE__V1__REQUEST__QUERY_TOP_MATCHES;
-    req.top_matches = &tm;
-    Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
-    assert_non_null(resp);
-    assert_int_equal(resp->error, H_ERR(NONE));
-    out[0] = '\0';
-    for (size_t i = 0; i < resp->top_matches->n_matches; i++) {
-        size_t len = strlen(out);
-        (void)snprintf(out + len, size - len, "%s%s", i ? "," : "",
-                       resp->top_matches->matches[i]->graduate_id);
-    }
-    passerelle__v1__response__free_unpacked(resp, NULL);
-}
-
 #define S_FOLD_MAX 4096
 
 /* The graduates in vacancy v's list according to the match log: fold every
@@ -403,7 +381,7 @@ static size_t s_top_sorted(harness_t *h, const char *v, char (*out)[64])
 {
     char list[S_FOLD_MAX * 8];
     size_t n = 0;
-    s_top_ids(h, v, list, sizeof list);
+    assert_int_equal(harness_top_ids(h, false, v, list, sizeof list), 0);
     for (char *tok = list; *tok;) {
         char *comma = strchr(tok, ',');
         size_t len = comma ? (size_t)(comma - tok) : strlen(tok);
@@ -449,7 +427,7 @@ static void test_backup_during_ingest_and_restore(void **state)
     cli_result_t r = s_post(h, base);
     cli_expect_code(&r, 0, "post base");
     cli_result_free(&r);
-    s_top_ids(h, "v-1", top_before, sizeof top_before);
+    assert_int_equal(harness_top_ids(h, false, "v-1", top_before, sizeof top_before), 0);
     assert_true(top_before[0] != '\0');
 
     /* A producer around Lille, far from v-1's reach, goes on meanwhile. */
@@ -508,7 +486,7 @@ static void test_backup_during_ingest_and_restore(void **state)
 
     assert_int_equal(s_stats_u64(h, offsetof(Passerelle__V1__Stats, events)), b_events);
     assert_int_equal(s_stats_u64(h, offsetof(Passerelle__V1__Stats, match_sequence)), b_matches);
-    s_top_ids(h, "v-1", top_after, sizeof top_after);
+    assert_int_equal(harness_top_ids(h, false, "v-1", top_after, sizeof top_after), 0);
     assert_string_equal(top_after, top_before);
     /* Events acknowledged before the backup are there: all duplicates. */
     r = s_post(h, base);

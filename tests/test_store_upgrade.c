@@ -309,35 +309,6 @@ static void s_list_str(store_t *st, store_entity_kind_t kind, const char *id, ch
     }
 }
 
-/* The daemon's answer to TopMatches for (kind, id), as "id,id,...". */
-static void s_top_str(harness_t *h, store_entity_kind_t kind, const char *id, char *out, size_t cap)
-{
-    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-    Passerelle__V1__TopMatchesRequest tm = PASSERELLE__V1__TOP_MATCHES_REQUEST__INIT;
-    if (kind == STORE_ENTITY_VACANCY) {
-        tm.entity_case = PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_VACANCY_ID;
-        tm.vacancy_id = (char *)id;
-    } else {
-        tm.entity_case = PASSERELLE__V1__TOP_MATCHES_REQUEST__ENTITY_GRADUATE_ID;
-        tm.graduate_id = (char *)id;
-    }
-    req.request_id = "t-top";
-    req.query_case = PASSERELLE__V1__REQUEST__QUERY_TOP_MATCHES;
-    req.top_matches = &tm;
-    Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
-    assert_non_null(resp);
-    assert_int_equal(resp->error, H_ERR(NONE));
-    assert_non_null(resp->top_matches);
-    out[0] = '\0';
-    for (size_t i = 0; i < resp->top_matches->n_matches; i++) {
-        const Passerelle__V1__RankedMatch *m = resp->top_matches->matches[i];
-        size_t len = strlen(out);
-        (void)snprintf(out + len, cap - len, "%s%s", i ? "," : "",
-                       kind == STORE_ENTITY_VACANCY ? m->graduate_id : m->vacancy_id);
-    }
-    passerelle__v1__response__free_unpacked(resp, NULL);
-}
-
 static int s_call_status(hclient_t *c, const hev_t *e)
 {
     Passerelle__V1__Ack *ack = hclient_call(c, e, HARNESS_ACK_TIMEOUT_MS);
@@ -441,7 +412,9 @@ static void test_upgrade_at_start(void **state)
     int same_ref = s_same_reference(&r, log);
     s_raw_close(&r);
     for (size_t i = 0; i < 5; i++) {
-        s_top_str(h, s_kind_of(s_owners[i]), s_owners[i], got, sizeof got);
+        assert_int_equal(harness_top_ids(h, s_kind_of(s_owners[i]) == STORE_ENTITY_GRADUATE,
+                                         s_owners[i], got, sizeof got),
+                         0);
         if (same_ref)
             assert_string_equal(got, before[i]);
         else
@@ -487,11 +460,11 @@ static void test_upgrade_at_start(void **state)
     assert_int_equal(s_call_status(c, &e), H_ACCEPTED);
     assert_int_equal(s_call_status(c, &e), H_DUPLICATE);
     hclient_destroy(&c);
-    s_top_str(h, STORE_ENTITY_GRADUATE, "g-new", got, sizeof got);
+    assert_int_equal(harness_top_ids(h, true, "g-new", got, sizeof got), 0);
     assert_non_null(strstr(got, "v-00")); /* an old vacancy found through ix_v_near */
     assert_non_null(strstr(got, "v-new"));
     assert_null(strstr(got, "v-05")); /* closed in the fixture */
-    s_top_str(h, STORE_ENTITY_VACANCY, "v-new", got, sizeof got);
+    assert_int_equal(harness_top_ids(h, false, "v-new", got, sizeof got), 0);
     assert_non_null(strstr(got, "g-00")); /* an old graduate found through ix_g_near */
     assert_non_null(strstr(got, "g-new"));
     assert_null(strstr(got, "g-07")); /* withdrawn in the fixture */
