@@ -138,6 +138,7 @@ struct engine {
     uint64_t *set; /* hash set over ids: epoch << 32 | (index + 1); other epochs: empty */
     size_t set_cap;
     uint32_t set_epoch; /* of the retrieval being collected */
+    store_near_seen_t seen; /* what the walk of the in-memory posting lists has seen */
     uint32_t *keyset;   /* hash set over keys: index + 1, 0 = empty */
     size_t keyset_cap;
     s_ids_t affected; /* partner lists to revisit */
@@ -717,13 +718,21 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void 
  * hashed; only the candidates that pass the filters are copied. */
 static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
-    store_index_t ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+    int grad = e->kind == STORE_ENTITY_GRADUATE;
+    store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+    const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
+    store_near_from_t from = {p->lat, p->lon, HUGE_VAL};
     s_walk_t w = {self, e, 0};
     self->ids.n = 0;
+    if (grad)
+        from.max_km = e->rec.g.radius_km;
+    else if (e->rec.v.max_distance_km)
+        from.max_km = e->rec.v.max_distance_km;
     int rc = s_near_keys(self, txn, e);
     if (rc != 0)
         return rc;
-    rc = store_near_each(txn, ix, self->keybuf, self->keylens, self->n_keylens, s_walk_cb, &w);
+    rc = store_near_each(txn, ix, self->keybuf, self->keylens, self->n_keylens, &from, &self->seen,
+                         s_walk_cb, &w);
     return rc > 0 ? w.rc : rc;
 }
 
@@ -1144,6 +1153,7 @@ void engine_destroy(engine_t **self_p)
     engine_t *self = *self_p;
     free(self->ids.v);
     free(self->set);
+    store_near_seen_free(&self->seen);
     free(self->keyset);
     free(self->keys.v);
     free(self->affected.v);

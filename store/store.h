@@ -290,15 +290,44 @@ int store_near_ready(const store_txn_t *txn);
  * returns. fn must not call the store. Non-zero stops the walk. */
 typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *head, void *arg);
 
+/* Where a walk looks from: the walker's point and its own distance limit
+ * (a graduate's mobility radius, a vacancy's maximum distance;
+ * HUGE_VAL if it has none). Each listed entity has its own limit too (the
+ * same fields of its record: radius, or maximum distance if not 0). */
+typedef struct {
+    double lat, lon;
+    double max_km;
+} store_near_from_t;
+
+/* What a walker has seen: an epoch stamp per entity number. Zero it
+ * before the first walk, free it with store_near_seen_free. Each walk
+ * needs one of its own (a walk writes to it); the store keeps one for
+ * walks given none. */
+typedef struct {
+    uint32_t *stamp;
+    size_t cap;
+    uint32_t epoch;
+} store_near_seen_t;
+
+void store_near_seen_free(store_near_seen_t *seen);
+
 /* Call fn once for each entity listed under at least one of the n keys
  * (store_near_key; end to end in keys, lengths in lens) of index ix
  * (STORE_IX_G_NEAR or STORE_IX_V_NEAR): the same entities
  * store_index_each_key would name, each once, in no defined order, with
- * their heads, without reading the tables. Returns 0, the first non-zero
- * value of fn, STORE_ENOMEM, or STORE_EINVAL (bad argument, or
- * store_near_ready() is 0). */
+ * their heads, without reading the tables. With from, the entities
+ * certainly farther from its point than the smaller of both limits are
+ * left out without their heads being read (the test is conservative: a
+ * margin of 2 % and 1 km over the great-circle distance of
+ * score_distance_km; fn still checks what it receives). seen is the
+ * walker's (NULL: the store's). Returns 0, the first non-zero value of
+ * fn, STORE_ENOMEM, or STORE_EINVAL (bad argument, or store_near_ready()
+ * is 0).
+ * While no write transaction runs, walks of read transactions may run in
+ * several threads at once, each with its own seen. */
 int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
-                    size_t n, store_near_fn fn, void *arg) STORE_WUR;
+                    size_t n, const store_near_from_t *from, store_near_seen_t *seen,
+                    store_near_fn fn, void *arg) STORE_WUR;
 
 /* Check the in-memory indexes against the tables: every posting is an
  * entry of its table naming an open entity, once, and the counts agree.

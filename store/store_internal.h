@@ -164,6 +164,20 @@ typedef struct {
     uint32_t list, pos, num;
 } store__nundo_t;
 
+/* Where an entity of the in-memory lists lies, for a walk to skip it
+ * without reading its head: its point, the cosine of its latitude and its
+ * own distance limit (HUGE_VAL: none). */
+typedef struct {
+    float lat, lon, coslat, limit;
+} store__ngeo_t;
+
+/* The place of an entity number before the running write transaction
+ * changed it. */
+typedef struct {
+    uint32_t num;
+    store__ngeo_t old;
+} store__ngundo_t;
+
 /* The *_NEAR indexes in memory (store_near.c), complete for the open
  * entities, exact inside a write transaction and back to the committed
  * state when it does not commit. ready is 0 when they are not kept (a
@@ -171,12 +185,14 @@ typedef struct {
 typedef struct {
     int ready;
     store__near_side_t side[2]; /* 0: graduates (ix_g_near), 1: vacancies */
-    uint32_t *stamp;            /* per entity number: epoch of the walk that saw it */
-    size_t stamp_cap;
-    uint32_t epoch;
+    store_near_seen_t seen;     /* of walks given none */
+    store__ngeo_t *geo;         /* per entity number with postings */
+    size_t geo_cap;
     int logging;
     store__nundo_t *undo;
     size_t n_undo, cap_undo;
+    store__ngundo_t *gundo;
+    size_t n_gundo, cap_gundo;
     uint32_t olds[STORE_NEAR_KEYS_MAX], news[STORE_NEAR_KEYS_MAX]; /* scratch: list indexes */
 } store__near_t;
 

@@ -25,6 +25,7 @@
  */
 #include "store_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -199,12 +200,14 @@ void store__near_free(store_t *self)
     store__near_t *x = &self->near;
     s_side_free(&x->side[0]);
     s_side_free(&x->side[1]);
-    free(x->stamp);
+    store_near_seen_free(&x->seen);
     free(x->undo);
-    x->stamp = NULL;
+    free(x->geo);
+    free(x->gundo);
     x->undo = NULL;
-    x->stamp_cap = x->n_undo = x->cap_undo = 0;
-    x->epoch = 0;
+    x->geo = NULL;
+    x->gundo = NULL;
+    x->n_undo = x->cap_undo = x->geo_cap = x->n_gundo = x->cap_gundo = 0;
     x->ready = 0;
     x->logging = 0;
 }
@@ -227,13 +230,13 @@ static void s_drop(store_t *st, const char *why)
 void store__near_begin(store_t *self)
 {
     self->near.logging = self->near.ready;
-    self->near.n_undo = 0;
+    self->near.n_undo = self->near.n_gundo = 0;
 }
 
 void store__near_commit(store_t *self)
 {
     self->near.logging = 0;
-    self->near.n_undo = 0;
+    self->near.n_undo = self->near.n_gundo = 0;
 }
 
 void store__near_rollback(store_t *self)
@@ -253,7 +256,9 @@ void store__near_rollback(store_t *self)
             x->side[u->side].postings++;
         }
     }
-    x->n_undo = 0;
+    for (size_t i = x->n_gundo; x->ready && i-- > 0;)
+        x->geo[x->gundo[i].num] = x->gundo[i].old;
+    x->n_undo = x->n_gundo = 0;
     x->logging = 0;
 }
 
@@ -270,6 +275,58 @@ static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t po
         x->cap_undo = cap;
     }
     x->undo[x->n_undo++] = (store__nundo_t){(uint8_t)add, (uint8_t)side, list, pos, num};
+    return 0;
+}
+
+/* ---- where entities lie ------------------------------------------------- */
+
+/* The place of rec (a graduate or a vacancy with a point) for walks. */
+static store__ngeo_t s_geo_of(char kind, const void *rec)
+{
+    const store_place_t *p;
+    double limit;
+    if (kind == STORE_ENTITY_GRADUATE) {
+        const store_graduate_t *g = rec;
+        p = &g->home;
+        limit = g->radius_km;
+    } else {
+        const store_vacancy_t *v = rec;
+        p = &v->site;
+        limit = v->max_distance_km ? (double)v->max_distance_km : HUGE_VAL;
+    }
+    return (store__ngeo_t){(float)p->lat, (float)p->lon, (float)cos(p->lat * (M_PI / 180.0)),
+                           (float)limit};
+}
+
+/* Entity num lies where rec says (logged, to be undone). -1 if memory is
+ * short. Numbers never given a place read as nowhere in particular: a
+ * NaN point, which no walk skips. */
+static int s_geo_set(store__near_t *x, uint32_t num, char kind, const void *rec)
+{
+    if (num >= x->geo_cap) {
+        size_t cap = x->geo_cap;
+        while (cap <= num)
+            cap = s_grown(cap, 4096);
+        store__ngeo_t *p = realloc(x->geo, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        for (size_t i = x->geo_cap; i < cap; i++)
+            p[i] = (store__ngeo_t){NAN, NAN, 0, HUGE_VAL};
+        x->geo = p;
+        x->geo_cap = cap;
+    }
+    if (x->logging) {
+        if (x->n_gundo == x->cap_gundo) {
+            size_t cap = x->cap_gundo ? x->cap_gundo * 2 : 256;
+            void *p = realloc(x->gundo, cap * sizeof *x->gundo);
+            if (p == NULL)
+                return -1;
+            x->gundo = p;
+            x->cap_gundo = cap;
+        }
+        x->gundo[x->n_gundo++] = (store__ngundo_t){num, x->geo[num]};
+    }
+    x->geo[num] = s_geo_of(kind, rec);
     return 0;
 }
 
@@ -346,7 +403,7 @@ void store__near_put(store_txn_t *txn, char kind, long num, const void *old, con
     store__near_side_t *sd = &x->side[side];
     long n_old = old != NULL ? s_list_ids(st, sd, kind, old, x->olds, 0) : 0;
     long n_new = new != NULL ? s_list_ids(st, sd, kind, new, x->news, 1) : 0;
-    if (n_new < 0) {
+    if (n_new < 0 || (n_new > 0 && s_geo_set(x, (uint32_t)num, kind, new) != 0)) {
         s_drop(st, "out of memory");
         return;
     }
@@ -385,30 +442,68 @@ int store_near_ready(const store_txn_t *txn)
     return txn != NULL && txn->store->near.ready;
 }
 
-/* An epoch no stamp holds: a new one, or after the wrap (every 4 billion
- * walks) a really empty stamp array. Room for every entity number. */
-static int s_epoch(store__near_t *x, size_t n_entities)
+void store_near_seen_free(store_near_seen_t *seen)
 {
-    if (x->stamp_cap < n_entities) {
-        size_t cap = x->stamp_cap ? x->stamp_cap : 4096;
+    if (seen == NULL)
+        return;
+    free(seen->stamp);
+    memset(seen, 0, sizeof *seen);
+}
+
+/* An epoch no stamp of seen holds: a new one, or after the wrap (every 4
+ * billion walks) a really empty stamp array. Room for every entity number. */
+static int s_epoch(store_near_seen_t *seen, size_t n_entities)
+{
+    if (seen->cap < n_entities) {
+        size_t cap = seen->cap ? seen->cap : 4096;
         while (cap < n_entities)
             cap = s_grown(cap, 4096);
-        uint32_t *p = realloc(x->stamp, cap * sizeof *p);
+        uint32_t *p = realloc(seen->stamp, cap * sizeof *p);
         if (p == NULL)
             return -1;
-        memset(p + x->stamp_cap, 0, (cap - x->stamp_cap) * sizeof *p);
-        x->stamp = p;
-        x->stamp_cap = cap;
+        memset(p + seen->cap, 0, (cap - seen->cap) * sizeof *p);
+        seen->stamp = p;
+        seen->cap = cap;
     }
-    if (++x->epoch == 0) {
-        memset(x->stamp, 0, x->stamp_cap * sizeof *x->stamp);
-        x->epoch = 1;
+    if (++seen->epoch == 0) {
+        memset(seen->stamp, 0, seen->cap * sizeof *seen->stamp);
+        seen->epoch = 1;
     }
     return 0;
 }
 
+/* The earth's radius of score_distance_km, times the margin (2 %) below
+ * which the plane approximation never falls, squared: s_far compares
+ * squared distances in radians with it. */
+#define S_FAR_K (6371.0088 * 0.98 * 6371.0088 * 0.98)
+#define S_DEG   (M_PI / 180.0)
+
+/* 1 if g is certainly farther from f (cos_f: cosine of f's latitude) than
+ * the smaller of both limits plus 1 km by score_distance_km's haversine
+ * distance. For angles dphi, dlambda of at most 0.5 radian, that distance
+ * is at least R * sqrt(dphi^2 + cos1 * cos2 * dlambda^2) * 0.9895 (sin y
+ * >= y (1 - y^2 / 6) for y <= 0.25, asin z >= z); farther apart, or with
+ * no finite limit, or a point that is not one (NaN), nothing is skipped. */
+static inline int s_far(const store_near_from_t *f, double cos_f, const store__ngeo_t *g)
+{
+    double lim = g->limit < f->max_km ? g->limit : f->max_km;
+    if (!(lim < 1e9))
+        return 0;
+    double dphi = ((double)g->lat - f->lat) * S_DEG, dl = (double)g->lon - f->lon;
+    if (dl > 180.0)
+        dl -= 360.0;
+    else if (dl < -180.0)
+        dl += 360.0;
+    double dlam = dl * S_DEG;
+    if (!(fabs(dphi) <= 0.5 && fabs(dlam) <= 0.5))
+        return 0;
+    double a = dphi * dphi + cos_f * (double)g->coslat * dlam * dlam;
+    return a * S_FAR_K > (lim + 1.0) * (lim + 1.0);
+}
+
 int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
-                    size_t n, store_near_fn fn, void *arg)
+                    size_t n, const store_near_from_t *from, store_near_seen_t *seen,
+                    store_near_fn fn, void *arg)
 {
     if (txn == NULL || fn == NULL || (n > 0 && (keys == NULL || lens == NULL)) ||
         (ix != STORE_IX_G_NEAR && ix != STORE_IX_V_NEAR) || !txn->store->near.ready)
@@ -416,15 +511,21 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
     store__near_t *x = &txn->store->near;
     const store__heads_t *c = &txn->store->heads;
     const store__near_side_t *sd = &x->side[ix == STORE_IX_G_NEAR ? 0 : 1];
-    if (s_epoch(x, c->n) != 0)
+    if (seen == NULL)
+        seen = &x->seen;
+    if (s_epoch(seen, c->n) != 0)
         return STORE_ENOMEM;
-    const uint32_t epoch = x->epoch;
-    uint32_t *stamp = x->stamp;
+    const uint32_t epoch = seen->epoch;
+    uint32_t *stamp = seen->stamp;
+    const store__ngeo_t *geo = x->geo;
+    double cos_f = from != NULL ? cos(from->lat * S_DEG) : 0;
     for (size_t i = 0, off = 0; i < n; off += lens[i++]) {
         const store__plist_t *l = s_find(sd, keys + off, lens[i]);
         const uint32_t *v = l != NULL ? s_cv(l) : NULL;
         for (uint32_t p = 0; l != NULL && p < l->n; p++) {
             uint32_t num = v[p];
+            if (from != NULL && s_far(from, cos_f, &geo[num]))
+                continue; /* not seen: it is skipped under every key */
             if (stamp[num] == epoch)
                 continue;
             stamp[num] = epoch;
@@ -522,6 +623,8 @@ static int s_fill_fn(store_t *st, char kind, const void *rec, void *arg)
     (void)arg;
     if (num < 0 || num >= (long)UINT32_MAX)
         return STORE_ENOMEM; /* the cache of heads could not take it */
+    if (n > 0 && s_geo_set(x, (uint32_t)num, kind, rec) != 0)
+        return STORE_ENOMEM;
     for (long i = 0; i < n; i++) {
         if (s_append(&sd->l[x->news[i]], (uint32_t)num) != 0)
             return STORE_ENOMEM;
@@ -613,7 +716,8 @@ size_t store__mem_bytes(const store_t *self)
     const store__near_t *x = &self->near;
     size_t bytes = c->cap * sizeof *c->e + c->n_slots * sizeof *c->slots + c->ids_cap +
                    c->cap_undo * sizeof *c->undo;
-    bytes += x->stamp_cap * sizeof *x->stamp + x->cap_undo * sizeof *x->undo;
+    bytes += x->seen.cap * sizeof *x->seen.stamp + x->cap_undo * sizeof *x->undo +
+             x->geo_cap * sizeof *x->geo + x->cap_gundo * sizeof *x->gundo;
     for (int s = 0; s < 2; s++) {
         const store__near_side_t *sd = &x->side[s];
         bytes += sd->cap * sizeof *sd->l + sd->n_slots * sizeof *sd->slots + sd->keys_cap;
@@ -637,7 +741,7 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
     for (size_t li = 0; li < sd->n && !bad; li++) {
         const store__plist_t *l = &sd->l[li];
-        if (s_epoch(x, st->heads.n) != 0) {
+        if (s_epoch(&x->seen, st->heads.n) != 0) {
             bad = STORE_ENOMEM;
             break;
         }
@@ -645,14 +749,26 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
             uint32_t num = s_cv(l)[p];
             const store__hent_t *e = num < st->heads.n ? &st->heads.e[num] : NULL;
             MDB_val k = {l->key_len, sd->keys + l->key_off}, v;
-            if (e == NULL || x->stamp[num] == x->epoch || e->kind != (uint8_t)kind ||
+            if (e == NULL || x->seen.stamp[num] == x->seen.epoch || e->kind != (uint8_t)kind ||
                 e->head_state != STORE__HEAD_PRESENT || e->head.state != STORE_STATE_OPEN) {
                 store__log(STORE_LOG_ERROR, "store: %s: list %zu: entity %u repeated or not open",
                            __func__, li, num);
                 bad = STORE_ECORRUPT;
                 break;
             }
-            x->stamp[num] = x->epoch;
+            x->seen.stamp[num] = x->seen.epoch;
+            const store__ngeo_t *g = num < x->geo_cap ? &x->geo[num] : NULL;
+            double lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
+                             ? (double)e->head.distance_km
+                             : HUGE_VAL;
+            if (g == NULL || g->lat != (float)e->head.lat || g->lon != (float)e->head.lon ||
+                g->limit != (float)lim) {
+                store__log(STORE_LOG_ERROR,
+                           "store: %s: list %zu: entity %u is not where its head says", __func__,
+                           li, num);
+                bad = STORE_ECORRUPT;
+                break;
+            }
             v.mv_size = e->id_len;
             v.mv_data = st->heads.ids + e->id_off;
             rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);

@@ -296,7 +296,7 @@ static int s_walk_fn(store_txn_t *txn, void *arg)
     memset(&w->a, 0, sizeof w->a);
     memset(&w->b, 0, sizeof w->b);
     w->rc_a = store_index_each_key(txn, s_walk_ix, w->keys, w->lens, w->n, s_lmdb_cb, &w->a);
-    w->rc_b = store_near_each(txn, s_walk_ix, w->keys, w->lens, w->n, s_near_cb, &w->b);
+    w->rc_b = store_near_each(txn, s_walk_ix, w->keys, w->lens, w->n, NULL, NULL, s_near_cb, &w->b);
     return 0;
 }
 
