@@ -1206,31 +1206,46 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
     return 0;
 }
 
-int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
-                      int *written)
+int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+                         const char *id, store_list_t *out)
 {
-    store_list_t *old = &self->old_list, *new = &self->new_list;
     int rc = s_load(self, txn, kind, id, &self->owner_ent);
-    *written = 0;
+    out->n = 0;
+    out->exhaustive = 0;
     if (rc != 0)
         return rc;
-    new->n = 0;
-    new->exhaustive = 0;
     self->tmp_pool.id[0] = '\0';
     if (s_state(&self->owner_ent) == STORE_STATE_OPEN) {
         rc = s_eligible(self, txn, &self->owner_ent, &self->elig_tmp, S_PRUNE_TOP, &self->tmp_pool);
         if (rc != 0)
             return rc;
-        s_top(self, &self->elig_tmp, new, 0);
+        s_top(self, &self->elig_tmp, out, 0);
     }
-    if ((rc = store_list_get(txn, kind, id, old)) != 0)
+    return 0;
+}
+
+int engine_list_store(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      const store_list_t *list, int *written)
+{
+    store_list_t *old = &self->old_list;
+    int rc = store_list_get(txn, kind, id, old);
+    *written = 0;
+    if (rc != 0)
         return rc;
-    if (old->n == new->n &&
-        old->exhaustive == new->exhaustive &&memcmp(old->e, new->e, new->n * sizeof new->e[0]) == 0)
+    if (old->n == list->n && old->exhaustive == list->exhaustive &&
+        memcmp(old->e, list->e, list->n * sizeof list->e[0]) == 0)
         return 0;
     self->stats.lists_written++;
-    *written = new->n > 0;
-    return store_list_replace(txn, kind, id, old, new);
+    *written = list->n > 0;
+    return store_list_replace(txn, kind, id, old, list);
+}
+
+int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      int *written)
+{
+    int rc = engine_list_for_load(self, txn, kind, id, &self->new_list);
+    *written = 0;
+    return rc != 0 ? rc : engine_list_store(self, txn, kind, id, &self->new_list, written);
 }
 
 int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,

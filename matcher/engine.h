@@ -62,6 +62,15 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
 int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
                       int *written) STORE_WUR;
 
+/* engine_build_list in two steps, for building lists in several threads:
+ * engine_list_for_load only reads (a read transaction of the calling
+ * thread will do; one engine per thread) and puts the list into *out;
+ * engine_list_store stores it (in the write transaction). */
+int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+                         const char *id, store_list_t *out) STORE_WUR;
+int engine_list_store(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                      const store_list_t *list, int *written) STORE_WUR;
+
 /* Score one pair with its explanation. 1 if eligible, 0 if not (or if one
  * side is missing), <0 on a store error. *sv must outlive the use of *res
  * (it holds the skill codes the explanation points to). */

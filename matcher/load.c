@@ -17,8 +17,8 @@
  *      messages stay in memory, and are decoded again if store_write runs
  *      it twice (after the map grew).
  *   3. lists: every vacancy's then every graduate's list is built from
- *      scratch, S_TXN_LISTS entities per commit; then "bulk_load" becomes
- *      "done".
+ *      scratch, S_TXN_LISTS entities per commit, computed in several
+ *      threads (s_compute); then "bulk_load" becomes "done".
  *
  * Regular files are scanned for their framing first (varints, lengths,
  * truncation), so that a damaged file is refused before anything is
@@ -29,10 +29,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "clock.h"
@@ -445,14 +447,35 @@ static int s_read_file(s_events_t *e, const char *name)
 
 /* ---- step 3: lists --------------------------------------------------- */
 
+/* Lists are built a chunk of S_TXN_LISTS entities at a time: their ids
+ * read, then their lists computed by the workers (one engine and one read
+ * transaction of its own each, in threads when there are several: the
+ * computation only reads, and nothing writes meanwhile), then stored in
+ * one write transaction by this thread. Each worker takes every n-th
+ * entity of the chunk, so that dense and sparse regions are shared. */
+
+typedef struct s_build s_build_t;
+
 typedef struct {
+    s_build_t *b;
     engine_t *engine;
+    unsigned no; /* this worker's number: entities no, no + n, ... */
+    pthread_t th;
+    int rc;
+} s_worker_t;
+
+struct s_build {
+    store_t *store;
     store_entity_kind_t kind;
     char after[STORE_ID_MAX + 1];
     char (*ids)[STORE_ID_MAX + 1];
+    store_list_t *lists; /* the computed list of ids[i] */
+    int *rcs;            /* what computing it returned */
     size_t n;
-    size_t lists; /* out: non-empty lists stored in this chunk */
-} s_build_t;
+    size_t lists_written; /* out: non-empty lists stored in this chunk */
+    s_worker_t *w;
+    unsigned n_w;
+};
 
 static int s_ids_cb(const char *id, size_t len, void *arg)
 {
@@ -465,22 +488,67 @@ static int s_ids_cb(const char *id, size_t len, void *arg)
     return 0;
 }
 
-static int s_build_fn(store_txn_t *txn, void *arg)
+static int s_ids_fn(store_txn_t *txn, void *arg)
 {
     s_build_t *b = arg;
     b->n = 0;
-    b->lists = 0;
     int rc = store_entity_ids(txn, b->kind, b->after, S_TXN_LISTS, s_ids_cb, b);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
+    return rc < 0 ? rc : 0;
+}
+
+static int s_compute_fn(store_txn_t *txn, void *arg)
+{
+    s_worker_t *w = arg;
+    s_build_t *b = w->b;
+    for (size_t i = w->no; i < b->n; i += b->n_w) {
+        int rc = engine_list_for_load(w->engine, txn, b->kind, b->ids[i], &b->lists[i]);
+        b->rcs[i] = rc;
+        if (rc != 0 && rc != STORE_ENOTFOUND && rc != STORE_ECORRUPT)
+            return rc;
+    }
+    return 0;
+}
+
+static void *s_worker_main(void *arg)
+{
+    s_worker_t *w = arg;
+    w->rc = store_read_shared(w->b->store, s_compute_fn, w);
+    return NULL;
+}
+
+/* The lists of the chunk, computed by every worker. */
+static int s_compute(s_build_t *b)
+{
+    unsigned started = 0;
+    int rc = 0;
+    for (unsigned i = 1; i < b->n_w; i++, started++) {
+        if ((errno = pthread_create(&b->w[i].th, NULL, s_worker_main, &b->w[i])) != 0) {
+            log_errorx("load: cannot start a thread: %s", strerror(errno));
+            rc = STORE_ENOMEM;
+            break;
+        }
+    }
+    if (rc == 0) /* this thread is worker 0 */
+        s_worker_main(&b->w[0]);
+    for (unsigned i = 1; i <= started; i++)
+        (void)pthread_join(b->w[i].th, NULL);
+    for (unsigned i = 0; i < b->n_w && rc == 0; i++)
+        rc = b->w[i].rc;
+    return rc;
+}
+
+static int s_store_fn(store_txn_t *txn, void *arg)
+{
+    s_build_t *b = arg;
+    b->lists_written = 0;
     for (size_t i = 0; i < b->n; i++) {
         int written;
-        rc = engine_build_list(b->engine, txn, b->kind, b->ids[i], &written);
-        if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
-            continue;
+        if (b->rcs[i] != 0)
+            continue; /* gone or damaged: nothing to list */
+        int rc = engine_list_store(b->w[0].engine, txn, b->kind, b->ids[i], &b->lists[i], &written);
         if (rc != 0)
             return rc;
-        b->lists += written != 0;
+        b->lists_written += written != 0;
     }
     return 0;
 }
@@ -496,50 +564,76 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
     return store_stats(txn, arg);
 }
 
-static int s_build_all(store_t *store, engine_t *engine, s_tally_t *t)
+static int s_build_chunks(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0,
+                          uint64_t *done)
 {
-    store_stats_t ss;
-    s_build_t b = {.engine = engine};
-    int rc = store_read(store, s_stats_fn, &ss);
-    if (rc != 0)
-        return rc;
-    uint64_t total = ss.graduates + ss.vacancies, done = 0;
-    uint64_t t0 = clock_mono_us();
-    if (!(b.ids = calloc(S_TXN_LISTS, sizeof *b.ids)))
-        return STORE_ENOMEM;
-    log_info("load: building the ranked lists of %" PRIu64 " vacancies and %" PRIu64 " graduates",
-             ss.vacancies, ss.graduates);
+    int rc;
     store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        b.kind = kinds[k];
-        b.after[0] = '\0';
+    for (int k = 0; k < 2; k++) {
+        b->kind = kinds[k];
+        b->after[0] = '\0';
         for (;;) {
-            if ((rc = store_write(store, s_build_fn, &b)) != 0)
+            if ((rc = store_read(b->store, s_ids_fn, b)) != 0)
+                return rc;
+            if (b->n == 0)
                 break;
-            if (b.n == 0)
-                break;
-            done += b.n;
-            t->lists += b.lists;
-            memcpy(b.after, b.ids[b.n - 1], sizeof b.after);
+            if ((rc = s_compute(b)) != 0 || (rc = store_write(b->store, s_store_fn, b)) != 0)
+                return rc;
+            *done += b->n;
+            t->lists += b->lists_written;
+            memcpy(b->after, b->ids[b->n - 1], sizeof b->after);
             if (s_progress_due(t)) {
                 double s = (double)(clock_mono_us() - t0) / 1e6;
-                double rate = s > 0 ? (double)done / s : 0;
-                log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s", done,
-                         total, rate,
-                         rate > 0 && total > done ? (double)(total - done) / rate : 0.0);
+                double rate = s > 0 ? (double)*done / s : 0;
+                log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s",
+                         *done, total, rate,
+                         rate > 0 && total > *done ? (double)(total - *done) / rate : 0.0);
             }
-            if (b.n < S_TXN_LISTS)
+            if (b->n < S_TXN_LISTS)
                 break;
         }
     }
+    return 0;
+}
+
+static int s_build_all(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
+                       unsigned threads, s_tally_t *t)
+{
+    store_stats_t ss;
+    s_build_t b = {.store = store, .n_w = threads};
+    uint64_t done = 0, t0 = clock_mono_us();
+    int rc = store_read(store, s_stats_fn, &ss);
+    if (rc != 0)
+        return rc;
+    b.ids = calloc(S_TXN_LISTS, sizeof *b.ids);
+    b.lists = calloc(S_TXN_LISTS, sizeof *b.lists);
+    b.rcs = calloc(S_TXN_LISTS, sizeof *b.rcs);
+    b.w = calloc(threads, sizeof *b.w);
+    rc = b.ids && b.lists && b.rcs && b.w ? 0 : STORE_ENOMEM;
+    for (unsigned i = 0; i < threads && rc == 0; i++) {
+        b.w[i] = (s_worker_t){.b = &b, .no = i};
+        if (!(b.w[i].engine = engine_new(ref, w, k, NULL)))
+            rc = STORE_ENOMEM;
+    }
+    if (rc == 0) {
+        log_info("load: building the ranked lists of %" PRIu64 " vacancies and %" PRIu64
+                 " graduates in %u thread%s",
+                 ss.vacancies, ss.graduates, threads, threads > 1 ? "s" : "");
+        rc = s_build_chunks(&b, t, ss.graduates + ss.vacancies, t0, &done);
+    }
     t->entities = done;
+    for (unsigned i = 0; b.w && i < threads; i++)
+        engine_destroy(&b.w[i].engine);
+    free(b.w);
+    free(b.rcs);
+    free(b.lists);
     free(b.ids);
     return rc;
 }
 
 /* ---- the whole ------------------------------------------------------- */
 
-int load_run(const config_t *cfg, const char *const *files, size_t n_files)
+int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsigned threads)
 {
     s_tally_t t;
     s_events_t ev;
@@ -547,7 +641,6 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files)
     int status = LOAD_FAILED, serr = 0, rc;
     uint64_t hint = 0;
     reference_t *ref = NULL;
-    engine_t *engine = NULL;
     store_t *store = NULL;
     score_weights_t w = {cfg->w_skills, cfg->w_certification,   cfg->w_distance,
                          cfg->w_start,  cfg->distance_scale_km, cfg->start_window_days};
@@ -630,11 +723,11 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files)
              t.events, es, es > 0 ? (double)t.events / es : 0.0, t.accepted, t.duplicate,
              t.rejected);
 
-    if (!(engine = engine_new(ref, &w, (unsigned)cfg->k, NULL))) {
-        log_errorx("load: out of memory");
-        goto done;
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
     }
-    if ((rc = s_build_all(store, engine, &t)) != 0) {
+    if ((rc = s_build_all(store, ref, &w, (unsigned)cfg->k, threads, &t)) != 0) {
         log_errorx("load: building the ranked lists failed: %s; run matcherd --load again to "
                    "finish",
                    store_strerror(rc));
@@ -654,7 +747,6 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files)
              ls > 0 ? (double)t.entities / ls : 0.0, all);
     status = t.rejected ? LOAD_REJECTED : LOAD_OK;
 done:
-    engine_destroy(&engine);
     store_destroy(&store);
     reference_destroy(&ref);
     free(ev.items);

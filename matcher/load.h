@@ -31,8 +31,13 @@ enum {
     LOAD_REJECTED = 3 /* done, lists built, but some events were rejected */
 };
 
-/* Load files[0..n-1] into the store of cfg. Returns a LOAD_* status. */
-int load_run(const config_t *cfg, const char *const *files, size_t n);
+/* Most threads computing lists. */
+#define LOAD_THREADS_MAX 64
+
+/* Load files[0..n-1] into the store of cfg; lists are computed in threads
+ * threads (0: one per CPU online, at most LOAD_THREADS_MAX). Returns a
+ * LOAD_* status. */
+int load_run(const config_t *cfg, const char *const *files, size_t n, unsigned threads);
 
 /* For the daemon: 0 if the store holds no unfinished bulk load, -1 (reason
  * logged) if it does. */

@@ -34,6 +34,8 @@ static void s_usage(FILE *out)
         "                         is built, and matcherd exits (0: done, 3: done but some\n"
         "                         events were rejected, 1: refused or failed). See\n"
         "                         docs/BULK-LOAD.md\n"
+        "      --load-threads N   threads computing the lists of --load (default: one\n"
+        "                         per CPU online)\n"
         "  -h, --help             this help\n"
         "  -V, --version          print the version\n"
         "\n"
@@ -55,7 +57,8 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 'S'},       {"check-config", no_argument, NULL, 'C'},
         {"load", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},      {"load-threads", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     s_flag_t flags[16];
     size_t n_flags = 0;
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
     int check_only = 0, ch;
     const char *loads[64];
     size_t n_loads = 0;
+    unsigned load_threads = 0;
     char err[512];
     config_t cfg;
 
@@ -84,6 +88,17 @@ int main(int argc, char **argv)
             }
             loads[n_loads++] = optarg;
             continue;
+        case 'T': {
+            char *end;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > LOAD_THREADS_MAX) {
+                fprintf(stderr, "matcherd: --load-threads: a number from 1 to %d\n",
+                        LOAD_THREADS_MAX);
+                return 2;
+            }
+            load_threads = (unsigned)n;
+            continue;
+        }
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("matcherd %s\n", PASSERELLE_VERSION); return 0;
         default: s_usage(stderr); return 2;
@@ -117,6 +132,6 @@ int main(int argc, char **argv)
     }
     log_init("matcherd", cfg.log_level, cfg.log_syslog);
     if (n_loads > 0)
-        return load_run(&cfg, loads, n_loads);
+        return load_run(&cfg, loads, n_loads, load_threads);
     return daemon_run(&cfg);
 }

@@ -970,6 +970,22 @@ int store_read(store_t *self, store_txn_fn fn, void *arg)
     return rc;
 }
 
+int store_read_shared(store_t *self, store_txn_fn fn, void *arg)
+{
+    MDB_txn *t = NULL;
+    if (self == NULL || fn == NULL)
+        return STORE_EINVAL;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0) { /* MDB_MAP_RESIZED included: adopting a size is a write's business */
+        store__log(STORE_LOG_ERROR, "store %s: mdb_txn_begin: %s", self->dir, mdb_strerror(rc));
+        return store__map_rc(rc);
+    }
+    store_txn_t txn = {.store = self, .txn = t, .write = 0};
+    rc = fn(&txn, arg);
+    mdb_txn_abort(t);
+    return rc;
+}
+
 /* ---- statistics -------------------------------------------------------- */
 
 /* The fields of store_stats that come from the tables, not the file. */

@@ -14,7 +14,8 @@
  *    that store until a second --load finishes it;
  *  - CSV -> matchctl import --out -> matcherd --load, then the same CSV
  *    imported into the daemon is all DUPLICATE;
- *  - more events than one decoded chunk in one transaction.
+ *  - more events than one decoded chunk in one transaction, their lists
+ *    built in three threads (equal to the oracle too).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -153,6 +154,14 @@ static size_t s_good_file(harness_t *h, const char *name, int bad, char *path, s
 static cli_result_t s_load(harness_t *h, const char *file)
 {
     char *argv[] = {h->matcherd, "--data", h->data_dir, "--load", (char *)file, NULL};
+    return cli_run_argv(h->root, argv, NULL, S_RUN_MS);
+}
+
+/* The same, with the lists computed in `threads` threads. */
+static cli_result_t s_load_threads(harness_t *h, const char *file, const char *threads)
+{
+    char *argv[] = {h->matcherd,       "--data", h->data_dir, "--load", (char *)file,
+                    "--load-threads", (char *)threads, NULL};
     return cli_run_argv(h->root, argv, NULL, S_RUN_MS);
 }
 
@@ -553,8 +562,14 @@ static void test_load_many_chunks(void **state)
     fclose(f);
 
     s_ctx(&c);
-    cli_result_t r = s_load(h, path);
+    cli_result_t r = s_load_threads(h, "/dev/null", "0");
+    cli_expect_code(&r, 2, "--load-threads 0 refused");
+    cli_expect_in(r.err, "--load-threads", "the option named");
+    cli_result_free(&r);
+    /* more threads than CPUs, each with a share of every chunk of 500 */
+    r = s_load_threads(h, path, "3");
     cli_expect_code(&r, 3, "many chunks");
+    cli_expect_in(r.err, "in 3 threads", "three threads");
     cli_expect_in(r.err, "load summary: 4802 events (4800 accepted, 1 duplicate, 1 rejected)",
                   "counts");
     cli_expect_in(r.err, "event 4802 at offset", "the rejected event, by its index");
