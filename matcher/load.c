@@ -723,6 +723,7 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsi
              t.events, es, es > 0 ? (double)t.events / es : 0.0, t.accepted, t.duplicate,
              t.rejected);
 
+    store_near_rebuild(store); /* entities numbered by place, not in the order they came */
     if (threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cpus < 1 ? 1 : cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;

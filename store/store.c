@@ -728,6 +728,15 @@ int store__reopen(store_t *self)
     return rc;
 }
 
+void store_near_rebuild(store_t *self)
+{
+    if (self == NULL || self->in_txn)
+        return;
+    store__near_free(self);   /* entity numbers go with the heads */
+    store__heads_reset(self); /* numbered again, by place */
+    store__near_build(self);
+}
+
 void store_destroy(store_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)

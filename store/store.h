@@ -294,6 +294,13 @@ int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys
  * and store_index_each_key must be used instead. */
 int store_near_ready(const store_txn_t *txn);
 
+/* Build the cache of heads and the in-memory posting lists again from the
+ * records, as at open, where entities are numbered in the order of their
+ * places (walks then read neighbours' heads nearly in sequence): for a
+ * store just filled in bulk, whose entities got their numbers in the
+ * order they came. Logged as at open. Not while a transaction runs. */
+void store_near_rebuild(store_t *self);
+
 /* Called once per open entity of a store_near_each walk: its id (len
  * bytes, not NUL-terminated) and its head, both borrowed until fn
  * returns. fn must not call the store. Non-zero stops the walk. */
