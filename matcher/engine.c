@@ -51,10 +51,15 @@ typedef struct {
     int pruned; /* some partners were skipped as unable to enter the top: n undercounts */
 } s_ranks_t;
 
-/* A candidate that passed the head filters, with its score bound. */
+/* A candidate that passed the head filters, with its score bound: its id
+ * (id_len bytes, not NUL-terminated) borrowed from the store's cache of
+ * heads (a walk of the in-memory lists; nothing enters that cache while
+ * the candidates are scored) or from engine.ids (a walk of the tables). */
 typedef struct {
-    uint32_t idx; /* into engine.ids */
+    const char *id;
     uint32_t bound;
+    uint32_t idx; /* collection order */
+    uint8_t id_len;
 } s_cand_t;
 
 /* How much of the scoring may be skipped (see s_eligible). */
@@ -590,7 +595,7 @@ static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_
     return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
 }
 
-static int s_cands_push(engine_t *self, uint32_t idx, uint32_t bound)
+static int s_cands_push(engine_t *self, const char *id, size_t len, uint32_t bound)
 {
     if (self->n_cands == self->cap_cands) {
         size_t cap = self->cap_cands ? self->cap_cands * 2 : 1024;
@@ -600,18 +605,50 @@ static int s_cands_push(engine_t *self, uint32_t idx, uint32_t bound)
         self->cands = p;
         self->cap_cands = cap;
     }
-    self->cands[self->n_cands].idx = idx;
-    self->cands[self->n_cands++].bound = bound;
+    self->cands[self->n_cands] = (s_cand_t){id, bound, (uint32_t)self->n_cands, (uint8_t)len};
+    self->n_cands++;
     return 0;
 }
 
 /* Highest bound first; candidates in collection order among equals. */
-static int s_cand_cmp(const void *a, const void *b)
+static inline int s_cand_before(const s_cand_t *x, const s_cand_t *y)
 {
-    const s_cand_t *x = a, *y = b;
-    if (x->bound != y->bound)
-        return x->bound > y->bound ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+    return x->bound != y->bound ? x->bound > y->bound : x->idx < y->idx;
+}
+
+static void s_cand_sift(s_cand_t *h, size_t n, size_t i)
+{
+    s_cand_t x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= n)
+            break;
+        if (l + 1 < n && s_cand_before(&h[l + 1], &h[l]))
+            m = l + 1;
+        if (!s_cand_before(&h[m], &x))
+            break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = x;
+}
+
+/* The candidates as a heap, the first in s_cand_before's order on top:
+ * the scoring takes them in that order and usually stops after a few, so
+ * sorting them all would be wasted. */
+static void s_cands_heapify(s_cand_t *h, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        s_cand_sift(h, n, i);
+}
+
+/* Take the top of the heap of n candidates (n >= 1): it moves to h[n - 1]. */
+static void s_cands_pop(s_cand_t *h, size_t n)
+{
+    s_cand_t top = h[0];
+    h[0] = h[n - 1];
+    s_cand_sift(h, n - 1, 0);
+    h[n - 1] = top;
 }
 
 /* The candidate just scored (in pool->scratch, score micro) joins the kk
@@ -706,11 +743,9 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void 
     if (!s_head_ok(w->e, head, &d))
         return 0;
     int64_t b = s_bound(self, w->e, head, d);
-    if (b < 0)
+    if (b < 0 || len == 0 || len > STORE_ID_MAX)
         return 0;
-    size_t n = self->ids.n;
-    if ((w->rc = s_ids_push(&self->ids, id, len)) == 0 && self->ids.n > n)
-        w->rc = s_cands_push(self, (uint32_t)n, (uint32_t)b);
+    w->rc = s_cands_push(self, id, len, (uint32_t)b);
     return w->rc != 0;
 }
 
@@ -762,7 +797,8 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         if (!s_head_ok(e, &head, &d))
             continue;
         int64_t b = s_bound(self, e, &head, d);
-        if (b >= 0 && (rc = s_cands_push(self, (uint32_t)i, (uint32_t)b)) != 0)
+        if (b >= 0 && (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]),
+                                         (uint32_t)b)) != 0)
             return rc;
     }
     return 0;
@@ -787,18 +823,24 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
     out->pruned = 0;
     if (rc != 0)
         return rc;
-    if (prune != S_PRUNE_NONE && self->n_cands > 1)
-        qsort(self->cands, self->n_cands, sizeof *self->cands, s_cand_cmp);
+    if (prune != S_PRUNE_NONE)
+        s_cands_heapify(self->cands, self->n_cands);
+    char id[STORE_ID_MAX + 1];
     for (size_t c = 0; c < self->n_cands; c++) {
-        const char *id = self->ids.v[self->cands[c].idx];
-        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
-            self->cands[c].bound < pool->heap[0].micro) {
+        const s_cand_t *cand = &self->cands[c];
+        if (prune != S_PRUNE_NONE) { /* the best left, from the top of the heap */
+            s_cands_pop(self->cands, self->n_cands - c);
+            cand = &self->cands[self->n_cands - c - 1];
+        }
+        memcpy(id, cand->id, cand->id_len);
+        id[cand->id_len] = '\0';
+        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk && cand->bound < pool->heap[0].micro) {
             if (prune == S_PRUNE_TOP) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
                 break;
             }
-            rc = s_cannot_enter(self, txn, s_other(e->kind), id, self->cands[c].bound);
+            rc = s_cannot_enter(self, txn, s_other(e->kind), id, cand->bound);
             if (rc < 0)
                 return rc;
             if (rc == 1) {

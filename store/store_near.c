@@ -633,6 +633,18 @@ static int s_fill_fn(store_t *st, char kind, const void *rec, void *arg)
     return 0;
 }
 
+/* Every list in the order of entity numbers, which is the order of places
+ * (store__heads_fill_open): a walk then reads the places and heads of a
+ * cell's entities forwards through memory. (Lists are filled in the order
+ * of the records' ids.) Later appends go to the end, removals move the
+ * last entry: the order decays with changes, until the next open. */
+static void s_sort_lists(store__near_side_t *sd)
+{
+    for (size_t i = 0; i < sd->n; i++)
+        if (sd->l[i].n > 1)
+            qsort(s_v(&sd->l[i]), sd->l[i].n, sizeof(uint32_t), s_u32_cmp);
+}
+
 /* The heads of the open entities, then their postings, from the records:
  * the keys come from the same function the puts use, and each entity's
  * number is looked up once (not once per posting, as a scan of the
@@ -657,6 +669,8 @@ static int s_build_fn(store_txn_t *txn, void *arg)
             rc = s_size_lists(&txn->store->near.side[s]);
         if (rc == 0)
             rc = s_each_open(txn, kind, s_fill_fn, NULL);
+        if (rc == 0)
+            s_sort_lists(&txn->store->near.side[s]);
     }
     for (int s = 0; s < 2 && rc == 0; s++) {
         MDB_stat ms;
