@@ -427,7 +427,14 @@ static void s_writemap_give_up(store_t *self, int why)
 
 static int s_env_open(store_t *self)
 {
-    unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
+    /* MDB_NORDAHEAD: LMDB advises the map MADV_RANDOM, so a page fault
+     * reads one page, not a window around it. Besides the useless reads,
+     * the readahead of a kernel with large folios in the page cache builds
+     * folios of up to 2 MB over the data file; a write through the
+     * writable map dirties its whole folio (ext4's page_mkwrite marks every
+     * block of it), and the next sync writes all of it back: measured at
+     * 1.2 million entities, up to 4 GB written per commit of 500 lists. */
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (self->read_only ? MDB_RDONLY : 0);
     int dead = 0;
     if (self->writemap) {
         s_writemap_size(self);
