@@ -1012,6 +1012,13 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    /* At the design population the daemon builds its in-memory index of
+     * 1.2 million entities before it binds its sockets (20-40 s here): the
+     * harness's default wait for readiness (15 s) is for tests. */
+    if (setenv("PASSERELLE_START_TIMEOUT_MS", "900000", 0) != 0) {
+        perror("bench_national: setenv");
+        return 1;
+    }
     if (o.matcherd != NULL && setenv("PASSERELLE_MATCHERD", o.matcherd, 1) != 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
