@@ -885,7 +885,8 @@ int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open)
     if (rc != 0 && rc != MDB_NOTFOUND) {
         out = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", k->what);
     } else if (sorted) {
-        qsort(v, n, sizeof *v, s_placed_cmp);
+        if (n > 1)
+            qsort(v, n, sizeof *v, s_placed_cmp);
         for (size_t i = 0; i < n && out == 0; i++) {
             key.mv_size = v[i].id_len;
             key.mv_data = ids + v[i].id_off;
