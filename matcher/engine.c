@@ -142,9 +142,9 @@ struct engine {
     s_keys_t keys; /* relevance keys of the entity being retrieved for */
     uint64_t *set; /* hash set over ids: epoch << 32 | (index + 1); other epochs: empty */
     size_t set_cap;
-    uint32_t set_epoch; /* of the retrieval being collected */
+    uint32_t set_epoch;     /* of the retrieval being collected */
     store_near_seen_t seen; /* what the walk of the in-memory posting lists has seen */
-    uint32_t *keyset;   /* hash set over keys: index + 1, 0 = empty */
+    uint32_t *keyset;       /* hash set over keys: index + 1, 0 = empty */
     size_t keyset_cap;
     s_ids_t affected; /* partner lists to revisit */
     s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
@@ -797,8 +797,8 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         if (!s_head_ok(e, &head, &d))
             continue;
         int64_t b = s_bound(self, e, &head, d);
-        if (b >= 0 && (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]),
-                                         (uint32_t)b)) != 0)
+        if (b >= 0 &&
+            (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]), (uint32_t)b)) != 0)
             return rc;
     }
     return 0;
@@ -834,7 +834,8 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         }
         memcpy(id, cand->id, cand->id_len);
         id[cand->id_len] = '\0';
-        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk && cand->bound < pool->heap[0].micro) {
+        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
+            cand->bound < pool->heap[0].micro) {
             if (prune == S_PRUNE_TOP) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
@@ -1248,8 +1249,8 @@ int engine_compute_list(engine_t *self, store_txn_t *txn, store_entity_kind_t ki
     return 0;
 }
 
-int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
-                         const char *id, store_list_t *out)
+int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                         store_list_t *out)
 {
     int rc = s_load(self, txn, kind, id, &self->owner_ent);
     out->n = 0;

@@ -66,8 +66,8 @@ int engine_build_list(engine_t *self, store_txn_t *txn, store_entity_kind_t kind
  * engine_list_for_load only reads (a read transaction of the calling
  * thread will do; one engine per thread) and puts the list into *out;
  * engine_list_store stores it (in the write transaction). */
-int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
-                         const char *id, store_list_t *out) STORE_WUR;
+int engine_list_for_load(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
+                         store_list_t *out) STORE_WUR;
 int engine_list_store(engine_t *self, store_txn_t *txn, store_entity_kind_t kind, const char *id,
                       const store_list_t *list, int *written) STORE_WUR;
 

@@ -564,8 +564,7 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
     return store_stats(txn, arg);
 }
 
-static int s_build_chunks(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0,
-                          uint64_t *done)
+static int s_build_chunks(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0, uint64_t *done)
 {
     int rc;
     store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};

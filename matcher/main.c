@@ -52,12 +52,18 @@ typedef struct {
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},   {"ingest", required_argument, NULL, 'i'},
-        {"feed", required_argument, NULL, 'f'},   {"query", required_argument, NULL, 'q'},
-        {"config", required_argument, NULL, 'c'}, {"log-level", required_argument, NULL, 'l'},
-        {"syslog", no_argument, NULL, 'S'},       {"check-config", no_argument, NULL, 'C'},
-        {"load", required_argument, NULL, 'L'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {"load-threads", required_argument, NULL, 'T'},
+        {"data", required_argument, NULL, 'd'},
+        {"ingest", required_argument, NULL, 'i'},
+        {"feed", required_argument, NULL, 'f'},
+        {"query", required_argument, NULL, 'q'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"syslog", no_argument, NULL, 'S'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"load", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"load-threads", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     s_flag_t flags[16];

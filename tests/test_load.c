@@ -160,8 +160,8 @@ static cli_result_t s_load(harness_t *h, const char *file)
 /* The same, with the lists computed in `threads` threads. */
 static cli_result_t s_load_threads(harness_t *h, const char *file, const char *threads)
 {
-    char *argv[] = {h->matcherd,       "--data", h->data_dir, "--load", (char *)file,
-                    "--load-threads", (char *)threads, NULL};
+    char *argv[] = {h->matcherd,  "--data",         h->data_dir,     "--load",
+                    (char *)file, "--load-threads", (char *)threads, NULL};
     return cli_run_argv(h->root, argv, NULL, S_RUN_MS);
 }
 
