@@ -758,7 +758,6 @@ static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
     store_near_from_t from = {p->lat, p->lon, HUGE_VAL};
     s_walk_t w = {self, e, 0};
-    self->ids.n = 0;
     if (grad)
         from.max_km = e->rec.g.radius_km;
     else if (e->rec.v.max_distance_km)

@@ -262,18 +262,28 @@ void store__near_rollback(store_t *self)
     x->logging = 0;
 }
 
+/* The log v of *cap entries of size bytes, n in use, with room for one
+ * more: v itself, or v doubled (*cap updated). NULL if memory is short
+ * (v is left as it was). */
+static void *s_log_room(void *v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 1024;
+    void *p = realloc(v, c * size);
+    if (p != NULL)
+        *cap = c;
+    return p;
+}
+
 static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t pos, uint32_t num)
 {
     if (!x->logging)
         return 0;
-    if (x->n_undo == x->cap_undo) {
-        size_t cap = x->cap_undo ? x->cap_undo * 2 : 1024;
-        void *p = realloc(x->undo, cap * sizeof *x->undo);
-        if (p == NULL)
-            return -1;
-        x->undo = p;
-        x->cap_undo = cap;
-    }
+    store__nundo_t *u = s_log_room(x->undo, &x->cap_undo, x->n_undo, sizeof *x->undo);
+    if (u == NULL)
+        return -1;
+    x->undo = u;
     x->undo[x->n_undo++] = (store__nundo_t){(uint8_t)add, (uint8_t)side, list, pos, num};
     return 0;
 }
@@ -316,14 +326,10 @@ static int s_geo_set(store__near_t *x, uint32_t num, char kind, const void *rec)
         x->geo_cap = cap;
     }
     if (x->logging) {
-        if (x->n_gundo == x->cap_gundo) {
-            size_t cap = x->cap_gundo ? x->cap_gundo * 2 : 256;
-            void *p = realloc(x->gundo, cap * sizeof *x->gundo);
-            if (p == NULL)
-                return -1;
-            x->gundo = p;
-            x->cap_gundo = cap;
-        }
+        store__ngundo_t *u = s_log_room(x->gundo, &x->cap_gundo, x->n_gundo, sizeof *x->gundo);
+        if (u == NULL)
+            return -1;
+        x->gundo = u;
         x->gundo[x->n_gundo++] = (store__ngundo_t){num, x->geo[num]};
     }
     x->geo[num] = s_geo_of(kind, rec);
