@@ -60,7 +60,16 @@ typedef struct {
     uint32_t bound;
     uint32_t idx; /* collection order */
     uint8_t id_len;
+    uint8_t take; /* S_TAKE_*: may the candidate's own list take the changed entity? */
 } s_cand_t;
+
+/* What a candidate's own list, as the walk saw its meta, says of the
+ * changed entity (S_PRUNE_BOTH; see s_cannot_enter). */
+enum {
+    S_TAKE_NO,     /* full, lowest entry above the bound, not holding it: cannot */
+    S_TAKE_MAYBE,  /* it may (or holds it): the candidate is scored */
+    S_TAKE_UNKNOWN /* meta not in memory: s_cannot_enter reads it if it matters */
+};
 
 /* How much of the scoring may be skipped (see s_eligible). */
 typedef enum {
@@ -148,7 +157,9 @@ struct engine {
     size_t keyset_cap;
     s_ids_t affected; /* partner lists to revisit */
     s_ids_t owners;   /* partners whose lists hold the changed entity, sorted */
-    uint8_t *keybuf;  /* index keys of a retrieval, end to end */
+    uint32_t *oset;   /* hash set over owners: index + 1, 0 = empty */
+    size_t oset_cap;
+    uint8_t *keybuf; /* index keys of a retrieval, end to end */
     size_t n_keybuf, cap_keybuf;
     size_t *keylens; /* their lengths */
     size_t n_keylens, cap_keylens;
@@ -595,7 +606,7 @@ static int64_t s_bound(const engine_t *self, const s_ent_t *e, const store_head_
     return score_bound_vacancy(&self->w, &e->prep.g, &self->bound, h, d);
 }
 
-static int s_cands_push(engine_t *self, const char *id, size_t len, uint32_t bound)
+static int s_cands_push(engine_t *self, const char *id, size_t len, uint32_t bound, uint8_t take)
 {
     if (self->n_cands == self->cap_cands) {
         size_t cap = self->cap_cands ? self->cap_cands * 2 : 1024;
@@ -605,7 +616,7 @@ static int s_cands_push(engine_t *self, const char *id, size_t len, uint32_t bou
         self->cands = p;
         self->cap_cands = cap;
     }
-    self->cands[self->n_cands] = (s_cand_t){id, bound, (uint32_t)self->n_cands, (uint8_t)len};
+    self->cands[self->n_cands] = (s_cand_t){id, bound, (uint32_t)self->n_cands, (uint8_t)len, take};
     self->n_cands++;
     return 0;
 }
@@ -725,16 +736,57 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
     return !m.exhaustive && m.n >= self->k && micro < m.last_micro;
 }
 
+/* self->oset: a hash set over self->owners, for the walk. */
+static int s_owners_index(engine_t *self)
+{
+    size_t cap = self->oset_cap;
+    if (self->owners.n * 2 > cap) {
+        while (self->owners.n * 2 > cap)
+            cap = cap ? cap * 2 : 256;
+        uint32_t *t = realloc(self->oset, cap * sizeof *t);
+        if (!t)
+            return STORE_ENOMEM;
+        self->oset = t;
+        self->oset_cap = cap;
+    }
+    if (cap == 0)
+        return 0;
+    memset(self->oset, 0, cap * sizeof *self->oset);
+    for (size_t i = 0; i < self->owners.n; i++) {
+        size_t j = (size_t)s_hash(self->owners.v[i], strlen(self->owners.v[i])) & (cap - 1);
+        while (self->oset[j])
+            j = (j + 1) & (cap - 1);
+        self->oset[j] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+/* 1 if id (len bytes) is one of self->owners (indexed by s_owners_index). */
+static int s_is_owner(const engine_t *self, const char *id, size_t len)
+{
+    if (self->owners.n == 0)
+        return 0;
+    size_t cap = self->oset_cap;
+    for (size_t j = (size_t)s_hash(id, len) & (cap - 1); self->oset[j]; j = (j + 1) & (cap - 1)) {
+        const char *o = self->owners.v[self->oset[j] - 1];
+        if (memcmp(o, id, len) == 0 && o[len] == '\0')
+            return 1;
+    }
+    return 0;
+}
+
 /* The candidate at hand of a walk of the in-memory posting lists. */
 typedef struct {
     engine_t *self;
     const s_ent_t *e;
+    int both; /* S_PRUNE_BOTH: tell the candidates whose lists may take e */
     int rc;
 } s_walk_t;
 
 /* One entity of the walk: kept in self->ids and self->cands if its head
  * passes the filters and its bound says it may be eligible. */
-static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void *arg)
+static int s_walk_cb(const char *id, size_t len, const store_head_t *head,
+                     const store_list_meta_t *list, void *arg)
 {
     s_walk_t *w = arg;
     engine_t *self = w->self;
@@ -745,19 +797,25 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head, void 
     int64_t b = s_bound(self, w->e, head, d);
     if (b < 0 || len == 0 || len > STORE_ID_MAX)
         return 0;
-    w->rc = s_cands_push(self, id, len, (uint32_t)b);
+    uint8_t take = S_TAKE_UNKNOWN;
+    if (w->both && list) /* s_cannot_enter's test, on the meta at hand */
+        take = !list->exhaustive && list->n >= self->k && (uint32_t)b < list->last_micro &&
+                       !s_is_owner(self, id, len)
+                   ? S_TAKE_NO
+                   : S_TAKE_MAYBE;
+    w->rc = s_cands_push(self, id, len, (uint32_t)b, take);
     return w->rc != 0;
 }
 
 /* s_bounded through the in-memory posting lists: no table read, no id
  * hashed; only the candidates that pass the filters are copied. */
-static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune_t prune)
 {
     int grad = e->kind == STORE_ENTITY_GRADUATE;
     store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
     const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
     store_near_from_t from = {p->lat, p->lon, HUGE_VAL};
-    s_walk_t w = {self, e, 0};
+    s_walk_t w = {self, e, prune == S_PRUNE_BOTH, 0};
     if (grad)
         from.max_km = e->rec.g.radius_km;
     else if (e->rec.v.max_distance_km)
@@ -772,7 +830,7 @@ static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 
 /* Candidates of e that pass the head filters and may be eligible, with
  * their score bounds, into self->cands. */
-static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
+static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune_t prune)
 {
     store_head_t head;
     self->n_cands = 0;
@@ -781,7 +839,7 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
     else
         score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
     if (store_near_ready(txn))
-        return s_bounded_near(self, txn, e);
+        return s_bounded_near(self, txn, e, prune);
     int rc = s_candidates(self, txn, e);
     if (rc != 0)
         return rc;
@@ -796,8 +854,8 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         if (!s_head_ok(e, &head, &d))
             continue;
         int64_t b = s_bound(self, e, &head, d);
-        if (b >= 0 &&
-            (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]), (uint32_t)b)) != 0)
+        if (b >= 0 && (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]), (uint32_t)b,
+                                         S_TAKE_UNKNOWN)) != 0)
             return rc;
     }
     return 0;
@@ -817,29 +875,44 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
     pool->n_heap = 0;
     pool->scratch = 0;
     pool->unused = 1;
-    int rc = s_bounded(self, txn, e);
+    int rc = prune == S_PRUNE_BOTH ? s_owners_index(self) : 0;
     out->n = 0;
     out->pruned = 0;
-    if (rc != 0)
+    if (rc != 0 || (rc = s_bounded(self, txn, e, prune)) != 0)
         return rc;
+    size_t must = 0; /* candidates left that their own lists may make count */
     if (prune != S_PRUNE_NONE)
         s_cands_heapify(self->cands, self->n_cands);
+    if (prune == S_PRUNE_BOTH)
+        for (size_t c = 0; c < self->n_cands; c++)
+            must += self->cands[c].take != S_TAKE_NO;
     char id[STORE_ID_MAX + 1];
     for (size_t c = 0; c < self->n_cands; c++) {
         const s_cand_t *cand = &self->cands[c];
         if (prune != S_PRUNE_NONE) { /* the best left, from the top of the heap */
             s_cands_pop(self->cands, self->n_cands - c);
             cand = &self->cands[self->n_cands - c - 1];
+            must -= cand->take != S_TAKE_NO && prune == S_PRUNE_BOTH;
         }
-        memcpy(id, cand->id, cand->id_len);
-        id[cand->id_len] = '\0';
         if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
             cand->bound < pool->heap[0].micro) {
-            if (prune == S_PRUNE_TOP) {
+            /* below e's top from here on: what is left counts only for
+             * lists that may take e */
+            if (prune == S_PRUNE_TOP || (cand->take == S_TAKE_NO && must == 0)) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
                 break;
             }
+            if (cand->take == S_TAKE_NO) {
+                self->stats.pruned++;
+                out->pruned = 1;
+                continue;
+            }
+        }
+        memcpy(id, cand->id, cand->id_len);
+        id[cand->id_len] = '\0';
+        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
+            cand->bound < pool->heap[0].micro && cand->take == S_TAKE_UNKNOWN) {
             rc = s_cannot_enter(self, txn, s_other(e->kind), id, cand->bound);
             if (rc < 0)
                 return rc;
@@ -1197,6 +1270,7 @@ void engine_destroy(engine_t **self_p)
     free(self->set);
     store_near_seen_free(&self->seen);
     free(self->keyset);
+    free(self->oset);
     free(self->keys.v);
     free(self->affected.v);
     free(self->owners.v);

@@ -301,10 +301,15 @@ int store_near_ready(const store_txn_t *txn);
  * order they came. Logged as at open. Not while a transaction runs. */
 void store_near_rebuild(store_t *self);
 
+typedef struct store_list_meta store_list_meta_t;
+
 /* Called once per open entity of a store_near_each walk: its id (len
- * bytes, not NUL-terminated) and its head, both borrowed until fn
- * returns. fn must not call the store. Non-zero stops the walk. */
-typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *head, void *arg);
+ * bytes, not NUL-terminated), its head, and the meta of its own ranked
+ * list when the store knows it without reading (store_list_meta; NULL
+ * when it would have to read it), all borrowed until fn returns. fn must
+ * not call the store. Non-zero stops the walk. */
+typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *head,
+                             const store_list_meta_t *list, void *arg);
 
 /* Where a walk looks from: the walker's point and its own distance limit
  * (a graduate's mobility radius, a vacancy's maximum distance;
@@ -399,11 +404,11 @@ int store_list_put(store_txn_t *txn, store_entity_kind_t kind, const char *id,
 /* What decides whether a newcomer may enter a ranked list without reading
  * it: its length, exhaustive flag and its lowest entry's score (0 if
  * empty). */
-typedef struct {
+struct store_list_meta {
     uint16_t n;
     uint8_t exhaustive;
     uint32_t last_micro;
-} store_list_meta_t;
+};
 
 /* The meta of the ranked list of (kind, id), from memory when the store
  * has read or written that list since it opened, else read from the

@@ -536,7 +536,8 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
                 continue;
             stamp[num] = epoch;
             const store__hent_t *e = &c->e[num];
-            int rc = fn(c->ids + e->id_off, e->id_len, &e->head, arg);
+            int rc =
+                fn(c->ids + e->id_off, e->id_len, &e->head, e->list_known ? &e->list : NULL, arg);
             if (rc != 0)
                 return rc;
         }

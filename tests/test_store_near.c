@@ -227,6 +227,8 @@ static uint64_t s_verify(store_t *st)
 /* Ids named by a walk, sorted, without repeats. */
 typedef struct {
     char ids[S_GRADS + S_VACS][16];
+    store_list_meta_t meta[S_GRADS + S_VACS]; /* what the walk said of its list */
+    int known[S_GRADS + S_VACS];              /* and whether it said anything */
     int n;
     int overflow;
 } s_names_t;
@@ -251,10 +253,19 @@ static int s_lmdb_cb(const char *id, size_t len, void *arg)
     return s_name_add(o, id, len);
 }
 
-static int s_near_cb(const char *id, size_t len, const store_head_t *h, void *arg)
+static int s_near_cb(const char *id, size_t len, const store_head_t *h,
+                     const store_list_meta_t *list, void *arg)
 {
+    s_names_t *o = arg;
     assert_int_equal(h->state, STORE_STATE_OPEN);
-    return s_name_add(arg, id, len);
+    int n = o->n;
+    int rc = s_name_add(o, id, len);
+    if (o->n > n) {
+        o->known[n] = list != NULL;
+        if (list)
+            o->meta[n] = *list;
+    }
+    return rc;
 }
 
 static int s_name_cmp(const void *a, const void *b)
@@ -415,6 +426,101 @@ static void test_map_growth_retry(void **state)
     s_walks_agree(f->st);
 }
 
+/* A walk hands each entity's list meta over when the store holds it in
+ * memory, and it is what store_list_meta says: inside the transaction
+ * that wrote the lists, after it committed, after another one that
+ * rewrote them aborted; a store opened again knows none until it reads. */
+typedef struct {
+    s_walk_t *w;
+    int salt; /* list contents depend on it */
+    int fail;
+    int checked;
+} s_lists_t;
+
+static void s_list_of(int i, int salt, store_list_t *l)
+{
+    memset(l, 0, sizeof *l);
+    l->n = (uint16_t)((i + salt) % 4);
+    l->exhaustive = (uint8_t)((i + salt) % 3 == 0);
+    for (unsigned j = 0; j < l->n; j++) {
+        snprintf(l->e[j].id, sizeof l->e[j].id, "v-%u", (unsigned)(j + (unsigned)salt) % S_VACS);
+        l->e[j].micro = 900000u - 1000u * j - (uint32_t)(i * 7 + salt);
+    }
+}
+
+/* Every entity named by b whose meta the walk gave has that meta in the
+ * stored list itself (read from the table, not from memory). */
+static void s_meta_agree(store_txn_t *txn, const s_names_t *b, int *checked)
+{
+    static store_list_t l;
+    for (int i = 0; i < b->n; i++) {
+        if (!b->known[i])
+            continue;
+        assert_int_equal(store_list_get(txn, STORE_ENTITY_GRADUATE, b->ids[i], &l), 0);
+        assert_int_equal(b->meta[i].n, l.n);
+        assert_int_equal(b->meta[i].exhaustive, l.exhaustive);
+        assert_int_equal(b->meta[i].last_micro, l.n ? l.e[l.n - 1].micro : 0);
+        (*checked)++;
+    }
+}
+
+static int s_lists_fn(store_txn_t *txn, void *arg)
+{
+    s_lists_t *x = arg;
+    s_walk_fn(txn, x->w);
+    assert_int_equal(x->w->rc_b, 0);
+    s_names_t names = x->w->b;
+    for (int i = 0; i < names.n; i++) {
+        static store_list_t l;
+        s_list_of(i, x->salt, &l);
+        assert_int_equal(store_list_put(txn, STORE_ENTITY_GRADUATE, names.ids[i], &l), 0);
+    }
+    s_walk_fn(txn, x->w); /* the walk sees the transaction's own lists */
+    assert_int_equal(x->w->b.n, names.n);
+    for (int i = 0; i < x->w->b.n; i++)
+        assert_true(x->w->b.known[i]);
+    s_meta_agree(txn, &x->w->b, &x->checked);
+    return x->fail;
+}
+
+static int s_meta_fn(store_txn_t *txn, void *arg)
+{
+    s_lists_t *x = arg;
+    s_walk_fn(txn, x->w);
+    s_meta_agree(txn, &x->w->b, &x->checked);
+    return 0;
+}
+
+static void test_walk_list_meta(void **state)
+{
+    s_fix_t *f = *state;
+    static s_walk_t w;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        s_work_t wk = {.seed = seed, .n = 8};
+        assert_int_equal(store_write(f->st, s_work, &wk), 0);
+    }
+    s_walk_ix = STORE_IX_G_NEAR;
+    s_keys(&w, 43);
+    s_lists_t put = {&w, 1, 0, 0};
+    assert_int_equal(store_write(f->st, s_lists_fn, &put), 0);
+    assert_true(w.b.n >= 5); /* graduates were named, with lists */
+    s_lists_t after = {&w, 0, 0, 0};
+    assert_int_equal(store_read(f->st, s_meta_fn, &after), 0);
+    assert_int_equal(after.checked, w.b.n); /* known for all, as committed */
+
+    s_lists_t lost = {&w, 2, STORE_EINVAL, 0};
+    assert_int_equal(store_write(f->st, s_lists_fn, &lost), STORE_EINVAL);
+    s_lists_t kept = {&w, 0, 0, 0};
+    assert_int_equal(store_read(f->st, s_meta_fn, &kept), 0);
+    assert_int_equal(kept.checked, w.b.n); /* the committed metas, not the aborted ones */
+
+    store_destroy(&f->st);
+    f->st = s_open(f->dir, 0);
+    s_lists_t cold = {&w, 0, 0, 0};
+    assert_int_equal(store_read(f->st, s_meta_fn, &cold), 0);
+    assert_int_equal(cold.checked, 0); /* nothing read yet: nothing handed over */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +528,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_abort_restores_walks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_map_growth_retry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_list_meta, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
