@@ -117,6 +117,22 @@ static int s_scrub_maybe(store_t *store, const config_t *cfg, counters_t *c, s_s
 /* Timer work: close expired vacancies, delete graduates and closed
  * vacancies past the privacy retention, purge the match log past its
  * retention. All work in chunks so that no write transaction is long. */
+/* What the matching cost per entity change since start (docs/PERFORMANCE-ENGINE.md). */
+static void s_log_engine(const engine_t *engine)
+{
+    engine_stats_t st;
+    engine_stats(engine, &st);
+    if (st.changed == 0)
+        return;
+    double n = (double)st.changed;
+    log_info("engine: %llu changes; per change %.0f candidate heads read, %.1f pairs scored, "
+             "%.0f candidates pruned by their bounds, %.1f lists written, %.2f recomputed, "
+             "%.1f match updates",
+             (unsigned long long)st.changed, (double)st.heads / n, (double)st.candidates / n,
+             (double)st.pruned / n, (double)st.lists_written / n, (double)st.recomputations / n,
+             (double)st.changes / n);
+}
+
 static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed,
                            counters_t *counters)
 {
@@ -346,6 +362,7 @@ int daemon_run(const config_t *cfg)
         log_info("stopping: %llu accepted, %llu duplicate, %llu rejected, %llu retry since start",
                  (unsigned long long)counters.accepted, (unsigned long long)counters.duplicate,
                  (unsigned long long)counters.rejected, (unsigned long long)counters.retry);
+        s_log_engine(engine);
     }
 done:
     query_destroy(&query);

@@ -1200,6 +1200,7 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                      const s_cause_t *cause)
 {
     s_ent_t *x = &self->self_ent;
+    self->stats.changed++;
     self->self_pool.id[0] = self->tmp_pool.id[0] = '\0'; /* records may have changed */
     int rc = s_load(self, txn, kind, id, x);
     if (rc != 0)

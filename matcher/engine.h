@@ -80,6 +80,7 @@ int engine_explain(engine_t *self, store_txn_t *txn, const char *vacancy_id,
 
 /* Work counters: candidates scored, lists rewritten, full recomputations. */
 typedef struct {
+    uint64_t changed;    /* entity changes handled (each retrieves, then revisits lists) */
     uint64_t heads;      /* candidate heads read */
     uint64_t candidates; /* pairs scored */
     uint64_t lists_written;

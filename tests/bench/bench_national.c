@@ -224,6 +224,23 @@ static double s_median(double *v, int n)
 
 /* A "Field:   N kB" line of /proc/PID/status (VmRSS: everything resident,
  * the LMDB map's file pages included; RssAnon: the process's own memory). */
+/* The daemon's last word on its matching work per entity change (its
+ * "engine:" log line at stop), repeated here: the profile behind the
+ * throughput figures. */
+static void s_engine_line(const harness_t *h)
+{
+    char line[1024], last[1024] = "";
+    FILE *f = fopen(h->log_path, "r");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "engine: "))
+            memcpy(last, line, sizeof line);
+    fclose(f);
+    if (last[0])
+        fprintf(stderr, "[%zux%zu] daemon %s", o.graduates, o.vacancies, strstr(last, "engine: "));
+}
+
 static long s_rss_kb(pid_t pid, const char *field)
 {
     size_t flen = strlen(field);
@@ -1172,6 +1189,7 @@ int main(int argc, char **argv)
         goto out;
     if (harness_stop_clean(h) != 0)
         goto out;
+    s_engine_line(h);
     harness_pass(h);
 
     {
