@@ -122,7 +122,7 @@ sub=""
 kill -TERM "$pid"
 wait "$pid" || true
 pid=""
-sed 's/^/  matcherd| /' "$work/matcherd.log" | tail -n 1
+sed 's/^/  matcherd| /' "$work/matcherd.log" | tail -n 2
 cat <<'TXT'
 
 To run the daemon for real:
