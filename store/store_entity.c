@@ -243,13 +243,12 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g)
     int was = rc == 0, was_open = was && old->state == STORE_STATE_OPEN;
     if (was && old->version > g->version)
         return STORE_ESTALE;
-    if (was_open && (rc = store__graduate_index(txn, old, -1)) != 0)
-        return rc;
     if ((rc = s_reserve(txn, &s_graduates, g->id, len, &buf)) != 0)
         return rc;
     store_codec_graduate_encode(g, buf, len);
     long num = s_heads_written_graduate(txn, g);
-    if (g->state == STORE_STATE_OPEN && (rc = store__graduate_index(txn, g, 1)) != 0)
+    rc = store__graduate_index(txn, was_open ? old : NULL, g->state == STORE_STATE_OPEN ? g : NULL);
+    if (rc != 0)
         return rc;
     store__near_put(txn, STORE_ENTITY_GRADUATE, num, was_open ? old : NULL,
                     g->state == STORE_STATE_OPEN ? g : NULL);
@@ -265,7 +264,7 @@ int store_graduate_erase(store_txn_t *txn, const char *id)
     int found = s_graduate_load(txn, id, old);
     int was_open = found == 0 && old->state == STORE_STATE_OPEN;
     if (was_open)
-        rc = store__graduate_index(txn, old, -1);
+        rc = store__graduate_index(txn, old, NULL);
     else if (found == STORE_ECORRUPT)
         rc = s_sweep(txn, &s_graduates, id, &was_open);
     else if (found != 0 && found != STORE_ENOTFOUND)
@@ -312,13 +311,12 @@ int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v)
     int was = rc == 0, was_open = was && old->state == STORE_STATE_OPEN;
     if (was && old->version > v->version)
         return STORE_ESTALE;
-    if (was_open && (rc = store__vacancy_index(txn, old, -1)) != 0)
-        return rc;
     if ((rc = s_reserve(txn, &s_vacancies, v->id, len, &buf)) != 0)
         return rc;
     store_codec_vacancy_encode(v, buf, len);
     long num = s_heads_written_vacancy(txn, v);
-    if (v->state == STORE_STATE_OPEN && (rc = store__vacancy_index(txn, v, 1)) != 0)
+    rc = store__vacancy_index(txn, was_open ? old : NULL, v->state == STORE_STATE_OPEN ? v : NULL);
+    if (rc != 0)
         return rc;
     store__near_put(txn, STORE_ENTITY_VACANCY, num, was_open ? old : NULL,
                     v->state == STORE_STATE_OPEN ? v : NULL);
@@ -334,7 +332,7 @@ int store_vacancy_erase(store_txn_t *txn, const char *id)
     int found = s_vacancy_load(txn, id, old);
     int was_open = found == 0 && old->state == STORE_STATE_OPEN;
     if (was_open)
-        rc = store__vacancy_index(txn, old, -1);
+        rc = store__vacancy_index(txn, old, NULL);
     else if (found == STORE_ECORRUPT)
         rc = s_sweep(txn, &s_vacancies, id, &was_open);
     else if (found != 0 && found != STORE_ENOTFOUND)

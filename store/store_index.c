@@ -125,46 +125,67 @@ size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t 
     return n;
 }
 
-/* Insert or delete the n keys (end to end in buf) of id in index ix. */
-static int s_near_ops(store_txn_t *txn, store_index_t ix, const uint8_t *buf, const uint8_t *lens,
-                      size_t n, const char *id, int op)
+/* Key k (klen bytes) is one of the n keys end to end in buf. */
+static int s_key_in(const uint8_t *buf, const uint8_t *lens, size_t n, const uint8_t *k,
+                    size_t klen)
+{
+    for (size_t i = 0, off = 0; i < n; off += lens[i++])
+        if (lens[i] == klen && memcmp(buf + off, k, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* Move id's entries in index ix from the na keys of a to the nb keys of
+ * b (each end to end in a buffer): delete those only in a, insert those
+ * only in b. A key listed twice is handled twice, harmlessly. */
+static int s_near_move(store_txn_t *txn, store_index_t ix, const uint8_t *a, const uint8_t *la,
+                       size_t na, const uint8_t *b, const uint8_t *lb, size_t nb, const char *id)
 {
     int rc = 0;
-    for (size_t i = 0, off = 0; i < n && rc == 0; off += lens[i++])
-        rc = s_ix_op(txn, ix, buf + off, lens[i], id, op);
+    for (size_t i = 0, off = 0; i < na && rc == 0; off += la[i++])
+        if (!s_key_in(b, lb, nb, a + off, la[i]))
+            rc = s_ix_op(txn, ix, a + off, la[i], id, -1);
+    for (size_t i = 0, off = 0; i < nb && rc == 0; off += lb[i++])
+        if (!s_key_in(a, la, na, b + off, lb[i]))
+            rc = s_ix_op(txn, ix, b + off, lb[i], id, 1);
     return rc;
 }
 
-static int s_graduate_near(store_txn_t *txn, const store_graduate_t *g, int op)
+int store__graduate_index(store_txn_t *txn, const store_graduate_t *was, const store_graduate_t *is)
 {
     store_t *st = txn->store;
-    size_t n = store__near_keys_graduate(g, st->near_kbuf, st->near_klens);
-    return s_near_ops(txn, STORE_IX_G_NEAR, st->near_kbuf, st->near_klens, n, g->id, op);
+    size_t na = was ? store__near_keys_graduate(was, st->was_kbuf, st->was_klens) : 0;
+    size_t nb = is ? store__near_keys_graduate(is, st->near_kbuf, st->near_klens) : 0;
+    return s_near_move(txn, STORE_IX_G_NEAR, st->was_kbuf, st->was_klens, na, st->near_kbuf,
+                       st->near_klens, nb,
+                       is    ? is->id
+                       : was ? was->id
+                             : "");
 }
 
-static int s_vacancy_near(store_txn_t *txn, const store_vacancy_t *v, int op)
+int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *was, const store_vacancy_t *is)
 {
     store_t *st = txn->store;
-    size_t n = store__near_keys_vacancy(v, st->near_kbuf, st->near_klens);
-    return s_near_ops(txn, STORE_IX_V_NEAR, st->near_kbuf, st->near_klens, n, v->id, op);
-}
-
-int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op)
-{
-    return s_graduate_near(txn, g, op);
-}
-
-int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op)
-{
+    const char *id = is ? is->id : was ? was->id : "";
+    int32_t day_was = was ? was->expires_on : 0, day_is = is ? is->expires_on : 0;
+    uint8_t key[4];
     int rc = 0;
-    if (v->expires_on > 0) {
-        uint8_t key[4];
-        store_day_key(v->expires_on, key);
-        rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, v->id, op);
+    if (day_was != day_is) {
+        if (day_was > 0) {
+            store_day_key(day_was, key);
+            rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, id, -1);
+        }
+        if (rc == 0 && day_is > 0) {
+            store_day_key(day_is, key);
+            rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, id, 1);
+        }
     }
-    if (rc == 0)
-        rc = s_vacancy_near(txn, v, op);
-    return rc;
+    if (rc != 0)
+        return rc;
+    size_t na = was ? store__near_keys_vacancy(was, st->was_kbuf, st->was_klens) : 0;
+    size_t nb = is ? store__near_keys_vacancy(is, st->near_kbuf, st->near_klens) : 0;
+    return s_near_move(txn, STORE_IX_V_NEAR, st->was_kbuf, st->was_klens, na, st->near_kbuf,
+                       st->near_klens, nb, id);
 }
 
 void store_day_key(int32_t day, uint8_t key[4])

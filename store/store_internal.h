@@ -222,6 +222,8 @@ struct store {
     store__near_t near;   /* the *_NEAR indexes in memory (store_near.c) */
     uint8_t near_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* a record's keys */
     uint8_t near_klens[STORE_NEAR_KEYS_MAX];
+    uint8_t was_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* its previous record's */
+    uint8_t was_klens[STORE_NEAR_KEYS_MAX];
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
 };
 
@@ -324,11 +326,16 @@ int store__reopen(store_t *self) STORE_WUR;
 
 /* ---- store_index.c: entity index entries ------------------------------ */
 
-/* Insert (op > 0) or delete (op < 0) every index entry of g / v. Deleting
+/* Move the index entries of an entity from its record was (NULL: it had
+ * none, not open or new) to its record is (NULL: it will have none):
+ * only the entries of keys that differ are deleted or inserted, so an
+ * update that keeps its place and codes writes no index entry. Deleting
  * an entry that is not there is not an error; inserting one twice stores
  * it once. */
-int store__graduate_index(store_txn_t *txn, const store_graduate_t *g, int op) STORE_WUR;
-int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *v, int op) STORE_WUR;
+int store__graduate_index(store_txn_t *txn, const store_graduate_t *was,
+                          const store_graduate_t *is) STORE_WUR;
+int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *was,
+                         const store_vacancy_t *is) STORE_WUR;
 
 /* Remove id from every key of the n indexes ixs[] by scanning them whole.
  * Only for erasing an entity whose record no longer decodes, so that its
