@@ -715,6 +715,45 @@ void store__heads_list_set(store_t *self, char kind, const char *id, const store
     e->list.last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
 }
 
+int store__heads_lists_fill(store_txn_t *txn)
+{
+    store__heads_t *c = &txn->store->heads;
+    store_list_t *l = &txn->store->meta_l;
+    MDB_cursor *cur = NULL;
+    MDB_val key, val;
+    for (size_t i = 0; i < c->n; i++) { /* no row: an empty list */
+        memset(&c->e[i].list, 0, sizeof c->e[i].list);
+        c->e[i].list_known = 1;
+    }
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LISTS], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open lists");
+    int out = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < 2 || key.mv_size > STORE_ENTITY_KEY_MAX || c->n_slots == 0)
+            continue;
+        const char *id = (const char *)key.mv_data + 1;
+        store__hent_t *e = s_heads_find(c, *(const char *)key.mv_data, id, key.mv_size - 1);
+        if (e == NULL)
+            continue; /* not cached: it stays unknown, read when asked */
+        if (store_codec_list_decode(val.mv_data, val.mv_size, l) != 0) {
+            e->list_known = 0; /* store_list_meta reports the damage when asked */
+            continue;
+        }
+        e->list.n = l->n;
+        e->list.exhaustive = l->exhaustive;
+        e->list.last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        out = store__txn_fail(txn, rc, __func__, "mdb_cursor_get lists");
+    mdb_cursor_close(cur);
+    if (out != 0)
+        for (size_t i = 0; i < c->n; i++)
+            c->e[i].list_known = 0;
+    return out;
+}
+
 /* Read and decode the record of (kind, id) and cache its head. */
 static int s_head_load(store_txn_t *txn, store_entity_kind_t kind, const char *id,
                        store_head_t *out)

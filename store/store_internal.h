@@ -305,6 +305,12 @@ int store__heads_list_get(store_t *self, char kind, const char *id, store_list_m
 /* Cache the meta of l, now the stored ranked list of (kind, id). */
 void store__heads_list_set(store_t *self, char kind, const char *id, const store_list_t *l);
 
+/* Cache the list meta of every entity in the cache of heads from the
+ * stored lists (a scan of them; no row: an empty list), so that walks hand
+ * it over from the start instead of once each list has been read. Outside
+ * write transactions (at open), with no change logged. */
+int store__heads_lists_fill(store_txn_t *txn) STORE_WUR;
+
 /* Name of table dbi (an S_DBI_* or store_index_t value), for log lines. */
 const char *store__table_name(int dbi);
 

@@ -669,6 +669,8 @@ static int s_build_fn(store_txn_t *txn, void *arg)
         rc = store__heads_fill_open(txn, STORE_ENTITY_GRADUATE, &b->open[0]);
     if (rc == 0)
         rc = store__heads_fill_open(txn, STORE_ENTITY_VACANCY, &b->open[1]);
+    if (rc == 0)
+        rc = store__heads_lists_fill(txn);
     for (int s = 0; s < 2 && rc == 0; s++) {
         char kind = s == 0 ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
         rc = s_each_open(txn, kind, s_count_fn, NULL);
