@@ -36,12 +36,21 @@ typedef struct {
     uint64_t committed, staged;
 } s_topic_t;
 
+/* The topics a MatchUpdate is published under. */
 typedef struct {
     char topics[STORE_TOPICS_MAX][STORE_TOPIC_MAX + 1];
     uint8_t n_topics;
+} s_topics_t;
+
+/* One MatchUpdate of the batch in the outbox: its payload, then its
+ * topics (NUL-terminated), in the outbox buffer; offsets, since the
+ * buffer moves as it grows. A batch may hold hundreds of thousands. */
+typedef struct {
+    size_t off, len;                      /* payload */
+    uint32_t topic_off[STORE_TOPICS_MAX]; /* topic i at buf + off + topic_off[i] */
+    uint8_t n_topics;
     uint8_t publish; /* 0: stored only (the anonymised copy) */
     uint8_t kind;    /* FEED_ENTERED / UPDATED / LEFT, for the metrics */
-    size_t off, len; /* payload in the outbox buffer */
 } s_pending_t;
 
 struct feed {
@@ -427,8 +436,18 @@ int feed_learn_topics(feed_t *self, store_t *store)
     return store_read(store, s_learn_txn, self);
 }
 
-static s_pending_t *s_pending_add(feed_t *self, size_t len)
+/* Topic i of outbox entry p. */
+static const char *s_topic_of(const feed_t *self, const s_pending_t *p, size_t i)
 {
+    return (const char *)self->buf + p->off + p->topic_off[i];
+}
+
+/* A new outbox entry: len bytes of payload, then the topics. */
+static s_pending_t *s_pending_add(feed_t *self, size_t len, const s_topics_t *topics)
+{
+    size_t tl[STORE_TOPICS_MAX], all = len;
+    for (size_t i = 0; i < topics->n_topics; i++)
+        all += (tl[i] = strlen(topics->topics[i])) + 1;
     if (self->n_pending == self->cap_pending) {
         size_t cap = self->cap_pending ? self->cap_pending * 2 : 256;
         s_pending_t *p = realloc(self->pending, cap * sizeof *p);
@@ -437,9 +456,9 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len)
         self->pending = p;
         self->cap_pending = cap;
     }
-    if (self->buf_len + len > self->buf_cap) {
+    if (self->buf_len + all > self->buf_cap) {
         size_t cap = self->buf_cap ? self->buf_cap : 65536;
-        while (cap < self->buf_len + len)
+        while (cap < self->buf_len + all)
             cap *= 2;
         uint8_t *b = realloc(self->buf, cap);
         if (!b)
@@ -452,13 +471,20 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len)
     p->publish = 1;
     p->off = self->buf_len;
     p->len = len;
-    self->buf_len += len;
+    size_t at = len;
+    for (size_t i = 0; i < topics->n_topics; i++) {
+        memcpy(self->buf + p->off + at, topics->topics[i], tl[i] + 1);
+        p->topic_off[i] = (uint32_t)at;
+        at += tl[i] + 1;
+    }
+    p->n_topics = topics->n_topics;
+    self->buf_len += all;
     return p;
 }
 
 /* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
 static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
-                           const char *region, int anonymous, const s_pending_t *topics,
+                           const char *region, int anonymous, const s_topics_t *topics,
                            s_topic_t *const *tp)
 {
     Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
@@ -492,13 +518,11 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
         m.explanation = &e;
     }
     size_t len = feed_pack_size(&m);
-    s_pending_t *p = s_pending_add(self, len);
+    s_pending_t *p = s_pending_add(self, len, topics);
     if (!p)
         return NULL;
     if (feed_pack(&m, self->buf + p->off, len) != len)
         fatalx("%s: MatchUpdate packed to an unexpected size", __func__);
-    memcpy(p->topics, topics->topics, sizeof p->topics);
-    p->n_topics = topics->n_topics;
     p->kind = c->kind;
     return p;
 }
@@ -518,7 +542,7 @@ static void s_cat(char *out, size_t cap, const char *const *parts)
     out[n] = '\0';
 }
 
-static void s_topics(const feed_change_t *c, const char *region, s_pending_t *p)
+static void s_topics(const feed_change_t *c, const char *region, s_topics_t *p)
 {
     if (c->side == FEED_SIDE_VACANCY) {
         const char *employer[] = {"employer/", c->v->employer, NULL};
@@ -543,7 +567,7 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
     const char *region = s_region(self, &c->v->site);
     /* the batch's first record asks the store; the next ones count on */
     uint64_t seq = self->next_seq ? self->next_seq : store_match_last(txn) + 1;
-    s_pending_t topics;
+    s_topics_t topics;
     s_topics(c, region, &topics);
     s_topic_t *tp[STORE_TOPICS_MAX];
     for (size_t i = 0; i < topics.n_topics; i++) {
@@ -576,7 +600,7 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
         .payload_len = p->len,
     };
     for (size_t i = 0; i < p->n_topics; i++)
-        m.topics[i] = p->topics[i];
+        m.topics[i] = s_topic_of(self, p, i);
     int rc = store_match_append(txn, &m); /* checks seq against the store's last */
     self->next_seq = rc == 0 ? seq + 1 : 0;
     return rc;
@@ -606,7 +630,7 @@ void feed_publish(feed_t *self)
         for (size_t t = 0; p->publish && t < p->n_topics; t++) {
             /* XPUB never blocks: a full subscriber queue drops silently in
              * libzmq; the subscriber sees the gap in sequence numbers. */
-            if (zmq_send(self->sock, p->topics[t], strlen(p->topics[t]),
+            if (zmq_send(self->sock, s_topic_of(self, p, t), strlen(s_topic_of(self, p, t)),
                          ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
                 zmq_send(self->sock, self->buf + p->off, p->len, ZMQ_DONTWAIT) == -1) {
                 self->counters->feed_dropped++;
