@@ -714,6 +714,14 @@ static s_slot_t *s_pool_find(engine_t *self, store_entity_kind_t kind, const cha
     return NULL;
 }
 
+/* A list of meta m cannot take a newcomer of score micro that it does not
+ * hold: full (at least K entries), not exhaustive, its lowest entry
+ * strictly above micro. */
+static int s_list_full_above(const engine_t *self, const store_list_meta_t *m, uint32_t micro)
+{
+    return !m->exhaustive && m->n >= self->k && micro < m->last_micro;
+}
+
 /* Changed entity x's score micro cannot change the list of partner
  * (kind, id): x is not in it (x's owners are in self->owners, sorted) and
  * it is full (at least K entries, not exhaustive) with its lowest entry
@@ -733,7 +741,7 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
         return 0;
     if (rc != 0)
         return rc;
-    return !m.exhaustive && m.n >= self->k && micro < m.last_micro;
+    return s_list_full_above(self, &m, micro);
 }
 
 /* self->oset: a hash set over self->owners, for the walk. */
@@ -799,8 +807,7 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head,
         return 0;
     uint8_t take = S_TAKE_UNKNOWN;
     if (w->both && list) /* s_cannot_enter's test, on the meta at hand */
-        take = !list->exhaustive && list->n >= self->k && (uint32_t)b < list->last_micro &&
-                       !s_is_owner(self, id, len)
+        take = s_list_full_above(self, list, (uint32_t)b) && !s_is_owner(self, id, len)
                    ? S_TAKE_NO
                    : S_TAKE_MAYBE;
     w->rc = s_cands_push(self, id, len, (uint32_t)b, take);
