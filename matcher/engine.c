@@ -368,24 +368,36 @@ static void s_rome_keys(const reference_t *ref, s_keys_t *k, const char *rome)
 
 static uint64_t s_hash(const char *s, size_t len);
 
+/* Make *t an empty open-addressing table (slot = index + 1, 0 = empty) of
+ * at least 2n slots, a power of two of at least min; *cap its size. */
+static int s_table_clear(uint32_t **t, size_t *cap, size_t n, size_t min)
+{
+    size_t c = *cap;
+    if (n * 2 > c) {
+        while (n * 2 > c)
+            c = c ? c * 2 : min;
+        uint32_t *p = realloc(*t, c * sizeof *p);
+        if (!p)
+            return STORE_ENOMEM;
+        *t = p;
+        *cap = c;
+    }
+    if (c > 0)
+        memset(*t, 0, c * sizeof **t);
+    return 0;
+}
+
 /* Drop repeated keys (a ROME code may be a career move of several of e's
  * codes, or one of them): each posting list is walked once. A hash set of
  * indexes into k; the order of first appearance is kept. */
 static int s_keys_unique(engine_t *self, s_keys_t *k)
 {
-    size_t out = 0, cap = self->keyset_cap;
+    size_t out = 0;
     if (k->n < 2)
         return 0;
-    if (k->n * 2 > cap) {
-        while (k->n * 2 > cap)
-            cap = cap ? cap * 2 : 1024;
-        uint32_t *t = realloc(self->keyset, cap * sizeof *t);
-        if (!t)
-            return STORE_ENOMEM;
-        self->keyset = t;
-        self->keyset_cap = cap;
-    }
-    memset(self->keyset, 0, cap * sizeof *self->keyset);
+    if (s_table_clear(&self->keyset, &self->keyset_cap, k->n, 1024) != 0)
+        return STORE_ENOMEM;
+    size_t cap = self->keyset_cap;
     for (size_t i = 0; i < k->n; i++) {
         size_t len = strnlen(k->v[i].key, STORE_SKILL_MAX);
         size_t j =
@@ -747,19 +759,11 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
 /* self->oset: a hash set over self->owners, for the walk. */
 static int s_owners_index(engine_t *self)
 {
+    if (s_table_clear(&self->oset, &self->oset_cap, self->owners.n, 256) != 0)
+        return STORE_ENOMEM;
     size_t cap = self->oset_cap;
-    if (self->owners.n * 2 > cap) {
-        while (self->owners.n * 2 > cap)
-            cap = cap ? cap * 2 : 256;
-        uint32_t *t = realloc(self->oset, cap * sizeof *t);
-        if (!t)
-            return STORE_ENOMEM;
-        self->oset = t;
-        self->oset_cap = cap;
-    }
     if (cap == 0)
         return 0;
-    memset(self->oset, 0, cap * sizeof *self->oset);
     for (size_t i = 0; i < self->owners.n; i++) {
         size_t j = (size_t)s_hash(self->owners.v[i], strlen(self->owners.v[i])) & (cap - 1);
         while (self->oset[j])
