@@ -734,19 +734,20 @@ static int s_list_full_above(const engine_t *self, const store_list_meta_t *m, u
     return !m->exhaustive && m->n >= self->k && micro < m->last_micro;
 }
 
+static int s_is_owner(const engine_t *self, const char *id, size_t len);
+
 /* Changed entity x's score micro cannot change the list of partner
- * (kind, id): x is not in it (x's owners are in self->owners, sorted) and
- * it is full (at least K entries, not exhaustive) with its lowest entry
- * strictly above micro, so x could neither enter it nor force its
- * recomputation (s_revisit would change nothing). Read from the store's
- * in-memory list meta, not the list itself. 1 if so, 0 if not, <0 on a
- * store error. */
+ * (kind, id): x is not in it (x's owners: self->owners, hashed by
+ * s_owners_index) and it is full (at least K entries, not exhaustive)
+ * with its lowest entry strictly above micro, so x could neither enter it
+ * nor force its recomputation (s_revisit would change nothing). Read from
+ * the store's in-memory list meta, not the list itself. 1 if so, 0 if
+ * not, <0 on a store error. */
 static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                           const char *id, uint32_t micro)
 {
     store_list_meta_t m;
-    if (self->owners.n > 0 &&
-        bsearch(id, self->owners.v, self->owners.n, sizeof *self->owners.v, s_id_cmp))
+    if (s_is_owner(self, id, strlen(id)))
         return 0;
     int rc = store_list_meta(txn, kind, id, &m);
     if (rc == STORE_ECORRUPT)
@@ -756,7 +757,7 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
     return s_list_full_above(self, &m, micro);
 }
 
-/* self->oset: a hash set over self->owners, for the walk. */
+/* self->oset: a hash set over self->owners, for the walk and s_cannot_enter. */
 static int s_owners_index(engine_t *self)
 {
     if (s_table_clear(&self->oset, &self->oset_cap, self->owners.n, 256) != 0)
@@ -886,10 +887,10 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
     pool->n_heap = 0;
     pool->scratch = 0;
     pool->unused = 1;
-    int rc = prune == S_PRUNE_BOTH ? s_owners_index(self) : 0;
     out->n = 0;
     out->pruned = 0;
-    if (rc != 0 || (rc = s_bounded(self, txn, e, prune)) != 0)
+    int rc = s_bounded(self, txn, e, prune);
+    if (rc != 0)
         return rc;
     size_t must = 0; /* candidates left that their own lists may make count */
     if (prune != S_PRUNE_NONE)
@@ -1218,12 +1219,15 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (cause->erased)
         x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
-    /* partner lists that hold x (sorted: s_partner_unreachable looks them up) */
+    /* partner lists that hold x: sorted for s_merge_ids, hashed for the
+     * walk and s_cannot_enter */
     self->owners.n = 0;
     rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->owners);
     if (rc != 0)
         return rc > 0 ? STORE_ENOMEM : rc;
     s_ids_unique(&self->owners);
+    if ((rc = s_owners_index(self)) != 0)
+        return rc;
     if (s_state(x) == STORE_STATE_OPEN) {
         rc = s_eligible(self, txn, x, &self->elig_self, S_PRUNE_BOTH, &self->self_pool);
         if (rc != 0)
