@@ -114,9 +114,6 @@ static int s_scrub_maybe(store_t *store, const config_t *cfg, counters_t *c, s_s
     return 0;
 }
 
-/* Timer work: close expired vacancies, delete graduates and closed
- * vacancies past the privacy retention, purge the match log past its
- * retention. All work in chunks so that no write transaction is long. */
 /* What the matching cost per entity change since start (docs/PERFORMANCE-ENGINE.md). */
 static void s_log_engine(const engine_t *engine)
 {
@@ -133,6 +130,9 @@ static void s_log_engine(const engine_t *engine)
              (double)st.changes / n);
 }
 
+/* Timer work: close expired vacancies, delete graduates and closed
+ * vacancies past the privacy retention, purge the match log past its
+ * retention. All work in chunks so that no write transaction is long. */
 static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine, feed_t *feed,
                            counters_t *counters)
 {

@@ -630,8 +630,8 @@ void feed_publish(feed_t *self)
         for (size_t t = 0; p->publish && t < p->n_topics; t++) {
             /* XPUB never blocks: a full subscriber queue drops silently in
              * libzmq; the subscriber sees the gap in sequence numbers. */
-            if (zmq_send(self->sock, s_topic_of(self, p, t), strlen(s_topic_of(self, p, t)),
-                         ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
+            const char *topic = s_topic_of(self, p, t);
+            if (zmq_send(self->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
                 zmq_send(self->sock, self->buf + p->off, p->len, ZMQ_DONTWAIT) == -1) {
                 self->counters->feed_dropped++;
                 continue;

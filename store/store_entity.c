@@ -710,9 +710,7 @@ void store__heads_list_set(store_t *self, char kind, const char *id, const store
         return;
     s_heads_log(&self->heads, e);
     e->list_known = 1;
-    e->list.n = l->n;
-    e->list.exhaustive = l->exhaustive;
-    e->list.last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+    store__list_meta_of(l, &e->list);
 }
 
 int store__heads_lists_fill(store_txn_t *txn)
@@ -725,13 +723,15 @@ int store__heads_lists_fill(store_txn_t *txn)
         memset(&c->e[i].list, 0, sizeof c->e[i].list);
         c->e[i].list_known = 1;
     }
+    if (c->n_slots == 0)
+        return 0; /* nothing cached */
     int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LISTS], &cur);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_open lists");
     int out = 0;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        if (key.mv_size < 2 || key.mv_size > STORE_ENTITY_KEY_MAX || c->n_slots == 0)
+        if (key.mv_size < 2 || key.mv_size > STORE_ENTITY_KEY_MAX)
             continue;
         const char *id = (const char *)key.mv_data + 1;
         store__hent_t *e = s_heads_find(c, *(const char *)key.mv_data, id, key.mv_size - 1);
@@ -741,9 +741,7 @@ int store__heads_lists_fill(store_txn_t *txn)
             e->list_known = 0; /* store_list_meta reports the damage when asked */
             continue;
         }
-        e->list.n = l->n;
-        e->list.exhaustive = l->exhaustive;
-        e->list.last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+        store__list_meta_of(l, &e->list);
     }
     if (rc != MDB_NOTFOUND)
         out = store__txn_fail(txn, rc, __func__, "mdb_cursor_get lists");

@@ -302,6 +302,14 @@ int store__heads_fill_open(store_txn_t *txn, char kind, size_t *n_open) STORE_WU
  * else 0. */
 int store__heads_list_get(store_t *self, char kind, const char *id, store_list_meta_t *out);
 
+/* The meta of list l. */
+static inline void store__list_meta_of(const store_list_t *l, store_list_meta_t *out)
+{
+    out->n = l->n;
+    out->exhaustive = l->exhaustive;
+    out->last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+}
+
 /* Cache the meta of l, now the stored ranked list of (kind, id). */
 void store__heads_list_set(store_t *self, char kind, const char *id, const store_list_t *l);
 

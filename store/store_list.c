@@ -348,9 +348,7 @@ int store_list_meta(store_txn_t *txn, store_entity_kind_t kind, const char *id,
     store_list_t *l = &txn->store->meta_l;
     if ((rc = s_list_load(txn, (char)kind, id, l, &present)) != 0)
         return rc;
-    out->n = l->n;
-    out->exhaustive = l->exhaustive;
-    out->last_micro = l->n > 0 ? l->e[l->n - 1].micro : 0;
+    store__list_meta_of(l, out);
     return 0;
 }
 
