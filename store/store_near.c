@@ -507,6 +507,29 @@ static inline int s_far(const store_near_from_t *f, double cos_f, const store__n
     return a * S_FAR_K > (lim + 1.0) * (lim + 1.0);
 }
 
+/* The walk is bound by memory latency at national scale: the places,
+ * stamps and heads of a million entities are far larger than the caches,
+ * and each first touch of an entity's is a miss. So it asks for the place
+ * and stamp of the posting S_AHEAD entries on, and for the head of each
+ * entity that passes, whose callback then waits in a queue of S_QUEUE:
+ * the misses overlap instead of following one another. Callbacks keep the
+ * order of the postings. */
+#define S_AHEAD 16
+#define S_QUEUE 8
+
+static inline void s_prefetch_head(const store__heads_t *c, uint32_t num)
+{
+    const char *e = (const char *)&c->e[num];
+    __builtin_prefetch(e);
+    __builtin_prefetch(e + sizeof(store__hent_t) - 1);
+}
+
+static inline int s_call(const store__heads_t *c, uint32_t num, store_near_fn fn, void *arg)
+{
+    const store__hent_t *e = &c->e[num];
+    return fn(c->ids + e->id_off, e->id_len, &e->head, e->list_known ? &e->list : NULL, arg);
+}
+
 int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
                     size_t n, const store_near_from_t *from, store_near_seen_t *seen,
                     store_near_fn fn, void *arg)
@@ -525,23 +548,42 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
     uint32_t *stamp = seen->stamp;
     const store__ngeo_t *geo = x->geo;
     double cos_f = from != NULL ? cos(from->lat * S_DEG) : 0;
+    uint32_t queue[S_QUEUE];
+    unsigned head = 0, queued = 0;
+    int rc;
     for (size_t i = 0, off = 0; i < n; off += lens[i++]) {
         const store__plist_t *l = s_find(sd, keys + off, lens[i]);
-        const uint32_t *v = l != NULL ? s_cv(l) : NULL;
-        for (uint32_t p = 0; l != NULL && p < l->n; p++) {
+        if (l == NULL)
+            continue;
+        const uint32_t *v = s_cv(l);
+        for (uint32_t p = 0; p < l->n; p++) {
+            if (p + S_AHEAD < l->n) {
+                uint32_t ahead = v[p + S_AHEAD];
+                if (from != NULL)
+                    __builtin_prefetch(&geo[ahead]);
+                __builtin_prefetch(&stamp[ahead]);
+            }
             uint32_t num = v[p];
             if (from != NULL && s_far(from, cos_f, &geo[num]))
                 continue; /* not seen: it is skipped under every key */
             if (stamp[num] == epoch)
                 continue;
             stamp[num] = epoch;
-            const store__hent_t *e = &c->e[num];
-            int rc =
-                fn(c->ids + e->id_off, e->id_len, &e->head, e->list_known ? &e->list : NULL, arg);
-            if (rc != 0)
+            s_prefetch_head(c, num);
+            if (queued < S_QUEUE) {
+                queue[(head + queued++) % S_QUEUE] = num;
+                continue;
+            }
+            uint32_t first = queue[head];
+            queue[head] = num; /* the newest takes the oldest's place */
+            head = (head + 1) % S_QUEUE;
+            if ((rc = s_call(c, first, fn, arg)) != 0)
                 return rc;
         }
     }
+    for (; queued > 0; queued--, head = (head + 1) % S_QUEUE)
+        if ((rc = s_call(c, queue[head], fn, arg)) != 0)
+            return rc;
     return 0;
 }
 

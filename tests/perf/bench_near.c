@@ -13,6 +13,12 @@
  *
  *   build/tests/bench_near --graduates 1000000 --vacancies 200000
  *
+ * With --lists N it then computes the ranked lists (K 20, default weights)
+ * of N vacancies and N graduates taken evenly through each table, as
+ * matcherd --load does (engine_list_for_load, one thread, nothing stored),
+ * and prints lists/s for each side: the retrieval and scoring of the list
+ * build, without its writes.
+ *
  * Exit status: 0 success, 1 failure, 2 usage.
  */
 #define _GNU_SOURCE
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "engine.h"
 #include "enrich.h"
 #include "passerelle/v1/ingest.pb-c.h"
 #include "popgen.h"
@@ -128,6 +135,83 @@ static int s_load(store_t *st, popgen_t *pg, const reference_t *ref, long n_g, l
     return rc;
 }
 
+/* Every step-th id of a table, up to max of them. */
+typedef struct {
+    char (*ids)[STORE_ID_MAX + 1];
+    size_t n, max;
+    unsigned long long seen, step;
+} s_pick_t;
+
+static int s_pick_cb(const char *id, size_t len, void *arg)
+{
+    s_pick_t *p = arg;
+    if (p->seen++ % p->step == 0 && p->n < p->max && len <= STORE_ID_MAX) {
+        memcpy(p->ids[p->n], id, len);
+        p->ids[p->n++][len] = '\0';
+    }
+    return 0;
+}
+
+typedef struct {
+    engine_t *engine;
+    store_entity_kind_t kind;
+    s_pick_t pick;
+    store_list_t list;
+    size_t computed, entries;
+} s_lists_t;
+
+static int s_pick_fn(store_txn_t *txn, void *arg)
+{
+    s_lists_t *l = arg;
+    return store_entity_ids(txn, l->kind, "", 0, s_pick_cb, &l->pick);
+}
+
+static int s_lists_fn(store_txn_t *txn, void *arg)
+{
+    s_lists_t *l = arg;
+    for (size_t i = 0; i < l->pick.n; i++) {
+        int rc = engine_list_for_load(l->engine, txn, l->kind, l->pick.ids[i], &l->list);
+        if (rc != 0 && rc != STORE_ENOTFOUND)
+            return rc;
+        l->computed += rc == 0;
+        l->entries += rc == 0 ? l->list.n : 0;
+    }
+    return 0;
+}
+
+/* The lists of n entities of each side, computed and timed. */
+static int s_lists(store_t *st, const reference_t *ref, const store_stats_t *ss, size_t n)
+{
+    score_weights_t w;
+    score_weights_default(&w);
+    s_lists_t l = {.engine = engine_new(ref, &w, 20, NULL)};
+    l.pick.ids = calloc(n, sizeof *l.pick.ids);
+    int rc = l.engine && l.pick.ids ? 0 : -1;
+    static const store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        unsigned long long total = k == 0 ? ss->vacancies : ss->graduates;
+        l.kind = kinds[k];
+        l.pick = (s_pick_t){.ids = l.pick.ids, .max = n, .step = total > n ? total / n : 1};
+        l.computed = l.entries = 0;
+        if ((rc = store_read(st, s_pick_fn, &l)) != 0)
+            break;
+        double t0 = s_now();
+        if ((rc = store_read(st, s_lists_fn, &l)) != 0)
+            break;
+        double s = s_now() - t0;
+        printf("bench_near: %s lists: %zu in %.2f s, %.0f lists/s, %.0f us each, %.1f entries "
+               "each\n",
+               k == 0 ? "vacancy" : "graduate", l.computed, s, s > 0 ? (double)l.computed / s : 0,
+               l.computed ? s * 1e6 / (double)l.computed : 0,
+               l.computed ? (double)l.entries / (double)l.computed : 0);
+    }
+    if (rc != 0)
+        fprintf(stderr, "bench_near: lists: %s\n", store_strerror(rc));
+    free(l.pick.ids);
+    engine_destroy(&l.engine);
+    return rc;
+}
+
 static int s_stats_fn(store_txn_t *txn, void *arg)
 {
     return store_stats(txn, arg);
@@ -136,7 +220,7 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
 int main(int argc, char **argv)
 {
     long n_g = 1000000, n_v = 200000;
-    size_t batch = 2000;
+    size_t batch = 2000, lists = 0;
     const char *refdir = PASSERELLE_REFERENCE_DIR, *reuse = NULL;
     char dir[256] = "/tmp/passerelle-near-bench-XXXXXX", err[256];
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -150,10 +234,13 @@ int main(int argc, char **argv)
             refdir = argv[i + 1];
         else if (strcmp(argv[i], "--dir") == 0)
             reuse = argv[i + 1];
+        else if (strcmp(argv[i], "--lists") == 0)
+            lists = strtoul(argv[i + 1], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_near [--graduates N] [--vacancies M] [--batch B] "
-                            "[--reference DIR] [--dir STORE]\n"
-                            "  --dir: open this store (loaded if new; kept afterwards)\n");
+                            "[--reference DIR] [--dir STORE] [--lists N]\n"
+                            "  --dir: open this store (loaded if new; kept afterwards)\n"
+                            "  --lists: then time the lists of N entities of each side\n");
             return 2;
         }
     }
@@ -213,6 +300,8 @@ int main(int argc, char **argv)
                    after / 1024.0, (after - before) / 1024.0,
                    open ? (after - before) * 1024.0 / (double)open : 0,
                    (double)ss.file_bytes / 1048576.0);
+            if (lists > 0 && s_lists(st, ref, &ss, lists) != 0)
+                rc = -1;
         } else {
             rc = -1;
         }
