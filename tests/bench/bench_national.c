@@ -62,6 +62,10 @@
 #define S_MAX_REPS 16
 #define S_TOPK     20
 
+/* Updates and new entities of a run on a reused store (--store) start
+ * this far beyond those of a run on a fresh one. */
+#define S_REUSE_GAP 1000000u
+
 typedef struct {
     size_t graduates, vacancies;
     uint64_t seed;
@@ -71,7 +75,8 @@ typedef struct {
     size_t queries, feed_samples;
     int feed_wait_ms;
     const char *csv, *export_dir, *reference, *matcherd;
-    int bulk; /* load with matcherd --load (default) instead of through the socket */
+    const char *store; /* serve this loaded store instead of loading one */
+    int bulk;          /* load with matcherd --load (default) instead of through the socket */
 } s_opts_t;
 
 static s_opts_t o;
@@ -86,7 +91,7 @@ static void s_usage(FILE *f)
             "         [--producers P] [--window W] [--events E] [--load-budget S]\n"
             "         [--phase-budget S] [--paced-seconds S] [--queries Q] [--feed-samples F]\n"
             "         [--feed-wait-ms MS] [--csv FILE] [--export DIR] [--reference DIR]\n"
-            "         [--matcherd PATH] [--load-mode bulk|socket]\n"
+            "         [--matcherd PATH] [--load-mode bulk|socket] [--store DIR]\n"
             "  --graduates/--vacancies  population (10000 each)\n"
             "  --seed           population seed (1)\n"
             "  --reps           repetitions of the throughput and paced phases (3)\n"
@@ -107,7 +112,12 @@ static void s_usage(FILE *f)
             "                   and loaded offline with matcherd --load (timed: events/s,\n"
             "                   list build, lists/s), then the daemon started on that store;\n"
             "                   socket: sent through the ingest socket, bounded by\n"
-            "                   --load-budget\n",
+            "                   --load-budget\n"
+            "  --store          skip the load: serve DIR, a store that a bulk load of the\n"
+            "                   same sizes and seed made (kept by PASSERELLE_KEEP_TMP=1);\n"
+            "                   the run changes it, so give it a copy (a store that\n"
+            "                   earlier runs served will do: this run's updates and new\n"
+            "                   entities come after theirs)\n",
             PASSERELLE_REFERENCE_DIR);
 }
 
@@ -172,6 +182,8 @@ static int s_parse(int argc, char **argv)
             o.reference = v;
         else if (!strcmp(a, "--matcherd"))
             o.matcherd = v;
+        else if (!strcmp(a, "--store"))
+            o.store = v;
         else if (!strcmp(a, "--load-mode") && (!strcmp(v, "bulk") || !strcmp(v, "socket")))
             o.bulk = !strcmp(v, "bulk");
         else {
@@ -1049,7 +1061,28 @@ int main(int argc, char **argv)
     }
     if ((h = harness_new()) == NULL)
         goto out;
-    if (o.bulk) {
+    if (o.store != NULL) {
+        /* 1. no load: the store of an earlier bulk load, in place of the
+         * harness's empty data directory */
+        char *abs = realpath(o.store, NULL);
+        if (abs == NULL || rmdir(h->data_dir) != 0 || symlink(abs, h->data_dir) != 0) {
+            fprintf(stderr, "bench_national: --store %s: %s\n", o.store, strerror(errno));
+            free(abs);
+            goto out;
+        }
+        fprintf(stderr, "[%zux%zu] no load: serving the store in %s\n", o.graduates, o.vacancies,
+                abs);
+        free(abs);
+        /* the store may have served earlier runs of this benchmark (each
+         * sends far fewer than S_REUSE_GAP events): this one's updates
+         * come after theirs and its new entities take unused indices */
+        s_loaded_g = o.graduates;
+        s_loaded_v = o.vacancies;
+        s_next_g = o.graduates + S_REUSE_GAP;
+        s_next_v = o.vacancies + S_REUSE_GAP;
+        s_version = S_REUSE_GAP;
+        load_complete = 1;
+    } else if (o.bulk) {
         /* 1. load, offline */
         if (s_bulk_load(h, &bulk) != 0)
             goto out;
@@ -1065,7 +1098,7 @@ int main(int argc, char **argv)
             h->data_dir);
 
     /* 1. load, through the socket */
-    if (!o.bulk) {
+    if (!o.bulk && o.store == NULL) {
         double wall;
         long n = s_pump(h, s_gen_load, o.graduates + o.vacancies, 1, o.load_budget_s, &wall);
         if (n < 0)
