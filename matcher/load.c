@@ -18,7 +18,8 @@
  *      it twice (after the map grew).
  *   3. lists: every vacancy's then every graduate's list is built from
  *      scratch, S_TXN_LISTS entities per commit, computed in several
- *      threads (s_compute); then "bulk_load" becomes "done".
+ *      threads (s_compute) while the chunk before is stored; then
+ *      "bulk_load" becomes "done".
  *
  * Regular files are scanned for their framing first (varints, lengths,
  * truncation), so that a damaged file is refused before anything is
@@ -447,14 +448,27 @@ static int s_read_file(s_events_t *e, const char *name)
 
 /* ---- step 3: lists --------------------------------------------------- */
 
-/* Lists are built a chunk of S_TXN_LISTS entities at a time: their ids
- * read, then their lists computed by the workers (one engine and one read
- * transaction of its own each, in threads when there are several: the
- * computation only reads, and nothing writes meanwhile), then stored in
- * one write transaction by this thread. Each worker takes every n-th
- * entity of the chunk, so that dense and sparse regions are shared. */
+/* Lists are built a chunk of S_TXN_LISTS entities at a time, in a
+ * pipeline: while one thread stores the lists of a chunk in one write
+ * transaction, the workers compute those of the next (one engine and one
+ * read transaction of its own each, in threads when there are several).
+ * The computation reads only entities and the in-memory posting lists,
+ * which the writes of lists leave alone (store_lists_beside_readers), so
+ * the machine does not sit idle while a chunk is stored. Each worker
+ * takes every n-th entity of a chunk, so that dense and sparse regions
+ * are shared. */
 
 typedef struct s_build s_build_t;
+
+/* The ids of one chunk and their lists: two of them, one being computed
+ * while the other is stored. */
+typedef struct {
+    char (*ids)[STORE_ID_MAX + 1];
+    store_list_t *lists; /* the computed list of ids[i] */
+    int *rcs;            /* what computing it returned */
+    size_t n;
+    size_t lists_written; /* out: non-empty lists stored */
+} s_chunk_t;
 
 typedef struct {
     s_build_t *b;
@@ -468,31 +482,33 @@ struct s_build {
     store_t *store;
     store_entity_kind_t kind;
     char after[STORE_ID_MAX + 1];
-    char (*ids)[STORE_ID_MAX + 1];
-    store_list_t *lists; /* the computed list of ids[i] */
-    int *rcs;            /* what computing it returned */
-    size_t n;
-    size_t lists_written; /* out: non-empty lists stored in this chunk */
+    s_chunk_t chunk[2];
+    s_chunk_t *computed; /* the chunk the workers compute */
+    s_chunk_t *stored;   /* the chunk the writer stores */
+    engine_t *writer;    /* the writer's engine */
+    pthread_t writer_th;
+    int writer_rc;
     s_worker_t *w;
     unsigned n_w;
 };
 
 static int s_ids_cb(const char *id, size_t len, void *arg)
 {
-    s_build_t *b = arg;
+    s_chunk_t *c = arg;
     if (len > STORE_ID_MAX)
         return 0;
-    memcpy(b->ids[b->n], id, len);
-    b->ids[b->n][len] = '\0';
-    b->n++;
+    memcpy(c->ids[c->n], id, len);
+    c->ids[c->n][len] = '\0';
+    c->n++;
     return 0;
 }
 
+/* The ids of the next chunk, after b->after, into b->computed. */
 static int s_ids_fn(store_txn_t *txn, void *arg)
 {
     s_build_t *b = arg;
-    b->n = 0;
-    int rc = store_entity_ids(txn, b->kind, b->after, S_TXN_LISTS, s_ids_cb, b);
+    b->computed->n = 0;
+    int rc = store_entity_ids(txn, b->kind, b->after, S_TXN_LISTS, s_ids_cb, b->computed);
     return rc < 0 ? rc : 0;
 }
 
@@ -500,9 +516,10 @@ static int s_compute_fn(store_txn_t *txn, void *arg)
 {
     s_worker_t *w = arg;
     s_build_t *b = w->b;
-    for (size_t i = w->no; i < b->n; i += b->n_w) {
-        int rc = engine_list_for_load(w->engine, txn, b->kind, b->ids[i], &b->lists[i]);
-        b->rcs[i] = rc;
+    s_chunk_t *c = b->computed;
+    for (size_t i = w->no; i < c->n; i += b->n_w) {
+        int rc = engine_list_for_load(w->engine, txn, b->kind, c->ids[i], &c->lists[i]);
+        c->rcs[i] = rc;
         if (rc != 0 && rc != STORE_ENOTFOUND && rc != STORE_ECORRUPT)
             return rc;
     }
@@ -516,7 +533,7 @@ static void *s_worker_main(void *arg)
     return NULL;
 }
 
-/* The lists of the chunk, computed by every worker. */
+/* The lists of b->computed, computed by every worker. */
 static int s_compute(s_build_t *b)
 {
     unsigned started = 0;
@@ -540,17 +557,25 @@ static int s_compute(s_build_t *b)
 static int s_store_fn(store_txn_t *txn, void *arg)
 {
     s_build_t *b = arg;
-    b->lists_written = 0;
-    for (size_t i = 0; i < b->n; i++) {
+    s_chunk_t *c = b->stored;
+    c->lists_written = 0;
+    for (size_t i = 0; i < c->n; i++) {
         int written;
-        if (b->rcs[i] != 0)
+        if (c->rcs[i] != 0)
             continue; /* gone or damaged: nothing to list */
-        int rc = engine_list_store(b->w[0].engine, txn, b->kind, b->ids[i], &b->lists[i], &written);
+        int rc = engine_list_store(b->writer, txn, b->kind, c->ids[i], &c->lists[i], &written);
         if (rc != 0)
             return rc;
-        b->lists_written += written != 0;
+        c->lists_written += written != 0;
     }
     return 0;
+}
+
+static void *s_writer_main(void *arg)
+{
+    s_build_t *b = arg;
+    b->writer_rc = store_write(b->store, s_store_fn, b);
+    return NULL;
 }
 
 static int s_done_fn(store_txn_t *txn, void *arg)
@@ -564,35 +589,58 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
     return store_stats(txn, arg);
 }
 
-static int s_build_chunks(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0, uint64_t *done)
+/* The chunks of one kind: ids read and lists computed for the next while
+ * the last is stored. */
+static int s_build_kind(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0, uint64_t *done)
 {
     int rc;
-    store_entity_kind_t kinds[2] = {STORE_ENTITY_VACANCY, STORE_ENTITY_GRADUATE};
-    for (int k = 0; k < 2; k++) {
-        b->kind = kinds[k];
-        b->after[0] = '\0';
-        for (;;) {
-            if ((rc = store_read(b->store, s_ids_fn, b)) != 0)
-                return rc;
-            if (b->n == 0)
-                break;
-            if ((rc = s_compute(b)) != 0 || (rc = store_write(b->store, s_store_fn, b)) != 0)
-                return rc;
-            *done += b->n;
-            t->lists += b->lists_written;
-            memcpy(b->after, b->ids[b->n - 1], sizeof b->after);
-            if (s_progress_due(t)) {
-                double s = (double)(clock_mono_us() - t0) / 1e6;
-                double rate = s > 0 ? (double)*done / s : 0;
-                log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s",
-                         *done, total, rate,
-                         rate > 0 && total > *done ? (double)(total - *done) / rate : 0.0);
-            }
-            if (b->n < S_TXN_LISTS)
-                break;
+    b->after[0] = '\0';
+    b->computed = &b->chunk[0];
+    if ((rc = store_read_shared(b->store, s_ids_fn, b)) != 0 ||
+        (b->computed->n > 0 && (rc = s_compute(b)) != 0))
+        return rc;
+    while (b->computed->n > 0) {
+        b->stored = b->computed;
+        b->computed = b->stored == &b->chunk[0] ? &b->chunk[1] : &b->chunk[0];
+        memcpy(b->after, b->stored->ids[b->stored->n - 1], sizeof b->after);
+        if ((errno = pthread_create(&b->writer_th, NULL, s_writer_main, b)) != 0) {
+            log_errorx("load: cannot start a thread: %s", strerror(errno));
+            return STORE_ENOMEM;
+        }
+        b->computed->n = 0;
+        if (b->stored->n == S_TXN_LISTS) {
+            rc = store_read_shared(b->store, s_ids_fn, b);
+            if (rc == 0 && b->computed->n > 0)
+                rc = s_compute(b);
+        }
+        (void)pthread_join(b->writer_th, NULL);
+        if (rc != 0 || (rc = b->writer_rc) != 0)
+            return rc;
+        *done += b->stored->n;
+        t->lists += b->stored->lists_written;
+        if (s_progress_due(t)) {
+            double s = (double)(clock_mono_us() - t0) / 1e6;
+            double rate = s > 0 ? (double)*done / s : 0;
+            log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s", *done,
+                     total, rate, rate > 0 && total > *done ? (double)(total - *done) / rate : 0.0);
         }
     }
     return 0;
+}
+
+static int s_chunk_alloc(s_chunk_t *c)
+{
+    c->ids = calloc(S_TXN_LISTS, sizeof *c->ids);
+    c->lists = calloc(S_TXN_LISTS, sizeof *c->lists);
+    c->rcs = calloc(S_TXN_LISTS, sizeof *c->rcs);
+    return c->ids && c->lists && c->rcs ? 0 : STORE_ENOMEM;
+}
+
+static void s_chunk_free(s_chunk_t *c)
+{
+    free(c->ids);
+    free(c->lists);
+    free(c->rcs);
 }
 
 static int s_build_all(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
@@ -604,11 +652,12 @@ static int s_build_all(store_t *store, const reference_t *ref, const score_weigh
     int rc = store_read(store, s_stats_fn, &ss);
     if (rc != 0)
         return rc;
-    b.ids = calloc(S_TXN_LISTS, sizeof *b.ids);
-    b.lists = calloc(S_TXN_LISTS, sizeof *b.lists);
-    b.rcs = calloc(S_TXN_LISTS, sizeof *b.rcs);
     b.w = calloc(threads, sizeof *b.w);
-    rc = b.ids && b.lists && b.rcs && b.w ? 0 : STORE_ENOMEM;
+    rc = b.w != NULL ? 0 : STORE_ENOMEM;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        rc = s_chunk_alloc(&b.chunk[i]);
+    if (rc == 0 && !(b.writer = engine_new(ref, w, k, NULL)))
+        rc = STORE_ENOMEM;
     for (unsigned i = 0; i < threads && rc == 0; i++) {
         b.w[i] = (s_worker_t){.b = &b, .no = i};
         if (!(b.w[i].engine = engine_new(ref, w, k, NULL)))
@@ -616,17 +665,23 @@ static int s_build_all(store_t *store, const reference_t *ref, const score_weigh
     }
     if (rc == 0) {
         log_info("load: building the ranked lists of %" PRIu64 " vacancies and %" PRIu64
-                 " graduates in %u thread%s",
+                 " graduates in %u thread%s, stored as they are computed",
                  ss.vacancies, ss.graduates, threads, threads > 1 ? "s" : "");
-        rc = s_build_chunks(&b, t, ss.graduates + ss.vacancies, t0, &done);
+        store_lists_beside_readers(store, 1);
+        b.kind = STORE_ENTITY_VACANCY;
+        rc = s_build_kind(&b, t, ss.graduates + ss.vacancies, t0, &done);
+        b.kind = STORE_ENTITY_GRADUATE;
+        if (rc == 0)
+            rc = s_build_kind(&b, t, ss.graduates + ss.vacancies, t0, &done);
+        store_lists_beside_readers(store, 0);
     }
     t->entities = done;
     for (unsigned i = 0; b.w && i < threads; i++)
         engine_destroy(&b.w[i].engine);
+    engine_destroy(&b.writer);
+    for (int i = 0; i < 2; i++)
+        s_chunk_free(&b.chunk[i]);
     free(b.w);
-    free(b.rcs);
-    free(b.lists);
-    free(b.ids);
     return rc;
 }
 

@@ -687,6 +687,10 @@ store_t *store_new(const char *dir, const store_options_t *opts, int *err)
         goto fail;
     }
     self = calloc(1, sizeof *self);
+    if (self != NULL) {
+        (void)pthread_mutex_init(&self->gate_mu, NULL); /* defaults: cannot fail on Linux */
+        (void)pthread_cond_init(&self->gate_cv, NULL);
+    }
     rc = self != NULL ? s_configure(self, dir, opts) : STORE_ENOMEM;
     if (rc != 0)
         goto fail;
@@ -761,6 +765,8 @@ void store_destroy(store_t **self_p)
         (void)close(self->lock_fd); /* releases the flock; nothing written */
     store__near_free(self);
     store__heads_reset(self);
+    (void)pthread_cond_destroy(&self->gate_cv);
+    (void)pthread_mutex_destroy(&self->gate_mu);
     free(self->data_path);
     free(self->dir);
     free(self);
@@ -819,8 +825,17 @@ static int s_grow(store_t *self)
             return rc == ENOSPC || rc == EFBIG || rc == EDQUOT ? STORE_ENOSPC : STORE_EIO;
         }
     }
-    store__backup_wait(self); /* its read txn must end before the map changes */
+    store__backup_wait(self);                 /* its read txn must end before the map changes */
+    (void)pthread_mutex_lock(&self->gate_mu); /* and so must shared readers' */
+    self->growing = 1;
+    while (self->shared_readers > 0)
+        (void)pthread_cond_wait(&self->gate_cv, &self->gate_mu);
+    (void)pthread_mutex_unlock(&self->gate_mu);
     int rc = mdb_env_set_mapsize(self->env, want);
+    (void)pthread_mutex_lock(&self->gate_mu);
+    self->growing = 0;
+    (void)pthread_cond_broadcast(&self->gate_cv);
+    (void)pthread_mutex_unlock(&self->gate_mu);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize %zu: %s", self->dir, want,
                    mdb_strerror(rc));
@@ -991,15 +1006,34 @@ int store_read_shared(store_t *self, store_txn_fn fn, void *arg)
     MDB_txn *t = NULL;
     if (self == NULL || fn == NULL)
         return STORE_EINVAL;
+    (void)pthread_mutex_lock(&self->gate_mu);
+    while (self->growing)
+        (void)pthread_cond_wait(&self->gate_cv, &self->gate_mu);
+    self->shared_readers++;
+    (void)pthread_mutex_unlock(&self->gate_mu);
     int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &t);
     if (rc != 0) { /* MDB_MAP_RESIZED included: adopting a size is a write's business */
         store__log(STORE_LOG_ERROR, "store %s: mdb_txn_begin: %s", self->dir, mdb_strerror(rc));
-        return store__map_rc(rc);
+        rc = store__map_rc(rc);
+    } else {
+        store_txn_t txn = {.store = self, .txn = t, .write = 0, .shared = 1};
+        rc = fn(&txn, arg);
+        mdb_txn_abort(t);
     }
-    store_txn_t txn = {.store = self, .txn = t, .write = 0};
-    rc = fn(&txn, arg);
-    mdb_txn_abort(t);
+    (void)pthread_mutex_lock(&self->gate_mu);
+    if (--self->shared_readers == 0)
+        (void)pthread_cond_broadcast(&self->gate_cv);
+    (void)pthread_mutex_unlock(&self->gate_mu);
     return rc;
+}
+
+void store_lists_beside_readers(store_t *self, int on)
+{
+    if (self == NULL || self->in_txn)
+        return;
+    if (on && !self->lists_beside)
+        store__heads_lists_forget(self);
+    self->lists_beside = on != 0;
 }
 
 /* ---- statistics -------------------------------------------------------- */

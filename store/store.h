@@ -115,6 +115,16 @@ int store_read(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
  * STORE_E* code if the transaction could not begin. */
 int store_read_shared(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
 
+/* Let store_read_shared readers run beside the store_write of one other
+ * thread that writes ranked lists and nothing else (the list build of a
+ * bulk load, which computes the next lists while it stores the last).
+ * While on, reads and writes of lists leave the cache of lists' meta
+ * alone (it forgets what it held when this turns on, and refills only as
+ * the lists are read after it turns off), and a growth of the map waits
+ * until no shared reader runs, holding new ones back meanwhile. Turn it
+ * on and off while no transaction runs. */
+void store_lists_beside_readers(store_t *self, int on);
+
 /* ---- dedupe table ---------------------------------------------------- */
 
 /* Look up (source, event_id). 0 and *seq set if present, else

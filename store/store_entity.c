@@ -713,6 +713,13 @@ void store__heads_list_set(store_t *self, char kind, const char *id, const store
     store__list_meta_of(l, &e->list);
 }
 
+void store__heads_lists_forget(store_t *self)
+{
+    store__heads_t *c = &self->heads;
+    for (size_t i = 0; i < c->n; i++)
+        c->e[i].list_known = 0;
+}
+
 int store__heads_lists_fill(store_txn_t *txn)
 {
     store__heads_t *c = &txn->store->heads;

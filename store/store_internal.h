@@ -35,6 +35,7 @@
 #define STORE_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -225,12 +226,20 @@ struct store {
     uint8_t was_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* its previous record's */
     uint8_t was_klens[STORE_NEAR_KEYS_MAX];
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
+    /* store_read_shared readers, counted so that a growth of the map can
+     * wait for them to end (store_lists_beside_readers) */
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
+    unsigned shared_readers;
+    int growing;
+    int lists_beside; /* store_lists_beside_readers: the list meta cache is left alone */
 };
 
 struct store_txn {
     store_t *store;
     MDB_txn *txn;
     int write;               /* a write transaction */
+    int shared;              /* a store_read_shared transaction: caches are left alone */
     int map_full;            /* an operation hit MDB_MAP_FULL */
     int err;                 /* first failure that poisoned txn, else 0 */
     int64_t list_entries[2]; /* change of the lists' entry counts (vacancy, graduate), written
@@ -312,6 +321,9 @@ static inline void store__list_meta_of(const store_list_t *l, store_list_meta_t 
 
 /* Cache the meta of l, now the stored ranked list of (kind, id). */
 void store__heads_list_set(store_t *self, char kind, const char *id, const store_list_t *l);
+
+/* Forget the list meta of every entry (no transaction running). */
+void store__heads_lists_forget(store_t *self);
 
 /* Cache the list meta of every entity in the cache of heads from the
  * stored lists (a scan of them; no row: an empty list), so that walks hand

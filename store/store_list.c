@@ -77,6 +77,15 @@ static int s_args_ok(store_txn_t *txn, int kind, const char *id, int p_ok, int w
     return 0;
 }
 
+/* What the list of (kind, id) now is, for the cache of lists' meta; not
+ * from a shared reader's transaction, nor beside one (the cache is
+ * nobody's to change then). */
+static void s_cache_meta(store_txn_t *txn, char kind, const char *id, const store_list_t *l)
+{
+    if (!txn->shared && !txn->store->lists_beside)
+        store__heads_list_set(txn->store, kind, id, l);
+}
+
 /* Decode the stored list of (kind, id) into *out; an absent one reads as
  * empty. *present tells whether a row exists (also when it does not
  * decode: STORE_ECORRUPT, logged). */
@@ -90,7 +99,7 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
         return STORE_EINVAL;
     int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, &val);
     if (rc == MDB_NOTFOUND) {
-        store__heads_list_set(txn->store, kind, id, out);
+        s_cache_meta(txn, kind, id, out);
         return 0;
     }
     if (rc != 0)
@@ -103,7 +112,7 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
                    s_what(kind), id, val.mv_size);
         return STORE_ECORRUPT;
     }
-    store__heads_list_set(txn->store, kind, id, out);
+    s_cache_meta(txn, kind, id, out);
     return 0;
 }
 
@@ -275,7 +284,7 @@ static int s_replace(store_txn_t *txn, store_entity_kind_t kind, const char *id,
         rc = store__meta_add(txn, s_counter((char)kind), present ? -1 : 1);
     if (rc == 0) {
         txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] += (int64_t)l->n - (int64_t)was->n;
-        store__heads_list_set(txn->store, (char)kind, id, l);
+        s_cache_meta(txn, (char)kind, id, l);
     }
     return rc;
 }
@@ -322,7 +331,7 @@ int store__list_erase_entity(store_txn_t *txn, char kind, const char *id, int *f
         txn->list_entries[kind == STORE_ENTITY_VACANCY ? 0 : 1] -= (int64_t)was->n;
     if (rc == 0) {
         memset(was, 0, sizeof *was);
-        store__heads_list_set(txn->store, kind, id, was); /* gone: reads as empty */
+        s_cache_meta(txn, kind, id, was); /* gone: reads as empty */
         rc = s_member_rows_del(txn, s_other(kind), id, &stray);
     }
     /* The caller should have taken id out of those lists first. The rows

@@ -566,10 +566,21 @@ static void test_load_many_chunks(void **state)
     cli_expect_code(&r, 2, "--load-threads 0 refused");
     cli_expect_in(r.err, "--load-threads", "the option named");
     cli_result_free(&r);
-    /* more threads than CPUs, each with a share of every chunk of 500 */
-    r = s_load_threads(h, path, "3");
+    /* more threads than CPUs, each with a share of every chunk of 500,
+     * computing while the chunk before is stored; from a map of 1 MiB,
+     * which has to grow while they compute (a growth waits for them) */
+    char conf[400];
+    FILE *cf = cli_open_file(h->root, "small-map.conf", conf, sizeof conf);
+    fputs("[store]\nmap_initial_mb = 1\n", cf);
+    fclose(cf);
+    char *argv[] = {h->matcherd, "--config",       conf, "--data", h->data_dir, "--load",
+                    path,        "--load-threads", "3",  NULL};
+    r = cli_run_argv(h->root, argv, NULL, S_RUN_MS);
     cli_expect_code(&r, 3, "many chunks");
     cli_expect_in(r.err, "in 3 threads", "three threads");
+    const char *lists_step = strstr(r.err, "building the ranked lists");
+    assert_non_null(lists_step);
+    cli_expect_in(lists_step, "map grown", "the map grew while the lists were stored");
     cli_expect_in(r.err, "load summary: 4802 events (4800 accepted, 1 duplicate, 1 rejected)",
                   "counts");
     cli_expect_in(r.err, "event 4802 at offset", "the rejected event, by its index");
