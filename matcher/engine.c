@@ -595,17 +595,20 @@ static int s_head_ok(const s_ent_t *e, const store_head_t *h, double *dp)
 {
     if (h->state != STORE_STATE_OPEN || !h->has_point)
         return 0;
+    /* the contract and the licence first: they cost no trigonometry */
     if (e->kind == STORE_ENTITY_VACANCY) {
         const store_vacancy_t *v = &e->rec.v;
+        if ((h->contracts && !(h->contracts & (1u << v->contract))) ||
+            (v->licence_required && !h->licence))
+            return 0;
         double d = *dp = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
-        return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km) &&
-               (!h->contracts || (h->contracts & (1u << v->contract))) &&
-               (!v->licence_required || h->licence);
+        return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km);
     }
     const store_graduate_t *g = &e->rec.g;
+    if ((g->contracts && !(g->contracts & (1u << h->contract))) || (h->licence && !g->licence))
+        return 0;
     double d = *dp = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
-    return d <= g->radius_km && (!h->distance_km || d <= h->distance_km) &&
-           (!g->contracts || (g->contracts & (1u << h->contract))) && (!h->licence || g->licence);
+    return d <= g->radius_km && (!h->distance_km || d <= h->distance_km);
 }
 
 /* The score bound of e with the candidate whose head h passed s_head_ok,
