@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "enrich.h"
 #include "log.h"
 #include "passerelle/v1/ingest.pb-c.h"
@@ -254,6 +255,8 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
 int apply_batch(store_txn_t *txn, void *arg)
 {
     apply_batch_t *b = arg;
+    uint64_t t0 = b->budget_us ? clock_mono_us() : 0;
+    b->decided = 0;
     if (b->feed)
         feed_reset(b->feed);
     for (size_t i = 0; i < b->n; i++) {
@@ -272,7 +275,12 @@ int apply_batch(store_txn_t *txn, void *arg)
         int rc = s_apply_one(txn, b, it);
         if (rc != 0)
             return rc;
+        if (b->budget_us && i + 1 < b->n && clock_mono_us() - t0 >= b->budget_us) {
+            b->decided = i + 1;
+            return 0;
+        }
     }
+    b->decided = b->n;
     return 0;
 }
 

@@ -36,6 +36,8 @@ typedef struct {
     int64_t now_ms;   /* receive time recorded in the log */
     engine_t *engine; /* keeps the ranked lists; NULL: none */
     feed_t *feed;     /* its outbox is reset on (re)entry; NULL: none */
+    uint64_t budget_us; /* take no more items once this long was spent (0: no limit) */
+    size_t decided;     /* out: items[0, decided) were decided; the rest were not reached */
 } apply_batch_t;
 
 /* Reset it and judge the event bytes (data, len): size limit, decoding,
@@ -49,10 +51,13 @@ void apply_judge(apply_item_t *it, const void *data, size_t len, size_t max_byte
 /* Reset it to "not judged yet" (what apply_judge starts with). */
 void apply_item_reset(apply_item_t *it);
 
-/* store_txn_fn: decide every valid item of the batch (arg is an
- * apply_batch_t *). Per-item refusals (unknown entity, owner mismatch) are
- * recorded in the item and do not abort. Returns 0, or a STORE_E* code
- * that aborts the whole batch (the caller then answers RETRY). */
+/* store_txn_fn: decide the valid items of the batch in order (arg is an
+ * apply_batch_t *), all of them, or with a budget those up to the one
+ * during which it ran out (at least one): decided says how many; the
+ * caller commits those and passes the rest to another transaction.
+ * Per-item refusals (unknown entity, owner mismatch) are recorded in the
+ * item and do not abort. Returns 0, or a STORE_E* code that aborts the
+ * whole batch (the caller then answers RETRY). */
 int apply_batch(store_txn_t *txn, void *arg);
 
 #endif

@@ -23,6 +23,7 @@ void config_defaults(config_t *cfg)
     (void)snprintf(cfg->query, sizeof cfg->query, "%s", "tcp://127.0.0.1:7403");
     cfg->batch_max = 1024;
     cfg->batch_max_bytes = 32u << 20;
+    cfg->batch_max_ms = 250;
     cfg->max_event_bytes = 1u << 20;
     cfg->max_message_bytes = 16u << 20;
     cfg->sndhwm = 10000;
@@ -119,6 +120,7 @@ static const s_option_t s_options[] = {
     S_STR("endpoints", "query", query),
     S_SIZE("ingest", "batch_max", batch_max, 1, 65536, 1),
     S_SIZE("ingest", "batch_max_kb", batch_max_bytes, 64, 1u << 20, 1024),
+    S_INT("ingest", "batch_max_ms", batch_max_ms, 0, 3600000),
     S_SIZE("ingest", "max_event_kb", max_event_bytes, 1, 16384, 1024),
     S_SIZE("ingest", "max_message_mb", max_message_bytes, 1, 1024, 1u << 20),
     S_INT("sockets", "sndhwm", sndhwm, 1, 10000000),

@@ -22,6 +22,7 @@ typedef struct {
     char query[CONFIG_ENDPOINT_MAX];  /* [endpoints] query */
     size_t batch_max;                 /* [ingest] batch_max: events per transaction */
     size_t batch_max_bytes;           /* [ingest] batch_max_kb */
+    int batch_max_ms;                 /* [ingest] batch_max_ms: matching time per transaction */
     size_t max_event_bytes;           /* [ingest] max_event_kb: larger frames are TOO_LARGE */
     size_t max_message_bytes;         /* [ingest] max_message_mb: larger ones drop the peer */
     int sndhwm;                       /* [sockets] sndhwm */

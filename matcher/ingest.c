@@ -246,24 +246,33 @@ static void s_log_rejected(ingest_t *self, const apply_item_t *it)
               (unsigned long long)n);
 }
 
-/* Commit the valid items of a batch; on failure answer them RETRY. */
-static void s_commit(ingest_t *self, size_t n, int shutting_down)
+/* Commit the valid items of items[0, n) in one write transaction, or
+ * with [ingest] batch_max_ms those decided within that time (the first
+ * one at least); on failure answer every one of them RETRY. Returns how
+ * many items it settled, a prefix of the n. */
+static size_t s_commit(ingest_t *self, apply_item_t *items, size_t n, int shutting_down)
 {
-    apply_batch_t batch = {.items = self->items,
+    apply_batch_t batch = {.items = items,
                            .n = n,
                            .now_ms = clock_now_ms(),
                            .engine = self->engine,
-                           .feed = self->feed};
+                           .feed = self->feed,
+                           .budget_us = (uint64_t)self->cfg->batch_max_ms * 1000};
     size_t valid = 0;
     for (size_t i = 0; i < n; i++)
-        valid += self->items[i].valid;
+        valid += items[i].valid;
     if (valid == 0)
-        return;
+        return n;
     int rc = STORE_OK, code = E(SHUTTING_DOWN);
     if (!shutting_down) {
         uint64_t t0 = clock_mono_us();
         rc = store_write(self->store, apply_batch, &batch);
         uint64_t dt = clock_mono_us() - t0;
+        if (rc == 0 && batch.decided < n) {
+            valid = 0;
+            for (size_t i = 0; i < batch.decided; i++)
+                valid += items[i].valid;
+        }
         s_observe_commit(self, valid, dt, rc);
         if (rc == 0) {
             self->counters->batches++;
@@ -276,7 +285,7 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
             self->counters->store_ok = 1;
             if (self->feed)
                 feed_publish(self->feed); /* only what is on disk goes out */
-            return;
+            return batch.decided;
         }
         if (self->feed)
             feed_reset(self->feed);
@@ -287,7 +296,7 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
         s_log_commit_failure(self, valid, rc);
     }
     for (size_t i = 0; i < n; i++) {
-        apply_item_t *it = &self->items[i];
+        apply_item_t *it = &items[i];
         if (!it->valid)
             continue;
         it->status = APPLY_RETRY;
@@ -297,6 +306,7 @@ static void s_commit(ingest_t *self, size_t n, int shutting_down)
                               shutting_down ? "matcherd is stopping; send again later"
                                             : store_strerror(rc));
     }
+    return n;
 }
 
 static void s_count(ingest_t *self, const apply_item_t *it)
@@ -364,11 +374,16 @@ int ingest_process(ingest_t *self, int shutting_down)
     }
     if (n == 0)
         return 0;
-    s_commit(self, n, shutting_down);
-    for (size_t i = 0; i < n; i++) {
-        s_count(self, &self->items[i]);
-        s_ack(self, &self->env[i], &self->items[i]);
-        envelope_close(&self->env[i]);
+    /* one transaction, or several when [ingest] batch_max_ms cuts it:
+     * each one's events are answered as soon as it is committed */
+    for (size_t from = 0; from < n;) {
+        size_t done = s_commit(self, self->items + from, n - from, shutting_down);
+        for (size_t i = from; i < from + done; i++) {
+            s_count(self, &self->items[i]);
+            s_ack(self, &self->env[i], &self->items[i]);
+            envelope_close(&self->env[i]);
+        }
+        from += done;
     }
     log_debug("ingest: batch of %zu messages", n);
     return (int)n;

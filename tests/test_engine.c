@@ -103,7 +103,7 @@ static uint64_t s_event_no;
 
 static void s_apply(s_fix_t *f, apply_item_t *items, size_t n)
 {
-    apply_batch_t b = {items, n, 1800000000000LL, f->engine, f->feed};
+    apply_batch_t b = {.items = items, .n = n, .now_ms = 1800000000000LL, .engine = f->engine, .feed = f->feed};
     for (size_t i = 0; i < n; i++) {
         matcher_verdict_t v;
         items[i].valid = 1;

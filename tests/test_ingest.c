@@ -689,6 +689,46 @@ static void test_pipeline_10k(void **state)
     harness_pass(h);
 }
 
+/* The same pipeline with [ingest] batch_max_ms = 1: every batch the
+ * daemon receives is cut into transactions of what it matched within a
+ * millisecond; each event is still answered once, in order, ACCEPTED with
+ * increasing sequences, and stored. Without the cut, the largest
+ * transaction takes about as many events as are waiting (hundreds with
+ * 1,000 in flight). */
+static void test_pipeline_cut_by_time(void **state)
+{
+    harness_t *h = *state;
+    seq_ctx_t ctx = {.prefix = "cut"};
+    hpipe_t pipe = {0};
+    hstats_t st;
+
+    pipe.client = hclient_new(h, ZMQ_DEALER, NULL);
+    assert_non_null(pipe.client);
+    pipe.n = 3000;
+    pipe.window = 1000;
+    pipe.make = s_make_entity;
+    pipe.on_ack = s_on_ack_increasing;
+    pipe.ctx = &ctx;
+    if (hpipe_run(&pipe, NULL, NULL) != 0)
+        fail_msg("pipeline: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
+    assert_int_equal(pipe.acked, 3000);
+    assert_int_equal(ctx.accepted, 3000);
+    s_get_stats(h, &st);
+    assert_int_equal(st.events_accepted, 3000);
+    assert_int_equal(st.graduates + st.vacancies, 3000);
+    fprintf(stderr, "cut pipeline: %" PRIu64 " transactions, largest %" PRIu64 "\n", st.batches,
+            st.batch_max);
+    assert_true(st.batch_max < 200);
+    assert_true(st.batches > 15);
+    hclient_destroy(&pipe.client);
+    harness_pass(h);
+}
+
+static int s_setup_cut(void **state)
+{
+    return harness_setup_config(state, "[ingest]\nbatch_max_ms = 1\n");
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. Garbage flood: refused one by one; the store is unharmed. */
 
@@ -1301,6 +1341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits_are_accepted, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_req_producer, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_10k, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cut_by_time, s_setup_cut, harness_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_flood, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_rejected_leave_store_unchanged, harness_setup,
                                         harness_teardown),
