@@ -23,7 +23,7 @@ void config_defaults(config_t *cfg)
     (void)snprintf(cfg->query, sizeof cfg->query, "%s", "tcp://127.0.0.1:7403");
     cfg->batch_max = 1024;
     cfg->batch_max_bytes = 32u << 20;
-    cfg->batch_max_ms = 250;
+    cfg->batch_max_ms = 0;
     cfg->max_event_bytes = 1u << 20;
     cfg->max_message_bytes = 16u << 20;
     cfg->sndhwm = 10000;
