@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,7 +118,8 @@ static void s_usage(FILE *f)
             "                   same sizes and seed made (kept by PASSERELLE_KEEP_TMP=1);\n"
             "                   the run changes it, so give it a copy (a store that\n"
             "                   earlier runs served will do: this run's updates and new\n"
-            "                   entities come after theirs)\n",
+            "                   entities come after theirs, counted in\n"
+            "                   DIR/bench_national.runs)\n",
             PASSERELLE_REFERENCE_DIR);
 }
 
@@ -1070,17 +1072,32 @@ int main(int argc, char **argv)
             free(abs);
             goto out;
         }
-        fprintf(stderr, "[%zux%zu] no load: serving the store in %s\n", o.graduates, o.vacancies,
-                abs);
-        free(abs);
         /* the store may have served earlier runs of this benchmark (each
-         * sends far fewer than S_REUSE_GAP events): this one's updates
-         * come after theirs and its new entities take unused indices */
+         * sends far fewer than S_REUSE_GAP events), counted in a file
+         * beside it: this one's updates come after theirs and its new
+         * entities take unused indices */
+        unsigned runs = 0;
+        char counter[PATH_MAX + 32];
+        (void)snprintf(counter, sizeof counter, "%s/bench_national.runs", abs);
+        FILE *f = fopen(counter, "r");
+        if (f != NULL && fscanf(f, "%u", &runs) != 1)
+            runs = 0;
+        if (f != NULL)
+            fclose(f);
+        if ((f = fopen(counter, "w")) == NULL || fprintf(f, "%u\n", runs + 1) < 0 ||
+            fclose(f) != 0) {
+            fprintf(stderr, "bench_national: --store: cannot write %s\n", counter);
+            free(abs);
+            goto out;
+        }
+        fprintf(stderr, "[%zux%zu] no load: serving the store in %s (run %u on it)\n", o.graduates,
+                o.vacancies, abs, runs + 1);
+        free(abs);
         s_loaded_g = o.graduates;
         s_loaded_v = o.vacancies;
-        s_next_g = o.graduates + S_REUSE_GAP;
-        s_next_v = o.vacancies + S_REUSE_GAP;
-        s_version = S_REUSE_GAP;
+        s_next_g = o.graduates + (size_t)(runs + 1) * S_REUSE_GAP;
+        s_next_v = o.vacancies + (size_t)(runs + 1) * S_REUSE_GAP;
+        s_version = (runs + 1) * S_REUSE_GAP;
         load_complete = 1;
     } else if (o.bulk) {
         /* 1. load, offline */
