@@ -40,6 +40,7 @@ void config_defaults(config_t *cfg)
     cfg->start_window_days = 90;
     cfg->retention_days = 90;
     cfg->retention_max_updates = 0;
+    cfg->outbox_max_bytes = 64u << 20;
     cfg->security_mode = CONFIG_SECURITY_NONE;
     cfg->max_subscriptions = 256;
     cfg->scrub_after_erase_s = 60;
@@ -138,6 +139,7 @@ static const s_option_t s_options[] = {
     S_DBL("matching", "start_window_days", start_window_days, 1, 3650),
     S_INT("feed", "retention_days", retention_days, 0, 36500),
     S_SIZE("feed", "retention_max_updates", retention_max_updates, 0, 1ull << 40, 1),
+    S_SIZE("feed", "outbox_max_mb", outbox_max_bytes, 0, 1u << 20, 1u << 20),
     {"security", "mode", 0, 0, 0, offsetof(config_t, security_mode), 6, 0},
     S_STR("security", "server_cert", server_cert),
     S_STR("security", "clients_dir", clients_dir),

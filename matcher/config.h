@@ -39,6 +39,7 @@ typedef struct {
     double start_window_days;         /* [matching] start_window_days */
     int retention_days;               /* [feed] retention_days: 0 = forever */
     size_t retention_max_updates;     /* [feed] retention_max_updates: 0 = no limit */
+    size_t outbox_max_bytes;          /* [feed] outbox_max_mb: MatchUpdates kept for publishing */
     int security_mode;                /* [security] mode: CONFIG_SECURITY_NONE / _CURVE */
     char server_cert[PATH_MAX];       /* [security] server_cert: the server's _secret cert file */
     char clients_dir[PATH_MAX];       /* [security] clients_dir: allowed client public certs */

@@ -93,6 +93,6 @@ int64_t expiry_run(store_t *store, engine_t *engine, feed_t *feed, int32_t today
     if (rc != 0)
         return rc;
     if (feed)
-        feed_publish(feed);
+        feed_publish(feed, store);
     return (int64_t)j.closed;
 }

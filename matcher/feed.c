@@ -44,13 +44,17 @@ typedef struct {
 
 /* One MatchUpdate of the batch in the outbox: its payload, then its
  * topics (NUL-terminated), in the outbox buffer; offsets, since the
- * buffer moves as it grows. A batch may hold hundreds of thousands. */
+ * buffer moves as it grows. A batch may hold hundreds of thousands: past
+ * [feed] outbox_max_mb of them, an entry keeps only its number, and the
+ * message is read back from the match log to be published (spilled). */
 typedef struct {
     size_t off, len;                      /* payload */
     uint32_t topic_off[STORE_TOPICS_MAX]; /* topic i at buf + off + topic_off[i] */
+    uint64_t seq;                         /* of a spilled entry */
     uint8_t n_topics;
     uint8_t publish; /* 0: stored only (the anonymised copy) */
     uint8_t kind;    /* FEED_ENTERED / UPDATED / LEFT, for the metrics */
+    uint8_t spilled; /* not in buf: read back from the match log */
 } s_pending_t;
 
 struct feed {
@@ -64,6 +68,8 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
+    size_t buf_max;           /* [feed] outbox_max_mb */
+    size_t n_spilled;         /* entries of the batch to read back */
     int manual;               /* security on: the daemon grants each subscription */
     int max_subs;             /* per client key */
     strmap_t *subs;           /* "name\ntopic" -> count granted; "name" -> topics held */
@@ -149,6 +155,7 @@ feed_t *feed_new(void *zctx, const config_t *cfg, const reference_t *ref, counte
         goto fail;
     }
     self->max_subs = cfg->max_subscriptions;
+    self->buf_max = cfg->outbox_max_bytes;
     if (auth_enabled()) {
         int on = 1;
         self->manual = 1;
@@ -368,6 +375,7 @@ void feed_handle_subscriptions(feed_t *self)
 void feed_reset(feed_t *self)
 {
     self->n_pending = 0;
+    self->n_spilled = 0;
     self->buf_len = 0;
     self->next_seq = 0;
     for (size_t i = 0; i < self->n_touched; i++)
@@ -603,6 +611,13 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
         m.topics[i] = s_topic_of(self, p, i);
     int rc = store_match_append(txn, &m); /* checks seq against the store's last */
     self->next_seq = rc == 0 ? seq + 1 : 0;
+    if (rc == 0 && !c->anonymous && self->buf_len > self->buf_max) {
+        self->buf_len = p->off; /* p is the last entry: its bytes end the buffer */
+        p->len = 0;
+        p->seq = seq;
+        p->spilled = 1;
+        self->n_spilled++;
+    }
     return rc;
 }
 
@@ -621,24 +636,83 @@ static void s_log_drops(feed_t *self)
                   (unsigned long long)n);
 }
 
-void feed_publish(feed_t *self)
+/* Send one message under each of its topics. */
+static void s_send(feed_t *self, const char *const *topics, size_t n_topics, const void *payload,
+                   size_t len)
 {
+    for (size_t t = 0; t < n_topics; t++) {
+        /* XPUB never blocks: a full subscriber queue drops silently in
+         * libzmq; the subscriber sees the gap in sequence numbers. */
+        if (zmq_send(self->sock, topics[t], strlen(topics[t]), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
+            zmq_send(self->sock, payload, len, ZMQ_DONTWAIT) == -1) {
+            self->counters->feed_dropped++;
+            continue;
+        }
+        self->counters->feed_published++;
+    }
+}
+
+/* store_match_fn: the first stored match after the one asked for. */
+static int s_first_cb(const store_match_t *m, void *arg)
+{
+    *(store_match_t *)arg = *m;
+    return 1;
+}
+
+typedef struct {
+    feed_t *self;
+    int rc;  /* the first read-back that failed */
+    int ran; /* s_send_all ran */
+} s_send_all_t;
+
+/* Publish the outbox in order, the spilled entries read back from the
+ * match log (store_txn_fn; without a store, txn is NULL and there are
+ * none). A spilled entry that is no longer stored (its graduate erased
+ * later in the same batch) is not published: only what is on disk goes
+ * out. */
+static int s_send_all(store_txn_t *txn, void *arg)
+{
+    s_send_all_t *sa = arg;
+    feed_t *self = sa->self;
+    sa->ran = 1;
     for (size_t i = 0; i < self->n_pending; i++) {
         const s_pending_t *p = &self->pending[i];
-        if (p->publish && p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
+        if (!p->publish)
+            continue;
+        if (p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
             self->counters->matches_by_kind[p->kind]++;
-        for (size_t t = 0; p->publish && t < p->n_topics; t++) {
-            /* XPUB never blocks: a full subscriber queue drops silently in
-             * libzmq; the subscriber sees the gap in sequence numbers. */
-            const char *topic = s_topic_of(self, p, t);
-            if (zmq_send(self->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-                zmq_send(self->sock, self->buf + p->off, p->len, ZMQ_DONTWAIT) == -1) {
-                self->counters->feed_dropped++;
-                continue;
-            }
-            self->counters->feed_published++;
+        if (!p->spilled) {
+            const char *topics[STORE_TOPICS_MAX];
+            for (size_t t = 0; t < p->n_topics; t++)
+                topics[t] = s_topic_of(self, p, t);
+            s_send(self, topics, p->n_topics, self->buf + p->off, p->len);
+            continue;
         }
+        store_match_t m = {0};
+        int rc = txn != NULL ? store_match_each(txn, p->seq - 1, s_first_cb, &m) : 0;
+        if (rc < 0) {
+            sa->rc = rc;
+            continue; /* the rest that is in memory still goes out */
+        }
+        if (rc > 0 && m.seq == p->seq)
+            s_send(self, m.topics, m.n_topics, m.payload, m.payload_len);
     }
+    return 0;
+}
+
+void feed_publish(feed_t *self, store_t *store)
+{
+    s_send_all_t sa = {self, 0, 0};
+    int rc = 0;
+    if (self->n_spilled > 0 && store != NULL)
+        rc = store_read(store, s_send_all, &sa);
+    if (!sa.ran)
+        (void)s_send_all(NULL, &sa); /* what is in memory goes out in any case */
+    if (rc == 0)
+        rc = sa.rc;
+    if (rc != 0 || (self->n_spilled > 0 && store == NULL)) /* subscribers repair gaps by replay */
+        log_warnx("feed: %zu MatchUpdates could not be read back to be published: %s",
+                  self->n_spilled, rc ? store_strerror(rc) : "no store");
     s_log_drops(self);
     for (size_t i = 0; i < self->n_touched; i++) /* the batch is on disk */
         self->touched[i]->committed = self->touched[i]->staged;

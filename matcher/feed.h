@@ -74,8 +74,9 @@ void feed_reset(feed_t *self);
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms) STORE_WUR;
 
 /* Publish the queued messages (call after the commit), remember the last
- * sequence of each of their topics, then forget them. */
-void feed_publish(feed_t *self);
+ * sequence of each of their topics, then forget them. Those past [feed]
+ * outbox_max_mb of a batch are read back from store's match log. */
+void feed_publish(feed_t *self, store_t *store);
 
 /* INSEE region code of a place ("" when unknown). */
 const char *feed_region_of(const reference_t *ref, const store_place_t *p);

@@ -284,7 +284,7 @@ static size_t s_commit(ingest_t *self, apply_item_t *items, size_t n, int shutti
             }
             self->counters->store_ok = 1;
             if (self->feed)
-                feed_publish(self->feed); /* only what is on disk goes out */
+                feed_publish(self->feed, self->store); /* only what is on disk goes out */
             return batch.decided;
         }
         if (self->feed)

@@ -80,7 +80,7 @@ static int64_t s_walk(s_walk_t *w, store_t *store)
     if (rc != 0)
         return rc;
     if (w->feed)
-        feed_publish(w->feed);
+        feed_publish(w->feed, store);
     /* a short page means the end: start again from the first id next time */
     if (w->n < (w->max < S_PAGE ? w->max : S_PAGE))
         w->after[0] = '\0';

@@ -60,7 +60,7 @@ int rebuild_all(store_t *store, engine_t *engine, feed_t *feed, uint64_t *entiti
             if (rc != 0)
                 return rc;
             if (feed)
-                feed_publish(feed);
+                feed_publish(feed, store);
             visited += j.n;
             if (j.n)
                 memcpy(j.after, j.ids[j.n - 1], sizeof j.after);

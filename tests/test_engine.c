@@ -103,7 +103,8 @@ static uint64_t s_event_no;
 
 static void s_apply(s_fix_t *f, apply_item_t *items, size_t n)
 {
-    apply_batch_t b = {.items = items, .n = n, .now_ms = 1800000000000LL, .engine = f->engine, .feed = f->feed};
+    apply_batch_t b = {
+        .items = items, .n = n, .now_ms = 1800000000000LL, .engine = f->engine, .feed = f->feed};
     for (size_t i = 0; i < n; i++) {
         matcher_verdict_t v;
         items[i].valid = 1;
@@ -118,7 +119,7 @@ static void s_apply(s_fix_t *f, apply_item_t *items, size_t n)
     int rc = store_write(f->store, apply_batch, &b);
     if (rc != 0)
         fail_msg("store_write: %s", store_strerror(rc));
-    feed_publish(f->feed);
+    feed_publish(f->feed, f->store);
     for (size_t i = 0; i < n; i++)
         if (items[i].status != APPLY_ACCEPTED)
             fail_msg("event %zu: status %d: %s", i, items[i].status, items[i].verdict.message);

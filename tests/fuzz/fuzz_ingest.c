@@ -119,10 +119,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     passerelle__v1__event__free_unpacked(msg, NULL);
     if (!it.valid)
         return 0;
-    apply_batch_t batch = {.items = &it, .n = 1, .now_ms = 1800000000000LL + (int64_t)s.received++, .engine = s.engine, .feed = s.feed};
+    apply_batch_t batch = {.items = &it,
+                           .n = 1,
+                           .now_ms = 1800000000000LL + (int64_t)s.received++,
+                           .engine = s.engine,
+                           .feed = s.feed};
     int rc = store_write(s.store, apply_batch, &batch);
     if (rc == 0) {
-        feed_publish(s.feed);
+        feed_publish(s.feed, s.store);
         if (it.status == APPLY_ACCEPTED && it.seq == 0)
             abort(); /* accepted without a sequence */
         if (it.status != APPLY_ACCEPTED && it.status != APPLY_DUPLICATE &&

@@ -108,13 +108,14 @@ static void s_populate(void)
             exit(1);
         }
     }
-    apply_batch_t b = {.items = items, .n = S_POP, .now_ms = 1800000000000LL, .engine = s.engine, .feed = s.feed};
+    apply_batch_t b = {
+        .items = items, .n = S_POP, .now_ms = 1800000000000LL, .engine = s.engine, .feed = s.feed};
     int rc = store_write(s.store, apply_batch, &b);
     if (rc != 0) {
         fprintf(stderr, "fuzz_query: population: %s\n", store_strerror(rc));
         exit(1);
     }
-    feed_publish(s.feed);
+    feed_publish(s.feed, s.store);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
