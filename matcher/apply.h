@@ -33,9 +33,9 @@ typedef struct {
 typedef struct {
     apply_item_t *items;
     size_t n;
-    int64_t now_ms;   /* receive time recorded in the log */
-    engine_t *engine; /* keeps the ranked lists; NULL: none */
-    feed_t *feed;     /* its outbox is reset on (re)entry; NULL: none */
+    int64_t now_ms;     /* receive time recorded in the log */
+    engine_t *engine;   /* keeps the ranked lists; NULL: none */
+    feed_t *feed;       /* its outbox is reset on (re)entry; NULL: none */
     uint64_t budget_us; /* take no more items once this long was spent (0: no limit) */
     size_t decided;     /* out: items[0, decided) were decided; the rest were not reached */
 } apply_batch_t;
