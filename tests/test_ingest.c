@@ -649,43 +649,47 @@ static int s_on_ack_increasing(hpipe_t *p, size_t i, const Passerelle__V1__Ack *
     return 0;
 }
 
+/* Pipeline n new entities (window 1,000 in flight), each to be ACCEPTED
+ * with increasing sequences; then every one must be stored. */
+static void s_pipeline(harness_t *h, seq_ctx_t *ctx, size_t n, hstats_t *st)
+{
+    hpipe_t pipe = {0};
+    pipe.client = hclient_new(h, ZMQ_DEALER, NULL);
+    assert_non_null(pipe.client);
+    pipe.n = n;
+    pipe.window = 1000;
+    pipe.make = s_make_entity;
+    pipe.on_ack = s_on_ack_increasing;
+    pipe.ctx = ctx;
+    if (hpipe_run(&pipe, NULL, NULL) != 0)
+        fail_msg("pipeline: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
+    assert_int_equal(pipe.acked, n);
+    assert_int_equal(ctx->accepted, n);
+    s_get_stats(h, st);
+    assert_int_equal(st->events_accepted, n);
+    assert_int_equal(st->graduates + st->vacancies, n);
+    fprintf(stderr, "pipeline: %" PRIu64 " transactions, largest %" PRIu64 "\n", st->batches,
+            st->batch_max);
+    hclient_destroy(&pipe.client);
+}
+
 static void test_pipeline_10k(void **state)
 {
     harness_t *h = *state;
     seq_ctx_t ctx = {.prefix = "pl"};
-    hpipe_t pipe = {0};
     hstats_t st;
-    int64_t t0;
-    double secs;
     int64_t marks[11] = {0};
 
-    pipe.client = hclient_new(h, ZMQ_DEALER, NULL);
-    assert_non_null(pipe.client);
-    pipe.n = 10000;
-    pipe.window = 1000;
-    pipe.make = s_make_entity;
-    pipe.on_ack = s_on_ack_increasing;
-    pipe.ctx = &ctx;
     ctx.marks = marks;
-    t0 = harness_now_us();
-    marks[0] = t0;
-    if (hpipe_run(&pipe, NULL, NULL) != 0)
-        fail_msg("pipeline: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
-    secs = (double)(harness_now_us() - t0) / 1e6;
+    int64_t t0 = marks[0] = harness_now_us();
+    s_pipeline(h, &ctx, 10000, &st);
+    double secs = (double)(harness_now_us() - t0) / 1e6;
     fprintf(stderr, "pipeline: 10000 events acked in %.2f s (%.0f events/s); per 1000:", secs,
             10000.0 / (secs > 0 ? secs : 1e-6));
     for (int k = 1; k <= 10; k++)
         fprintf(stderr, " %.2f", (double)(marks[k] - marks[k - 1]) / 1e6);
     fprintf(stderr, " s\n");
-    assert_int_equal(pipe.acked, 10000);
-    assert_int_equal(ctx.accepted, 10000);
-    s_get_stats(h, &st);
     assert_int_equal(st.events, 10000);
-    assert_int_equal(st.events_accepted, 10000);
-    assert_int_equal(st.graduates + st.vacancies, 10000);
-    fprintf(stderr, "pipeline: %" PRIu64 " batches, largest %" PRIu64 "\n", st.batches,
-            st.batch_max);
-    hclient_destroy(&pipe.client);
     harness_pass(h);
 }
 
@@ -699,28 +703,11 @@ static void test_pipeline_cut_by_time(void **state)
 {
     harness_t *h = *state;
     seq_ctx_t ctx = {.prefix = "cut"};
-    hpipe_t pipe = {0};
     hstats_t st;
 
-    pipe.client = hclient_new(h, ZMQ_DEALER, NULL);
-    assert_non_null(pipe.client);
-    pipe.n = 3000;
-    pipe.window = 1000;
-    pipe.make = s_make_entity;
-    pipe.on_ack = s_on_ack_increasing;
-    pipe.ctx = &ctx;
-    if (hpipe_run(&pipe, NULL, NULL) != 0)
-        fail_msg("pipeline: sent %zu, acked %zu: %s", pipe.sent, pipe.acked, pipe.err);
-    assert_int_equal(pipe.acked, 3000);
-    assert_int_equal(ctx.accepted, 3000);
-    s_get_stats(h, &st);
-    assert_int_equal(st.events_accepted, 3000);
-    assert_int_equal(st.graduates + st.vacancies, 3000);
-    fprintf(stderr, "cut pipeline: %" PRIu64 " transactions, largest %" PRIu64 "\n", st.batches,
-            st.batch_max);
+    s_pipeline(h, &ctx, 3000, &st);
     assert_true(st.batch_max < 200);
     assert_true(st.batches > 15);
-    hclient_destroy(&pipe.client);
     harness_pass(h);
 }
 
