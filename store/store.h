@@ -108,11 +108,12 @@ int store_read(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
 
 /* store_read for work spread over threads: fn runs in a read transaction
  * of its own, which several threads may run at once, provided that no
- * write transaction (store_write) runs meanwhile in any thread: the
- * caches and in-memory posting lists it reads are only changed by
- * writes. fn may read entities, lists and the in-memory posting lists
- * (store_near_each with a seen of its own). Returns fn's result, or a
- * STORE_E* code if the transaction could not begin. */
+ * write transaction (store_write) runs meanwhile in any thread, except a
+ * writer of lists under store_lists_beside_readers: the caches and
+ * in-memory posting lists it reads are only changed by writes (never by
+ * these reads). fn may read entities, lists and the in-memory posting
+ * lists (store_near_each with a seen of its own). Returns fn's result, or
+ * a STORE_E* code if the transaction could not begin. */
 int store_read_shared(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
 
 /* Let store_read_shared readers run beside the store_write of one other
