@@ -754,8 +754,7 @@ int store__heads_lists_fill(store_txn_t *txn)
         out = store__txn_fail(txn, rc, __func__, "mdb_cursor_get lists");
     mdb_cursor_close(cur);
     if (out != 0)
-        for (size_t i = 0; i < c->n; i++)
-            c->e[i].list_known = 0;
+        store__heads_lists_forget(txn->store);
     return out;
 }
 
