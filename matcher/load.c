@@ -454,7 +454,9 @@ static int s_read_file(s_events_t *e, const char *name)
  * read transaction of its own each, in threads when there are several).
  * The computation reads only entities and the in-memory posting lists,
  * which the writes of lists leave alone (store_lists_beside_readers), so
- * the machine does not sit idle while a chunk is stored. Each worker
+ * the workers need not wait while a chunk is stored (at 1M x 200k the
+ * build was no faster for it: docs/PERFORMANCE-ENGINE.md, "The sixth
+ * round"). Each worker
  * takes every n-th entity of a chunk, so that dense and sparse regions
  * are shared. */
 
