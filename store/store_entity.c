@@ -473,6 +473,7 @@ void store__heads_reset(store_t *self)
     free(c->slots);
     free(c->ids);
     free(c->undo);
+    free(c->lundo);
     uint64_t hits = c->hits, misses = c->misses;
     memset(c, 0, sizeof *c);
     c->hits = hits;
@@ -573,6 +574,24 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
     return e;
 }
 
+/* The log *v of *cap records of size bytes, n in use, with room for one
+ * more (grown by doubling from 256). 0, or -1 if memory is short: the
+ * rollback will then reset the cache instead. */
+static int s_undo_room(store__heads_t *c, void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 256;
+    void *p = realloc(*v, nc * size);
+    if (p == NULL) {
+        c->undo_lost = 1;
+        return -1;
+    }
+    *v = p;
+    *cap = nc;
+    return 0;
+}
+
 /* Keep e's value for a rollback, unless the running write transaction
  * created e (a rollback drops it) or none is running. Logging an entry
  * twice is harmless: the rollback replays the log backwards. */
@@ -581,19 +600,25 @@ static void s_heads_log(store__heads_t *c, store__hent_t *e)
     size_t idx = (size_t)(e - c->e);
     if (!c->logging || idx >= c->n0 || e->logged == c->txn_no)
         return; /* not to undo, or its value before the transaction is kept already */
-    if (c->n_undo == c->cap_undo) {
-        size_t cap = c->cap_undo ? c->cap_undo * 2 : 256;
-        void *p = realloc(c->undo, cap * sizeof *c->undo);
-        if (p == NULL) {
-            c->undo_lost = 1; /* the rollback will reset the cache instead */
-            return;
-        }
-        c->undo = p;
-        c->cap_undo = cap;
-    }
+    if (s_undo_room(c, (void **)&c->undo, &c->cap_undo, c->n_undo, sizeof *c->undo) != 0)
+        return;
     c->undo[c->n_undo].idx = (uint32_t)idx;
     c->undo[c->n_undo++].old = *e;
     e->logged = c->txn_no;
+}
+
+/* Keep e's list meta for a rollback (see store__lundo_t). */
+static void s_heads_log_list(store__heads_t *c, const store__hent_t *e)
+{
+    size_t idx = (size_t)(e - c->e);
+    if (!c->logging || idx >= c->n0)
+        return;
+    if (s_undo_room(c, (void **)&c->lundo, &c->cap_lundo, c->n_lundo, sizeof *c->lundo) != 0)
+        return;
+    store__lundo_t *u = &c->lundo[c->n_lundo++];
+    u->idx = (uint32_t)idx;
+    u->list_known = e->list_known;
+    u->list = e->list;
 }
 
 void store__heads_begin(store_t *self)
@@ -608,14 +633,14 @@ void store__heads_begin(store_t *self)
     c->n0 = c->n;
     c->ids_len0 = c->ids_len;
     c->n_slots0 = c->n_slots;
-    c->n_undo = 0;
+    c->n_undo = c->n_lundo = 0;
     c->undo_lost = 0;
 }
 
 void store__heads_commit(store_t *self)
 {
     self->heads.logging = 0;
-    self->heads.n_undo = 0;
+    self->heads.n_undo = self->heads.n_lundo = 0;
 }
 
 /* Put every entry index in the slot table again (after the entries made
@@ -640,9 +665,16 @@ int store__heads_rollback(store_t *self)
         store__heads_reset(self);
         return 1;
     }
+    /* whole entries first: one may hold list meta changed before its head
+     * was, which the list log then takes back to what was committed */
     for (size_t i = c->n_undo; i-- > 0;)
         c->e[c->undo[i].idx] = c->undo[i].old;
-    c->n_undo = 0;
+    for (size_t i = c->n_lundo; i-- > 0;) {
+        store__hent_t *e = &c->e[c->lundo[i].idx];
+        e->list_known = c->lundo[i].list_known;
+        e->list = c->lundo[i].list;
+    }
+    c->n_undo = c->n_lundo = 0;
     if (c->n > c->n0 && c->n_slots == c->n_slots0) {
         /* linear probing: taking the newest entries out of their slots,
          * newest first, leaves the table as it was before they came */
@@ -708,7 +740,7 @@ void store__heads_list_set(store_t *self, char kind, const char *id, const store
     store__hent_t *e = s_heads_entry(self, kind, id);
     if (e == NULL)
         return;
-    s_heads_log(&self->heads, e);
+    s_heads_log_list(&self->heads, e);
     e->list_known = 1;
     store__list_meta_of(l, &e->list);
 }

@@ -99,11 +99,23 @@ typedef struct {
     store_head_t head;
 } store__hent_t;
 
-/* The old value of an entry changed by the running write transaction. */
+/* The old value of an entry whose head the running write transaction
+ * changed (once per entry and transaction). */
 typedef struct {
     uint32_t idx;
     store__hent_t old;
 } store__hundo_t;
+
+/* The old list meta of an entry whose ranked list the running write
+ * transaction changed: a transaction at 1M x 200k changes the lists of
+ * some 150,000 entities and the heads of about 1,000, so a list change
+ * keeps 16 bytes instead of a whole entry. Kept at every change (an entry
+ * may appear more than once; the oldest, replayed last, wins). */
+typedef struct {
+    uint32_t idx;
+    uint8_t list_known;
+    store_list_meta_t list;
+} store__lundo_t;
 
 /* The in-memory cache of heads: an open-addressing table of entry indexes
  * over a dense array of entries, ids packed in one arena. Filled on read
@@ -127,6 +139,8 @@ typedef struct {
     size_t n0, ids_len0, n_slots0; /* n, ids_len, n_slots when it began */
     store__hundo_t *undo;
     size_t n_undo, cap_undo;
+    store__lundo_t *lundo;
+    size_t n_lundo, cap_lundo;
     int undo_lost; /* an undo record could not be kept: a rollback must reset */
 } store__heads_t;
 

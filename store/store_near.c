@@ -152,7 +152,12 @@ static long s_intern(store__near_side_t *sd, const uint8_t *k, size_t len, size_
 static int s_append(store__plist_t *l, uint32_t num)
 {
     if (l->n == l->cap) {
-        uint32_t cap = l->cap < 4 ? 4 : l->cap + l->cap / 2;
+        /* Lists are built to their exact size, so the first posting a
+         * write adds to a list grows it: by a half while it is short, by
+         * an eighth once it is long, or the first transactions after a
+         * start would add half the size of every long list they touch
+         * (95 MB at 1M x 200k, by heaptrack) for a few postings each. */
+        uint32_t cap = l->cap < 4 ? 4 : l->cap + (l->cap < 64 ? l->cap / 2 : l->cap / 8);
         uint32_t *p;
         if (l->cap > STORE__PLIST_INLINE) {
             p = realloc(l->u.v, (size_t)cap * sizeof *p);

@@ -223,6 +223,57 @@ static void test_list_meta_follows_commits_and_aborts(void **state)
     assert_int_equal(l.m.last_micro, 896000);
 }
 
+/* One entity's list changed, then its head, in a transaction that aborts:
+ * both come back to what was committed, whatever the order of the logs
+ * that undo them. */
+typedef struct {
+    const store_list_t *list;
+    const store_graduate_t *put;
+} s_both_t;
+
+static int s_both_ok_fn(store_txn_t *txn, void *arg)
+{
+    s_both_t *b = arg;
+    int rc = store_list_put(txn, STORE_ENTITY_GRADUATE, "g-1", b->list);
+    return rc == 0 ? store_graduate_put(txn, b->put) : rc;
+}
+
+static int s_both_fn(store_txn_t *txn, void *arg)
+{
+    int rc = s_both_ok_fn(txn, arg);
+    return rc != 0 ? rc : STORE_EINVAL;
+}
+
+static int s_both_look_fn(store_txn_t *txn, void *arg)
+{
+    s_look_t *l = arg;
+    l->rc = store_entity_head(txn, STORE_ENTITY_GRADUATE, "g-1", &l->h);
+    l->mrc = store_list_meta(txn, STORE_ENTITY_GRADUATE, "g-1", &l->m);
+    return 0;
+}
+
+static void test_list_then_head_aborted(void **state)
+{
+    s_fix_t *f = *state;
+    static store_list_t a, b;
+    s_list(&a, 2, 1);
+    s_both_t ok = {.list = &a, .put = s_graduate("g-1", 1, 43.6, 30)};
+    assert_int_equal(store_write(f->st, s_both_ok_fn, &ok), 0);
+
+    s_list(&b, 6, 0);
+    s_both_t bad = {.list = &b, .put = s_graduate("g-1", 2, 45.0, 70)};
+    assert_int_equal(store_write(f->st, s_both_fn, &bad), STORE_EINVAL);
+    s_look_t l;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_read(f->st, s_both_look_fn, &l), 0);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.h.distance_km, 30);
+    assert_int_equal(l.mrc, 0);
+    assert_int_equal(l.m.n, 2);
+    assert_int_equal(l.m.exhaustive, 1);
+    assert_int_equal(l.m.last_micro, 899000);
+}
+
 typedef struct {
     char ids[8][STORE_ID_MAX + 1];
     int n;
@@ -286,6 +337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_meta_follows_commits_and_aborts, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_replace_keeps_membership, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_list_then_head_aborted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
