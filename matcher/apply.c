@@ -255,7 +255,7 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
 int apply_batch(store_txn_t *txn, void *arg)
 {
     apply_batch_t *b = arg;
-    uint64_t t0 = b->budget_us ? clock_mono_us() : 0;
+    uint64_t t0 = clock_mono_us();
     b->decided = 0;
     if (b->feed)
         feed_reset(b->feed);
@@ -273,14 +273,17 @@ int apply_batch(store_txn_t *txn, void *arg)
         if (!it->valid)
             continue;
         int rc = s_apply_one(txn, b, it);
-        if (rc != 0)
+        if (rc != 0) {
+            b->spent_us = clock_mono_us() - t0;
             return rc;
-        if (b->budget_us && i + 1 < b->n && clock_mono_us() - t0 >= b->budget_us) {
+        }
+        if (b->budget_us && i + 1 < b->n && (b->spent_us = clock_mono_us() - t0) >= b->budget_us) {
             b->decided = i + 1;
             return 0;
         }
     }
     b->decided = b->n;
+    b->spent_us = clock_mono_us() - t0;
     return 0;
 }
 

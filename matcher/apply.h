@@ -38,6 +38,7 @@ typedef struct {
     feed_t *feed;       /* its outbox is reset on (re)entry; NULL: none */
     uint64_t budget_us; /* take no more items once this long was spent (0: no limit) */
     size_t decided;     /* out: items[0, decided) were decided; the rest were not reached */
+    uint64_t spent_us;  /* out: how long its last run took (what the commit adds is not in it) */
 } apply_batch_t;
 
 /* Reset it and judge the event bytes (data, len): size limit, decoding,
