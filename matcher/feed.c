@@ -652,33 +652,19 @@ static void s_send(feed_t *self, const char *const *topics, size_t n_topics, con
     }
 }
 
-/* store_match_fn: the first stored match after the one asked for. */
-static int s_first_cb(const store_match_t *m, void *arg)
+/* Publish the outbox from entry *i on, in order: an entry in memory as it
+ * comes, a spilled one against m, the next row of the match log (NULL:
+ * there is none). Stops at a spilled entry whose row comes after m. A
+ * spilled entry whose row is not there (its graduate erased later in the
+ * same batch) is not published: only what is on disk goes out. */
+static void s_send_from(feed_t *self, size_t *i, const store_match_t *m)
 {
-    *(store_match_t *)arg = *m;
-    return 1;
-}
-
-typedef struct {
-    feed_t *self;
-    int rc;  /* the first read-back that failed */
-    int ran; /* s_send_all ran */
-} s_send_all_t;
-
-/* Publish the outbox in order, the spilled entries read back from the
- * match log (store_txn_fn; without a store, txn is NULL and there are
- * none). A spilled entry that is no longer stored (its graduate erased
- * later in the same batch) is not published: only what is on disk goes
- * out. */
-static int s_send_all(store_txn_t *txn, void *arg)
-{
-    s_send_all_t *sa = arg;
-    feed_t *self = sa->self;
-    sa->ran = 1;
-    for (size_t i = 0; i < self->n_pending; i++) {
-        const s_pending_t *p = &self->pending[i];
+    for (; *i < self->n_pending; ++*i) {
+        const s_pending_t *p = &self->pending[*i];
         if (!p->publish)
             continue;
+        if (p->spilled && m != NULL && p->seq > m->seq)
+            return; /* its row is further on */
         if (p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
             self->counters->matches_by_kind[p->kind]++;
         if (!p->spilled) {
@@ -686,30 +672,50 @@ static int s_send_all(store_txn_t *txn, void *arg)
             for (size_t t = 0; t < p->n_topics; t++)
                 topics[t] = s_topic_of(self, p, t);
             s_send(self, topics, p->n_topics, self->buf + p->off, p->len);
-            continue;
+        } else if (m != NULL && p->seq == m->seq) {
+            s_send(self, m->topics, m->n_topics, m->payload, m->payload_len);
+            ++*i;
+            return; /* on to the next row */
         }
-        store_match_t m = {0};
-        int rc = txn != NULL ? store_match_each(txn, p->seq - 1, s_first_cb, &m) : 0;
-        if (rc < 0) {
-            sa->rc = rc;
-            continue; /* the rest that is in memory still goes out */
-        }
-        if (rc > 0 && m.seq == p->seq)
-            s_send(self, m.topics, m.n_topics, m.payload, m.payload_len);
     }
-    return 0;
+}
+
+typedef struct {
+    feed_t *self;
+    size_t i; /* the next entry of the outbox to publish */
+} s_walk_t;
+
+/* store_match_fn: one row of the match log, from the batch's first
+ * spilled entry on. */
+static int s_walk_cb(const store_match_t *m, void *arg)
+{
+    s_walk_t *w = arg;
+    s_send_from(w->self, &w->i, m);
+    return w->i == w->self->n_pending; /* all published: stop */
+}
+
+/* store_txn_fn: publish the outbox up to its last spilled entry in one
+ * walk of the match log from the first (the batch's rows are the last
+ * ones written, in the page cache, one after the other). */
+static int s_walk_fn(store_txn_t *txn, void *arg)
+{
+    s_walk_t *w = arg;
+    feed_t *self = w->self;
+    uint64_t first = 0;
+    for (size_t i = 0; i < self->n_pending && first == 0; i++)
+        if (self->pending[i].spilled)
+            first = self->pending[i].seq;
+    int rc = first ? store_match_each(txn, first - 1, s_walk_cb, w) : 0;
+    return rc < 0 ? rc : 0;
 }
 
 void feed_publish(feed_t *self, store_t *store)
 {
-    s_send_all_t sa = {self, 0, 0};
+    s_walk_t w = {self, 0};
     int rc = 0;
     if (self->n_spilled > 0 && store != NULL)
-        rc = store_read(store, s_send_all, &sa);
-    if (!sa.ran)
-        (void)s_send_all(NULL, &sa); /* what is in memory goes out in any case */
-    if (rc == 0)
-        rc = sa.rc;
+        rc = store_read(store, s_walk_fn, &w);
+    s_send_from(self, &w.i, NULL); /* the rest: in memory, or not read back */
     if (rc != 0 || (self->n_spilled > 0 && store == NULL)) /* subscribers repair gaps by replay */
         log_warnx("feed: %zu MatchUpdates could not be read back to be published: %s",
                   self->n_spilled, rc ? store_strerror(rc) : "no store");

@@ -7,6 +7,7 @@
  * same lists.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
@@ -47,6 +48,7 @@ typedef struct {
     score_weights_t w;
     counters_t counters;
     config_t cfg;
+    void *sub; /* a subscriber of the feed, closed at teardown */
 } s_fix_t;
 
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -90,6 +92,8 @@ static int s_teardown(void **state)
     s_fix_t *f = *state;
     engine_destroy(&f->engine);
     feed_destroy(&f->feed);
+    if (f->sub) /* left open by a failed assertion, it would hang zmq_ctx_term */
+        zmq_close(f->sub);
     zmq_ctx_term(f->zctx);
     store_destroy(&f->store);
     reference_destroy(&f->ref);
@@ -605,6 +609,161 @@ static void test_oracle(void **state)
     engine_destroy(&e2);
 }
 
+/* ---- the outbox read back from the match log ---------------------------- */
+
+/* One message: its sequence, topic and bytes, the graduate its stored row
+ * names ("" for a published message, or an anonymised row). */
+typedef struct {
+    uint64_t seq;
+    char topic[STORE_TOPIC_MAX + 1];
+    char graduate[STORE_ID_MAX + 1];
+    size_t len;
+    uint8_t bytes[8192];
+} s_msg_t;
+
+#define S_MSGS_MAX 512
+static s_msg_t s_rx[S_MSGS_MAX], s_st[S_MSGS_MAX];
+static size_t s_n_rx, s_n_st;
+
+/* Everything the subscriber has received, as (topic, MatchUpdate) pairs. */
+static void s_receive(void *sub)
+{
+    s_n_rx = 0;
+    for (;;) {
+        s_msg_t *m = &s_rx[s_n_rx];
+        memset(m, 0, sizeof *m);
+        int n = zmq_recv(sub, m->topic, sizeof m->topic - 1, ZMQ_DONTWAIT);
+        if (n < 0) {
+            assert_int_equal(zmq_errno(), EAGAIN);
+            return;
+        }
+        int more = 0;
+        size_t ml = sizeof more;
+        assert_int_equal(zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml), 0);
+        assert_true(more);
+        n = zmq_recv(sub, m->bytes, sizeof m->bytes, 0);
+        assert_true(n > 0 && (size_t)n <= sizeof m->bytes);
+        m->len = (size_t)n;
+        Passerelle__V1__MatchUpdate *u =
+            passerelle__v1__match_update__unpack(NULL, m->len, m->bytes);
+        assert_non_null(u);
+        m->seq = u->sequence;
+        passerelle__v1__match_update__free_unpacked(u, NULL);
+        assert_true(++s_n_rx < S_MSGS_MAX);
+    }
+}
+
+typedef struct {
+    uint64_t after;
+} s_rows_t;
+
+static int s_row_cb(const store_match_t *m, void *arg)
+{
+    (void)arg;
+    for (size_t t = 0; t < m->n_topics; t++) { /* published once per topic */
+        s_msg_t *r = &s_st[s_n_st];
+        memset(r, 0, sizeof *r);
+        r->seq = m->seq;
+        snprintf(r->topic, sizeof r->topic, "%s", m->topics[t]);
+        snprintf(r->graduate, sizeof r->graduate, "%s", m->graduate_id);
+        assert_true(m->payload_len <= sizeof r->bytes);
+        memcpy(r->bytes, m->payload, m->payload_len);
+        r->len = m->payload_len;
+        assert_true(++s_n_st < S_MSGS_MAX);
+    }
+    return 0;
+}
+
+static int s_rows_fn(store_txn_t *txn, void *arg)
+{
+    s_rows_t *r = arg;
+    s_n_st = 0;
+    return store_match_each(txn, r->after, s_row_cb, NULL) < 0 ? -1 : 0;
+}
+
+static int s_last_fn(store_txn_t *txn, void *arg)
+{
+    *(uint64_t *)arg = store_match_last(txn);
+    return 0;
+}
+
+static uint64_t s_match_last(s_fix_t *f)
+{
+    uint64_t last = 0;
+    assert_int_equal(store_read(f->store, s_last_fn, &last), 0);
+    return last;
+}
+
+/* The stored rows after `after` against what the subscriber received:
+ * the same sequences in the same order, under the same topics, the same
+ * bytes for every row that names its graduate. */
+static void s_check_published(s_fix_t *f, void *sub, uint64_t after)
+{
+    s_rows_t r = {after};
+    assert_int_equal(store_read(f->store, s_rows_fn, &r), 0);
+    s_receive(sub);
+    assert_true(s_n_st > 0);
+    assert_int_equal(s_n_rx, s_n_st);
+    for (size_t i = 0; i < s_n_st; i++) {
+        assert_int_equal(s_rx[i].seq, s_st[i].seq);
+        assert_string_equal(s_rx[i].topic, s_st[i].topic);
+        if (s_st[i].graduate[0] != '\0') {
+            assert_int_equal(s_rx[i].len, s_st[i].len);
+            assert_memory_equal(s_rx[i].bytes, s_st[i].bytes, s_st[i].len);
+        }
+    }
+}
+
+/* With [feed] outbox_max_mb = 0 no MatchUpdate stays in memory: the
+ * batch's are read back from the match log after the commit, in one walk.
+ * A graduate who enters lists and is erased in the same batch has no rows
+ * left: none of its updates may go out but its retractions. */
+static void test_outbox_read_back(void **state)
+{
+    s_fix_t *f = *state;
+    engine_destroy(&f->engine);
+    feed_destroy(&f->feed);
+    f->cfg.outbox_max_bytes = 0;
+    snprintf(f->cfg.feed, sizeof f->cfg.feed, "inproc://feed-spilled-%d", getpid());
+    f->feed = feed_new(f->zctx, &f->cfg, f->ref, &f->counters);
+    assert_non_null(f->feed);
+    f->engine = engine_new(f->ref, &f->w, K, f->feed);
+    assert_non_null(f->engine);
+
+    void *sub = f->sub = zmq_socket(f->zctx, ZMQ_SUB);
+    assert_non_null(sub);
+    int hwm = 100000, linger = 0;
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger), 0);
+    assert_int_equal(zmq_connect(sub, f->cfg.feed), 0);
+    assert_int_equal(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0), 0);
+    zmq_pollitem_t pi = {feed_socket(f->feed), 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&pi, 1, 5000), 1); /* the subscription reached the feed */
+    feed_handle_subscriptions(f->feed);
+
+    s_tarbes(f);
+    s_check_published(f, sub, 0);
+
+    uint64_t before = s_match_last(f);
+    apply_item_t it[2];
+    s_graduate(&it[0], "F", "RNCP27470", 3, "65440", 30, 1);
+    memset(&it[1], 0, sizeof it[1]);
+    it[1].ev.type = STORE_EV_GRADUATE_ERASED;
+    it[1].ev.occurred_ms = 2;
+    snprintf(it[1].ev.u.ref.id, sizeof it[1].ev.u.ref.id, "F");
+    snprintf(it[1].ev.u.ref.owner, sizeof it[1].ev.u.ref.owner, "0650043X");
+    s_apply(f, it, 2);
+    s_check_published(f, sub, before);
+    /* F's entries were written, then erased: the batch's sequences have a
+     * gap where they were, and nothing was published under them */
+    uint64_t last = s_match_last(f);
+    assert_true(s_n_st > 0);
+    size_t rows = 1;
+    for (size_t i = 1; i < s_n_st; i++)
+        rows += s_st[i].seq != s_st[i - 1].seq;
+    assert_true(rows < last - before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_purges_oldest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_after_weights_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_closes_vacancies, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_read_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
