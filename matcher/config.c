@@ -40,7 +40,7 @@ void config_defaults(config_t *cfg)
     cfg->start_window_days = 90;
     cfg->retention_days = 90;
     cfg->retention_max_updates = 0;
-    cfg->outbox_max_bytes = 64u << 20;
+    cfg->outbox_max_bytes = 16u << 20;
     cfg->security_mode = CONFIG_SECURITY_NONE;
     cfg->max_subscriptions = 256;
     cfg->scrub_after_erase_s = 60;
