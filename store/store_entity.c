@@ -574,24 +574,6 @@ static store__hent_t *s_heads_entry(store_t *st, char kind, const char *id)
     return e;
 }
 
-/* The log *v of *cap records of size bytes, n in use, with room for one
- * more (grown by doubling from 256). 0, or -1 if memory is short: the
- * rollback will then reset the cache instead. */
-static int s_undo_room(store__heads_t *c, void **v, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 256;
-    void *p = realloc(*v, nc * size);
-    if (p == NULL) {
-        c->undo_lost = 1;
-        return -1;
-    }
-    *v = p;
-    *cap = nc;
-    return 0;
-}
-
 /* Keep e's value for a rollback, unless the running write transaction
  * created e (a rollback drops it) or none is running. Logging an entry
  * twice is harmless: the rollback replays the log backwards. */
@@ -600,8 +582,12 @@ static void s_heads_log(store__heads_t *c, store__hent_t *e)
     size_t idx = (size_t)(e - c->e);
     if (!c->logging || idx >= c->n0 || e->logged == c->txn_no)
         return; /* not to undo, or its value before the transaction is kept already */
-    if (s_undo_room(c, (void **)&c->undo, &c->cap_undo, c->n_undo, sizeof *c->undo) != 0)
+    store__hundo_t *u = store__log_room(c->undo, &c->cap_undo, c->n_undo, sizeof *c->undo);
+    if (u == NULL) {
+        c->undo_lost = 1; /* the rollback will reset the cache instead */
         return;
+    }
+    c->undo = u;
     c->undo[c->n_undo].idx = (uint32_t)idx;
     c->undo[c->n_undo++].old = *e;
     e->logged = c->txn_no;
@@ -613,8 +599,12 @@ static void s_heads_log_list(store__heads_t *c, const store__hent_t *e)
     size_t idx = (size_t)(e - c->e);
     if (!c->logging || idx >= c->n0)
         return;
-    if (s_undo_room(c, (void **)&c->lundo, &c->cap_lundo, c->n_lundo, sizeof *c->lundo) != 0)
+    store__lundo_t *l = store__log_room(c->lundo, &c->cap_lundo, c->n_lundo, sizeof *c->lundo);
+    if (l == NULL) {
+        c->undo_lost = 1;
         return;
+    }
+    c->lundo = l;
     store__lundo_t *u = &c->lundo[c->n_lundo++];
     u->idx = (uint32_t)idx;
     u->list_known = e->list_known;

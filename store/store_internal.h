@@ -263,6 +263,11 @@ struct store_txn {
     int match_last_dirty;    /* match_last to be written to meta before commit */
 };
 
+/* An undo log v of *cap records of size bytes, n in use, with room for one
+ * more: v itself, or v doubled (*cap updated). NULL if memory is short (v
+ * is left as it was). */
+void *store__log_room(void *v, size_t *cap, size_t n, size_t size);
+
 /* Meta "match_last" as txn sees it (cached in the txn after the first
  * read), and the write of a new value, deferred to
  * store__match_last_flush() before commit: one meta read and one write

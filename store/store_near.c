@@ -267,10 +267,7 @@ void store__near_rollback(store_t *self)
     x->logging = 0;
 }
 
-/* The log v of *cap entries of size bytes, n in use, with room for one
- * more: v itself, or v doubled (*cap updated). NULL if memory is short
- * (v is left as it was). */
-static void *s_log_room(void *v, size_t *cap, size_t n, size_t size)
+void *store__log_room(void *v, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
         return v;
@@ -285,7 +282,7 @@ static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t po
 {
     if (!x->logging)
         return 0;
-    store__nundo_t *u = s_log_room(x->undo, &x->cap_undo, x->n_undo, sizeof *x->undo);
+    store__nundo_t *u = store__log_room(x->undo, &x->cap_undo, x->n_undo, sizeof *x->undo);
     if (u == NULL)
         return -1;
     x->undo = u;
@@ -331,7 +328,7 @@ static int s_geo_set(store__near_t *x, uint32_t num, char kind, const void *rec)
         x->geo_cap = cap;
     }
     if (x->logging) {
-        store__ngundo_t *u = s_log_room(x->gundo, &x->cap_gundo, x->n_gundo, sizeof *x->gundo);
+        store__ngundo_t *u = store__log_room(x->gundo, &x->cap_gundo, x->n_gundo, sizeof *x->gundo);
         if (u == NULL)
             return -1;
         x->gundo = u;
