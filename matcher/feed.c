@@ -712,13 +712,11 @@ static int s_walk_fn(store_txn_t *txn, void *arg)
 void feed_publish(feed_t *self, store_t *store)
 {
     s_walk_t w = {self, 0};
-    int rc = 0;
-    if (self->n_spilled > 0 && store != NULL)
-        rc = store_read(store, s_walk_fn, &w);
+    int rc = self->n_spilled > 0 ? store_read(store, s_walk_fn, &w) : 0;
     s_send_from(self, &w.i, NULL); /* the rest: in memory, or not read back */
-    if (rc != 0 || (self->n_spilled > 0 && store == NULL)) /* subscribers repair gaps by replay */
+    if (rc != 0)                   /* subscribers repair gaps by replay */
         log_warnx("feed: %zu MatchUpdates could not be read back to be published: %s",
-                  self->n_spilled, rc ? store_strerror(rc) : "no store");
+                  self->n_spilled, store_strerror(rc));
     s_log_drops(self);
     for (size_t i = 0; i < self->n_touched; i++) /* the batch is on disk */
         self->touched[i]->committed = self->touched[i]->staged;

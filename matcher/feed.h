@@ -75,7 +75,8 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
 
 /* Publish the queued messages (call after the commit), remember the last
  * sequence of each of their topics, then forget them. Those past [feed]
- * outbox_max_mb of a batch are read back from store's match log. */
+ * outbox_max_mb of a batch are read back from the match log of store, the
+ * store the batch was committed to (never NULL). */
 void feed_publish(feed_t *self, store_t *store);
 
 /* INSEE region code of a place ("" when unknown). */
