@@ -252,6 +252,14 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
     }
 }
 
+/* Whether the batch b, begun at t0, spent its time or filled its transaction. */
+static int s_out_of_budget(store_txn_t *txn, const apply_batch_t *b, uint64_t t0)
+{
+    if (b->bounded && store_txn_full(txn))
+        return 1;
+    return b->budget_us && clock_mono_us() - t0 >= b->budget_us;
+}
+
 int apply_batch(store_txn_t *txn, void *arg)
 {
     apply_batch_t *b = arg;
@@ -268,23 +276,20 @@ int apply_batch(store_txn_t *txn, void *arg)
         it->superseded = 0;
         memset(&it->verdict, 0, sizeof it->verdict);
     }
-    for (size_t i = 0; i < b->n; i++) {
-        apply_item_t *it = &b->items[i];
+    int rc = 0;
+    size_t i = 0;
+    while (i < b->n && rc == 0) {
+        apply_item_t *it = &b->items[i++];
         if (!it->valid)
             continue;
-        int rc = s_apply_one(txn, b, it);
-        if (rc != 0) {
-            b->spent_us = clock_mono_us() - t0;
-            return rc;
-        }
-        if (b->budget_us && i + 1 < b->n && (b->spent_us = clock_mono_us() - t0) >= b->budget_us) {
-            b->decided = i + 1;
-            return 0;
-        }
+        rc = s_apply_one(txn, b, it);
+        if (rc == 0 && i < b->n && s_out_of_budget(txn, b, t0))
+            break;
     }
-    b->decided = b->n;
+    b->decided = rc == 0 ? i : 0;
     b->spent_us = clock_mono_us() - t0;
-    return 0;
+    b->writes = store_txn_writes(txn);
+    return rc;
 }
 
 void apply_item_reset(apply_item_t *it)

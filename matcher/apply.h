@@ -37,8 +37,10 @@ typedef struct {
     engine_t *engine;   /* keeps the ranked lists; NULL: none */
     feed_t *feed;       /* its outbox is reset on (re)entry; NULL: none */
     uint64_t budget_us; /* take no more items once this long was spent (0: no limit) */
+    int bounded;        /* take no more items once the transaction is full (store_txn_full) */
     size_t decided;     /* out: items[0, decided) were decided; the rest were not reached */
     uint64_t spent_us;  /* out: how long its last run took (what the commit adds is not in it) */
+    uint64_t writes;    /* out: the B-tree writes of its last run */
 } apply_batch_t;
 
 /* Reset it and judge the event bytes (data, len): size limit, decoding,
@@ -53,8 +55,9 @@ void apply_judge(apply_item_t *it, const void *data, size_t len, size_t max_byte
 void apply_item_reset(apply_item_t *it);
 
 /* store_txn_fn: decide the valid items of the batch in order (arg is an
- * apply_batch_t *), all of them, or with a budget those up to the one
- * during which it ran out (at least one): decided says how many; the
+ * apply_batch_t *), all of them, or with a budget of time, or bounded,
+ * those up to the one during which the time ran out or the transaction
+ * became full (at least one): decided says how many; the
  * caller commits those and passes the rest to another transaction.
  * Per-item refusals (unknown entity, owner mismatch) are recorded in the
  * item and do not abort. Returns 0, or a STORE_E* code that aborts the

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 
 void config_defaults(config_t *cfg)
 {
@@ -18,6 +19,7 @@ void config_defaults(config_t *cfg)
     cfg->map_initial_bytes = 64u << 20;
     cfg->map_max_bytes = (size_t)1 << 40;
     cfg->writemap = 1;
+    cfg->txn_max_writes = STORE_TXN_WRITES;
     (void)snprintf(cfg->ingest, sizeof cfg->ingest, "%s", "tcp://127.0.0.1:7401");
     (void)snprintf(cfg->feed, sizeof cfg->feed, "%s", "tcp://127.0.0.1:7402");
     (void)snprintf(cfg->query, sizeof cfg->query, "%s", "tcp://127.0.0.1:7403");
@@ -116,6 +118,7 @@ static const s_option_t s_options[] = {
     S_SIZE("store", "map_initial_mb", map_initial_bytes, 1, 1u << 20, 1u << 20),
     S_SIZE("store", "map_max_mb", map_max_bytes, 1, 1u << 24, 1u << 20),
     {"store", "writemap", 0, 0, 0, offsetof(config_t, writemap), 4, 0},
+    S_SIZE("store", "txn_max_writes", txn_max_writes, 1, 100000000, 1),
     S_STR("endpoints", "ingest", ingest),
     S_STR("endpoints", "feed", feed),
     S_STR("endpoints", "query", query),

@@ -319,7 +319,8 @@ int daemon_run(const config_t *cfg)
     store_set_logger(daemon_store_log);
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
-                             .writemap = cfg->writemap};
+                             .writemap = cfg->writemap,
+                             .txn_writes = cfg->txn_max_writes};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));

@@ -40,7 +40,7 @@ static int s_day(store_txn_t *txn, s_job_t *j, int32_t day, int64_t now)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < j->n; i++) {
-        if (j->closed == j->max)
+        if (j->closed == j->max || store_txn_full(txn))
             return 0;
         if ((rc = store_vacancy_get(txn, j->ids[i], &j->v)) != 0)
             return rc;

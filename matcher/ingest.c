@@ -5,6 +5,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -197,9 +198,10 @@ static void s_judge(ingest_t *self, envelope_t *env, apply_item_t *it)
  * of them deciding and matching, and ended with rc: latency histogram,
  * batch size histogram, and a warning when it was slower than
  * log.slow_commit_ms. */
-static void s_observe_commit(ingest_t *self, size_t valid, uint64_t dt_us, uint64_t apply_us,
+static void s_observe_commit(ingest_t *self, size_t valid, uint64_t dt_us, const apply_batch_t *b,
                              int rc)
 {
+    uint64_t apply_us = b->spent_us;
     counters_t *c = self->counters;
     c->commit_us_last = dt_us;
     if (dt_us > c->commit_us_max)
@@ -211,9 +213,9 @@ static void s_observe_commit(ingest_t *self, size_t valid, uint64_t dt_us, uint6
                          (double)valid);
     if (self->cfg->slow_commit_ms > 0 && dt_us >= (uint64_t)self->cfg->slow_commit_ms * 1000)
         log_warnx("ingest: slow commit: %zu events in %.1f ms: %.1f ms applying and matching, "
-                  "%.1f ms committing (log.slow_commit_ms is %d)",
+                  "%.1f ms committing, %" PRIu64 " B-tree writes (log.slow_commit_ms is %d)",
                   valid, (double)dt_us / 1000.0, (double)apply_us / 1000.0,
-                  (double)(dt_us > apply_us ? dt_us - apply_us : 0) / 1000.0,
+                  (double)(dt_us > apply_us ? dt_us - apply_us : 0) / 1000.0, b->writes,
                   self->cfg->slow_commit_ms);
 }
 
@@ -262,7 +264,8 @@ static size_t s_commit(ingest_t *self, apply_item_t *items, size_t n, int shutti
                            .now_ms = clock_now_ms(),
                            .engine = self->engine,
                            .feed = self->feed,
-                           .budget_us = (uint64_t)self->cfg->batch_max_ms * 1000};
+                           .budget_us = (uint64_t)self->cfg->batch_max_ms * 1000,
+                           .bounded = 1};
     size_t valid = 0;
     for (size_t i = 0; i < n; i++)
         valid += items[i].valid;
@@ -278,7 +281,7 @@ static size_t s_commit(ingest_t *self, apply_item_t *items, size_t n, int shutti
             for (size_t i = 0; i < batch.decided; i++)
                 valid += items[i].valid;
         }
-        s_observe_commit(self, valid, dt, batch.spent_us, rc);
+        s_observe_commit(self, valid, dt, &batch, rc);
         if (rc == 0) {
             self->counters->batches++;
             if (valid > self->counters->batch_max)

@@ -15,6 +15,7 @@ typedef struct {
     char after[STORE_ID_MAX + 1]; /* where the walk resumes */
     char ids[S_PAGE][STORE_ID_MAX + 1];
     size_t n;
+    int cut; /* the transaction ended before the last of ids[] (store_txn_full) */
     uint64_t deleted;
     store_graduate_t g;
     store_vacancy_t v;
@@ -63,14 +64,20 @@ static int s_walk_fn(store_txn_t *txn, void *arg)
                                                 : w->cfg->closed_retention_days;
     int64_t cutoff = w->now_ms - (int64_t)days * 86400000;
     w->n = 0;
+    w->cut = 0;
     w->deleted = 0;
     if (w->feed)
         feed_reset(w->feed);
     int rc =
         store_entity_ids(txn, w->kind, w->after, w->max < S_PAGE ? w->max : S_PAGE, s_collect, w);
-    for (size_t i = 0; rc == 0 && i < w->n; i++)
+    for (size_t i = 0; rc == 0 && i < w->n; i++) {
         rc = w->kind == STORE_ENTITY_GRADUATE ? s_graduate(w, txn, w->ids[i], cutoff)
                                               : s_vacancy(w, txn, w->ids[i], cutoff);
+        if (rc == 0 && i + 1 < w->n && store_txn_full(txn)) {
+            w->n = i + 1; /* the next call resumes after ids[i] */
+            w->cut = 1;
+        }
+    }
     return rc;
 }
 
@@ -82,7 +89,7 @@ static int64_t s_walk(s_walk_t *w, store_t *store)
     if (w->feed)
         feed_publish(w->feed, store);
     /* a short page means the end: start again from the first id next time */
-    if (w->n < (w->max < S_PAGE ? w->max : S_PAGE))
+    if (!w->cut && w->n < (w->max < S_PAGE ? w->max : S_PAGE))
         w->after[0] = '\0';
     else
         memcpy(w->after, w->ids[w->n - 1], sizeof w->after);

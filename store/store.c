@@ -208,7 +208,7 @@ int store__meta_put(store_txn_t *txn, const char *name, uint64_t value)
     uint8_t buf[8];
     store_codec_put_u64(buf, value);
     MDB_val key = {strlen(name), (void *)name}, val = {sizeof buf, buf};
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put meta '%s'", name);
     return 0;
@@ -284,7 +284,7 @@ int store_meta_put_str(store_txn_t *txn, const char *name, const char *value)
         return STORE_EINVAL;
     }
     MDB_val val = {n, (void *)value};
-    rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
+    rc = store__put(txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put meta string '%s'", name);
     return 0;
@@ -556,7 +556,7 @@ static int s_format_put(store_txn_t *txn, unsigned flags)
     uint8_t buf[4];
     store_codec_put_u32(buf, STORE_FORMAT_VERSION);
     MDB_val key = {strlen(STORE_META_FORMAT), STORE_META_FORMAT}, val = {sizeof buf, buf};
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_META], &key, &val, flags);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_META], &key, &val, flags);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put meta 'format'");
     return 0;
@@ -672,6 +672,7 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
         self->map_max_bytes = self->map_bytes;
     self->read_only = opts != NULL && opts->read_only;
     self->writemap = opts != NULL && opts->writemap && !self->read_only;
+    self->txn_writes = opts != NULL && opts->txn_writes > 0 ? opts->txn_writes : STORE_TXN_WRITES;
     self->dir = strdup(dir);
     self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
     return self->data_path != NULL ? 0 : STORE_ENOMEM;
@@ -906,6 +907,16 @@ static void s_mem_rollback(store_t *self)
         store__log(STORE_LOG_WARN, "store: out of memory undoing a transaction in the cache of "
                                    "heads; in-memory posting lists dropped");
     }
+}
+
+uint64_t store_txn_writes(const store_txn_t *txn)
+{
+    return txn->writes;
+}
+
+int store_txn_full(const store_txn_t *txn)
+{
+    return txn->write && txn->writes >= txn->store->txn_writes;
 }
 
 /* One attempt of store_write. *map_full tells whether growing may help. */

@@ -67,6 +67,8 @@ typedef struct {
                            * disk refuses a growth instead of faulting a
                            * write. Falls back to ordinary writes, with a
                            * warning, when the space cannot be reserved. */
+    uint64_t txn_writes;  /* B-tree writes after which a write transaction is
+                           * full (store_txn_full); 0 = STORE_TXN_WRITES */
 } store_options_t;
 
 /* Open or create the store in directory dir (created if missing, mode
@@ -125,6 +127,22 @@ int store_read_shared(store_t *self, store_txn_fn fn, void *arg) STORE_WUR;
  * until no shared reader runs, holding new ones back meanwhile. Turn it
  * on and off while no transaction runs. */
 void store_lists_beside_readers(store_t *self, int on);
+
+/* How many B-tree writes (puts and deletes) write transaction txn has made
+ * so far; 0 for a read. Each dirties a few pages at most, often none that
+ * an earlier one did not. */
+uint64_t store_txn_writes(const store_txn_t *txn);
+
+/* Whether write transaction txn made as many writes as the store's
+ * txn_writes option allows. LMDB lists a transaction's dirty pages in an
+ * array of 131,071 entries and, when that nears full, "spills" some of
+ * them to the file; the liblmdb of Debian 12 (0.9.24) then allocates a
+ * 1 MiB list that it never frees (RELIABILITY.md). A unit of work that
+ * can grow long (a batch of events, a sweep) ends its transaction once
+ * this is true, at a point where it can go on in another; nothing is
+ * refused: a write past the limit still succeeds. */
+int store_txn_full(const store_txn_t *txn);
+#define STORE_TXN_WRITES 100000
 
 /* ---- dedupe table ---------------------------------------------------- */
 

@@ -126,7 +126,7 @@ static int s_reserve(store_txn_t *txn, const s_kind_t *k, const char *id, size_t
     MDB_val key, val = {len, NULL};
     if (s_id_key(id, &key) != 0)
         return STORE_EINVAL;
-    int rc = mdb_put(txn->txn, txn->store->dbi[k->dbi], &key, &val, MDB_RESERVE);
+    int rc = store__put(txn, txn->store->dbi[k->dbi], &key, &val, MDB_RESERVE);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put %s '%s'", k->what, id);
     *buf = val.mv_data;
@@ -182,7 +182,7 @@ static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, i
     int traces = 0;
     int rc = s_id_key(id, &key);
     if (rc == 0 && had_record) {
-        rc = mdb_del(txn->txn, txn->store->dbi[k->dbi], &key, NULL);
+        rc = store__del(txn, txn->store->dbi[k->dbi], &key, NULL);
         if (rc != 0)
             return store__txn_fail(txn, rc, __func__, "mdb_del %s '%s'", k->what, id);
         s_heads_set(txn->store, k->kind, id, NULL);

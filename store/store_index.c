@@ -50,7 +50,7 @@ static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t kle
         return STORE_EINVAL;
     }
     MDB_dbi dbi = txn->store->dbi[ix];
-    int rc = op > 0 ? mdb_put(txn->txn, dbi, &key, &val, 0) : mdb_del(txn->txn, dbi, &key, &val);
+    int rc = op > 0 ? store__put(txn, dbi, &key, &val, 0) : store__del(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND && op < 0)
         return 0; /* a code listed twice in the record: already gone */
     if (rc != 0) {
@@ -280,7 +280,7 @@ int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen,
     int rc = s_keys_with_id(txn, dbi, prefix, plen, id, &keys);
     for (size_t i = 0; i < keys.n && rc == 0; i++) {
         MDB_val v = {strlen(id), (void *)id};
-        rc = mdb_del(txn->txn, txn->store->dbi[dbi], &keys.keys[i], &v);
+        rc = store__del(txn, txn->store->dbi[dbi], &keys.keys[i], &v);
         if (rc != 0)
             rc = store__txn_fail(txn, rc, __func__, "mdb_del %s id '%s'", store__table_name(dbi),
                                  id);

@@ -222,6 +222,7 @@ struct store {
     int in_txn;           /* a store_read/store_write is running */
     size_t map_bytes;     /* current map size */
     size_t map_max_bytes; /* growth limit */
+    uint64_t txn_writes;  /* store_txn_full past this many writes */
     unsigned maxkey;      /* mdb_env_get_maxkeysize() */
     MDB_txn *rtxn;        /* reusable read txn, reset between uses */
     /* Scratch space for the old record in put/erase: a store_t is used by
@@ -261,7 +262,24 @@ struct store_txn {
     uint64_t match_last;     /* meta "match_last" as this txn sees it, when match_last_known */
     int match_last_known;    /* match_last read (or written) in this txn */
     int match_last_dirty;    /* match_last to be written to meta before commit */
+    uint64_t writes;         /* B-tree puts and deletes so far (store_txn_writes) */
 };
+
+/* mdb_put and mdb_del in txn, counted in txn->writes. Every write of a
+ * write transaction goes through these (or counts itself, as a cursor
+ * delete does), so that store_txn_writes bounds the pages it dirtied. */
+static inline int store__put(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val,
+                             unsigned flags)
+{
+    txn->writes++;
+    return mdb_put(txn->txn, dbi, key, val, flags);
+}
+
+static inline int store__del(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+    txn->writes++;
+    return mdb_del(txn->txn, dbi, key, val);
+}
 
 /* An undo log v of *cap records of size bytes, n in use, with room for one
  * more: v itself, or v doubled (*cap updated). NULL if memory is short (v

@@ -124,7 +124,7 @@ static int s_list_write(store_txn_t *txn, char kind, const char *id, const store
     MDB_val key, val = {len, NULL};
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, &val, MDB_RESERVE);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_LISTS], &key, &val, MDB_RESERVE);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put lists %s '%s'", s_what(kind), id);
     store_codec_list_encode(l, val.mv_data, len);
@@ -138,7 +138,7 @@ static int s_list_del(store_txn_t *txn, char kind, const char *id)
     MDB_val key;
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, NULL);
+    int rc = store__del(txn, txn->store->dbi[S_DBI_LISTS], &key, NULL);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_del lists %s '%s'", s_what(kind), id);
     return 0;
@@ -154,7 +154,7 @@ static int s_member_op(store_txn_t *txn, char kind, const char *member, const ch
     if (store__entity_key(kind, member, kbuf, &key) != 0)
         return STORE_EINVAL; /* cannot happen: the codec checked every id */
     MDB_dbi dbi = txn->store->dbi[S_DBI_LIST_MEMBERS];
-    int rc = op > 0 ? mdb_put(txn->txn, dbi, &key, &val, 0) : mdb_del(txn->txn, dbi, &key, &val);
+    int rc = op > 0 ? store__put(txn, dbi, &key, &val, 0) : store__del(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND && op < 0)
         return 0; /* the member was erased while listed: its rows went then */
     if (rc != 0)
@@ -229,8 +229,10 @@ static int s_member_rows_del(store_txn_t *txn, char kind, const char *member, si
         rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
     if (rc == 0)
         rc = mdb_cursor_count(cur, count);
-    if (rc == 0)
+    if (rc == 0) {
+        txn->writes++;
         rc = mdb_cursor_del(cur, MDB_NODUPDATA); /* every duplicate of the key */
+    }
     if (cur != NULL)
         mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)

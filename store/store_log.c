@@ -137,7 +137,7 @@ static int s_append_ok(store_txn_t *txn, const store_event_t *ev, const uint64_t
 static int s_events_put(store_txn_t *txn, const store_event_t *ev, size_t len, uint64_t seq)
 {
     MDB_val key = {sizeof seq, &seq}, val = {len, NULL};
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_EVENTS], &key, &val, MDB_RESERVE | MDB_APPEND);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_EVENTS], &key, &val, MDB_RESERVE | MDB_APPEND);
     if (rc == MDB_KEYEXIST) {
         /* MDB_APPEND found a key >= seq: meta "last_seq" is behind the log */
         store__log(STORE_LOG_ERROR,
@@ -168,7 +168,7 @@ static int s_refs_put(store_txn_t *txn, const store_event_t *ev, MDB_val *dkey, 
         s_digest_key(secret, dkey, hbuf, &hkey);
         dkey = &hkey;
     }
-    int rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_DEDUPE], dkey, &dval, MDB_NOOVERWRITE);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_DEDUPE], dkey, &dval, MDB_NOOVERWRITE);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put dedupe '%s'/'%s'", ev->source,
                                ev->event_id);
@@ -176,7 +176,7 @@ static int s_refs_put(store_txn_t *txn, const store_event_t *ev, MDB_val *dkey, 
         return 0; /* filed under nobody (an erasure leaves no id behind) */
     if (store__entity_key((char)ev->entity_kind, ev->entity_id, ebuf, &ekey) != 0)
         return STORE_EINVAL; /* cannot happen: the codec checked the id */
-    rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, &eval, 0);
+    rc = store__put(txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, &eval, 0);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put entity_events %c '%s'", ev->entity_kind,
                                ev->entity_id);
@@ -268,9 +268,9 @@ static int s_dedupe_anonymise(store_txn_t *txn, uint64_t seq)
         return rc;
     s_digest_key(secret, &key, hbuf, &hkey);
     store_codec_put_u64(sbuf, seq);
-    rc = mdb_put(txn->txn, txn->store->dbi[S_DBI_DEDUPE], &hkey, &val, 0);
+    rc = store__put(txn, txn->store->dbi[S_DBI_DEDUPE], &hkey, &val, 0);
     if (rc == 0)
-        rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_DEDUPE], &key, NULL);
+        rc = store__del(txn, txn->store->dbi[S_DBI_DEDUPE], &key, NULL);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return store__txn_fail(txn, rc, __func__, "dedupe row of log entry %" PRIu64, seq);
     return 0;
@@ -295,7 +295,7 @@ static int s_events_del(store_txn_t *txn, MDB_val *ekey, int *found)
             mdb_cursor_close(cur);
             return arc;
         }
-        rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_EVENTS], &skey, NULL);
+        rc = store__del(txn, txn->store->dbi[S_DBI_EVENTS], &skey, NULL);
         if (rc == 0 || rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(cur, ekey, &val, MDB_NEXT_DUP);
     }
@@ -322,7 +322,7 @@ int store__log_erase_entity(store_txn_t *txn, char kind, const char *id, int *fo
         return rc;
     if (store__entity_key(kind, id, ebuf, &ekey) != 0) /* the cursor moved ekey into the map */
         return STORE_EINVAL;
-    rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, NULL);
+    rc = store__del(txn, txn->store->dbi[S_DBI_ENTITY_EVENTS], &ekey, NULL);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_del entity_events %c '%s'", kind, id);
     return 0;

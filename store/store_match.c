@@ -50,7 +50,7 @@ static int s_by_graduate_op(store_txn_t *txn, const char *graduate_id, uint64_t 
     if (key.mv_size == 0)
         return 0;
     MDB_dbi dbi = txn->store->dbi[S_DBI_MATCH_BY_GRADUATE];
-    int rc = op > 0 ? mdb_put(txn->txn, dbi, &key, &val, 0) : mdb_del(txn->txn, dbi, &key, &val);
+    int rc = op > 0 ? store__put(txn, dbi, &key, &val, 0) : store__del(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND && op < 0)
         return 0; /* already gone: nothing to undo */
     if (rc != 0)
@@ -124,8 +124,7 @@ static int s_match_put(store_txn_t *txn, const store_match_t *m, size_t len)
 {
     uint64_t seq = m->seq;
     MDB_val key = {sizeof seq, &seq}, val = {len, NULL};
-    int rc =
-        mdb_put(txn->txn, txn->store->dbi[S_DBI_MATCHES], &key, &val, MDB_RESERVE | MDB_APPEND);
+    int rc = store__put(txn, txn->store->dbi[S_DBI_MATCHES], &key, &val, MDB_RESERVE | MDB_APPEND);
     if (rc == MDB_KEYEXIST) {
         /* MDB_APPEND found a key >= seq: meta "match_last" is behind the log */
         store__log(STORE_LOG_ERROR,
@@ -220,7 +219,7 @@ static int s_graduate_matches_del(store_txn_t *txn, MDB_val gkey, size_t *listed
         memcpy(&seq, val.mv_data, sizeof seq);
         MDB_val skey = {sizeof seq, &seq};
         (*listed)++;
-        rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_MATCHES], &skey, NULL);
+        rc = store__del(txn, txn->store->dbi[S_DBI_MATCHES], &skey, NULL);
         if (rc == 0)
             (*removed)++;
         if (rc == 0 || rc == MDB_NOTFOUND) /* NOTFOUND: a row whose match went */
@@ -253,7 +252,7 @@ int store_match_erase_graduate(store_txn_t *txn, const char *id, size_t *removed
     MDB_val gkey = {n, (void *)id}; /* passed by value: the cursor moves its copy */
     rc = s_graduate_matches_del(txn, gkey, &listed, &count);
     if (rc == 0 && listed > 0) {
-        rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_MATCH_BY_GRADUATE], &gkey, NULL);
+        rc = store__del(txn, txn->store->dbi[S_DBI_MATCH_BY_GRADUATE], &gkey, NULL);
         if (rc != 0)
             return store__txn_fail(txn, rc, __func__, "mdb_del match_by_graduate '%s'", id);
     }
@@ -288,7 +287,7 @@ static int s_purge_first(store_txn_t *txn, uint64_t upto, int64_t before_ms, int
     uint64_t seq = m.seq;
     memcpy(gid, m.graduate_id, strlen(m.graduate_id) + 1); /* decoded: <= STORE_ID_MAX */
     MDB_val skey = {sizeof seq, &seq};
-    rc = mdb_del(txn->txn, txn->store->dbi[S_DBI_MATCHES], &skey, NULL);
+    rc = store__del(txn, txn->store->dbi[S_DBI_MATCHES], &skey, NULL);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_del matches %" PRIu64, seq);
     rc = s_by_graduate_op(txn, gid, seq, -1);

@@ -28,6 +28,7 @@
 #include "expiry.h"
 #include "feed.h"
 #include "oracle.h"
+#include "privacy.h"
 #include "passerelle/v1/feed.pb-c.h"
 #include "rebuild.h"
 #include "reference.h"
@@ -375,18 +376,27 @@ static int s_cmp_fn(store_txn_t *txn, void *arg)
     return rc ? rc : store_list_get(txn, k, c->id, &c->got);
 }
 
-static void test_rebuild_after_weights_change(void **state)
+/* Close and open the store again, full after txn_writes B-tree writes. */
+static void s_reopen(s_fix_t *f, uint64_t txn_writes)
 {
-    s_fix_t *f = *state;
+    store_options_t o = {.txn_writes = txn_writes};
+    int e = 0;
+    store_destroy(&f->store);
+    f->store = store_new(f->dir, &o, &e);
+    assert_non_null(f->store);
+}
+
+/* Rebuild with other weights: visits n entities, lists as computed afresh. */
+static void s_rebuild_check(s_fix_t *f, uint64_t entities)
+{
     static const char *ids[][2] = {{"v", "weld-tarbes"}, {"g", "A"}, {"g", "B"},
                                    {"g", "C"},           {"g", "D"}, {"g", "E"}};
-    s_tarbes(f);
     score_weights_t w2 = {1, 0, 0, 0, 30, 90}; /* skills only: every score changes */
     engine_t *e2 = engine_new(f->ref, &w2, K, f->feed);
     assert_non_null(e2);
     uint64_t before = f->counters.feed_published, n = 0;
     assert_int_equal(rebuild_all(f->store, e2, f->feed, &n), 0);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, entities);
     assert_true(f->counters.feed_published > before); /* the changes were published */
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         static s_cmp_t c;
@@ -401,6 +411,114 @@ static void test_rebuild_after_weights_change(void **state)
         }
     }
     engine_destroy(&e2);
+}
+
+static void test_rebuild_after_weights_change(void **state)
+{
+    s_fix_t *f = *state;
+    s_tarbes(f);
+    s_rebuild_check(f, 6);
+}
+
+/* A transaction full after one write takes one entity each: the rebuild
+ * goes on in the next transactions, from where the last one ended, to the
+ * same lists. */
+static void test_rebuild_in_full_transactions(void **state)
+{
+    s_fix_t *f = *state;
+    apply_item_t it[1];
+    s_tarbes(f);
+    s_vacancy(&it[0], "weld-auch", "H2913", "32013", 3, 1); /* two vacancies to cut between */
+    s_apply(f, it, 1);
+    s_reopen(f, 1);
+    s_rebuild_check(f, 7);
+}
+
+/* Vacancies of one day, closed one per transaction when a transaction is
+ * full after one write: each run closes one, the day is finished by the
+ * run that finds nothing left of it. */
+static void test_expiry_in_full_transactions(void **state)
+{
+    s_fix_t *f = *state;
+    apply_item_t it[2];
+    s_tarbes(f);
+    s_vacancy(&it[0], "weld-tarbes", "H2913", "65440", 3, 2);
+    it[0].ev.u.vac.expires_on = 21000;
+    s_vacancy(&it[1], "weld-auch", "H2913", "32013", 3, 2);
+    it[1].ev.u.vac.expires_on = 21000;
+    s_apply(f, it, 2);
+    assert_true(s_get_list(f, "v", "weld-tarbes")->n > 0);
+    assert_true(s_get_list(f, "v", "weld-auch")->n > 0);
+    s_reopen(f, 1);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21001, 100), 1);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21001, 100), 1);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21001, 100), 0);
+    assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 0);
+    assert_int_equal(s_get_list(f, "v", "weld-auch")->n, 0);
+    assert_int_equal(s_get_list(f, "g", "A")->n, 0);
+    assert_int_equal(expiry_run(f->store, f->engine, f->feed, 21002, 100), 0);
+}
+
+/* Graduates past retention, erased one per transaction when a transaction
+ * is full after one write: each run erases one, the walk goes on from there
+ * and the lists they were in are refilled without them. */
+static void test_privacy_in_full_transactions(void **state)
+{
+    s_fix_t *f = *state;
+    uint64_t erased = 0;
+    int64_t now = 1800000000000LL;
+    s_tarbes(f);
+    f->cfg.graduate_retention_days = 30; /* every Tarbes graduate dates from 1970 */
+    s_reopen(f, 1);
+    for (int run = 0; run < 5; run++) {
+        assert_int_equal(privacy_run(f->store, &f->cfg, f->engine, f->feed, now, 256, &erased), 1);
+        assert_int_equal(erased, 1);
+    }
+    assert_int_equal(privacy_run(f->store, &f->cfg, f->engine, f->feed, now, 256, &erased), 0);
+    assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 0);
+}
+
+/* A bounded batch in a transaction full after one write decides one event
+ * per transaction; the caller passes the rest to the next. */
+static void test_batch_bounded(void **state)
+{
+    s_fix_t *f = *state;
+    static apply_item_t items[3];
+    s_graduate(&items[0], "A", "RNCP27470", 3, "65440", 30, 1);
+    s_graduate(&items[1], "B", "RNCP27470", 3, "32013", 100, 1);
+    s_vacancy(&items[2], "weld-tarbes", "H2913", "65440", 3, 1);
+    s_reopen(f, 1);
+    for (size_t i = 0; i < 3; i++) {
+        matcher_verdict_t v;
+        items[i].valid = 1;
+        items[i].payload = "x";
+        items[i].payload_len = 1;
+        snprintf(items[i].ev.source, sizeof items[i].ev.source, "test");
+        snprintf(items[i].ev.event_id, sizeof items[i].ev.event_id, "b%zu", i);
+        if (enrich_event(f->ref, &items[i].ev, &v) != 0)
+            fail_msg("enrich: %s", v.message);
+    }
+    size_t done = 0, txns = 0;
+    while (done < 3) {
+        apply_batch_t b = {.items = items + done,
+                           .n = 3 - done,
+                           .now_ms = 1800000000000LL,
+                           .engine = f->engine,
+                           .feed = f->feed,
+                           .bounded = 1};
+        assert_int_equal(store_write(f->store, apply_batch, &b), 0);
+        assert_int_equal(b.decided, 1);
+        assert_true(b.writes > 1);
+        assert_int_equal(items[done].status, APPLY_ACCEPTED);
+        for (size_t i = done + 1; i < 3; i++)
+            assert_int_equal(items[i].status, 0); /* not reached */
+        feed_publish(f->feed, f->store);
+        done += b.decided;
+        txns++;
+    }
+    assert_int_equal(txns, 3);
+    assert_int_equal(s_get_list(f, "v", "weld-tarbes")->n, 2); /* A and B, who moves 100 km */
+    assert_string_equal(s_get_list(f, "g", "A")->e[0].id, "weld-tarbes");
 }
 
 static void test_expiry_closes_vacancies(void **state)
@@ -772,7 +890,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hire_and_close_refill, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retention_purges_oldest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_after_weights_change, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_in_full_transactions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_closes_vacancies, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_in_full_transactions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_privacy_in_full_transactions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_read_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
     };

@@ -716,6 +716,28 @@ static int s_setup_cut(void **state)
     return harness_setup_config(state, "[ingest]\nbatch_max_ms = 1\n");
 }
 
+/* The same pipeline with [store] txn_max_writes = 50: an event makes at
+ * least five B-tree writes (its log row, dedupe row, entity-log row,
+ * record and index rows), so a transaction takes ten events at most and
+ * the rest of each batch follows in the next ones; each event is still
+ * answered once, in order, and stored. */
+static void test_pipeline_cut_by_writes(void **state)
+{
+    harness_t *h = *state;
+    seq_ctx_t ctx = {.prefix = "wcut"};
+    hstats_t st;
+
+    s_pipeline(h, &ctx, 3000, &st);
+    assert_true(st.batch_max <= 10);
+    assert_true(st.batches >= 300);
+    harness_pass(h);
+}
+
+static int s_setup_cut_writes(void **state)
+{
+    return harness_setup_config(state, "[store]\ntxn_max_writes = 50\n");
+}
+
 /* ------------------------------------------------------------------ */
 /* 5. Garbage flood: refused one by one; the store is unharmed. */
 
@@ -1329,6 +1351,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_req_producer, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_10k, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_cut_by_time, s_setup_cut, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cut_by_writes, s_setup_cut_writes,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_flood, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_rejected_leave_store_unchanged, harness_setup,
                                         harness_teardown),

@@ -77,7 +77,7 @@ static int s_writemap;
 
 static store_t *s_open(const fx_t *fx, size_t map, size_t max, int *err)
 {
-    store_options_t opts = {map, max, 0, s_writemap};
+    store_options_t opts = {.map_bytes = map, .map_max_bytes = max, .writemap = s_writemap};
     return store_new(fx->dir, &opts, err);
 }
 
@@ -411,7 +411,7 @@ static void test_read_only_open(void **state)
     fx_t *fx = *state;
     store_graduate_t g, got;
     int err = 0;
-    store_options_t ro = {0, 0, 1, 0};
+    store_options_t ro = {.read_only = 1};
     assert_null(store_new(fx->dir, &ro, &err)); /* nothing there yet */
     assert_int_equal(err, STORE_ENOTFOUND);
     fx->st = s_open(fx, 0, 0, &err);
@@ -580,6 +580,72 @@ static void test_graduate_round_trip(void **state)
     g.n_romes = 1;
     memset(g.romes[0], 'r', sizeof g.romes[0]); /* no NUL inside the array */
     assert_int_equal(s_put_g(fx->st, &g), STORE_EINVAL);
+}
+
+typedef struct {
+    store_graduate_t g;
+    uint64_t writes[4]; /* at the start, after a put, after an erase, after a read */
+    int full[4];
+} writes_arg_t;
+
+static int s_fn_count_writes(store_txn_t *txn, void *arg)
+{
+    writes_arg_t *a = arg;
+    store_graduate_t got;
+    a->writes[0] = store_txn_writes(txn);
+    a->full[0] = store_txn_full(txn);
+    int rc = store_graduate_put(txn, &a->g);
+    a->writes[1] = store_txn_writes(txn);
+    a->full[1] = store_txn_full(txn);
+    if (rc == 0)
+        rc = store_graduate_erase(txn, a->g.id);
+    a->writes[2] = store_txn_writes(txn);
+    a->full[2] = store_txn_full(txn);
+    if (rc == 0)
+        rc = store_graduate_get(txn, a->g.id, &got) == STORE_ENOTFOUND ? 0 : STORE_EINTERNAL;
+    a->writes[3] = store_txn_writes(txn);
+    a->full[3] = store_txn_full(txn);
+    return rc;
+}
+
+static int s_fn_read_writes(store_txn_t *txn, void *arg)
+{
+    writes_arg_t *a = arg;
+    a->writes[0] = store_txn_writes(txn);
+    a->full[0] = store_txn_full(txn);
+    return store_graduate_get(txn, a->g.id, &a->g) == STORE_ENOTFOUND ? 0 : STORE_EINTERNAL;
+}
+
+/* A write transaction counts its B-tree writes, puts and deletes, from
+ * zero, reads count nothing, and it is full once the count reaches the
+ * store's txn_writes; writes past it still succeed. */
+static void test_txn_writes_counted(void **state)
+{
+    fx_t *fx = *state;
+    static writes_arg_t a;
+    static const char *const skills[] = {"100001", "100002", "100003", NULL};
+    int err = 0;
+    store_options_t opts = {.writemap = s_writemap, .txn_writes = 6};
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    s_graduate(&a.g, "g-count", 1, STORE_STATE_OPEN, skills, NULL, 43.2328, 0.0781);
+    for (int round = 0; round < 2; round++) { /* the second starts from zero again */
+        memset(a.writes, 0xff, sizeof a.writes);
+        assert_int_equal(store_write(fx->st, s_fn_count_writes, &a), 0);
+        assert_int_equal(a.writes[0], 0);
+        assert_int_equal(a.full[0], 0);
+        /* the record, its skills' index rows, its entity-kind rows: more than 3 */
+        assert_true(a.writes[1] > 3);
+        assert_true(a.writes[2] > a.writes[1]);
+        assert_int_equal(a.full[2], 1);
+        assert_int_equal(a.writes[3], a.writes[2]);
+        assert_int_equal(a.full[1], a.writes[1] >= 6);
+    }
+    a.writes[0] = 99;
+    a.full[0] = 99;
+    assert_int_equal(store_read(fx->st, s_fn_read_writes, &a), 0);
+    assert_int_equal(a.writes[0], 0);
+    assert_int_equal(a.full[0], 0);
 }
 
 static void test_graduate_update_replaces_index_entries(void **state)
@@ -2023,6 +2089,7 @@ int main(void)
         T(test_log_dedupe),
         T(test_log_bad_arguments),
         T(test_graduate_round_trip),
+        T(test_txn_writes_counted),
         T(test_graduate_update_replaces_index_entries),
         T(test_graduate_stale_and_equal_versions),
         T(test_graduate_withdrawn_keeps_record),
