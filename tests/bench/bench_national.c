@@ -64,8 +64,12 @@
 #define S_TOPK     20
 
 /* Updates and new entities of a run on a reused store (--store) start
- * this far beyond those of a run on a fresh one. */
+ * this far beyond those of the run before. */
 #define S_REUSE_GAP 1000000u
+/* Versions were one minute apart when a store's counter file held only the
+ * count of runs: their next run starts this many (one-second) versions
+ * further per run. */
+#define S_LEGACY_MINUTE 60u
 
 typedef struct {
     size_t graduates, vacancies;
@@ -466,7 +470,7 @@ static int s_gen_mix(size_t i, uint8_t **buf, size_t *len)
 
 /* After a mixed stream of n events: new entities not sent are skipped for
  * good (their indices stay unused); update i of a stream carries version
- * s_version + i (one minute each after the first upsert: unique event ids,
+ * s_version + i (one second each after the first upsert: unique event ids,
  * and later than every earlier update), so the next stream starts after. */
 static void s_mix_done(size_t n, size_t n_new_g, size_t n_new_v)
 {
@@ -1076,16 +1080,25 @@ int main(int argc, char **argv)
          * sends far fewer than S_REUSE_GAP events), counted in a file
          * beside it: this one's updates come after theirs and its new
          * entities take unused indices */
-        unsigned runs = 0;
+        unsigned runs = 0, version = 0;
         char counter[PATH_MAX + 32];
         (void)snprintf(counter, sizeof counter, "%s/bench_national.runs", abs);
         FILE *f = fopen(counter, "r");
-        if (f != NULL && fscanf(f, "%u", &runs) != 1)
+        int got = f != NULL ? fscanf(f, "%u %u", &runs, &version) : 0;
+        if (got < 1)
             runs = 0;
+        if (got < 2) /* no version yet: every run's updates were a minute apart */
+            version = (runs + 1) * S_REUSE_GAP * S_LEGACY_MINUTE;
         if (f != NULL)
             fclose(f);
-        if ((f = fopen(counter, "w")) == NULL || fprintf(f, "%u\n", runs + 1) < 0 ||
-            fclose(f) != 0) {
+        if (version > UINT_MAX - 2 * S_REUSE_GAP) {
+            fprintf(stderr, "bench_national: --store: %s has served too many runs\n", abs);
+            free(abs);
+            goto out;
+        }
+        /* the counter file: runs so far, first version of the next run */
+        if ((f = fopen(counter, "w")) == NULL ||
+            fprintf(f, "%u %u\n", runs + 1, version + S_REUSE_GAP) < 0 || fclose(f) != 0) {
             fprintf(stderr, "bench_national: --store: cannot write %s\n", counter);
             free(abs);
             goto out;
@@ -1097,7 +1110,7 @@ int main(int argc, char **argv)
         s_loaded_v = o.vacancies;
         s_next_g = o.graduates + (size_t)(runs + 1) * S_REUSE_GAP;
         s_next_v = o.vacancies + (size_t)(runs + 1) * S_REUSE_GAP;
-        s_version = (runs + 1) * S_REUSE_GAP;
+        s_version = version;
         load_complete = 1;
     } else if (o.bulk) {
         /* 1. load, offline */

@@ -25,9 +25,10 @@
 enum { S_KIND_GRADUATE = 1, S_KIND_VACANCY = 2, S_KIND_EMPLOYER = 3 };
 
 /* 2026-03-01T00:00:00Z: first upserts happen then; each version is one
- * minute later. */
+ * second later (4.3 billion versions reach 2162, past the year 2100 that
+ * matcherd accepts: a run must stay below 2.33 billion). */
 #define S_T0_MS      1772323200000LL
-#define S_VERSION_MS 60000LL
+#define S_VERSION_MS 1000LL
 
 /* Days since 1970-01-01 of a few anchors. */
 #define S_DAY_2026_06_01 20605
