@@ -130,7 +130,8 @@ void store_lists_beside_readers(store_t *self, int on);
 
 /* How many B-tree writes (puts and deletes) write transaction txn has made
  * so far; 0 for a read. Each dirties a few pages at most, often none that
- * an earlier one did not. */
+ * an earlier one did not. Appends to the event and match logs count by the
+ * pages they fill (a 4 KiB page takes several match records). */
 uint64_t store_txn_writes(const store_txn_t *txn);
 
 /* Whether write transaction txn made as many writes as the store's

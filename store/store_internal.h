@@ -262,16 +262,22 @@ struct store_txn {
     uint64_t match_last;     /* meta "match_last" as this txn sees it, when match_last_known */
     int match_last_known;    /* match_last read (or written) in this txn */
     int match_last_dirty;    /* match_last to be written to meta before commit */
-    uint64_t writes;         /* B-tree puts and deletes so far (store_txn_writes) */
+    uint64_t writes;         /* B-tree puts and deletes so far, but appends */
+    uint64_t append_bytes;   /* bytes appended to the logs (MDB_APPEND) so far */
 };
 
-/* mdb_put and mdb_del in txn, counted in txn->writes. Every write of a
- * write transaction goes through these (or counts itself, as a cursor
- * delete does), so that store_txn_writes bounds the pages it dirtied. */
+/* mdb_put and mdb_del in txn, counted in txn->writes, or for an append in
+ * txn->append_bytes: appends fill the last page of a log one after the
+ * other, so that a page holds several of them. Every write of a write
+ * transaction goes through these (or counts itself, as a cursor delete
+ * does), so that store_txn_writes bounds the pages it dirtied. */
 static inline int store__put(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val,
                              unsigned flags)
 {
-    txn->writes++;
+    if (flags & MDB_APPEND)
+        txn->append_bytes += key->mv_size + val->mv_size + 8; /* 8: LMDB's node header */
+    else
+        txn->writes++;
     return mdb_put(txn->txn, dbi, key, val, flags);
 }
 

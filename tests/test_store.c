@@ -648,6 +648,50 @@ static void test_txn_writes_counted(void **state)
     assert_int_equal(a.full[0], 0);
 }
 
+typedef struct {
+    uint64_t first, twenty, big; /* writes after 1 and 20 small appends, then a large one */
+} appends_arg_t;
+
+static int s_fn_count_appends(store_txn_t *txn, void *arg)
+{
+    appends_arg_t *a = arg;
+    static uint8_t payload[20000];
+    char id[32];
+    uint64_t seq;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 21; i++) {
+        (void)snprintf(id, sizeof id, "ev-append-%d", i);
+        store_event_t ev = {0,       STORE_EV_GRADUATE_UPSERT,     'g', 1, 2, "src", id, "g-x",
+                            payload, i < 20 ? 100 : sizeof payload};
+        rc = store_log_append(txn, &ev, &seq);
+        if (i == 0)
+            a->first = store_txn_writes(txn);
+        else if (i == 19)
+            a->twenty = store_txn_writes(txn);
+        else if (i == 20)
+            a->big = store_txn_writes(txn);
+    }
+    return rc;
+}
+
+/* Appends to the event log count by the pages they fill: twenty small
+ * events add their other rows (dedupe, entity log) and a page or two for
+ * the log records, not twenty; a 20,000-byte one at least five pages. */
+static void test_txn_writes_count_appends_by_page(void **state)
+{
+    fx_t *fx = *state;
+    appends_arg_t a = {0};
+    int err = 0;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_write(fx->st, s_fn_count_appends, &a), 0);
+    uint64_t other = a.first - 1; /* the rows besides the log record: one page for it */
+    assert_true(other >= 2);      /* dedupe and entity-log rows at least */
+    assert_true(a.twenty <= 20 * other + 2);
+    assert_true(a.twenty >= 20 * other + 1);
+    assert_true(a.big - a.twenty >= other + 5);
+}
+
 static void test_graduate_update_replaces_index_entries(void **state)
 {
     fx_t *fx = *state;
@@ -2090,6 +2134,7 @@ int main(void)
         T(test_log_bad_arguments),
         T(test_graduate_round_trip),
         T(test_txn_writes_counted),
+        T(test_txn_writes_count_appends_by_page),
         T(test_graduate_update_replaces_index_entries),
         T(test_graduate_stale_and_equal_versions),
         T(test_graduate_withdrawn_keeps_record),
