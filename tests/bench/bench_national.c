@@ -1080,15 +1080,17 @@ int main(int argc, char **argv)
          * sends far fewer than S_REUSE_GAP events), counted in a file
          * beside it: this one's updates come after theirs and its new
          * entities take unused indices */
-        unsigned runs = 0, version = 0;
+        unsigned runs = 0, stored = 0;
+        uint64_t version;
         char counter[PATH_MAX + 32];
         (void)snprintf(counter, sizeof counter, "%s/bench_national.runs", abs);
         FILE *f = fopen(counter, "r");
-        int got = f != NULL ? fscanf(f, "%u %u", &runs, &version) : 0;
+        int got = f != NULL ? fscanf(f, "%u %u", &runs, &stored) : 0;
         if (got < 1)
             runs = 0;
+        version = stored;
         if (got < 2) /* no version yet: every run's updates were a minute apart */
-            version = (runs + 1) * S_REUSE_GAP * S_LEGACY_MINUTE;
+            version = (uint64_t)(runs + 1) * S_REUSE_GAP * S_LEGACY_MINUTE;
         if (f != NULL)
             fclose(f);
         if (version > UINT_MAX - 2 * S_REUSE_GAP) {
@@ -1098,7 +1100,7 @@ int main(int argc, char **argv)
         }
         /* the counter file: runs so far, first version of the next run */
         if ((f = fopen(counter, "w")) == NULL ||
-            fprintf(f, "%u %u\n", runs + 1, version + S_REUSE_GAP) < 0 || fclose(f) != 0) {
+            fprintf(f, "%u %" PRIu64 "\n", runs + 1, version + S_REUSE_GAP) < 0 || fclose(f) != 0) {
             fprintf(stderr, "bench_national: --store: cannot write %s\n", counter);
             free(abs);
             goto out;
@@ -1110,7 +1112,7 @@ int main(int argc, char **argv)
         s_loaded_v = o.vacancies;
         s_next_g = o.graduates + (size_t)(runs + 1) * S_REUSE_GAP;
         s_next_v = o.vacancies + (size_t)(runs + 1) * S_REUSE_GAP;
-        s_version = version;
+        s_version = (unsigned)version;
         load_complete = 1;
     } else if (o.bulk) {
         /* 1. load, offline */
