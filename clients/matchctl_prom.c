@@ -146,6 +146,10 @@ void matchctl_prometheus_print(FILE *out, const Passerelle__V1__Stats *st)
               "Events accepted but older than the stored version, since start.",
               st->events_superseded);
     s_counter(out, "batches_total", "Write transactions committed since start.", st->batches);
+    s_counter(out, "ingest_transactions_full_total",
+              "Ingest transactions ended at store.txn_max_writes since start (the rest of "
+              "their batch followed in the next).",
+              st->ingest_transactions_full);
     s_counter(out, "commit_failures_total",
               "Batches whose commit failed (answered RETRY) since start.", st->commit_failures);
     s_gauge(out, "batch_size_max", "Largest batch committed since start, events.",

@@ -252,11 +252,14 @@ static int s_apply_one(store_txn_t *txn, apply_batch_t *b, apply_item_t *it)
     }
 }
 
-/* Whether the batch b, begun at t0, spent its time or filled its transaction. */
-static int s_out_of_budget(store_txn_t *txn, const apply_batch_t *b, uint64_t t0)
+/* Whether the batch b, begun at t0, spent its time or filled its
+ * transaction (b->full set). */
+static int s_out_of_budget(store_txn_t *txn, apply_batch_t *b, uint64_t t0)
 {
-    if (b->bounded && store_txn_full(txn))
+    if (b->bounded && store_txn_full(txn)) {
+        b->full = 1;
         return 1;
+    }
     return b->budget_us && clock_mono_us() - t0 >= b->budget_us;
 }
 
@@ -265,6 +268,7 @@ int apply_batch(store_txn_t *txn, void *arg)
     apply_batch_t *b = arg;
     uint64_t t0 = clock_mono_us();
     b->decided = 0;
+    b->full = 0;
     if (b->feed)
         feed_reset(b->feed);
     for (size_t i = 0; i < b->n; i++) {

@@ -41,6 +41,7 @@ typedef struct {
     size_t decided;     /* out: items[0, decided) were decided; the rest were not reached */
     uint64_t spent_us;  /* out: how long its last run took (what the commit adds is not in it) */
     uint64_t writes;    /* out: the B-tree writes of its last run */
+    int full;           /* out: it stopped early because the transaction was full */
 } apply_batch_t;
 
 /* Reset it and judge the event bytes (data, len): size limit, decoding,

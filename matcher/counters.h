@@ -52,6 +52,7 @@ typedef struct {
     uint64_t by_error[COUNTERS_ERROR_CODES]; /* rejected and retry, by ErrorCode */
     uint64_t batches;
     uint64_t batch_max;
+    uint64_t txns_full; /* ingest transactions ended at [store] txn_max_writes */
     uint64_t commit_us_last;
     uint64_t commit_us_max;
     uint64_t acks_dropped; /* the producer was gone or its queue full */

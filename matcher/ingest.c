@@ -284,6 +284,7 @@ static size_t s_commit(ingest_t *self, apply_item_t *items, size_t n, int shutti
         s_observe_commit(self, valid, dt, &batch, rc);
         if (rc == 0) {
             self->counters->batches++;
+            self->counters->txns_full += batch.full;
             if (valid > self->counters->batch_max)
                 self->counters->batch_max = valid;
             if (self->failure_logged) { /* one recovery line per failure line */

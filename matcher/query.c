@@ -226,6 +226,7 @@ static void s_fill_ops(query_t *self, Passerelle__V1__Stats *st, const store_sta
     st->subscribe_messages = c->subscriptions;
     st->store_used_bytes = ss->used_bytes;
     st->commit_failures = c->commit_failures;
+    st->ingest_transactions_full = c->txns_full;
     st->acks_dropped = c->acks_dropped;
     st->queries = c->queries;
     st->events_superseded = c->superseded;

@@ -1486,6 +1486,7 @@ int harness_stats_wait(harness_t *h, hstats_t *out, int timeout_ms)
     out->events_retry = s->events_retry;
     out->batches = s->batches;
     out->batch_max = s->batch_max;
+    out->txns_full = s->ingest_transactions_full;
     out->store_bytes = s->store_bytes;
     out->store_map_bytes = s->store_map_bytes;
     out->store_used_bytes = s->store_used_bytes;

@@ -366,6 +366,7 @@ typedef struct hstats {
     uint64_t events_retry;
     uint64_t batches;
     uint64_t batch_max;
+    uint64_t txns_full; /* ingest transactions ended at [store] txn_max_writes */
     uint64_t store_bytes;
     uint64_t store_map_bytes;
     uint64_t store_used_bytes;

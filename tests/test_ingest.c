@@ -668,8 +668,9 @@ static void s_pipeline(harness_t *h, seq_ctx_t *ctx, size_t n, hstats_t *st)
     s_get_stats(h, st);
     assert_int_equal(st->events_accepted, n);
     assert_int_equal(st->graduates + st->vacancies, n);
-    fprintf(stderr, "pipeline: %" PRIu64 " transactions, largest %" PRIu64 "\n", st->batches,
-            st->batch_max);
+    fprintf(stderr,
+            "pipeline: %" PRIu64 " transactions (%" PRIu64 " ended full), largest %" PRIu64 "\n",
+            st->batches, st->txns_full, st->batch_max);
     hclient_destroy(&pipe.client);
 }
 
@@ -708,6 +709,7 @@ static void test_pipeline_cut_by_time(void **state)
     s_pipeline(h, &ctx, 3000, &st);
     assert_true(st.batch_max < 200);
     assert_true(st.batches > 15);
+    assert_int_equal(st.txns_full, 0); /* cut by time, not by writes */
     harness_pass(h);
 }
 
@@ -731,6 +733,8 @@ static void test_pipeline_cut_by_writes(void **state)
     s_pipeline(h, &ctx, 3000, &st);
     assert_true(st.batch_max <= 13);
     assert_true(st.batches >= 3000 / 13);
+    /* counted: every transaction but the last of each batch ended full */
+    assert_true(st.txns_full > 0 && st.txns_full < st.batches);
     harness_pass(h);
 }
 

@@ -221,6 +221,8 @@ static void test_prometheus_after_known_events(void **state)
                      (uint64_t)batches); /* no batch above 4 events */
     assert_true(s_prom_get(&p, "passerelle_commit_duration_seconds_sum{}") > 0);
     assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_commit_failures_total{}"), 0);
+    /* small batches, far from store.txn_max_writes */
+    assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_ingest_transactions_full_total{}"), 0);
     assert_true(s_prom_get(&p, "passerelle_store_file_bytes{}") > 0);
     assert_true(s_prom_get(&p, "passerelle_store_map_bytes{}") >=
                 s_prom_get(&p, "passerelle_store_used_bytes{}"));
