@@ -918,7 +918,7 @@ uint64_t store_txn_writes(const store_txn_t *txn)
 
 int store_txn_full(const store_txn_t *txn)
 {
-    return txn->write && txn->writes >= txn->store->txn_writes;
+    return txn->write && store_txn_writes(txn) >= txn->store->txn_writes;
 }
 
 /* One attempt of store_write. *map_full tells whether growing may help. */

@@ -692,6 +692,34 @@ static void test_txn_writes_count_appends_by_page(void **state)
     assert_true(a.big - a.twenty >= other + 5);
 }
 
+static int s_fn_big_append(store_txn_t *txn, void *arg)
+{
+    int *full = arg;
+    static uint8_t payload[60000];
+    uint64_t seq;
+    store_event_t ev = {
+        0, STORE_EV_GRADUATE_UPSERT, 'g', 1, 2, "src", "ev-big", "g-x", payload, sizeof payload};
+    full[0] = store_txn_full(txn);
+    int rc = store_log_append(txn, &ev, &seq);
+    full[1] = store_txn_full(txn);
+    return rc;
+}
+
+/* The pages an append fills count toward a full transaction: one event of
+ * 60,000 bytes (15 pages) fills a transaction allowed 10 writes, though
+ * its other rows are two or three. */
+static void test_txn_full_counts_appends(void **state)
+{
+    fx_t *fx = *state;
+    int full[2] = {-1, -1}, err = 0;
+    store_options_t opts = {.writemap = s_writemap, .txn_writes = 10};
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_write(fx->st, s_fn_big_append, full), 0);
+    assert_int_equal(full[0], 0);
+    assert_int_equal(full[1], 1);
+}
+
 static void test_graduate_update_replaces_index_entries(void **state)
 {
     fx_t *fx = *state;
@@ -2135,6 +2163,7 @@ int main(void)
         T(test_graduate_round_trip),
         T(test_txn_writes_counted),
         T(test_txn_writes_count_appends_by_page),
+        T(test_txn_full_counts_appends),
         T(test_graduate_update_replaces_index_entries),
         T(test_graduate_stale_and_equal_versions),
         T(test_graduate_withdrawn_keeps_record),
