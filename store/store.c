@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 static const struct {
     const char *name;
     unsigned flags;
+    unsigned since; /* the format version that added it, 0 for the first */
 } s_tables[S_DBI_COUNT] = {
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
     [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
@@ -53,8 +55,12 @@ static const struct {
     [S_DBI_LISTS] = {"lists", 0},
     [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT},
     [S_DBI_MATCHES] = {"matches", MDB_INTEGERKEY},
-    [S_DBI_MATCH_BY_GRADUATE] = {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
+    [S_DBI_MATCH_BLOCKS] = {"match_blocks", 0, 3},
 };
+
+/* Format 2's index of the match log, one row per match (graduate id ->
+ * seq): s_upgrade_v2 drops it for match_blocks. */
+#define S_V2_DROPPED "match_by_graduate"
 
 /* The tables of format 1 that format 2 no longer has: per-code and
  * 0.25-degree-cell inverted indexes that were written on every upsert and
@@ -445,7 +451,7 @@ static int s_env_open(store_t *self)
     if (rc == 0)
         rc = mdb_env_set_mapsize(self->env, self->map_bytes);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(self->env, S_DBI_COUNT + S_V1_DROPPED); /* room to upgrade */
+        rc = mdb_env_set_maxdbs(self->env, S_DBI_COUNT + S_V1_DROPPED + 1); /* room to upgrade */
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env setup: %s", self->dir, mdb_strerror(rc));
         return store__map_rc(rc);
@@ -531,13 +537,16 @@ static int s_check_empty(store_txn_t *txn)
 }
 
 /* Open (and on a new store create) every table. */
-static int s_tables_open(store_txn_t *txn, int create)
+static int s_tables_open(store_txn_t *txn, int create, uint32_t version)
 {
     store_t *self = txn->store;
     for (int i = 0; i < S_DBI_COUNT; i++) {
         /* a table without a name would open LMDB's main table instead */
         assert(s_tables[i].name != NULL);
-        unsigned flags = s_tables[i].flags | (create ? MDB_CREATE : 0);
+        int added = s_tables[i].since > version; /* by a format later than the store's */
+        if (added && !txn->write)
+            continue; /* read as it is: no reader looks at such a table */
+        unsigned flags = s_tables[i].flags | (create || added ? MDB_CREATE : 0);
         int rc = mdb_dbi_open(txn->txn, s_tables[i].name, flags, &self->dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
             store__log(STORE_LOG_ERROR, "store %s: table '%s' %s; refusing to open it", self->dir,
@@ -564,8 +573,8 @@ static int s_format_put(store_txn_t *txn, unsigned flags)
 }
 
 /* Upgrade a format-1 store to format 2 inside the write transaction of
- * s_init: drop (delete and close) the tables format 2 no longer has, then
- * write the new version. Everything happens in that one transaction: if
+ * s_init: drop (delete and close) the tables format 2 no longer has;
+ * s_upgrade_v2 then takes it to format 3. Everything happens in that one transaction: if
  * the process dies before it commits, the store on disk is still a whole
  * format-1 store (LMDB never shows a partial transaction) and the next
  * start upgrades it again; after the commit it is a whole format-2 store.
@@ -576,7 +585,8 @@ static int s_upgrade_v1(store_txn_t *txn)
     const char *dir = txn->store->dir;
     store__log(STORE_LOG_WARN,
                "store %s: on-disk format version 1, this matcherd writes version %d: "
-               "upgrading the store to version %d (dropping %zu unused index tables)",
+               "upgrading the store to version %d (dropping %zu unused index tables; "
+               "the match log's index for erasure is rebuilt by blocks)",
                dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION, S_V1_DROPPED);
     for (size_t i = 0; i < S_V1_DROPPED; i++) {
         MDB_dbi dbi;
@@ -593,7 +603,43 @@ static int s_upgrade_v1(store_txn_t *txn)
         store__log(STORE_LOG_INFO, "store %s: upgrade: dropped table %s (%zu entries)", dir,
                    s_v1_dropped[i], (size_t)st.ms_entries);
     }
-    int rc = s_format_put(txn, 0);
+    return 0; /* s_upgrade_v2 follows, and writes the version */
+}
+
+/* Upgrade a format-2 store (or a format-1 one after s_upgrade_v1) to
+ * format 3 inside the write transaction of s_init: drop the match log's
+ * index by graduate, index the log by blocks into match_blocks (created
+ * empty by s_tables_open), write the new version. Whole or not at all, as
+ * s_upgrade_v1. */
+static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
+{
+    const char *dir = txn->store->dir;
+    MDB_dbi dbi;
+    MDB_stat st = {0};
+    uint64_t blocks = 0;
+    size_t rows = 0;
+    if (from == 2) /* from 1, s_upgrade_v1 said it */
+        store__log(STORE_LOG_WARN,
+                   "store %s: on-disk format version 2, this matcherd writes version %d: "
+                   "upgrading the store to version %d (the match log's index for erasure is "
+                   "rebuilt by blocks)",
+                   dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
+    int rc = mdb_dbi_open(txn->txn, S_V2_DROPPED, 0, &dbi);
+    if (rc == 0)
+        rc = mdb_stat(txn->txn, dbi, &st);
+    if (rc == 0)
+        rc = mdb_drop(txn->txn, dbi, 1);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return store__txn_fail(txn, rc, __func__, "dropping table '%s'", S_V2_DROPPED);
+    if (rc == 0)
+        store__log(STORE_LOG_INFO, "store %s: upgrade: dropped table %s (%zu entries)", dir,
+                   S_V2_DROPPED, (size_t)st.ms_entries);
+    if ((rc = store__match_blocks_build(txn, &blocks, &rows)) != 0)
+        return rc;
+    store__log(STORE_LOG_INFO,
+               "store %s: upgrade: match_blocks built (%" PRIu64 " blocks of %d, %zu matches)", dir,
+               blocks, STORE_MATCH_BLOCK_ROWS, rows);
+    rc = s_format_put(txn, 0);
     if (rc == 0)
         store__log(STORE_LOG_INFO, "store %s: upgrade: format version %d written", dir,
                    STORE_FORMAT_VERSION);
@@ -602,8 +648,8 @@ static int s_upgrade_v1(store_txn_t *txn)
 
 /* Unit of work of store_new: check the version, open the tables and, on a
  * new store, write the format version; upgrade an older store opened for
- * writing (a read-only open reads a format-1 store as it is: format 2
- * reads nothing that format 1 lacks). *arg (int) is set to 1 if new. */
+ * writing (a read-only open reads an older store as it is: nothing that a
+ * reader looks at differs). *arg (int) is set to 1 if new. */
 static int s_init(store_txn_t *txn, void *arg)
 {
     int *created = arg;
@@ -619,11 +665,13 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_check_format(txn, &version);
     }
     if (rc == 0)
-        rc = s_tables_open(txn, *created);
+        rc = s_tables_open(txn, *created, version);
     if (rc == 0 && *created)
         rc = s_format_put(txn, MDB_NOOVERWRITE);
     if (rc == 0 && version == 1 && txn->write)
         rc = s_upgrade_v1(txn);
+    if (rc == 0 && version <= 2 && txn->write)
+        rc = s_upgrade_v2(txn, version);
     if (rc == 0)
         rc = store__list_entries_init(txn);
     return rc;

@@ -31,9 +31,16 @@
  * opened for writing (store_new logs a warning naming both versions and
  * drops those tables in the same write transaction that writes the new
  * version, so the upgrade happens whole or not at all), and read as it is
- * when opened read-only. A store of any other version is refused by
- * store_new() with STORE_EVERSION. */
-#define STORE_FORMAT_VERSION 2
+ * when opened read-only. Version 3 indexes the match log for erasure by
+ * blocks of STORE_MATCH_BLOCK_ROWS matches instead of one row per match: a
+ * version-2 store opened for writing is upgraded the same way (the old
+ * index dropped, the new one built from the log), and read as it is when
+ * opened read-only. A store of any other version is refused by store_new()
+ * with STORE_EVERSION. */
+#define STORE_FORMAT_VERSION 3
+
+/* Matches per block of the match log's erasure index (on-disk format). */
+#define STORE_MATCH_BLOCK_ROWS 4096
 
 /* The oldest on-disk version store_new() upgrades. */
 #define STORE_FORMAT_OLDEST 1
@@ -500,8 +507,9 @@ uint64_t store_match_last(store_txn_t *txn);
 uint64_t store_match_first(store_txn_t *txn);
 
 /* Append m under m->seq, which must equal store_match_last() + 1
- * (STORE_EINVAL otherwise), and file it under m->graduate_id for erasure
- * (an empty graduate_id files it under nobody). Topics are
+ * (STORE_EINVAL otherwise). Appending the last match of a block of
+ * STORE_MATCH_BLOCK_ROWS indexes the block's matches by the graduate they
+ * name, for erasure (an empty graduate_id names nobody). Topics are
  * 1..STORE_TOPIC_MAX bytes, 1..STORE_TOPICS_MAX of them. */
 int store_match_append(store_txn_t *txn, const store_match_t *m) STORE_WUR;
 

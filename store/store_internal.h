@@ -6,7 +6,7 @@
  * the entity-indexing functions of store_index.c. Functions here use the
  * store__ prefix (module-private, not static); file-local ones are s_*.
  *
- * On-disk layout (STORE_FORMAT_VERSION 2), one LMDB environment:
+ * On-disk layout (STORE_FORMAT_VERSION 3), one LMDB environment:
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
  *                 "vacancies", "vacancies_open", "last_seq",
  *                 "vacancy_lists", "graduate_lists", "match_last" -> u64 LE;
@@ -24,12 +24,16 @@
  *   list_members  (MDB_DUPSORT) owner-kind byte + member id bytes -> owner
  *                 id bytes: "whose lists of this kind hold this member"
  *   matches       (MDB_INTEGERKEY) u64 native seq -> store_codec match record
- *   match_by_graduate (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
- *                 graduate id bytes -> u64 native seq
+ *   match_blocks  u64 BE block + u32 BE hash of a graduate id -> u16 LE
+ *                 offsets in the block of the matches naming such an id
+ *                 (the match log's index for erasure, store_match.c)
  * Format 1 had eight more tables, per-code and 0.25-degree-cell indexes
  * that nothing read (ix_g_skill, ix_g_cert, ix_g_cell, ix_g_rome,
  * ix_v_skill, ix_v_cert, ix_v_rome, ix_v_cell); store.c drops them when it
- * upgrades a format-1 store.
+ * upgrades a format-1 store. Formats 1 and 2 indexed the match log by
+ * graduate, one row per match (match_by_graduate: graduate id -> u64
+ * native seq, MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP); the upgrade to
+ * format 3 drops it and builds match_blocks from the log.
  */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
@@ -60,7 +64,7 @@ enum {
     S_DBI_LISTS,
     S_DBI_LIST_MEMBERS,
     S_DBI_MATCHES,
-    S_DBI_MATCH_BY_GRADUATE,
+    S_DBI_MATCH_BLOCKS,
     S_DBI_COUNT
 };
 
@@ -485,5 +489,10 @@ int store__list_entries_init(store_txn_t *txn) STORE_WUR;
 
 /* The oldest stored match sequence number in *seq, 0 if none. */
 int store__match_first(store_txn_t *txn, uint64_t *seq) STORE_WUR;
+
+/* Index every complete block of the match log (format 3's match_blocks)
+ * into the empty match_blocks table: the upgrade from format 2. *blocks
+ * counts the blocks walked, *rows the matches indexed. */
+int store__match_blocks_build(store_txn_t *txn, uint64_t *blocks, size_t *rows) STORE_WUR;
 
 #endif

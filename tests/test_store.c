@@ -437,7 +437,7 @@ static void test_version_refused(void **state)
     assert_null(s_open(fx, 0, 0, &err));
     assert_int_equal(err, STORE_EVERSION);
     assert_non_null(strstr(s_logs, "on-disk format version 7, this matcherd understands "
-                                   "version 2 (the store was written by a newer matcherd); "
+                                   "version 3 (the store was written by a newer matcherd); "
                                    "refusing to open it"));
     assert_non_null(strstr(s_logs, fx->dir));
 }
@@ -1875,7 +1875,7 @@ static void test_match_erase_graduate(void **state)
     assert_int_equal(s_match_append(fx->st, 7, 7000, "g-4"), STORE_EINVAL);
     assert_int_equal(s_match_append(fx->st, 8, 8000, "g-4"), 0);
     assert_string_equal(s_matches(fx->st, 0), "3,6,8");
-    assert_int_equal(s_entries(fx, "match_by_graduate"), 1); /* g-4's only */
+    assert_int_equal(s_entries(fx, "match_blocks"), 0); /* no block complete yet */
 }
 
 static void test_match_purge(void **state)
@@ -1902,13 +1902,347 @@ static void test_match_purge(void **state)
     /* at most max per call */
     assert_int_equal(s_match_purge(fx->st, UINT64_MAX, 0, 2), 2);
     assert_string_equal(s_match_seqs(fx->st), "10/10");
-    /* the purged matches' graduate rows went with them */
-    assert_int_equal(s_entries(fx, "match_by_graduate"), 1);
     assert_int_equal(s_match_erase(fx->st, "g-odd"), 0);
     assert_int_equal(s_match_erase(fx->st, "g-even"), 1);
     assert_string_equal(s_match_seqs(fx->st), "0/10"); /* empty, numbers go on */
     assert_int_equal(s_match_append(fx->st, 11, 11000, "g-odd"), 0);
     assert_string_equal(s_match_seqs(fx->st), "11/11");
+}
+
+/* ---- the match log's index for erasure, by blocks ------------------------------------- */
+
+#define S_B STORE_MATCH_BLOCK_ROWS
+
+/* FNV-1a of a graduate id: the hash match_blocks files it under (part of
+ * the on-disk format, store_match.c). */
+static uint32_t s_fnv(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (; *id != '\0'; id++) {
+        h ^= (uint8_t)*id;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Two ids "c-N" and "c-M" whose hashes collide: a birthday search. */
+static char s_coll_a[16], s_coll_b[16];
+
+static void s_colliding_ids(void)
+{
+    size_t cap = (size_t)1 << 22;
+    uint32_t *hv = calloc(cap, sizeof *hv), *at = calloc(cap, sizeof *at);
+    char id[16];
+    assert_non_null(hv);
+    assert_non_null(at);
+    for (uint32_t i = 1; i < 2000000; i++) {
+        (void)snprintf(id, sizeof id, "c-%u", i);
+        uint32_t h = s_fnv(id);
+        size_t slot = h & (cap - 1);
+        while (at[slot] != 0 && hv[slot] != h)
+            slot = (slot + 1) & (cap - 1);
+        if (at[slot] != 0) {
+            (void)snprintf(s_coll_a, sizeof s_coll_a, "c-%u", at[slot]);
+            (void)snprintf(s_coll_b, sizeof s_coll_b, "%s", id);
+            break;
+        }
+        hv[slot] = h;
+        at[slot] = i;
+    }
+    free(hv);
+    free(at);
+    assert_true(s_coll_a[0] != '\0');
+    assert_int_equal(s_fnv(s_coll_a), s_fnv(s_coll_b));
+    assert_string_not_equal(s_coll_a, s_coll_b);
+}
+
+/* The graduate match seq names in the blocks tests: the two colliding ids
+ * in every block and the tail, "g-c" in blocks 0 and 2 and the tail only,
+ * nobody now and then, 50 others. */
+static const char *s_block_gid(uint64_t seq)
+{
+    static char buf[16];
+    if (seq % 1000 == 1)
+        return s_coll_a;
+    if (seq % 1000 == 2)
+        return s_coll_b;
+    if (seq == 100 || seq == 2 * S_B + 5 || seq == 3 * S_B + 400)
+        return "g-c";
+    if (seq % 7 == 0)
+        return "";
+    (void)snprintf(buf, sizeof buf, "g-%02u", (unsigned)(seq % 50));
+    return buf;
+}
+
+typedef struct {
+    uint64_t from, to;
+} match_range_t;
+
+/* Append matches from..to in one transaction, graduates by s_block_gid. */
+static int s_fn_match_range(store_txn_t *txn, void *arg)
+{
+    match_range_t *r = arg;
+    for (uint64_t seq = r->from; seq <= r->to; seq++) {
+        match_arg_t a;
+        char gid[16];
+        (void)snprintf(gid, sizeof gid, "%s", s_block_gid(seq));
+        s_match(&a, seq, 1000 * (int64_t)seq, gid);
+        int rc = store_match_append(txn, &a.m);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Append matches from..to, 1,000 per transaction. */
+static void s_match_range(store_t *st, uint64_t from, uint64_t to)
+{
+    for (uint64_t a = from; a <= to; a += 1000) {
+        match_range_t r = {a, a + 999 < to ? a + 999 : to};
+        assert_int_equal(store_write(st, s_fn_match_range, &r), 0);
+    }
+}
+
+/* Index rows expected: distinct (block, hash) over matches first..last of
+ * the complete blocks up to last_seq that name a graduate, but for those
+ * up to gone_upto that name one of gone (erased). */
+static size_t s_block_rows(uint64_t first, uint64_t last_seq, const char *const *gone,
+                           uint64_t gone_upto)
+{
+    size_t n = 0;
+    for (uint64_t b = (first - 1) / S_B; b < last_seq / S_B; b++) {
+        uint32_t seen[S_B];
+        size_t k = 0;
+        for (uint64_t seq = b * S_B + 1; seq <= (b + 1) * S_B; seq++) {
+            if (seq < first)
+                continue;
+            const char *g = s_block_gid(seq);
+            int skip = *g == '\0';
+            for (const char *const *x = gone; !skip && seq <= gone_upto && x && *x; x++)
+                skip = strcmp(*x, g) == 0;
+            if (skip)
+                continue;
+            uint32_t h = s_fnv(g);
+            size_t i = 0;
+            while (i < k && seen[i] != h)
+                i++;
+            if (i == k)
+                seen[k++] = h;
+        }
+        n += k;
+    }
+    return n;
+}
+
+typedef struct {
+    const char *id;
+    size_t named, all;
+} match_count_t;
+
+static int s_match_counted(const store_match_t *m, void *arg)
+{
+    match_count_t *c = arg;
+    c->all++;
+    c->named += strcmp(m->graduate_id, c->id) == 0;
+    return 0;
+}
+
+static int s_fn_match_count(store_txn_t *txn, void *arg)
+{
+    return store_match_each(txn, 0, s_match_counted, arg);
+}
+
+/* Stored matches naming id; *all (may be NULL) gets every stored match. */
+static size_t s_match_named(store_t *st, const char *id, size_t *all)
+{
+    match_count_t c = {id, 0, 0};
+    assert_int_equal(store_read(st, s_fn_match_count, &c), 0);
+    if (all != NULL)
+        *all = c.all;
+    return c.named;
+}
+
+/* Matches first..last naming id by s_block_gid. */
+static size_t s_block_named(uint64_t first, uint64_t last, const char *id)
+{
+    size_t n = 0;
+    for (uint64_t seq = first; seq <= last; seq++)
+        n += strcmp(s_block_gid(seq), id) == 0;
+    return n;
+}
+
+static void test_match_blocks(void **state)
+{
+    fx_t *fx = *state;
+    int err;
+    size_t all = 0, before = 0;
+    const uint64_t last = 3 * S_B + 500;
+    s_colliding_ids();
+    fx->st = s_open(fx, 0, 0, &err);
+    s_match_range(fx->st, 1, last);
+    assert_int_equal(s_entries(fx, "match_blocks"), s_block_rows(1, last, NULL, UINT64_MAX));
+    assert_true(s_block_rows(1, last, NULL, UINT64_MAX) > 3 * 50);
+
+    /* the colliding ids share their index rows: erasing one leaves the
+     * other's matches and the rows */
+    size_t na = s_block_named(1, last, s_coll_a), nb = s_block_named(1, last, s_coll_b);
+    assert_int_equal(na, 13);
+    assert_int_equal(nb, 13);
+    assert_int_equal(s_match_named(fx->st, s_coll_b, &before), nb);
+    assert_int_equal(s_match_erase(fx->st, s_coll_a), na);
+    assert_int_equal(s_match_named(fx->st, s_coll_a, &all), 0);
+    assert_int_equal(all, before - na);
+    assert_int_equal(s_match_named(fx->st, s_coll_b, NULL), nb);
+    const char *gone1[] = {s_coll_a, NULL};
+    assert_int_equal(s_block_rows(1, last, gone1, UINT64_MAX),
+                     s_block_rows(1, last, NULL, UINT64_MAX));
+    assert_int_equal(s_entries(fx, "match_blocks"), s_block_rows(1, last, NULL, UINT64_MAX));
+    assert_int_equal(s_match_erase(fx->st, s_coll_b), nb);
+    const char *gone2[] = {s_coll_a, s_coll_b, NULL};
+    assert_int_equal(s_entries(fx, "match_blocks"), s_block_rows(1, last, gone2, UINT64_MAX));
+    assert_true(s_block_rows(1, last, gone2, UINT64_MAX) < s_block_rows(1, last, NULL, UINT64_MAX));
+
+    /* an id in blocks 0 and 2 and the tail, not in block 1 */
+    assert_int_equal(s_match_erase(fx->st, "g-c"), 3);
+    assert_int_equal(s_match_named(fx->st, "g-c", &all), 0);
+    assert_int_equal(all, before - na - nb - 3);
+    const char *gone3[] = {s_coll_a, s_coll_b, "g-c", NULL};
+    assert_int_equal(s_entries(fx, "match_blocks"), s_block_rows(1, last, gone3, UINT64_MAX));
+    assert_int_equal(s_match_erase(fx->st, "g-c"), 0);
+
+    /* a purge drops the index rows of the blocks it emptied, and only those */
+    assert_int_equal(s_match_purge(fx->st, S_B + 10, 0, SIZE_MAX),
+                     S_B + 10 - s_block_named(1, S_B + 10, s_coll_a) -
+                         s_block_named(1, S_B + 10, s_coll_b) - s_block_named(1, S_B + 10, "g-c"));
+    size_t rows = s_block_rows(S_B + 1, last, gone3, UINT64_MAX); /* block 1 as indexed */
+    assert_int_equal(s_entries(fx, "match_blocks"), rows);
+    size_t n7 = s_block_named(S_B + 11, last, "g-07");
+    assert_true(n7 > 0);
+    assert_int_equal(s_match_erase(fx->st, "g-07"), n7);
+    assert_int_equal(s_match_named(fx->st, "g-07", NULL), 0);
+
+    /* after a restart: the tail's block completes, and is indexed */
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_match_erase(fx->st, "g-07"), 0);
+    s_match_range(fx->st, last + 1, 4 * S_B + 1);
+    const char *gone4[] = {s_coll_a, s_coll_b, "g-c", "g-07", NULL};
+    /* block 3 was indexed with its rows as they stood: those erased
+     * before the restart not, those appended after it all */
+    size_t want = s_block_rows(S_B + 1, 4 * S_B + 1, gone4, last);
+    assert_int_equal(s_entries(fx, "match_blocks"), want);
+    assert_int_equal(s_match_erase(fx->st, "g-11"), s_block_named(S_B + 11, 4 * S_B + 1, "g-11"));
+    assert_int_equal(s_match_named(fx->st, "g-11", NULL), 0);
+
+    /* everything purged: no index row left */
+    assert_int_equal(s_match_purge(fx->st, UINT64_MAX, 0, SIZE_MAX) > 0, 1);
+    assert_int_equal(s_entries(fx, "match_blocks"), 0);
+}
+
+/* Make the closed store at dir a format-2 store as a format-2 matcherd
+ * left it: no match_blocks, match_by_graduate filed from the log. */
+static void s_make_format2(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi blocks, bygrad, matches, meta;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t two[4] = {2, 0, 0, 0};
+    MDB_val fk = {6, "format"}, fv = {4, two};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "match_blocks", 0, &blocks), 0);
+    assert_int_equal(mdb_drop(txn, blocks, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "match_by_graduate",
+                                  MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP,
+                                  &bygrad),
+                     0);
+    assert_int_equal(mdb_dbi_open(txn, "matches", MDB_INTEGERKEY, &matches), 0);
+    assert_int_equal(mdb_cursor_open(txn, matches, &cur), 0);
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof seq);
+        const char *g = s_block_gid(seq);
+        MDB_val gk = {strlen(g), (void *)g}, sv = {sizeof seq, &seq};
+        if (gk.mv_size > 0)
+            assert_int_equal(mdb_put(txn, bygrad, &gk, &sv, 0), 0);
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Entries of table name in the closed store at dir, -1 if it is missing. */
+static long s_raw_entries_or_missing(const char *dir, const char *table)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st = {0};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    int rc = mdb_dbi_open(txn, table, 0, &dbi);
+    if (rc == 0)
+        assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return rc == MDB_NOTFOUND ? -1 : (long)st.ms_entries;
+}
+
+static void test_upgrade_v2_match_index(void **state)
+{
+    fx_t *fx = *state;
+    int err = 0;
+    const uint64_t last = 2 * S_B + 10;
+    s_colliding_ids();
+    fx->st = s_open(fx, 0, 0, &err);
+    s_match_range(fx->st, 1, last);
+    assert_int_equal(s_match_purge(fx->st, 50, 0, SIZE_MAX), 50);
+    store_destroy(&fx->st);
+    s_make_format2(fx->dir);
+    assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"), -1);
+    long filed = s_raw_entries_or_missing(fx->dir, "match_by_graduate");
+    assert_true(filed > (long)S_B);
+
+    /* read-only, a format-2 store is read as it is */
+    store_options_t ro = {.read_only = 1};
+    store_t *st = store_new(fx->dir, &ro, &err);
+    assert_non_null(st);
+    size_t all = 0;
+    assert_int_equal(s_match_named(st, "g-c", &all), 2);
+    assert_int_equal(all, last - 50);
+    store_destroy(&st);
+    assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"), -1);
+
+    /* opened for writing, it is upgraded: match_by_graduate dropped, the
+     * complete blocks indexed, and erasure finds what they hold */
+    s_logs[0] = '\0';
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    assert_non_null(strstr(s_logs, "on-disk format version 2, this matcherd writes version 3: "
+                                   "upgrading the store to version 3"));
+    assert_non_null(strstr(s_logs, "upgrade: dropped table match_by_graduate"));
+    assert_non_null(strstr(s_logs, "match_blocks built (2 blocks of 4096"));
+    assert_non_null(strstr(s_logs, "format version 3 written"));
+    store_destroy(&fx->st);
+    assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_by_graduate"), -1);
+    assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"),
+                     (long)s_block_rows(51, last, NULL, UINT64_MAX));
+    s_reopen(fx, 0, 0);
+    assert_int_equal(s_match_erase(fx->st, "g-c"), 2); /* blocks 0 and 2: indexed and tail */
+    assert_int_equal(s_match_erase(fx->st, s_coll_a), s_block_named(51, last, s_coll_a));
+    assert_int_equal(s_match_named(fx->st, s_coll_b, NULL), s_block_named(51, last, s_coll_b));
+    s_logs[0] = '\0';
+    s_reopen(fx, 0, 0);
+    assert_null(strstr(s_logs, "upgrad")); /* once */
 }
 
 /* ---- meta strings ---------------------------------------------------------------------- */
@@ -2036,7 +2370,6 @@ static void test_graduate_erase_removes_lists_and_matches(void **state)
     assert_string_equal(s_matches(fx->st, 0), "3,6");
     assert_string_equal(s_owners(fx->st, STORE_ENTITY_VACANCY, "g-2"), "");
     assert_int_equal(store_write(fx->st, s_fn_erase_g, "g-2"), STORE_ENOTFOUND);
-    assert_int_equal(s_entries(fx, "match_by_graduate"), 0);
     assert_int_equal(s_entries(fx, "list_members"), 0);
     assert_int_equal(s_entries(fx, "lists"), 2); /* v-1 and v-2, now empty of members */
 }
@@ -2188,6 +2521,8 @@ int main(void)
         T(test_match_append_and_each),
         T(test_match_erase_graduate),
         T(test_match_purge),
+        T(test_match_blocks),
+        T(test_upgrade_v2_match_index),
         T(test_meta_strings),
         T(test_graduate_erase_removes_lists_and_matches),
         T(test_vacancy_erase_removes_lists),

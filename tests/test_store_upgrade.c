@@ -1,6 +1,8 @@
-/* test_store_upgrade.c - a store of the previous on-disk format (1) is
- * upgraded to the current one (2) by matcherd at start-up, on a real store
- * written by a format-1 matcherd.
+/* test_store_upgrade.c - a store of the oldest on-disk format (1) is
+ * upgraded to the current one (3) by matcherd at start-up, on a real store
+ * written by a format-1 matcherd. (test_store's
+ * test_upgrade_v2_match_index upgrades a format-2 store with a match log
+ * of several blocks.)
  *
  * The fixture, tests/fixtures/store_v1.mdbdump, is the `mdb_dump -a` text
  * of a store that a format-1 matcherd wrote from the events of
@@ -18,8 +20,10 @@
  *
  * The tests:
  *  - upgrade: matcherd starts on the format-1 store, logs a warning naming
- *    both versions, and the store is then format 2 without the eight
- *    dropped tables while every other table is byte for byte what it was
+ *    both versions, and the store is then format 3 without the eight
+ *    dropped tables nor the match log's index by graduate, with the index
+ *    by blocks (empty: the fixture's log is shorter than a block), while
+ *    every other table is byte for byte what it was
  *    (meta apart from "format" and the expiry job's day); the daemon serves
  *    the ranked lists the format-1 store held, answers a re-sent event of
  *    the fixture with DUPLICATE, accepts new events and matches them with
@@ -86,7 +90,7 @@ static void s_fixture_event(size_t i, hev_t *e)
 
 /* ---- tables --------------------------------------------------------------- */
 
-/* The tables format 2 keeps, with their flags; ranked: what matcherd
+/* The tables format 3 keeps, with their flags; ranked: what matcherd
  * recomputes at start when the reference data changed (the ranked lists,
  * the match log and meta with their counters). */
 static const struct {
@@ -103,12 +107,16 @@ static const struct {
     {"lists", 0, 1},
     {"list_members", MDB_DUPSORT, 1},
     {"matches", MDB_INTEGERKEY, 1},
-    {"match_by_graduate", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP, 1},
     {"ix_v_expiry", MDB_DUPSORT, 0},
     {"ix_g_near", MDB_DUPSORT, 0},
     {"ix_v_near", MDB_DUPSORT, 0},
 };
 #define N_KEPT (sizeof s_kept / sizeof s_kept[0])
+
+/* Formats 1 and 2's index of the match log by graduate, which format 3
+ * replaced with match_blocks. */
+#define S_BY_GRADUATE       "match_by_graduate"
+#define S_BY_GRADUATE_FLAGS (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP)
 
 /* The tables format 2 dropped. */
 static const char *const s_dropped[] = {"ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_g_rome",
@@ -283,7 +291,7 @@ static void s_start(harness_t *h)
 }
 
 /* The ranked list of (kind, id) as "id:micro,..." read with the store API
- * from a store opened read-only (format 1 or 2). */
+ * from a store opened read-only (format 1 or 3). */
 typedef struct {
     store_entity_kind_t kind;
     const char *id;
@@ -402,8 +410,10 @@ static void test_upgrade_at_start(void **state)
     /* the daemon upgrades at start and says so */
     s_start(h);
     s_slurp(h->log_path, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 2: "
-                                "upgrading the store to version 2"));
+    assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 3: "
+                                "upgrading the store to version 3"));
+    assert_non_null(strstr(log, "upgrade: dropped table match_by_graduate"));
+    assert_non_null(strstr(log, "upgrade: match_blocks built (0 blocks of 4096, 0 matches)"));
     assert_non_null(strstr(log, "upgrade: dropped table ix_v_cell"));
 
     /* it serves the format-1 lists (unless new reference data made it
@@ -431,14 +441,18 @@ static void test_upgrade_at_start(void **state)
     hclient_destroy(&c);
     assert_int_equal(harness_stop_clean(h), 0);
 
-    /* format 2, the eight tables gone, everything else as it was */
+    /* format 3, the nine tables gone, match_blocks there, everything else
+     * as it was */
     raw_t a, b;
     s_raw_open(&a, ref);
     s_raw_open(&b, h->data_dir);
     assert_int_equal(s_raw_format(&a), 1);
-    assert_int_equal(s_raw_format(&b), 2);
+    assert_int_equal(s_raw_format(&b), 3);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_int_equal(s_raw_entries(&b, s_dropped[i], MDB_DUPSORT), -1);
+    assert_true(s_raw_entries(&a, S_BY_GRADUATE, S_BY_GRADUATE_FLAGS) > 0);
+    assert_int_equal(s_raw_entries(&b, S_BY_GRADUATE, S_BY_GRADUATE_FLAGS), -1);
+    assert_int_equal(s_raw_entries(&b, "match_blocks", 0), 0);
     size_t compared = 0;
     for (size_t i = 0; i < N_KEPT; i++)
         if (same_ref || !s_kept[i].ranked)
@@ -533,9 +547,9 @@ static void test_crash_mid_upgrade(void **state)
     assert_int_equal(err, 0);
     store_destroy(&st);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "format version 2 written"));
+    assert_non_null(strstr(s_logs, "format version 3 written"));
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 2);
+    assert_int_equal(s_raw_format(&r), 3);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_int_equal(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT), -1);
     s_raw_close(&r);
@@ -550,12 +564,12 @@ static void test_newer_version_refused(void **state)
     assert_non_null(mkdtemp(dir));
     (void)snprintf(data, sizeof data, "%s/data", dir);
     s_load_fixture(data);
-    /* make it a store of format 3 */
+    /* make it a store of format 4 */
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    uint8_t three[4] = {3, 0, 0, 0};
-    MDB_val k = {6, "format"}, v = {4, three};
+    uint8_t four[4] = {4, 0, 0, 0};
+    MDB_val k = {6, "format"}, v = {4, four};
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
     assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
@@ -574,15 +588,15 @@ static void test_newer_version_refused(void **state)
     assert_null(store_new(data, &ro, &err));
     assert_int_equal(err, STORE_EVERSION);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "on-disk format version 3, this matcherd understands version "
-                                   "2 (the store was written by a newer matcherd); refusing"));
+    assert_non_null(strstr(s_logs, "on-disk format version 4, this matcherd understands version "
+                                   "3 (the store was written by a newer matcherd); refusing"));
     if (strstr(s_logs, "upgrading the store") != NULL || strstr(s_logs, "dropped table") != NULL)
         fail_msg("a newer store was not left alone:\n%s", s_logs);
 
-    /* untouched: still format 3 with every table */
+    /* untouched: still format 4 with every table */
     raw_t r;
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 3);
+    assert_int_equal(s_raw_format(&r), 4);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_true(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT) > 0);
     s_raw_close(&r);
@@ -608,7 +622,7 @@ static void test_newer_version_refused(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     s_slurp(cmd, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 3, this matcherd understands version 2"));
+    assert_non_null(strstr(log, "on-disk format version 4, this matcherd understands version 3"));
     (void)snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
