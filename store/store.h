@@ -40,7 +40,7 @@
 #define STORE_FORMAT_VERSION 3
 
 /* Matches per block of the match log's erasure index (on-disk format). */
-#define STORE_MATCH_BLOCK_ROWS 4096
+#define STORE_MATCH_BLOCK_ROWS 16384
 
 /* The oldest on-disk version store_new() upgrades. */
 #define STORE_FORMAT_OLDEST 1

@@ -378,13 +378,14 @@ static int s_erase_if(store_txn_t *txn, uint64_t seq, const char *id, size_t n, 
 static int s_block_erase(store_txn_t *txn, uint64_t b, const uint8_t k[S_BKEY], MDB_val val,
                          const char *id, size_t n, size_t *removed)
 {
-    uint8_t keep[2 * S_B];
     size_t nkeep = 0, noff = val.mv_size / 2;
     MDB_dbi dbi = txn->store->dbi[S_DBI_MATCH_BLOCKS];
     MDB_val key = {S_BKEY, (void *)k};
     if (val.mv_size == 0 || val.mv_size % 2 != 0 || noff > S_B)
         return s_bcorrupt(__func__, &key, &val);
-    uint8_t offs[2 * S_B];
+    uint8_t *offs = malloc(2 * val.mv_size), *keep = offs + val.mv_size;
+    if (offs == NULL)
+        return STORE_ENOMEM;
     memcpy(offs, val.mv_data, val.mv_size); /* the deletes below move the page */
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < noff; i++) {
@@ -396,18 +397,15 @@ static int s_block_erase(store_txn_t *txn, uint64_t b, const uint8_t k[S_BKEY], 
             nkeep++;
         }
     }
-    if (rc != 0 || nkeep == noff)
-        return rc;
-    if (nkeep == 0) {
-        rc = store__del(txn, dbi, &key, NULL);
-    } else {
+    if (rc == 0 && nkeep < noff) {
         MDB_val kv = {2 * nkeep, keep};
-        rc = store__put(txn, dbi, &key, &kv, 0);
+        rc = nkeep == 0 ? store__del(txn, dbi, &key, NULL) : store__put(txn, dbi, &key, &kv, 0);
+        if (rc != 0)
+            rc = store__txn_fail(txn, rc, __func__, "%s match_blocks %" PRIu64,
+                                 nkeep == 0 ? "mdb_del" : "mdb_put", b);
     }
-    if (rc != 0)
-        return store__txn_fail(txn, rc, __func__, "%s match_blocks %" PRIu64,
-                               nkeep == 0 ? "mdb_del" : "mdb_put", b);
-    return 0;
+    free(offs);
+    return rc;
 }
 
 /* Erase id (n bytes) from the indexed blocks 0 .. complete - 1: one seek

@@ -2003,6 +2003,12 @@ static void s_match_range(store_t *st, uint64_t from, uint64_t to)
     }
 }
 
+static int s_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* Index rows expected: distinct (block, hash) over matches first..last of
  * the complete blocks up to last_seq that name a graduate, but for those
  * up to gone_upto that name one of gone (erased). */
@@ -2010,8 +2016,9 @@ static size_t s_block_rows(uint64_t first, uint64_t last_seq, const char *const 
                            uint64_t gone_upto)
 {
     size_t n = 0;
+    uint32_t *seen = malloc(S_B * sizeof *seen);
+    assert_non_null(seen);
     for (uint64_t b = (first - 1) / S_B; b < last_seq / S_B; b++) {
-        uint32_t seen[S_B];
         size_t k = 0;
         for (uint64_t seq = b * S_B + 1; seq <= (b + 1) * S_B; seq++) {
             if (seq < first)
@@ -2022,15 +2029,13 @@ static size_t s_block_rows(uint64_t first, uint64_t last_seq, const char *const 
                 skip = strcmp(*x, g) == 0;
             if (skip)
                 continue;
-            uint32_t h = s_fnv(g);
-            size_t i = 0;
-            while (i < k && seen[i] != h)
-                i++;
-            if (i == k)
-                seen[k++] = h;
+            seen[k++] = s_fnv(g);
         }
-        n += k;
+        qsort(seen, k, sizeof *seen, s_u32_cmp);
+        for (size_t i = 0; i < k; i++)
+            n += i == 0 || seen[i] != seen[i - 1];
     }
+    free(seen);
     return n;
 }
 
@@ -2086,8 +2091,8 @@ static void test_match_blocks(void **state)
     /* the colliding ids share their index rows: erasing one leaves the
      * other's matches and the rows */
     size_t na = s_block_named(1, last, s_coll_a), nb = s_block_named(1, last, s_coll_b);
-    assert_int_equal(na, 13);
-    assert_int_equal(nb, 13);
+    assert_int_equal(na, last / 1000 + 1);
+    assert_int_equal(nb, last / 1000 + 1);
     assert_int_equal(s_match_named(fx->st, s_coll_b, &before), nb);
     assert_int_equal(s_match_erase(fx->st, s_coll_a), na);
     assert_int_equal(s_match_named(fx->st, s_coll_a, &all), 0);
@@ -2230,7 +2235,7 @@ static void test_upgrade_v2_match_index(void **state)
     assert_non_null(strstr(s_logs, "on-disk format version 2, this matcherd writes version 3: "
                                    "upgrading the store to version 3"));
     assert_non_null(strstr(s_logs, "upgrade: dropped table match_by_graduate"));
-    assert_non_null(strstr(s_logs, "match_blocks built (2 blocks of 4096"));
+    assert_non_null(strstr(s_logs, "match_blocks built (2 blocks of 16384"));
     assert_non_null(strstr(s_logs, "format version 3 written"));
     store_destroy(&fx->st);
     assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_by_graduate"), -1);

@@ -413,7 +413,7 @@ static void test_upgrade_at_start(void **state)
     assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 3: "
                                 "upgrading the store to version 3"));
     assert_non_null(strstr(log, "upgrade: dropped table match_by_graduate"));
-    assert_non_null(strstr(log, "upgrade: match_blocks built (0 blocks of 4096, 0 matches)"));
+    assert_non_null(strstr(log, "upgrade: match_blocks built (0 blocks of 16384, 0 matches)"));
     assert_non_null(strstr(log, "upgrade: dropped table ix_v_cell"));
 
     /* it serves the format-1 lists (unless new reference data made it
