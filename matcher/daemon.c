@@ -280,6 +280,14 @@ static int s_stats_fn(store_txn_t *txn, void *arg)
     return store_stats(txn, arg);
 }
 
+/* The store's long work at opening (an upgrade): keep the service
+ * manager's start-up timeout from running out while it goes on. */
+static void s_store_progress(const char *status, void *arg)
+{
+    (void)arg;
+    notify_starting(status);
+}
+
 /* The start-up line, and READY=1 to the service manager. */
 static void s_ready(const config_t *cfg, store_t *store, const char *security)
 {
@@ -320,7 +328,8 @@ int daemon_run(const config_t *cfg)
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap,
-                             .txn_writes = cfg->txn_max_writes};
+                             .txn_writes = cfg->txn_max_writes,
+                             .progress = s_store_progress};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));

@@ -32,3 +32,11 @@ void notify_stopping(void)
 {
     s_notify("STOPPING=1\nSTATUS=stopping");
 }
+
+void notify_starting(const char *status)
+{
+    char buf[512];
+    (void)snprintf(buf, sizeof buf, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=%s",
+                   (unsigned long long)NOTIFY_EXTEND_S * 1000000, status);
+    s_notify(buf);
+}

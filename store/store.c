@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_codec.h"
@@ -606,6 +607,24 @@ static int s_upgrade_v1(store_txn_t *txn)
     return 0; /* s_upgrade_v2 follows, and writes the version */
 }
 
+void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt, ...)
+{
+    struct timespec ts;
+    char status[256];
+    va_list ap;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (!force && *last_ms != 0 && now - *last_ms < STORE_PROGRESS_MS)
+        return;
+    *last_ms = now != 0 ? now : 1;
+    va_start(ap, fmt);
+    (void)vsnprintf(status, sizeof status, fmt, ap);
+    va_end(ap);
+    store__log(STORE_LOG_INFO, "store %s: %s", self->dir, status);
+    if (self->progress != NULL)
+        self->progress(status, self->progress_arg);
+}
+
 /* Upgrade a format-2 store (or a format-1 one after s_upgrade_v1) to
  * format 3 inside the write transaction of s_init: drop the match log's
  * index by graduate, index the log by blocks into match_blocks (created
@@ -722,6 +741,8 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     self->read_only = opts != NULL && opts->read_only;
     self->writemap = opts != NULL && opts->writemap && !self->read_only;
     self->txn_writes = opts != NULL && opts->txn_writes > 0 ? opts->txn_writes : STORE_TXN_WRITES;
+    self->progress = opts != NULL ? opts->progress : NULL;
+    self->progress_arg = opts != NULL ? opts->progress_arg : NULL;
     self->dir = strdup(dir);
     self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
     return self->data_path != NULL ? 0 : STORE_ENOMEM;

@@ -76,7 +76,17 @@ typedef struct {
                            * warning, when the space cannot be reserved. */
     uint64_t txn_writes;  /* B-tree writes after which a write transaction is
                            * full (store_txn_full); 0 = STORE_TXN_WRITES */
+    /* Long work at opening (an upgrade that reads the whole match log)
+     * calls progress with a one-line account of where it is: when it
+     * begins, every STORE_PROGRESS_MS while it lasts, and when it ends
+     * (the daemon extends its start-up timeout with the service manager
+     * each time). NULL: nobody to tell. */
+    void (*progress)(const char *status, void *arg);
+    void *progress_arg;
 } store_options_t;
+
+/* Milliseconds between two progress calls of a long opening. */
+#define STORE_PROGRESS_MS 10000
 
 /* Open or create the store in directory dir (created if missing, mode
  * 0700). opts may be NULL for defaults. On failure returns NULL and, if

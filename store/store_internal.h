@@ -227,8 +227,10 @@ struct store {
     size_t map_bytes;     /* current map size */
     size_t map_max_bytes; /* growth limit */
     uint64_t txn_writes;  /* store_txn_full past this many writes */
-    unsigned maxkey;      /* mdb_env_get_maxkeysize() */
-    MDB_txn *rtxn;        /* reusable read txn, reset between uses */
+    void (*progress)(const char *status, void *arg); /* store_options_t's */
+    void *progress_arg;
+    unsigned maxkey; /* mdb_env_get_maxkeysize() */
+    MDB_txn *rtxn;   /* reusable read txn, reset between uses */
     /* Scratch space for the old record in put/erase: a store_t is used by
      * one thread and its functions do not nest, so one of each suffices
      * and saves 10-20 KB of stack or a malloc per event. */
@@ -492,7 +494,15 @@ int store__match_first(store_txn_t *txn, uint64_t *seq) STORE_WUR;
 
 /* Index every complete block of the match log (format 3's match_blocks)
  * into the empty match_blocks table: the upgrade from format 2. *blocks
- * counts the blocks walked, *rows the matches indexed. */
+ * counts the blocks walked, *rows the matches indexed. Tells the store's
+ * progress callback, and the log, how far it got (store__progress). */
 int store__match_blocks_build(store_txn_t *txn, uint64_t *blocks, size_t *rows) STORE_WUR;
+
+/* Long work at opening: log status (info) and hand it to the store's
+ * progress callback if the last call was STORE_PROGRESS_MS ago or more, or
+ * always if force. *last_ms is the caller's clock (monotonic ms) of the
+ * last call, 0 before the first. */
+void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -250,8 +250,20 @@ int store__match_blocks_build(store_txn_t *txn, uint64_t *blocks, size_t *rows)
         rc = store__match_last_get(txn, &last);
     if (rc != 0 || first == 0)
         return rc;
-    for (uint64_t b = (first - 1) / S_B; rc == 0 && b < last / S_B; b++, (*blocks)++)
+    uint64_t from = (first - 1) / S_B, to = last / S_B;
+    int64_t told = 0;
+    for (uint64_t b = from; rc == 0 && b < to; b++, (*blocks)++) {
+        store__progress(txn->store, &told, b == from,
+                        "upgrading the store: %" PRIu64 " of %" PRIu64
+                        " blocks of the match log indexed",
+                        b - from, to - from);
         rc = s_block_index(txn, b, rows);
+    }
+    if (rc == 0 && *blocks > 0)
+        store__progress(txn->store, &told, 1,
+                        "upgrading the store: %" PRIu64 " of %" PRIu64
+                        " blocks of the match log indexed",
+                        *blocks, to - from);
     return rc;
 }
 

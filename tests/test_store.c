@@ -2202,6 +2202,18 @@ static long s_raw_entries_or_missing(const char *dir, const char *table)
     return rc == MDB_NOTFOUND ? -1 : (long)st.ms_entries;
 }
 
+typedef struct {
+    int calls;
+    char last[256];
+} progress_seen_t;
+
+static void s_progress(const char *status, void *arg)
+{
+    progress_seen_t *p = arg;
+    p->calls++;
+    (void)snprintf(p->last, sizeof p->last, "%s", status);
+}
+
 static void test_upgrade_v2_match_index(void **state)
 {
     fx_t *fx = *state;
@@ -2228,10 +2240,16 @@ static void test_upgrade_v2_match_index(void **state)
     assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"), -1);
 
     /* opened for writing, it is upgraded: match_by_graduate dropped, the
-     * complete blocks indexed, and erasure finds what they hold */
+     * complete blocks indexed (the progress callback told when it began
+     * and when it ended), and erasure finds what they hold */
     s_logs[0] = '\0';
-    fx->st = s_open(fx, 0, 0, &err);
+    progress_seen_t seen = {0, ""};
+    store_options_t po = {.writemap = s_writemap, .progress = s_progress, .progress_arg = &seen};
+    fx->st = store_new(fx->dir, &po, &err);
     assert_non_null(fx->st);
+    assert_int_equal(seen.calls, 2);
+    assert_string_equal(seen.last, "upgrading the store: 2 of 2 blocks of the match log indexed");
+    assert_non_null(strstr(s_logs, "upgrading the store: 0 of 2 blocks of the match log indexed"));
     assert_non_null(strstr(s_logs, "on-disk format version 2, this matcherd writes version 3: "
                                    "upgrading the store to version 3"));
     assert_non_null(strstr(s_logs, "upgrade: dropped table match_by_graduate"));

@@ -48,7 +48,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -627,6 +629,112 @@ static void test_newer_version_refused(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- a format-2 store with a long match log --------------------------------- */
+
+static int s_fn_matches(store_txn_t *txn, void *arg)
+{
+    uint64_t n = *(uint64_t *)arg;
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        char gid[16];
+        store_match_t m = {.seq = seq, .at_ms = HARNESS_T0_MS, .graduate_id = gid, .n_topics = 1};
+        (void)snprintf(gid, sizeof gid, "g-%02u", (unsigned)(seq % 100));
+        m.topics[0] = "vacancy/v-00";
+        m.payload = "x";
+        m.payload_len = 1;
+        int rc = store_match_append(txn, &m);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* In dir: a store whose match log holds n matches, taken back to what a
+ * format-2 matcherd left (match_by_graduate instead of match_blocks,
+ * version 2). */
+static void s_make_v2_log(const char *dir, uint64_t n)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi blocks, bygrad, matches, meta;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t two[4] = {2, 0, 0, 0};
+    MDB_val fk = {6, "format"}, fv = {4, two};
+    int err = 0;
+    store_t *st = store_new(dir, NULL, &err);
+    assert_non_null(st);
+    assert_int_equal(store_write(st, s_fn_matches, &n), 0);
+    store_destroy(&st);
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "match_blocks", 0, &blocks), 0);
+    assert_int_equal(mdb_drop(txn, blocks, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, S_BY_GRADUATE, MDB_CREATE | S_BY_GRADUATE_FLAGS, &bygrad),
+                     0);
+    assert_int_equal(mdb_dbi_open(txn, "matches", MDB_INTEGERKEY, &matches), 0);
+    assert_int_equal(mdb_cursor_open(txn, matches, &cur), 0);
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t seq;
+        char gid[16];
+        memcpy(&seq, k.mv_data, sizeof seq);
+        (void)snprintf(gid, sizeof gid, "g-%02u", (unsigned)(seq % 100));
+        MDB_val gk = {strlen(gid), gid}, sv = {sizeof seq, &seq};
+        assert_int_equal(mdb_put(txn, bygrad, &gk, &sv, 0), 0);
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* matcherd started by a service manager (NOTIFY_SOCKET) on a format-2
+ * store tells it, while the upgrade reads the match log, to wait longer
+ * (EXTEND_TIMEOUT_USEC) and where the upgrade is (STATUS), then READY=1. */
+static void test_upgrade_extends_start_timeout(void **state)
+{
+    (void)state;
+    static char all[16384];
+    char path[400], buf[2048];
+    harness_t *h = harness_new();
+    assert_non_null(h);
+    s_make_v2_log(h->data_dir, STORE_MATCH_BLOCK_ROWS + 10);
+    (void)snprintf(path, sizeof path, "%s/notify", h->root);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    assert_true(strlen(path) < sizeof a.sun_path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    s_start(h);
+    unsetenv("NOTIFY_SOCKET");
+    all[0] = '\0';
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        if (n < 0)
+            break;
+        buf[n] = '\0';
+        size_t len = strlen(all);
+        (void)snprintf(all + len, sizeof all - len, "%s|", buf);
+    }
+    close(fd);
+    const char *first = strstr(all, "EXTEND_TIMEOUT_USEC=300000000\nSTATUS=upgrading the store: 0 "
+                                    "of 1 blocks of the match log indexed|");
+    const char *last = strstr(all, "EXTEND_TIMEOUT_USEC=300000000\nSTATUS=upgrading the store: 1 "
+                                   "of 1 blocks of the match log indexed|");
+    const char *ready = strstr(all, "READY=1");
+    if (first == NULL || last == NULL || ready == NULL || !(first < last && last < ready))
+        fail_msg("notifications: %s", all);
+    assert_int_equal(harness_stop_clean(h), 0);
+    harness_pass(h);
+    harness_destroy(&h);
+}
+
 int main(void)
 {
     const char *make = getenv("PASSERELLE_MAKE_V1_FIXTURE");
@@ -636,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_at_start),
         cmocka_unit_test(test_crash_mid_upgrade),
         cmocka_unit_test(test_newer_version_refused),
+        cmocka_unit_test(test_upgrade_extends_start_timeout),
     };
     harness_cmocka_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
