@@ -1,8 +1,8 @@
 /* notify.h - telling the service manager how matcherd is doing (systemd's
- * sd_notify protocol: READY=1, STOPPING=1, STATUS=..., EXTEND_TIMEOUT_USEC). Every call is a
- * no-op when matcherd was not started by a service manager that asked for
- * it (no NOTIFY_SOCKET in the environment) or was built without
- * libsystemd.
+ * sd_notify protocol: READY=1, STOPPING=1, STATUS=..., EXTEND_TIMEOUT_USEC).
+ * Every call is a no-op when matcherd was not started by a service manager
+ * that asked for it (no NOTIFY_SOCKET in the environment) or was built
+ * without libsystemd.
  */
 #ifndef MATCHER_NOTIFY_H
 #define MATCHER_NOTIFY_H

@@ -575,10 +575,11 @@ static int s_format_put(store_txn_t *txn, unsigned flags)
 
 /* Upgrade a format-1 store to format 2 inside the write transaction of
  * s_init: drop (delete and close) the tables format 2 no longer has;
- * s_upgrade_v2 then takes it to format 3. Everything happens in that one transaction: if
- * the process dies before it commits, the store on disk is still a whole
- * format-1 store (LMDB never shows a partial transaction) and the next
- * start upgrades it again; after the commit it is a whole format-2 store.
+ * s_upgrade_v2 then takes it to format 3. Everything happens in that one
+ * transaction: if the process dies before it commits, the store on disk is
+ * still a whole format-1 store (LMDB never shows a partial transaction)
+ * and the next start upgrades it again; after the commit it is a whole
+ * format-3 store.
  * The freed pages go to LMDB's free list and are reused by later writes
  * (the file does not shrink; a scrub or a backup compacts it). */
 static int s_upgrade_v1(store_txn_t *txn)
