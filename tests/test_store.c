@@ -21,6 +21,7 @@
 #include <lmdb.h>
 
 #include "store.h"
+#include "store_v2.h"
 #include "store_codec.h"
 
 /* ---- fixture ------------------------------------------------------------- */
@@ -2143,46 +2144,6 @@ static void test_match_blocks(void **state)
     assert_int_equal(s_entries(fx, "match_blocks"), 0);
 }
 
-/* Make the closed store at dir a format-2 store as a format-2 matcherd
- * left it: no match_blocks, match_by_graduate filed from the log. */
-static void s_make_format2(const char *dir)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi blocks, bygrad, matches, meta;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    uint8_t two[4] = {2, 0, 0, 0};
-    MDB_val fk = {6, "format"}, fv = {4, two};
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "match_blocks", 0, &blocks), 0);
-    assert_int_equal(mdb_drop(txn, blocks, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, "match_by_graduate",
-                                  MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP,
-                                  &bygrad),
-                     0);
-    assert_int_equal(mdb_dbi_open(txn, "matches", MDB_INTEGERKEY, &matches), 0);
-    assert_int_equal(mdb_cursor_open(txn, matches, &cur), 0);
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t seq;
-        memcpy(&seq, k.mv_data, sizeof seq);
-        const char *g = s_block_gid(seq);
-        MDB_val gk = {strlen(g), (void *)g}, sv = {sizeof seq, &seq};
-        if (gk.mv_size > 0)
-            assert_int_equal(mdb_put(txn, bygrad, &gk, &sv, 0), 0);
-    }
-    assert_int_equal(rc, MDB_NOTFOUND);
-    mdb_cursor_close(cur);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-}
-
 /* Entries of table name in the closed store at dir, -1 if it is missing. */
 static long s_raw_entries_or_missing(const char *dir, const char *table)
 {
@@ -2224,7 +2185,7 @@ static void test_upgrade_v2_match_index(void **state)
     s_match_range(fx->st, 1, last);
     assert_int_equal(s_match_purge(fx->st, 50, 0, SIZE_MAX), 50);
     store_destroy(&fx->st);
-    s_make_format2(fx->dir);
+    store_v2_make(fx->dir, s_block_gid);
     assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"), -1);
     long filed = s_raw_entries_or_missing(fx->dir, "match_by_graduate");
     assert_true(filed > (long)S_B);

@@ -60,6 +60,7 @@
 
 #include "harness.h"
 #include "store.h"
+#include "store_v2.h"
 
 /* ---- the fixture's events ------------------------------------------------ */
 
@@ -631,13 +632,20 @@ static void test_newer_version_refused(void **state)
 
 /* ---- a format-2 store with a long match log --------------------------------- */
 
+/* The graduate match seq names in s_fn_matches. */
+static const char *s_gid(uint64_t seq)
+{
+    static char gid[16];
+    (void)snprintf(gid, sizeof gid, "g-%02u", (unsigned)(seq % 100));
+    return gid;
+}
+
 static int s_fn_matches(store_txn_t *txn, void *arg)
 {
     uint64_t n = *(uint64_t *)arg;
     for (uint64_t seq = 1; seq <= n; seq++) {
-        char gid[16];
-        store_match_t m = {.seq = seq, .at_ms = HARNESS_T0_MS, .graduate_id = gid, .n_topics = 1};
-        (void)snprintf(gid, sizeof gid, "g-%02u", (unsigned)(seq % 100));
+        store_match_t m = {
+            .seq = seq, .at_ms = HARNESS_T0_MS, .graduate_id = s_gid(seq), .n_topics = 1};
         m.topics[0] = "vacancy/v-00";
         m.payload = "x";
         m.payload_len = 1;
@@ -649,47 +657,15 @@ static int s_fn_matches(store_txn_t *txn, void *arg)
 }
 
 /* In dir: a store whose match log holds n matches, taken back to what a
- * format-2 matcherd left (match_by_graduate instead of match_blocks,
- * version 2). */
+ * format-2 matcherd left. */
 static void s_make_v2_log(const char *dir, uint64_t n)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi blocks, bygrad, matches, meta;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    uint8_t two[4] = {2, 0, 0, 0};
-    MDB_val fk = {6, "format"}, fv = {4, two};
     int err = 0;
     store_t *st = store_new(dir, NULL, &err);
     assert_non_null(st);
     assert_int_equal(store_write(st, s_fn_matches, &n), 0);
     store_destroy(&st);
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "match_blocks", 0, &blocks), 0);
-    assert_int_equal(mdb_drop(txn, blocks, 1), 0);
-    assert_int_equal(mdb_dbi_open(txn, S_BY_GRADUATE, MDB_CREATE | S_BY_GRADUATE_FLAGS, &bygrad),
-                     0);
-    assert_int_equal(mdb_dbi_open(txn, "matches", MDB_INTEGERKEY, &matches), 0);
-    assert_int_equal(mdb_cursor_open(txn, matches, &cur), 0);
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t seq;
-        char gid[16];
-        memcpy(&seq, k.mv_data, sizeof seq);
-        (void)snprintf(gid, sizeof gid, "g-%02u", (unsigned)(seq % 100));
-        MDB_val gk = {strlen(gid), gid}, sv = {sizeof seq, &seq};
-        assert_int_equal(mdb_put(txn, bygrad, &gk, &sv, 0), 0);
-    }
-    assert_int_equal(rc, MDB_NOTFOUND);
-    mdb_cursor_close(cur);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    store_v2_make(dir, s_gid);
 }
 
 /* matcherd started by a service manager (NOTIFY_SOCKET) on a format-2
