@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -329,7 +330,9 @@ int daemon_run(const config_t *cfg)
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap,
                              .txn_writes = cfg->txn_max_writes,
-                             .progress = s_store_progress};
+                             .progress = s_store_progress,
+                             /* a test's stand-in for a restart of the machine */
+                             .boot_id = getenv("PASSERELLE_BOOT_ID")};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));
@@ -356,6 +359,24 @@ int daemon_run(const config_t *cfg)
     if (lrc != 0) {
         log_errorx("reading the match log failed: %s", store_strerror(lrc));
         goto done;
+    }
+    if (store_lists_stale(store)) {
+        uint64_t n = 0;
+        uint64_t t0 = clock_mono_us();
+        log_warnx("rebuilding the ranked lists from the entities before serving (see the store's "
+                  "warning above)");
+        if (ref_changed)
+            log_warnx("the reference changed too: the lists are rebuilt with %s, and the feed "
+                      "does not say how they differ from those computed with %s",
+                      reference_version(ref), "the previous one");
+        int rc = load_build_lists(store, ref, &w, (unsigned)cfg->k, 0, &n);
+        if (rc != 0) {
+            log_errorx("rebuilding the ranked lists failed: %s", store_strerror(rc));
+            goto done;
+        }
+        log_info("ranked lists rebuilt for %llu entities in %.1f s", (unsigned long long)n,
+                 (double)(clock_mono_us() - t0) / 1e6);
+        ref_changed = 0;
     }
     if (ref_changed) {
         uint64_t n = 0;

@@ -43,6 +43,7 @@
 #include "engine.h"
 #include "enrich.h"
 #include "log.h"
+#include "notify.h"
 #include "reference.h"
 #include "score.h"
 #include "validate.h"
@@ -621,10 +622,15 @@ static int s_build_kind(s_build_t *b, s_tally_t *t, uint64_t total, uint64_t t0,
         *done += b->stored->n;
         t->lists += b->stored->lists_written;
         if (s_progress_due(t)) {
+            char status[160];
             double s = (double)(clock_mono_us() - t0) / 1e6;
             double rate = s > 0 ? (double)*done / s : 0;
-            log_info("load: lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s", *done,
-                     total, rate, rate > 0 && total > *done ? (double)(total - *done) / rate : 0.0);
+            (void)snprintf(status, sizeof status,
+                           "ranked lists: %" PRIu64 "/%" PRIu64 " entities (%.0f/s), ETA %.0f s",
+                           *done, total, rate,
+                           rate > 0 && total > *done ? (double)(total - *done) / rate : 0.0);
+            log_info("load: %s", status);
+            notify_starting(status); /* a rebuild at start-up: more time to start */
         }
     }
     return 0;
@@ -684,6 +690,27 @@ static int s_build_all(store_t *store, const reference_t *ref, const score_weigh
     for (int i = 0; i < 2; i++)
         s_chunk_free(&b.chunk[i]);
     free(b.w);
+    return rc;
+}
+
+static unsigned s_threads(unsigned threads)
+{
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
+    }
+    return threads;
+}
+
+int load_build_lists(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
+                     unsigned threads, uint64_t *entities)
+{
+    s_tally_t t = {.t0 = clock_mono_us()};
+    int rc = s_build_all(store, ref, w, k, s_threads(threads), &t);
+    if (rc == 0)
+        rc = store_lists_rebuilt(store);
+    if (entities != NULL)
+        *entities = t.entities;
     return rc;
 }
 
@@ -781,11 +808,9 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsi
              t.rejected);
 
     store_near_rebuild(store); /* entities numbered by place, not in the order they came */
-    if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus < 1 ? 1 : cpus > LOAD_THREADS_MAX ? LOAD_THREADS_MAX : (unsigned)cpus;
-    }
-    if ((rc = s_build_all(store, ref, &w, (unsigned)cfg->k, threads, &t)) != 0) {
+    threads = s_threads(threads);
+    if ((rc = s_build_all(store, ref, &w, (unsigned)cfg->k, threads, &t)) != 0 ||
+        (rc = store_lists_rebuilt(store)) != 0) {
         log_errorx("load: building the ranked lists failed: %s; run matcherd --load again to "
                    "finish",
                    store_strerror(rc));

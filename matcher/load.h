@@ -20,8 +20,11 @@
 #define MATCHER_LOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+#include "reference.h"
+#include "score.h"
 #include "store.h"
 
 /* Exit statuses of load_run. */
@@ -42,5 +45,13 @@ int load_run(const config_t *cfg, const char *const *files, size_t n, unsigned t
 /* For the daemon: 0 if the store holds no unfinished bulk load, -1 (reason
  * logged) if it does. */
 int load_check_finished(store_t *store);
+
+/* Build every ranked list from scratch in threads (0: one per CPU online),
+ * without a MatchUpdate (the match log already says what they hold), then
+ * store_lists_rebuilt: for a store whose lists.mdb could not be trusted
+ * (store_lists_stale). *entities (may be NULL) counts the entities. 0 or a
+ * STORE_E* code. */
+int load_build_lists(store_t *store, const reference_t *ref, const score_weights_t *w, unsigned k,
+                     unsigned threads, uint64_t *entities);
 
 #endif

@@ -43,6 +43,7 @@ static const struct {
     const char *name;
     unsigned flags;
     unsigned since; /* the format version that added it, 0 for the first */
+    int lists;      /* in lists.mdb since format 4 (store_listfile.c) */
 } s_tables[S_DBI_COUNT] = {
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
     [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
@@ -53,8 +54,8 @@ static const struct {
     [S_DBI_DEDUPE] = {"dedupe", 0},
     [S_DBI_EVENTS] = {"events", MDB_INTEGERKEY},
     [S_DBI_ENTITY_EVENTS] = {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
-    [S_DBI_LISTS] = {"lists", 0},
-    [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT},
+    [S_DBI_LISTS] = {"lists", 0, 0, 1},
+    [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT, 0, 1},
     [S_DBI_MATCHES] = {"matches", MDB_INTEGERKEY},
     [S_DBI_MATCH_BLOCKS] = {"match_blocks", 0, 3},
 };
@@ -547,6 +548,8 @@ static int s_tables_open(store_txn_t *txn, int create, uint32_t version)
         int added = s_tables[i].since > version; /* by a format later than the store's */
         if (added && !txn->write)
             continue; /* read as it is: no reader looks at such a table */
+        if (s_tables[i].lists && (txn->write || version >= 4))
+            continue; /* in lists.mdb (moved there by store__lists_init) */
         unsigned flags = s_tables[i].flags | (create || added ? MDB_CREATE : 0);
         int rc = mdb_dbi_open(txn->txn, s_tables[i].name, flags, &self->dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
@@ -588,7 +591,8 @@ static int s_upgrade_v1(store_txn_t *txn)
     store__log(STORE_LOG_WARN,
                "store %s: on-disk format version 1, this matcherd writes version %d: "
                "upgrading the store to version %d (dropping %zu unused index tables; "
-               "the match log's index for erasure is rebuilt by blocks)",
+               "the match log's index for erasure is rebuilt by blocks; the ranked lists "
+               "move to lists.mdb)",
                dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION, S_V1_DROPPED);
     for (size_t i = 0; i < S_V1_DROPPED; i++) {
         MDB_dbi dbi;
@@ -642,7 +646,7 @@ static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
         store__log(STORE_LOG_WARN,
                    "store %s: on-disk format version 2, this matcherd writes version %d: "
                    "upgrading the store to version %d (the match log's index for erasure is "
-                   "rebuilt by blocks)",
+                   "rebuilt by blocks; the ranked lists move to lists.mdb)",
                    dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
     int rc = mdb_dbi_open(txn->txn, S_V2_DROPPED, 0, &dbi);
     if (rc == 0)
@@ -659,7 +663,21 @@ static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
     store__log(STORE_LOG_INFO,
                "store %s: upgrade: match_blocks built (%" PRIu64 " blocks of %d, %zu matches)", dir,
                blocks, STORE_MATCH_BLOCK_ROWS, rows);
-    rc = s_format_put(txn, 0);
+    return 0; /* s_upgrade_v3 follows, and writes the version */
+}
+
+/* Upgrade a format-3 store (or an older one after the steps before) to
+ * format 4: the ranked lists move to lists.mdb (store__lists_init, before
+ * this), then the new version is written. */
+static int s_upgrade_v3(store_txn_t *txn, uint32_t from)
+{
+    const char *dir = txn->store->dir;
+    if (from == 3) /* from 1 or 2, the steps before said it */
+        store__log(STORE_LOG_WARN,
+                   "store %s: on-disk format version 3, this matcherd writes version %d: "
+                   "upgrading the store to version %d (the ranked lists move to lists.mdb)",
+                   dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
+    int rc = s_format_put(txn, 0);
     if (rc == 0)
         store__log(STORE_LOG_INFO, "store %s: upgrade: format version %d written", dir,
                    STORE_FORMAT_VERSION);
@@ -692,6 +710,13 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_upgrade_v1(txn);
     if (rc == 0 && version <= 2 && txn->write)
         rc = s_upgrade_v2(txn, version);
+    txn->store->version = version;
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_COMMIT_NO, &txn->store->commit_no);
+    if (rc == 0)
+        rc = store__lists_init(txn, *created, version);
+    if (rc == 0 && version <= 3 && txn->write)
+        rc = s_upgrade_v3(txn, version);
     if (rc == 0)
         rc = store__list_entries_init(txn);
     return rc;
@@ -721,6 +746,10 @@ static int s_tables_open_ro(store_t *self)
         return store__map_rc(rc);
     }
     rc = s_init(&txn, &created);
+    if (rc == 0 && self->version <= 3)
+        self->lists_in_data = 1;
+    else if (rc == 0)
+        rc = store__lists_check_ro(self, txn.txn);
     if (rc != 0) {
         mdb_txn_abort(txn.txn);
         return rc;
@@ -744,6 +773,7 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     self->txn_writes = opts != NULL && opts->txn_writes > 0 ? opts->txn_writes : STORE_TXN_WRITES;
     self->progress = opts != NULL ? opts->progress : NULL;
     self->progress_arg = opts != NULL ? opts->progress_arg : NULL;
+    self->boot_opt = opts != NULL ? opts->boot_id : NULL;
     self->dir = strdup(dir);
     self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
     return self->data_path != NULL ? 0 : STORE_ENOMEM;
@@ -768,9 +798,11 @@ store_t *store_new(const char *dir, const store_options_t *opts, int *err)
         goto fail;
     if (!self->read_only && ((rc = s_mkdir(dir)) != 0 || (rc = s_lock(self)) != 0))
         goto fail;
-    if ((rc = s_env_open(self)) != 0)
+    if ((rc = s_env_open(self)) != 0 || (rc = store__lists_open(self, self->boot_opt)) != 0)
         goto fail;
     rc = self->read_only ? s_tables_open_ro(self) : store_write(self, s_init, &created);
+    if (rc == 0)
+        rc = store__lists_opened(self);
     if (rc == 0 && created)
         rc = s_sync_dir(dir);
     if (rc != 0)
@@ -799,9 +831,14 @@ int store__reopen(store_t *self)
     if (self->env != NULL)
         mdb_env_close(self->env);
     self->env = NULL;
+    store__lists_close(self);
     int rc = s_env_open(self);
     if (rc == 0)
+        rc = store__lists_open(self, self->boot_opt);
+    if (rc == 0)
         rc = self->read_only ? s_tables_open_ro(self) : store_write(self, s_init, &created);
+    if (rc == 0)
+        rc = store__lists_opened(self);
     if (rc != 0 && self->env != NULL) {
         mdb_env_close(self->env);
         self->env = NULL;
@@ -831,6 +868,7 @@ void store_destroy(store_t **self_p)
     }
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
+    store__lists_close(self); /* synced and marked clean: trusted at the next open */
     if (self->env != NULL)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
@@ -840,6 +878,7 @@ void store_destroy(store_t **self_p)
     (void)pthread_cond_destroy(&self->gate_cv);
     (void)pthread_mutex_destroy(&self->gate_mu);
     free(self->data_path);
+    free(self->lists_path);
     free(self->dir);
     free(self);
     *self_p = NULL;
@@ -871,6 +910,38 @@ static int s_txn_begin(store_t *self, unsigned flags, MDB_txn **txn)
     return store__map_rc(rc);
 }
 
+/* Which map a transaction found full (s_write_once's *map_full). */
+#define S_FULL_DATA  1
+#define S_FULL_LISTS 2
+
+/* No reader may be in the store while a map changes size: wait for the
+ * shared readers to leave, and keep new ones out until s_gate_open. */
+static void s_gate_close(store_t *self)
+{
+    (void)pthread_mutex_lock(&self->gate_mu);
+    self->growing = 1;
+    while (self->shared_readers > 0)
+        (void)pthread_cond_wait(&self->gate_cv, &self->gate_mu);
+    (void)pthread_mutex_unlock(&self->gate_mu);
+}
+
+static void s_gate_open(store_t *self)
+{
+    (void)pthread_mutex_lock(&self->gate_mu);
+    self->growing = 0;
+    (void)pthread_cond_broadcast(&self->gate_cv);
+    (void)pthread_mutex_unlock(&self->gate_mu);
+}
+
+/* Grow lists.mdb's map to need bytes (between transactions). */
+static int s_grow_lists(store_t *self, size_t need)
+{
+    s_gate_close(self);
+    int rc = store__lists_grow(self, need);
+    s_gate_open(self);
+    return rc;
+}
+
 /* Double the map, capped at map_max_bytes. STORE_EFULL at the cap. */
 static int s_grow(store_t *self)
 {
@@ -897,17 +968,10 @@ static int s_grow(store_t *self)
             return rc == ENOSPC || rc == EFBIG || rc == EDQUOT ? STORE_ENOSPC : STORE_EIO;
         }
     }
-    store__backup_wait(self);                 /* its read txn must end before the map changes */
-    (void)pthread_mutex_lock(&self->gate_mu); /* and so must shared readers' */
-    self->growing = 1;
-    while (self->shared_readers > 0)
-        (void)pthread_cond_wait(&self->gate_cv, &self->gate_mu);
-    (void)pthread_mutex_unlock(&self->gate_mu);
+    store__backup_wait(self); /* its read txn must end before the map changes */
+    s_gate_close(self);       /* and so must shared readers' */
     int rc = mdb_env_set_mapsize(self->env, want);
-    (void)pthread_mutex_lock(&self->gate_mu);
-    self->growing = 0;
-    (void)pthread_cond_broadcast(&self->gate_cv);
-    (void)pthread_mutex_unlock(&self->gate_mu);
+    s_gate_open(self);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: mdb_env_set_mapsize %zu: %s", self->dir, want,
                    mdb_strerror(rc));
@@ -995,10 +1059,25 @@ int store_txn_full(const store_txn_t *txn)
 static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full)
 {
     store_txn_t txn = {.store = self, .txn = NULL, .write = 1};
+    uint64_t commit_no = self->commit_no + 1;
     *map_full = 0;
+    self->lneed = 0;
+    if (self->lists_broken) {
+        store__log(STORE_LOG_ERROR,
+                   "store %s: write refused: lists.mdb no longer goes with "
+                   "data.mdb (see above); restart to rebuild the ranked lists",
+                   self->dir);
+        return STORE_EIO;
+    }
     int rc = s_txn_begin(self, 0, &txn.txn);
     if (rc != 0)
         return rc;
+    if (self->lenv != NULL && (rc = mdb_txn_begin(self->lenv, NULL, 0, &txn.ltxn)) != 0) {
+        store__log(STORE_LOG_ERROR, "store %s: lists.mdb: mdb_txn_begin: %s", self->dir,
+                   mdb_strerror(rc));
+        mdb_txn_abort(txn.txn);
+        return store__map_rc(rc);
+    }
     store__heads_begin(self);
     store__near_begin(self);
     rc = fn(&txn, arg);
@@ -1006,6 +1085,10 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
         rc = store__list_entries_flush(&txn);
     if (rc == 0 && txn.err == 0)
         rc = store__match_last_flush(&txn);
+    if (txn.lwrites == 0)
+        commit_no = self->commit_no; /* the lists as they were go with data.mdb as it is */
+    else if (rc == 0 && txn.err == 0 && self->lenv != NULL) /* the commit lists.mdb names */
+        rc = store__meta_put(&txn, STORE_META_COMMIT_NO, commit_no);
     if (rc == 0 && txn.err != 0) {
         store__log(STORE_LOG_ERROR,
                    "store: store_write: the unit of work went on after a "
@@ -1013,17 +1096,32 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
                    store_strerror(txn.err));
         rc = txn.err;
     }
+    if (rc == 0 && txn.ltxn != NULL &&
+        (self->lneed = store__lists_need(self, txn.lwrites)) > self->lmap_bytes) {
+        txn.lmap_full = 1; /* lists.mdb's commit could find its map full: grow first */
+        rc = STORE_EFULL;
+    }
+    if (txn.lmap_full)
+        self->lneed = self->lneed > 2 * self->lmap_bytes ? self->lneed : 2 * self->lmap_bytes;
     if (rc != 0) {
         mdb_txn_abort(txn.txn);
+        if (txn.ltxn != NULL)
+            mdb_txn_abort(txn.ltxn);
         s_mem_rollback(self); /* they hold writes that are now undone */
-        *map_full = txn.map_full;
+        *map_full = txn.lmap_full ? S_FULL_LISTS : txn.map_full ? S_FULL_DATA : 0;
         return rc;
     }
-    if ((rc = s_commit(&txn, map_full)) != 0)
+    if ((rc = s_commit(&txn, map_full)) != 0) {
+        if (txn.ltxn != NULL)
+            mdb_txn_abort(txn.ltxn);
         s_mem_rollback(self);
-    else
-        s_mem_commit(self);
-    return rc;
+        return rc;
+    }
+    s_mem_commit(self);
+    if (txn.ltxn == NULL)
+        return 0;
+    self->commit_no = commit_no; /* data.mdb's, whatever becomes of lists.mdb's */
+    return store__lists_commit(&txn, commit_no);
 }
 
 int store_write(store_t *self, store_txn_fn fn, void *arg)
@@ -1037,16 +1135,34 @@ int store_write(store_t *self, store_txn_fn fn, void *arg)
         return STORE_EINVAL;
     }
     self->in_txn = 1;
-    int rc = s_write_once(self, fn, arg, &map_full);
-    if (map_full) {
-        rc = s_grow(self); /* logs why it cannot */
-        if (rc == 0 && (rc = s_write_once(self, fn, arg, &map_full)) != 0 && map_full) {
+    /* lists.mdb is committed after data.mdb and must not fail then: room
+     * first, or no write (a full disk answers as one) */
+    size_t need = store__lists_need(self, 0);
+    int rc = 0;
+    if ((need > self->lmap_bytes || (need > 0 && !self->lreserved)) &&
+        (rc = s_grow_lists(self, need)) != 0) {
+        self->in_txn = 0;
+        return rc;
+    }
+    rc = s_write_once(self, fn, arg, &map_full);
+    /* data.mdb's map doubles once (up to map_max_bytes); lists.mdb's, which
+     * has no limit but the disk's, as many times as the transaction needs */
+    for (int grown = 0, lists = 0; map_full && rc != 0; lists += map_full == S_FULL_LISTS) {
+        if (map_full == S_FULL_DATA && grown++ > 0) {
             store__log(STORE_LOG_ERROR,
                        "store %s: map still full at %g MiB after growing; "
                        "write refused",
                        self->dir, self->map_bytes / S_MIB);
             rc = STORE_EFULL;
+            break;
         }
+        if (lists >= 40) /* 2^40 times 256 KiB: not a map that fills */
+            break;
+        /* logs why not */
+        rc = map_full == S_FULL_LISTS ? s_grow_lists(self, self->lneed) : s_grow(self);
+        if (rc != 0)
+            break;
+        rc = s_write_once(self, fn, arg, &map_full);
     }
     self->in_txn = 0;
     return rc;
@@ -1077,9 +1193,15 @@ int store_read(store_t *self, store_txn_fn fn, void *arg)
     if (rc != 0)
         return rc;
     store_txn_t txn = {.store = self, .txn = self->rtxn, .write = 0};
+    /* the writer is this thread: no commit of it runs now */
+    if ((rc = store__lists_read_begin(&txn, 0)) != 0) {
+        mdb_txn_reset(self->rtxn);
+        return rc;
+    }
     self->in_txn = 1;
     rc = fn(&txn, arg);
     self->in_txn = 0;
+    store__lists_read_end(&txn);
     mdb_txn_reset(self->rtxn);
     return rc;
 }
@@ -1100,7 +1222,10 @@ int store_read_shared(store_t *self, store_txn_fn fn, void *arg)
         rc = store__map_rc(rc);
     } else {
         store_txn_t txn = {.store = self, .txn = t, .write = 0, .shared = 1};
-        rc = fn(&txn, arg);
+        if ((rc = store__lists_read_begin(&txn, 1)) == 0) {
+            rc = fn(&txn, arg);
+            store__lists_read_end(&txn);
+        }
         mdb_txn_abort(t);
     }
     (void)pthread_mutex_lock(&self->gate_mu);

@@ -35,9 +35,12 @@
  * blocks of STORE_MATCH_BLOCK_ROWS matches instead of one row per match: a
  * version-2 store opened for writing is upgraded the same way (the old
  * index dropped, the new one built from the log), and read as it is when
- * opened read-only. A store of any other version is refused by store_new()
- * with STORE_EVERSION. */
-#define STORE_FORMAT_VERSION 3
+ * opened read-only. Version 4 keeps the ranked lists and their membership
+ * index in a file of their own, lists.mdb, which is not synced at each
+ * commit and is rebuilt when it cannot be trusted (store_lists_stale): a
+ * version-3 store opened for writing has them moved there. A store of any
+ * other version is refused by store_new() with STORE_EVERSION. */
+#define STORE_FORMAT_VERSION 4
 
 /* Matches per block of the match log's erasure index (on-disk format). */
 #define STORE_MATCH_BLOCK_ROWS 16384
@@ -83,7 +86,15 @@ typedef struct {
      * each time). NULL: nobody to tell. */
     void (*progress)(const char *status, void *arg);
     void *progress_arg;
+    /* This boot of the machine, for telling whether lists.mdb was left by
+     * a process that stopped (its pages are in the page cache) or by a
+     * machine that stopped (they may be lost). NULL: the kernel's
+     * boot_id. Tests give one to act a restart of the machine. */
+    const char *boot_id;
 } store_options_t;
+
+/* Longest boot id kept (the kernel's is 36 characters). */
+#define STORE_BOOT_ID_MAX 64
 
 /* Milliseconds between two progress calls of a long opening. */
 #define STORE_PROGRESS_MS 10000
@@ -416,6 +427,20 @@ int store_entity_ids(store_txn_t *txn, store_entity_kind_t kind, const char *aft
                      store_id_fn fn, void *arg) STORE_WUR;
 
 /* ---- ranked lists ------------------------------------------------------ */
+
+/* The ranked lists live in lists.mdb, beside data.mdb, written with every
+ * write transaction but synced only when the store closes: they are
+ * derived from the entities and rebuilt when lists.mdb cannot be trusted
+ * at an open for writing (the machine stopped before it was written back,
+ * the process stopped between the two commits, data.mdb was restored
+ * from a backup). store_lists_stale() is then 1 and the lists are empty:
+ * the owner rebuilds them from scratch (matcherd does before it serves),
+ * then calls store_lists_rebuilt(), which marks lists.mdb whole and syncs
+ * it. Until then a restart empties them again. A store opened read-only
+ * reads them as they are when lists.mdb goes with data.mdb's last commit,
+ * else as empty, and store_lists_stale() is 1. */
+int store_lists_stale(const store_t *self);
+int store_lists_rebuilt(store_t *self) STORE_WUR;
 
 /* Longest ranked list the store keeps (the configured K is at most this). */
 #define STORE_LIST_MAX 100

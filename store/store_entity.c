@@ -752,9 +752,9 @@ int store__heads_lists_fill(store_txn_t *txn)
         memset(&c->e[i].list, 0, sizeof c->e[i].list);
         c->e[i].list_known = 1;
     }
-    if (c->n_slots == 0)
-        return 0; /* nothing cached */
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LISTS], &cur);
+    if (c->n_slots == 0 || txn->ltxn == NULL)
+        return 0; /* nothing cached, or no lists.mdb to read */
+    int rc = mdb_cursor_open(txn->ltxn, txn->store->dbi[S_DBI_LISTS], &cur);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_open lists");
     int out = 0;

@@ -245,9 +245,9 @@ static int s_keys_with_id(store_txn_t *txn, int dbi, const void *prefix, size_t 
 {
     MDB_cursor *all = NULL, *probe = NULL;
     MDB_val key = {plen, (void *)prefix}, val;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[dbi], &all);
+    int rc = mdb_cursor_open(store__txn_of(txn, dbi), txn->store->dbi[dbi], &all);
     if (rc == 0)
-        rc = mdb_cursor_open(txn->txn, txn->store->dbi[dbi], &probe);
+        rc = mdb_cursor_open(store__txn_of(txn, dbi), txn->store->dbi[dbi], &probe);
     if (rc == 0)
         rc = mdb_cursor_get(all, &key, &val, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0 && s_has_prefix(&key, prefix, plen)) {
@@ -280,7 +280,9 @@ int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen,
     int rc = s_keys_with_id(txn, dbi, prefix, plen, id, &keys);
     for (size_t i = 0; i < keys.n && rc == 0; i++) {
         MDB_val v = {strlen(id), (void *)id};
-        rc = store__del(txn, txn->store->dbi[dbi], &keys.keys[i], &v);
+        rc = store__txn_of(txn, dbi) == txn->txn
+                 ? store__del(txn, txn->store->dbi[dbi], &keys.keys[i], &v)
+                 : store__ldel(txn, txn->store->dbi[dbi], &keys.keys[i], &v);
         if (rc != 0)
             rc = store__txn_fail(txn, rc, __func__, "mdb_del %s id '%s'", store__table_name(dbi),
                                  id);

@@ -6,10 +6,12 @@
  * the entity-indexing functions of store_index.c. Functions here use the
  * store__ prefix (module-private, not static); file-local ones are s_*.
  *
- * On-disk layout (STORE_FORMAT_VERSION 3), one LMDB environment:
+ * On-disk layout (STORE_FORMAT_VERSION 4): data.mdb, durable, and
+ * lists.mdb for the two tables of ranked lists (store_listfile.c):
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
  *                 "vacancies", "vacancies_open", "last_seq",
- *                 "vacancy_lists", "graduate_lists", "match_last" -> u64 LE;
+ *                 "vacancy_lists", "graduate_lists", "match_last",
+ *                 "commit_no" (write transactions committed) -> u64 LE;
  *                 "s:" + name -> string bytes (store_meta_put_str)
  *   graduates     id bytes -> store_codec graduate record
  *   vacancies     id bytes -> store_codec vacancy record
@@ -20,9 +22,6 @@
  *   events        (MDB_INTEGERKEY) u64 native seq -> store_codec log record
  *   entity_events (MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP)
  *                 kind byte ('g'/'v') + id bytes -> u64 native seq
- *   lists         kind byte + owner id bytes -> store_codec list record
- *   list_members  (MDB_DUPSORT) owner-kind byte + member id bytes -> owner
- *                 id bytes: "whose lists of this kind hold this member"
  *   matches       (MDB_INTEGERKEY) u64 native seq -> store_codec match record
  *   match_blocks  u64 BE block + u32 BE hash of a graduate id -> u16 LE
  *                 offsets in the block of the matches naming such an id
@@ -34,6 +33,12 @@
  * graduate, one row per match (match_by_graduate: graduate id -> u64
  * native seq, MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP); the upgrade to
  * format 3 drops it and builds match_blocks from the log.
+ * lists.mdb (formats 1 to 3 had its two tables in data.mdb):
+ *   lists         kind byte + owner id bytes -> store_codec list record
+ *   list_members  (MDB_DUPSORT) owner-kind byte + member id bytes -> owner
+ *                 id bytes: "whose lists of this kind hold this member"
+ *   state         "lists" -> the data.mdb commit it goes with, built,
+ *                 closed cleanly, boot id (store_listfile.c)
  */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
@@ -84,6 +89,7 @@ enum {
 #define STORE_META_VACANCY_LISTS  "vacancy_lists"
 #define STORE_META_GRADUATE_LISTS "graduate_lists"
 #define STORE_META_MATCH_LAST     "match_last"
+#define STORE_META_COMMIT_NO      "commit_no"
 
 /* What a cached head says of its entity (store__hent_t.head_state). */
 enum { STORE__HEAD_UNKNOWN = 0, STORE__HEAD_PRESENT = 1, STORE__HEAD_ABSENT = 2 };
@@ -217,7 +223,22 @@ typedef struct {
 
 struct store {
     MDB_env *env;
-    MDB_dbi dbi[S_DBI_COUNT];
+    MDB_dbi dbi[S_DBI_COUNT]; /* lists and list_members: handles of lenv */
+    MDB_env *lenv;            /* lists.mdb (store_listfile.c), NULL if none */
+    MDB_dbi lstate_dbi;       /* its state table */
+    char *lists_path;
+    size_t lmap_bytes;
+    int lwritemap;        /* lists.mdb through a writable map (as writemap, unless no room) */
+    int lreserved;        /* its blocks are reserved up to lmap_bytes */
+    size_t lneed;         /* the map a transaction found lists.mdb short of */
+    int lists_stale;      /* lists.mdb was emptied, to be rebuilt (store_lists_stale) */
+    int lists_broken;     /* its commit failed after data.mdb's: no more writes */
+    int lists_usable;     /* read-only: lists.mdb goes with data.mdb */
+    int lists_in_data;    /* read-only, format 3 or older: the lists are in data.mdb */
+    uint32_t version;     /* the format version the store was opened at */
+    const char *boot_opt; /* store_options_t.boot_id (the caller's) */
+    uint64_t commit_no;   /* data.mdb's meta "commit_no" as last committed */
+    char boot_id[STORE_BOOT_ID_MAX + 1];
     char *dir;
     char *data_path; /* dir/data.mdb, for stat() */
     int lock_fd;     /* flock()ed matcherd.lock, -1 if none */
@@ -259,6 +280,9 @@ struct store {
 struct store_txn {
     store_t *store;
     MDB_txn *txn;
+    MDB_txn *ltxn;           /* lists.mdb's transaction beside txn, NULL if none */
+    int lmap_full;           /* an operation hit MDB_MAP_FULL in lists.mdb */
+    uint64_t lwrites;        /* of the writes, those to lists.mdb */
     int write;               /* a write transaction */
     int shared;              /* a store_read_shared transaction: caches are left alone */
     int map_full;            /* an operation hit MDB_MAP_FULL */
@@ -285,6 +309,32 @@ static inline int store__put(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_va
     else
         txn->writes++;
     return mdb_put(txn->txn, dbi, key, val, flags);
+}
+
+/* store__put and store__del on a table of lists.mdb (S_DBI_LISTS,
+ * S_DBI_LIST_MEMBERS), through txn->ltxn. Counted like the others: they
+ * bound the transaction's dirty pages in the map all the same. */
+static inline int store__lput(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val,
+                              unsigned flags)
+{
+    txn->writes++;
+    txn->lwrites++;
+    int rc = mdb_put(txn->ltxn, dbi, key, val, flags);
+    txn->lmap_full |= rc == MDB_MAP_FULL;
+    return rc;
+}
+
+static inline int store__ldel(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+    txn->writes++;
+    txn->lwrites++;
+    return mdb_del(txn->ltxn, dbi, key, val);
+}
+
+/* The LMDB transaction that holds table dbi (an S_DBI_* value). */
+static inline MDB_txn *store__txn_of(const store_txn_t *txn, int dbi)
+{
+    return dbi == S_DBI_LISTS || dbi == S_DBI_LIST_MEMBERS ? txn->ltxn : txn->txn;
 }
 
 static inline int store__del(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
@@ -398,6 +448,57 @@ int store__meta_add(store_txn_t *txn, const char *name, int64_t delta) STORE_WUR
  * store_scrub, after it replaced data.mdb. Returns 0 or a STORE_E* code;
  * on failure self->env is NULL. */
 int store__reopen(store_t *self) STORE_WUR;
+
+/* ---- store_listfile.c: lists.mdb ------------------------------------- */
+
+/* Open (or create) dir/lists.mdb beside the open data.mdb; a read-only
+ * store without one reads the lists as empty. boot_id: store_options_t's. */
+int store__lists_open(store_t *self, const char *boot_id) STORE_WUR;
+
+/* In the opening write transaction, after data.mdb's tables: open those
+ * of lists.mdb; on a store of version 3 or older, move the lists there;
+ * else decide whether lists.mdb can be trusted, and if not, empty it and
+ * set self->lists_stale (the lists' counters in meta reset). */
+int store__lists_init(store_txn_t *txn, int created, uint32_t version) STORE_WUR;
+
+/* After the opening transaction committed: sync lists.mdb, marked as not
+ * closed cleanly, before any other write. */
+int store__lists_opened(store_t *self) STORE_WUR;
+
+/* data.mdb committed as commit commit_no: write lists.mdb's state record
+ * naming it, and commit txn->ltxn. A failure leaves the two files apart:
+ * self->lists_broken is set and every later write refused. */
+int store__lists_commit(store_txn_t *txn, uint64_t commit_no) STORE_WUR;
+
+/* The map lists.mdb must have: before a transaction (lwrites 0), twice
+ * what it uses; before data.mdb's commit, room for what a transaction of
+ * lwrites writes to lists.mdb can take, so that lists.mdb's commit, which
+ * follows data.mdb's, never finds its map full. 0 if nothing is needed. */
+size_t store__lists_need(store_t *self, uint64_t lwrites);
+
+/* Grow lists.mdb's map (doubling) to at least need bytes, its blocks
+ * reserved; between transactions, with no reader in it. Also reserves an
+ * unreserved map (self->lreserved). */
+int store__lists_grow(store_t *self, size_t need) STORE_WUR;
+
+/* Begin txn->ltxn beside the read transaction txn->txn (NULL when the
+ * lists read as empty). retry: a reader of another thread than the
+ * writer's, which may begin between the writer's two commits, begins
+ * both again until they go together. */
+int store__lists_read_begin(store_txn_t *txn, int retry) STORE_WUR;
+void store__lists_read_end(store_txn_t *txn);
+
+/* Read-only store: open lists.mdb's tables and tell whether it goes with
+ * data.mdb as read transaction t sees it (self->lists_usable). */
+int store__lists_check_ro(store_t *self, MDB_txn *t) STORE_WUR;
+
+/* Sync lists.mdb, mark it closed cleanly, sync again, close it. */
+void store__lists_close(store_t *self);
+
+/* ---- store_list.c ------------------------------------------------------ */
+
+/* Set the lists' counters in meta to zero (lists.mdb emptied). */
+int store__list_counters_reset(store_txn_t *txn) STORE_WUR;
 
 /* ---- store_index.c: entity index entries ------------------------------ */
 

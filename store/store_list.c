@@ -97,7 +97,8 @@ static int s_list_load(store_txn_t *txn, char kind, const char *id, store_list_t
     memset(out, 0, sizeof *out);
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = mdb_get(txn->txn, txn->store->dbi[S_DBI_LISTS], &key, &val);
+    int rc = txn->ltxn == NULL ? MDB_NOTFOUND /* no lists.mdb to read: none */
+                               : mdb_get(txn->ltxn, txn->store->dbi[S_DBI_LISTS], &key, &val);
     if (rc == MDB_NOTFOUND) {
         s_cache_meta(txn, kind, id, out);
         return 0;
@@ -124,7 +125,7 @@ static int s_list_write(store_txn_t *txn, char kind, const char *id, const store
     MDB_val key, val = {len, NULL};
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = store__put(txn, txn->store->dbi[S_DBI_LISTS], &key, &val, MDB_RESERVE);
+    int rc = store__lput(txn, txn->store->dbi[S_DBI_LISTS], &key, &val, MDB_RESERVE);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_put lists %s '%s'", s_what(kind), id);
     store_codec_list_encode(l, val.mv_data, len);
@@ -138,7 +139,7 @@ static int s_list_del(store_txn_t *txn, char kind, const char *id)
     MDB_val key;
     if (store__entity_key(kind, id, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = store__del(txn, txn->store->dbi[S_DBI_LISTS], &key, NULL);
+    int rc = store__ldel(txn, txn->store->dbi[S_DBI_LISTS], &key, NULL);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_del lists %s '%s'", s_what(kind), id);
     return 0;
@@ -154,7 +155,7 @@ static int s_member_op(store_txn_t *txn, char kind, const char *member, const ch
     if (store__entity_key(kind, member, kbuf, &key) != 0)
         return STORE_EINVAL; /* cannot happen: the codec checked every id */
     MDB_dbi dbi = txn->store->dbi[S_DBI_LIST_MEMBERS];
-    int rc = op > 0 ? store__put(txn, dbi, &key, &val, 0) : store__del(txn, dbi, &key, &val);
+    int rc = op > 0 ? store__lput(txn, dbi, &key, &val, 0) : store__ldel(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND && op < 0)
         return 0; /* the member was erased while listed: its rows went then */
     if (rc != 0)
@@ -224,13 +225,14 @@ static int s_member_rows_del(store_txn_t *txn, char kind, const char *member, si
     *count = 0;
     if (store__entity_key(kind, member, kbuf, &key) != 0)
         return STORE_EINVAL;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LIST_MEMBERS], &cur);
+    int rc = mdb_cursor_open(txn->ltxn, txn->store->dbi[S_DBI_LIST_MEMBERS], &cur);
     if (rc == 0)
         rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
     if (rc == 0)
         rc = mdb_cursor_count(cur, count);
     if (rc == 0) {
         txn->writes++;
+        txn->lwrites++;
         rc = mdb_cursor_del(cur, MDB_NODUPDATA); /* every duplicate of the key */
     }
     if (cur != NULL)
@@ -372,7 +374,9 @@ int store_list_owners(store_txn_t *txn, store_entity_kind_t kind, const char *me
     int rc = s_args_ok(txn, (int)kind, member, fn != NULL, 0, __func__);
     if (rc != 0 || (rc = store__entity_key((char)kind, member, kbuf, &key)) != 0)
         return rc;
-    rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LIST_MEMBERS], &cur);
+    if (txn->ltxn == NULL)
+        return 0; /* no lists.mdb to read: no lists */
+    rc = mdb_cursor_open(txn->ltxn, txn->store->dbi[S_DBI_LIST_MEMBERS], &cur);
     if (rc != 0)
         return store__txn_fail(txn, rc, __func__, "mdb_cursor_open list_members");
     int result = 0;
@@ -429,6 +433,8 @@ int store_list_each(store_txn_t *txn, store_entity_kind_t kind, store_list_fn fn
     MDB_val key = {1, &prefix}, val;
     if (txn == NULL || fn == NULL || !s_kind_ok((int)kind))
         return STORE_EINVAL;
+    if (txn->ltxn == NULL)
+        return 0; /* no lists.mdb to read: no lists */
     /* 7 KB, off the stack: fn may need it deeper down */
     store_list_t *l = malloc(sizeof *l);
     if (l == NULL) {
@@ -436,7 +442,7 @@ int store_list_each(store_txn_t *txn, store_entity_kind_t kind, store_list_fn fn
         return STORE_ENOMEM;
     }
     int result = 0;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_LISTS], &cur);
+    int rc = mdb_cursor_open(txn->ltxn, txn->store->dbi[S_DBI_LISTS], &cur);
     if (rc == 0)
         rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     while (rc == 0 && key.mv_size >= 1 && *(const uint8_t *)key.mv_data == prefix) {
@@ -469,6 +475,19 @@ int store__list_entries_flush(store_txn_t *txn)
         rc = store__meta_add(txn, S_META_ENTRIES_V, txn->list_entries[0]);
     if (rc == 0 && txn->list_entries[1] != 0)
         rc = store__meta_add(txn, S_META_ENTRIES_G, txn->list_entries[1]);
+    txn->list_entries[0] = txn->list_entries[1] = 0;
+    return rc;
+}
+
+int store__list_counters_reset(store_txn_t *txn)
+{
+    static const char *const names[] = {STORE_META_VACANCY_LISTS, STORE_META_GRADUATE_LISTS,
+                                        S_META_ENTRIES_V, S_META_ENTRIES_G};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && rc == 0; i++)
+        rc = store__meta_put(txn, names[i], 0);
+    if (rc == 0)
+        rc = store__meta_put(txn, S_META_ENTRIES_READY, 1);
     txn->list_entries[0] = txn->list_entries[1] = 0;
     return rc;
 }

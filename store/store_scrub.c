@@ -43,7 +43,7 @@ static uint64_t s_file_size(const char *path)
 static void s_rm_tmp(const char *tmp)
 {
     char path[4096 + 16];
-    static const char *files[] = {"data.mdb", "lock.mdb"};
+    static const char *files[] = {"data.mdb", "lock.mdb", "lists.mdb", "lists.mdb-lock"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp, files[i]) < sizeof path)
             (void)unlink(path); /* absent is fine */
@@ -88,31 +88,41 @@ static int s_copy_table(MDB_env *dst, MDB_txn **wtxn, MDB_txn *rtxn, MDB_dbi src
     return 0;
 }
 
-/* Write the copy into tmp/data.mdb and sync it. */
-static int s_copy(store_t *self, const char *tmp)
+/* The tables of one environment to copy: handles in src, names. */
+typedef struct {
+    MDB_dbi dbi[S_DBI_COUNT + 1];
+    const char *name[S_DBI_COUNT + 1];
+    size_t n;
+} s_tables_t;
+
+/* Write a copy of the tables t of src into path (a directory, or with
+ * MDB_NOSUBDIR in flags a file) and sync it. */
+static int s_copy(store_t *self, MDB_env *src, const s_tables_t *t, const char *path,
+                  unsigned flags)
 {
     MDB_env *dst = NULL;
     MDB_txn *rtxn = NULL, *wtxn = NULL;
     size_t since = 0;
     int rc = mdb_env_create(&dst);
     if (rc == 0)
-        rc = mdb_env_set_mapsize(dst, self->map_bytes);
+        rc = mdb_env_set_mapsize(dst, self->map_bytes > self->lmap_bytes ? self->map_bytes
+                                                                         : self->lmap_bytes);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(dst, S_DBI_COUNT);
+        rc = mdb_env_set_maxdbs(dst, S_DBI_COUNT + 1);
     if (rc == 0)
-        rc = mdb_env_open(dst, tmp, MDB_NOTLS | MDB_NOSYNC, 0600);
+        rc = mdb_env_open(dst, path, MDB_NOTLS | MDB_NOSYNC | flags, 0600);
     if (rc == 0)
-        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &rtxn);
+        rc = mdb_txn_begin(src, NULL, MDB_RDONLY, &rtxn);
     if (rc == 0)
         rc = mdb_txn_begin(dst, NULL, 0, &wtxn);
     if (rc != 0) {
-        store__log(STORE_LOG_ERROR, "store: scrub: opening the copy in %s: %s", tmp,
+        store__log(STORE_LOG_ERROR, "store: scrub: opening the copy in %s: %s", path,
                    mdb_strerror(rc));
         rc = store__map_rc(rc);
         goto done;
     }
-    for (int i = 0; i < S_DBI_COUNT && rc == 0; i++)
-        rc = s_copy_table(dst, &wtxn, rtxn, self->dbi[i], store__table_name(i), &since);
+    for (size_t i = 0; i < t->n && rc == 0; i++)
+        rc = s_copy_table(dst, &wtxn, rtxn, t->dbi[i], t->name[i], &since);
     if (rc == 0) {
         int crc = mdb_txn_commit(wtxn);
         wtxn = NULL;
@@ -133,6 +143,25 @@ done:
     return rc;
 }
 
+/* Copy data.mdb into tmp/data.mdb and, when there is one, lists.mdb into
+ * tmp/lists.mdb (its state record too: the copies go together as the
+ * originals did). */
+static int s_copy_all(store_t *self, const char *tmp, const char *lists_to)
+{
+    s_tables_t data = {.n = 0}, lists = {.n = 0};
+    for (int i = 0; i < S_DBI_COUNT; i++) {
+        s_tables_t *t = i == S_DBI_LISTS || i == S_DBI_LIST_MEMBERS ? &lists : &data;
+        t->dbi[t->n] = self->dbi[i];
+        t->name[t->n++] = store__table_name(i);
+    }
+    int rc = s_copy(self, self->env, &data, tmp, 0);
+    if (rc != 0 || self->lenv == NULL)
+        return rc;
+    lists.dbi[lists.n] = self->lstate_dbi;
+    lists.name[lists.n++] = "state";
+    return s_copy(self, self->lenv, &lists, lists_to, MDB_NOSUBDIR);
+}
+
 int store_is_open(const store_t *self)
 {
     return self != NULL && self->env != NULL;
@@ -140,11 +169,12 @@ int store_is_open(const store_t *self)
 
 int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
 {
-    char tmp[4096], from[4096];
+    char tmp[4096], from[4096], lfrom[4096];
     if (self == NULL || self->env == NULL || self->in_txn || self->read_only)
         return STORE_EINVAL;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s/scrub.tmp", self->dir) >= sizeof tmp ||
-        (size_t)snprintf(from, sizeof from, "%s/data.mdb", tmp) >= sizeof from)
+        (size_t)snprintf(from, sizeof from, "%s/data.mdb", tmp) >= sizeof from ||
+        (size_t)snprintf(lfrom, sizeof lfrom, "%s/lists.mdb", tmp) >= sizeof lfrom)
         return STORE_EINVAL;
     uint64_t before = s_file_size(self->data_path);
     s_rm_tmp(tmp);
@@ -152,9 +182,11 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
         store__log(STORE_LOG_ERROR, "store: scrub: mkdir %s: %s", tmp, strerror(errno));
         return STORE_EIO;
     }
-    int rc = s_copy(self, tmp);
+    int rc = s_copy_all(self, tmp, lfrom);
     if (rc == 0)
         rc = s_fsync_path(from, 0);
+    if (rc == 0 && self->lenv != NULL)
+        rc = s_fsync_path(lfrom, 0);
     if (rc != 0) {
         s_rm_tmp(tmp);
         return rc;
@@ -164,8 +196,16 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
     self->rtxn = NULL;
     mdb_env_close(self->env); /* nothing is open: the loop is between calls */
     self->env = NULL;
+    int lists = self->lenv != NULL;
+    store__lists_close(self);
     if (rename(from, self->data_path) != 0) {
         store__log(STORE_LOG_ERROR, "store: scrub: rename %s: %s; keeping the old file", from,
+                   strerror(errno));
+        rc = STORE_EIO;
+    } else if (lists && rename(lfrom, self->lists_path) != 0) {
+        /* the old lists.mdb goes with the new data.mdb all the same: the
+         * copy of data.mdb names the same last commit */
+        store__log(STORE_LOG_ERROR, "store: scrub: rename %s: %s; keeping the old lists.mdb", lfrom,
                    strerror(errno));
         rc = STORE_EIO;
     }

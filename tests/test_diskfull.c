@@ -306,7 +306,7 @@ static int s_filler(const char *path, size_t size)
 static void s_tmpfs(fill_t *f, const char *conf)
 {
     char filler[400], path[400];
-    size_t tmpfs_mb = (size_t)harness_env_long("PASSERELLE_DISKFULL_TMPFS_MB", 8);
+    size_t tmpfs_mb = (size_t)harness_env_long("PASSERELLE_DISKFULL_TMPFS_MB", 32);
     char opts[64];
     snprintf(f->mnt, sizeof f->mnt, "%s", f->h->data_dir);
     snprintf(opts, sizeof opts, "size=%zum,mode=0700", tmpfs_mb);

@@ -7,7 +7,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -94,6 +97,19 @@ static void s_reopen(fx_t *fx, size_t map, size_t max)
 
 /* ---- raw LMDB, to damage a closed store on purpose ---------------------- */
 
+/* Open the file that holds table of the store in dir: lists.mdb for the
+ * ranked lists and their membership, data.mdb for the rest. */
+static void s_raw_env_open(MDB_env *env, const char *dir, const char *table, unsigned flags)
+{
+    char path[4096];
+    if (strcmp(table, "lists") == 0 || strcmp(table, "list_members") == 0) {
+        (void)snprintf(path, sizeof path, "%s/lists.mdb", dir);
+        assert_int_equal(mdb_env_open(env, path, flags | MDB_NOSUBDIR, 0600), 0);
+    } else {
+        assert_int_equal(mdb_env_open(env, dir, flags, 0600), 0);
+    }
+}
+
 static void s_raw_put(const char *dir, const char *table, const void *k, size_t klen, const void *v,
                       size_t vlen)
 {
@@ -103,7 +119,7 @@ static void s_raw_put(const char *dir, const char *table, const void *k, size_t 
     MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    s_raw_env_open(env, dir, table, 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
     assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
@@ -438,7 +454,7 @@ static void test_version_refused(void **state)
     assert_null(s_open(fx, 0, 0, &err));
     assert_int_equal(err, STORE_EVERSION);
     assert_non_null(strstr(s_logs, "on-disk format version 7, this matcherd understands "
-                                   "version 3 (the store was written by a newer matcherd); "
+                                   "version 4 (the store was written by a newer matcherd); "
                                    "refusing to open it"));
     assert_non_null(strstr(s_logs, fx->dir));
 }
@@ -1295,7 +1311,7 @@ static size_t s_raw_entries(const char *dir, const char *table)
     MDB_stat st;
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    s_raw_env_open(env, dir, table, MDB_RDONLY);
     assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
     assert_int_equal(mdb_stat(txn, dbi, &st), 0);
@@ -1584,6 +1600,231 @@ static void test_list_membership_follows_replacements(void **state)
     /* exactly the rows of v-2 (2) and g-a (1) are left */
     assert_int_equal(s_entries(fx, "list_members"), 3);
     assert_int_equal(s_entries(fx, "lists"), 2);
+}
+
+/* ---- lists.mdb: when the ranked lists are trusted ---------------------- */
+
+static store_t *s_open_boot(const fx_t *fx, const char *boot, int *err)
+{
+    store_options_t opts = {.writemap = s_writemap, .boot_id = boot};
+    return store_new(fx->dir, &opts, err);
+}
+
+/* In a child: open the store in boot, put the list of v-1, and die with
+ * the store open (SIGKILL: no clean close). */
+static void s_die_after_list(const fx_t *fx, const char *boot, const char *const *v1)
+{
+    static store_list_t l;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int err = 0;
+        store_t *st = s_open_boot(fx, boot, &err);
+        if (st == NULL)
+            _exit(2);
+        s_list(&l, v1);
+        if (s_list_put(st, STORE_ENTITY_VACANCY, "v-1", &l) != 0)
+            _exit(3);
+        (void)raise(SIGKILL);
+        _exit(4);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static void s_copy_file(const char *from, const char *to)
+{
+    static char buf[1 << 16];
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    size_t n;
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    assert_int_equal(fclose(in), 0);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The lists of v-1 and whose lists hold g-a and g-c, as one string. */
+static const char *s_lists_seen(store_t *st)
+{
+    static char out[3200];
+    char l[1024], a[1024];
+    (void)snprintf(l, sizeof l, "%s", s_list_str(st, STORE_ENTITY_VACANCY, "v-1"));
+    (void)snprintf(a, sizeof a, "%s", s_owners(st, STORE_ENTITY_VACANCY, "g-a"));
+    (void)snprintf(out, sizeof out, "%s|%s|%s", l, a, s_owners(st, STORE_ENTITY_VACANCY, "g-c"));
+    return out;
+}
+
+static void test_lists_file_trust(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const v1[] = {"g-a:9", "g-b:8", NULL};
+    static const char *const v1b[] = {"g-c:7", NULL};
+    char path[4096], old[4096 + 8];
+    int err = 0;
+    (void)snprintf(path, sizeof path, "%s/lists.mdb", fx->dir);
+    (void)snprintf(old, sizeof old, "%s.old", path);
+
+    /* closed cleanly: trusted at the next open, even in another boot */
+    fx->st = s_open_boot(fx, "boot-1", &err);
+    assert_non_null(fx->st);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    store_destroy(&fx->st);
+    fx->st = s_open_boot(fx, "boot-2", &err);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-a:9,g-b:8|v-1|");
+    store_destroy(&fx->st);
+
+    /* the process died in this boot: what it wrote is in the page cache */
+    s_die_after_list(fx, "boot-2", v1b);
+    fx->st = s_open_boot(fx, "boot-2", &err);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-c:7||v-1");
+    store_destroy(&fx->st);
+
+    /* the machine stopped before a clean close: the lists are emptied,
+     * their counters with them, and stay so until rebuilt */
+    s_die_after_list(fx, "boot-2", v1);
+    s_logs[0] = '\0';
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_non_null(strstr(s_logs, "the machine stopped since it was last written"));
+    assert_string_equal(s_lists_seen(fx->st), "||");
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1"), 0);
+    assert_int_equal(s_lg.count_v, 0);
+    assert_int_equal(s_lg.count_g, 0);
+    s_list(&l, v1b); /* the rebuild, interrupted by a stop */
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    store_destroy(&fx->st);
+    s_logs[0] = '\0';
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_non_null(strstr(s_logs, "it was being rebuilt"));
+    assert_string_equal(s_lists_seen(fx->st), "||");
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(store_lists_rebuilt(fx->st), 0);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    store_destroy(&fx->st);
+    s_die_after_list(fx, "boot-3", v1b); /* rebuilt, then killed in this boot: kept */
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-c:7||v-1");
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "v-1"), 0);
+    assert_int_equal(s_lg.count_v, 1);
+    store_destroy(&fx->st);
+
+    /* lists.mdb a commit behind data.mdb (a stop between the two
+     * commits): its copy from before the last write put back */
+    s_copy_file(path, old);
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    store_destroy(&fx->st);
+    assert_int_equal(rename(old, path), 0);
+    s_logs[0] = '\0';
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_non_null(strstr(s_logs, "does not go with data.mdb's last commit"));
+    assert_string_equal(s_lists_seen(fx->st), "||");
+    assert_int_equal(store_lists_rebuilt(fx->st), 0);
+    store_destroy(&fx->st);
+
+    /* no lists.mdb (data.mdb restored from a backup): read-only, the lists
+     * read as empty; for writing, a new one, to be rebuilt */
+    assert_int_equal(unlink(path), 0);
+    store_options_t ro = {.read_only = 1};
+    fx->st = store_new(fx->dir, &ro, &err);
+    assert_non_null(fx->st);
+    assert_string_equal(s_lists_seen(fx->st), "||");
+    store_destroy(&fx->st);
+    s_logs[0] = '\0';
+    fx->st = s_open_boot(fx, "boot-3", &err);
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_non_null(strstr(s_logs, "it holds no state"));
+    /* a new store's empty lists are whole */
+    store_destroy(&fx->st);
+}
+
+/* Readers in other threads than the writer's see data.mdb and lists.mdb
+ * as of the same commit: each write sets meta "k" and the list of v-1 to
+ * k % 20 + 1 entries in one transaction; a reader that began between the
+ * writer's two commits would see them disagree. */
+typedef struct {
+    store_t *st;
+    volatile int stop;
+    long reads, torn, failed;
+    store_list_t l;
+} readers_arg_t;
+
+static int s_fn_k_and_list(store_txn_t *txn, void *arg)
+{
+    readers_arg_t *a = arg;
+    char k[32];
+    int rc = store_meta_get_str(txn, "k", k, sizeof k);
+    if (rc == STORE_ENOTFOUND)
+        return 0;
+    if (rc == 0 && (rc = store_list_get(txn, STORE_ENTITY_VACANCY, "v-1", &a->l)) == 0) {
+        a->reads++;
+        a->torn += a->l.n != atoi(k) % 20 + 1;
+    }
+    return rc;
+}
+
+static void *s_reader_main(void *arg)
+{
+    readers_arg_t *a = arg;
+    while (!a->stop)
+        if (store_read_shared(a->st, s_fn_k_and_list, a) != 0)
+            a->failed++;
+    return NULL;
+}
+
+typedef struct {
+    int k;
+    store_list_t l;
+} k_write_t;
+
+static int s_fn_k_write(store_txn_t *txn, void *arg)
+{
+    k_write_t *w = arg;
+    char k[32];
+    (void)snprintf(k, sizeof k, "%d", w->k);
+    memset(&w->l, 0, sizeof w->l);
+    w->l.n = (uint16_t)(w->k % 20 + 1);
+    for (size_t i = 0; i < w->l.n; i++) {
+        (void)snprintf(w->l.e[i].id, sizeof w->l.e[i].id, "g-%d-%zu", w->k, i);
+        w->l.e[i].micro = (uint32_t)(1000 - i);
+    }
+    int rc = store_meta_put_str(txn, "k", k);
+    return rc != 0 ? rc : store_list_put(txn, STORE_ENTITY_VACANCY, "v-1", &w->l);
+}
+
+static void test_lists_readers_consistent(void **state)
+{
+    fx_t *fx = *state;
+    static readers_arg_t a;
+    static k_write_t w;
+    pthread_t th;
+    int err = 0;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    memset(&a, 0, sizeof a);
+    a.st = fx->st;
+    assert_int_equal(pthread_create(&th, NULL, s_reader_main, &a), 0);
+    for (w.k = 0; w.k < 1500; w.k++)
+        assert_int_equal(store_write(fx->st, s_fn_k_write, &w), 0);
+    a.stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    fprintf(stderr, "%ld reads beside 1500 writes, %ld torn, %ld failed\n", a.reads, a.torn,
+            a.failed);
+    assert_true(a.reads > 100);
+    assert_int_equal(a.torn, 0);
+    assert_int_equal(a.failed, 0);
 }
 
 typedef struct {
@@ -2211,11 +2452,11 @@ static void test_upgrade_v2_match_index(void **state)
     assert_int_equal(seen.calls, 2);
     assert_string_equal(seen.last, "upgrading the store: 2 of 2 blocks of the match log indexed");
     assert_non_null(strstr(s_logs, "upgrading the store: 0 of 2 blocks of the match log indexed"));
-    assert_non_null(strstr(s_logs, "on-disk format version 2, this matcherd writes version 3: "
-                                   "upgrading the store to version 3"));
+    assert_non_null(strstr(s_logs, "on-disk format version 2, this matcherd writes version 4: "
+                                   "upgrading the store to version 4"));
     assert_non_null(strstr(s_logs, "upgrade: dropped table match_by_graduate"));
     assert_non_null(strstr(s_logs, "match_blocks built (2 blocks of 16384"));
-    assert_non_null(strstr(s_logs, "format version 3 written"));
+    assert_non_null(strstr(s_logs, "format version 4 written"));
     store_destroy(&fx->st);
     assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_by_graduate"), -1);
     assert_int_equal(s_raw_entries_or_missing(fx->dir, "match_blocks"),
@@ -2500,6 +2741,8 @@ int main(void)
         T(test_list_round_trip),
         T(test_list_bad_arguments),
         T(test_list_membership_follows_replacements),
+        T(test_lists_file_trust),
+        T(test_lists_readers_consistent),
         T(test_list_each),
         T(test_list_damaged_is_replaced),
         T(test_match_append_and_each),

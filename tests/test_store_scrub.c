@@ -1,8 +1,8 @@
 /* test_store_scrub.c - store/store_scrub.c and the erasure rules of
  * store_log.c: an erased graduate's events stay duplicates (as digests),
  * the erasure is logged without its event id, and after store_scrub no
- * byte of the graduate is left in the store's files while every live
- * record is still there. */
+ * byte of the graduate is left in the store's files (lists.mdb's too)
+ * while every live record is still there. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +88,30 @@ static int s_look_fn(store_txn_t *txn, void *arg)
     return 0;
 }
 
+/* The ranked list of vacancy v-1: KEPT, and GONE too when with_gone (as
+ * the matcher leaves it before an erasure: without). */
+static int s_list_fn(store_txn_t *txn, void *arg)
+{
+    static store_list_t l;
+    memset(&l, 0, sizeof l);
+    l.n = 0;
+    (void)snprintf(l.e[l.n].id, sizeof l.e[l.n].id, "%s", KEPT);
+    l.e[l.n++].micro = 900000;
+    if (*(const int *)arg) {
+        (void)snprintf(l.e[l.n].id, sizeof l.e[l.n].id, "%s", GONE);
+        l.e[l.n++].micro = 800000;
+    }
+    return store_list_put(txn, STORE_ENTITY_VACANCY, "v-1", &l);
+}
+
+static store_list_t s_got;
+
+static int s_list_get_fn(store_txn_t *txn, void *arg)
+{
+    (void)arg;
+    return store_list_get(txn, STORE_ENTITY_VACANCY, "v-1", &s_got);
+}
+
 static size_t s_count_in_dir(const char *dir, const char *needle)
 {
     size_t found = 0;
@@ -122,6 +146,11 @@ static void test_erase_then_scrub(void **state)
         s_job_t j = {GONE, v, evid, NULL, 0};
         assert_int_equal(store_write(st, s_post_fn, &j), 0);
     }
+    /* in a ranked list (lists.mdb), then out of it */
+    int with_gone = 1;
+    assert_int_equal(store_write(st, s_list_fn, &with_gone), 0);
+    with_gone = 0;
+    assert_int_equal(store_write(st, s_list_fn, &with_gone), 0);
     s_job_t erase = {NULL, 10, "erase-" GONE, GONE, 0};
     assert_int_equal(store_write(st, s_post_fn, &erase), 0);
 
@@ -140,14 +169,21 @@ static void test_erase_then_scrub(void **state)
     assert_int_equal(l.rc, STORE_ENOTFOUND);
 
     /* LMDB leaves the bytes behind; the scrub removes them */
+    char lists[128];
+    (void)snprintf(lists, sizeof lists, "%s/lists.mdb", dir);
     assert_true(s_count_in_dir(dir, GONE) > 0);
+    assert_true(cli_count_in_file(lists, GONE) > 0);
     uint64_t before = 0, after = 0;
     assert_int_equal(store_scrub(st, &before, &after), 0);
     assert_true(store_is_open(st));
     assert_true(before > 0 && after > 0 && after <= before);
     assert_int_equal(s_count_in_dir(dir, GONE), 0);
+    assert_int_equal(store_lists_stale(st), 0); /* the copies go together */
 
     /* everything live is still there, and the store still writes */
+    assert_int_equal(store_read(st, s_list_get_fn, NULL), 0);
+    assert_int_equal(s_got.n, 1);
+    assert_string_equal(s_got.e[0].id, KEPT);
     l.event_id = "kept-v1";
     assert_int_equal(store_read(st, s_look_fn, &l), 0);
     assert_int_equal(l.rc, 0);
@@ -164,8 +200,11 @@ static void test_erase_then_scrub(void **state)
     /* and reopens from the files */
     st = store_new(dir, NULL, &err);
     assert_non_null(st);
+    assert_int_equal(store_lists_stale(st), 0);
     assert_int_equal(store_read(st, s_look_fn, &l), 0);
     assert_int_equal(l.g_rc, 0);
+    assert_int_equal(store_read(st, s_list_get_fn, NULL), 0);
+    assert_int_equal(s_got.n, 1);
     store_destroy(&st);
     char cmd[128];
     (void)snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -93,26 +93,27 @@ static void s_fixture_event(size_t i, hev_t *e)
 
 /* ---- tables --------------------------------------------------------------- */
 
-/* The tables format 3 keeps, with their flags; ranked: what matcherd
+/* The tables format 4 keeps, with their flags; ranked: what matcherd
  * recomputes at start when the reference data changed (the ranked lists,
- * the match log and meta with their counters). */
+ * the match log and meta with their counters); lists: in lists.mdb since
+ * format 4. */
 static const struct {
     const char *name;
     unsigned flags;
-    int ranked;
+    int ranked, lists;
 } s_kept[] = {
-    {"meta", 0, 1},
-    {"graduates", 0, 0},
-    {"vacancies", 0, 0},
-    {"dedupe", 0, 0},
-    {"events", MDB_INTEGERKEY, 0},
-    {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP, 0},
-    {"lists", 0, 1},
-    {"list_members", MDB_DUPSORT, 1},
-    {"matches", MDB_INTEGERKEY, 1},
-    {"ix_v_expiry", MDB_DUPSORT, 0},
-    {"ix_g_near", MDB_DUPSORT, 0},
-    {"ix_v_near", MDB_DUPSORT, 0},
+    {"meta", 0, 1, 0},
+    {"graduates", 0, 0, 0},
+    {"vacancies", 0, 0, 0},
+    {"dedupe", 0, 0, 0},
+    {"events", MDB_INTEGERKEY, 0, 0},
+    {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP, 0, 0},
+    {"lists", 0, 1, 1},
+    {"list_members", MDB_DUPSORT, 1, 1},
+    {"matches", MDB_INTEGERKEY, 1, 0},
+    {"ix_v_expiry", MDB_DUPSORT, 0, 0},
+    {"ix_g_near", MDB_DUPSORT, 0, 0},
+    {"ix_v_near", MDB_DUPSORT, 0, 0},
 };
 #define N_KEPT (sizeof s_kept / sizeof s_kept[0])
 
@@ -132,12 +133,25 @@ typedef struct {
     MDB_txn *txn;
 } raw_t;
 
-static void s_raw_open(raw_t *r, const char *dir)
+static void s_raw_open_flags(raw_t *r, const char *path, unsigned flags)
 {
     assert_int_equal(mdb_env_create(&r->env), 0);
     assert_int_equal(mdb_env_set_maxdbs(r->env, 64), 0);
-    assert_int_equal(mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_env_open(r->env, path, MDB_RDONLY | MDB_NOTLS | flags, 0600), 0);
     assert_int_equal(mdb_txn_begin(r->env, NULL, MDB_RDONLY, &r->txn), 0);
+}
+
+static void s_raw_open(raw_t *r, const char *dir)
+{
+    s_raw_open_flags(r, dir, 0);
+}
+
+/* lists.mdb of the store in dir. */
+static void s_raw_open_lists(raw_t *r, const char *dir)
+{
+    char path[4096];
+    (void)snprintf(path, sizeof path, "%s/lists.mdb", dir);
+    s_raw_open_flags(r, path, MDB_NOSUBDIR);
 }
 
 static void s_raw_close(raw_t *r)
@@ -192,10 +206,11 @@ static int s_same_reference(raw_t *r, const char *log)
 }
 
 /* Meta keys the daemon may rewrite at any start whatever the format: the
- * day the expiry job last ran, and the version (the upgrade's own write). */
+ * day the expiry job last ran, the version (the upgrade's own write) and
+ * the count of commits (lists.mdb names the last). */
 static int s_meta_skipped(const MDB_val *k)
 {
-    static const char *const skip[] = {"format", "s:expiry_checked_day"};
+    static const char *const skip[] = {"format", "s:expiry_checked_day", "commit_no"};
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (k->mv_size == strlen(skip[i]) && memcmp(k->mv_data, skip[i], k->mv_size) == 0)
             return 1;
@@ -413,8 +428,8 @@ static void test_upgrade_at_start(void **state)
     /* the daemon upgrades at start and says so */
     s_start(h);
     s_slurp(h->log_path, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 3: "
-                                "upgrading the store to version 3"));
+    assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 4: "
+                                "upgrading the store to version 4"));
     assert_non_null(strstr(log, "upgrade: dropped table match_by_graduate"));
     assert_non_null(strstr(log, "upgrade: match_blocks built (0 blocks of 16384, 0 matches)"));
     assert_non_null(strstr(log, "upgrade: dropped table ix_v_cell"));
@@ -444,13 +459,16 @@ static void test_upgrade_at_start(void **state)
     hclient_destroy(&c);
     assert_int_equal(harness_stop_clean(h), 0);
 
-    /* format 3, the nine tables gone, match_blocks there, everything else
-     * as it was */
-    raw_t a, b;
+    /* format 4, the nine tables gone, match_blocks there, the lists moved
+     * to lists.mdb, everything else as it was */
+    raw_t a, b, bl;
     s_raw_open(&a, ref);
     s_raw_open(&b, h->data_dir);
+    s_raw_open_lists(&bl, h->data_dir);
     assert_int_equal(s_raw_format(&a), 1);
-    assert_int_equal(s_raw_format(&b), 3);
+    assert_int_equal(s_raw_format(&b), 4);
+    assert_int_equal(s_raw_entries(&b, "lists", 0), -1);
+    assert_int_equal(s_raw_entries(&b, "list_members", MDB_DUPSORT), -1);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_int_equal(s_raw_entries(&b, s_dropped[i], MDB_DUPSORT), -1);
     assert_true(s_raw_entries(&a, S_BY_GRADUATE, S_BY_GRADUATE_FLAGS) > 0);
@@ -459,10 +477,11 @@ static void test_upgrade_at_start(void **state)
     size_t compared = 0;
     for (size_t i = 0; i < N_KEPT; i++)
         if (same_ref || !s_kept[i].ranked)
-            compared += s_raw_same(&a, &b, s_kept[i].name, s_kept[i].flags);
+            compared += s_raw_same(&a, s_kept[i].lists ? &bl : &b, s_kept[i].name, s_kept[i].flags);
     assert_true(compared > 100);
     s_raw_close(&a);
     s_raw_close(&b);
+    s_raw_close(&bl);
 
     /* the upgraded store takes new events, matched against the old ones;
      * a restart does not upgrade again */
@@ -550,9 +569,9 @@ static void test_crash_mid_upgrade(void **state)
     assert_int_equal(err, 0);
     store_destroy(&st);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "format version 3 written"));
+    assert_non_null(strstr(s_logs, "format version 4 written"));
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 3);
+    assert_int_equal(s_raw_format(&r), 4);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_int_equal(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT), -1);
     s_raw_close(&r);
@@ -567,12 +586,12 @@ static void test_newer_version_refused(void **state)
     assert_non_null(mkdtemp(dir));
     (void)snprintf(data, sizeof data, "%s/data", dir);
     s_load_fixture(data);
-    /* make it a store of format 4 */
+    /* make it a store of format 5 */
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    uint8_t four[4] = {4, 0, 0, 0};
-    MDB_val k = {6, "format"}, v = {4, four};
+    uint8_t five[4] = {5, 0, 0, 0};
+    MDB_val k = {6, "format"}, v = {4, five};
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
     assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
@@ -591,15 +610,15 @@ static void test_newer_version_refused(void **state)
     assert_null(store_new(data, &ro, &err));
     assert_int_equal(err, STORE_EVERSION);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "on-disk format version 4, this matcherd understands version "
-                                   "3 (the store was written by a newer matcherd); refusing"));
+    assert_non_null(strstr(s_logs, "on-disk format version 5, this matcherd understands version "
+                                   "4 (the store was written by a newer matcherd); refusing"));
     if (strstr(s_logs, "upgrading the store") != NULL || strstr(s_logs, "dropped table") != NULL)
         fail_msg("a newer store was not left alone:\n%s", s_logs);
 
-    /* untouched: still format 4 with every table */
+    /* untouched: still format 5 with every table */
     raw_t r;
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 4);
+    assert_int_equal(s_raw_format(&r), 5);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_true(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT) > 0);
     s_raw_close(&r);
@@ -625,7 +644,7 @@ static void test_newer_version_refused(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     s_slurp(cmd, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 4, this matcherd understands version 3"));
+    assert_non_null(strstr(log, "on-disk format version 5, this matcherd understands version 4"));
     (void)snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
