@@ -72,7 +72,9 @@ static const char *const s_v1_dropped[] = {
     "ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_g_rome",
     "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell",
 };
-#define S_V1_DROPPED (sizeof s_v1_dropped / sizeof s_v1_dropped[0])
+#define S_V1_DROPPED     (sizeof s_v1_dropped / sizeof s_v1_dropped[0])
+#define S_V1_DROPPED_STR "8"
+_Static_assert(S_V1_DROPPED == 8, "S_V1_DROPPED_STR names the count");
 
 /* Longest name and value of a meta string, and the prefix of its key that
  * keeps it apart from the counters. */
@@ -588,12 +590,6 @@ static int s_format_put(store_txn_t *txn, unsigned flags)
 static int s_upgrade_v1(store_txn_t *txn)
 {
     const char *dir = txn->store->dir;
-    store__log(STORE_LOG_WARN,
-               "store %s: on-disk format version 1, this matcherd writes version %d: "
-               "upgrading the store to version %d (dropping %zu unused index tables; "
-               "the match log's index for erasure is rebuilt by blocks; the ranked lists "
-               "move to lists.mdb)",
-               dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION, S_V1_DROPPED);
     for (size_t i = 0; i < S_V1_DROPPED; i++) {
         MDB_dbi dbi;
         MDB_stat st = {0};
@@ -642,12 +638,7 @@ static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
     MDB_stat st = {0};
     uint64_t blocks = 0;
     size_t rows = 0;
-    if (from == 2) /* from 1, s_upgrade_v1 said it */
-        store__log(STORE_LOG_WARN,
-                   "store %s: on-disk format version 2, this matcherd writes version %d: "
-                   "upgrading the store to version %d (the match log's index for erasure is "
-                   "rebuilt by blocks; the ranked lists move to lists.mdb)",
-                   dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
+    (void)from;
     int rc = mdb_dbi_open(txn->txn, S_V2_DROPPED, 0, &dbi);
     if (rc == 0)
         rc = mdb_stat(txn->txn, dbi, &st);
@@ -666,17 +657,29 @@ static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
     return 0; /* s_upgrade_v3 follows, and writes the version */
 }
 
-/* Upgrade a format-3 store (or an older one after the steps before) to
- * format 4: the ranked lists move to lists.mdb (store__lists_init, before
- * this), then the new version is written. */
-static int s_upgrade_v3(store_txn_t *txn, uint32_t from)
+/* The warning an upgrade from format from begins with. */
+static void s_upgrade_warn(const store_t *self, uint32_t from)
+{
+    static const char *const what[] = {
+        "",
+        "dropping " S_V1_DROPPED_STR " unused index tables; the match log's index for erasure "
+        "is rebuilt by blocks; the ranked lists move to lists.mdb",
+        "the match log's index for erasure is rebuilt by blocks; the ranked lists move to "
+        "lists.mdb",
+        "the ranked lists move to lists.mdb",
+    };
+    store__log(STORE_LOG_WARN,
+               "store %s: on-disk format version %u, this matcherd writes version %d: "
+               "upgrading the store to version %d (%s)",
+               self->dir, from, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION, what[from]);
+}
+
+/* The last step of every upgrade: the ranked lists moved to lists.mdb
+ * (store__lists_init, before the steps of the older formats), write the
+ * new version. */
+static int s_upgrade_v3(store_txn_t *txn)
 {
     const char *dir = txn->store->dir;
-    if (from == 3) /* from 1 or 2, the steps before said it */
-        store__log(STORE_LOG_WARN,
-                   "store %s: on-disk format version 3, this matcherd writes version %d: "
-                   "upgrading the store to version %d (the ranked lists move to lists.mdb)",
-                   dir, STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
     int rc = s_format_put(txn, 0);
     if (rc == 0)
         store__log(STORE_LOG_INFO, "store %s: upgrade: format version %d written", dir,
@@ -706,17 +709,22 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_tables_open(txn, *created, version);
     if (rc == 0 && *created)
         rc = s_format_put(txn, MDB_NOOVERWRITE);
+    txn->store->version = version;
+    if (rc == 0)
+        rc = store__meta_get(txn, STORE_META_COMMIT_NO, &txn->store->commit_no);
+    if (rc == 0 && version < STORE_FORMAT_VERSION && txn->write && !txn->store->upgrade_warned) {
+        s_upgrade_warn(txn->store, version);
+        txn->store->upgrade_warned = 1; /* once, if the opening runs again after a growth */
+    }
+    /* first: it may need lists.mdb's map grown, and the opening run again */
+    if (rc == 0)
+        rc = store__lists_init(txn, *created, version);
     if (rc == 0 && version == 1 && txn->write)
         rc = s_upgrade_v1(txn);
     if (rc == 0 && version <= 2 && txn->write)
         rc = s_upgrade_v2(txn, version);
-    txn->store->version = version;
-    if (rc == 0)
-        rc = store__meta_get(txn, STORE_META_COMMIT_NO, &txn->store->commit_no);
-    if (rc == 0)
-        rc = store__lists_init(txn, *created, version);
     if (rc == 0 && version <= 3 && txn->write)
-        rc = s_upgrade_v3(txn, version);
+        rc = s_upgrade_v3(txn);
     if (rc == 0)
         rc = store__list_entries_init(txn);
     return rc;

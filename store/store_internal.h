@@ -234,8 +234,10 @@ struct store {
     int lists_stale;      /* lists.mdb was emptied, to be rebuilt (store_lists_stale) */
     int lists_broken;     /* its commit failed after data.mdb's: no more writes */
     int lists_usable;     /* read-only: lists.mdb goes with data.mdb */
+    int lists_ready;      /* the opening transaction wrote its state (store__lists_opened) */
     int lists_in_data;    /* read-only, format 3 or older: the lists are in data.mdb */
     uint32_t version;     /* the format version the store was opened at */
+    int upgrade_warned;   /* the upgrade's warning was logged */
     const char *boot_opt; /* store_options_t.boot_id (the caller's) */
     uint64_t commit_no;   /* data.mdb's meta "commit_no" as last committed */
     char boot_id[STORE_BOOT_ID_MAX + 1];

@@ -220,6 +220,16 @@ static int s_clear(store_txn_t *txn)
     return rc;
 }
 
+/* Pages of table name of data.mdb (0 if it is missing). */
+static size_t s_table_pages(store_txn_t *txn, const char *name, unsigned flags)
+{
+    MDB_dbi dbi;
+    MDB_stat st;
+    if (mdb_dbi_open(txn->txn, name, flags, &dbi) != 0 || mdb_stat(txn->txn, dbi, &st) != 0)
+        return 0;
+    return st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+}
+
 /* Copy table name of data.mdb (formats 1 to 3 kept the lists there) into
  * the same table of lists.mdb, in key order (appends), then drop it from
  * data.mdb. A missing table copies nothing. */
@@ -292,11 +302,26 @@ int store__lists_init(store_txn_t *txn, int created, uint32_t version)
         return s_clear(txn) == 0 ? 0 : STORE_EIO; /* empty lists are right for no entity */
     if (version <= 3) {
         uint64_t nl = 0, nm = 0;
+        /* room for the copy first (appends fill their pages), and some:
+         * growing a map means running the opening again */
+        size_t pages =
+            s_table_pages(txn, "lists", 0) + s_table_pages(txn, "list_members", MDB_DUPSORT);
+        size_t psize = 4096;
+        MDB_stat lst;
+        if (mdb_env_stat(self->lenv, &lst) == 0)
+            psize = lst.ms_psize;
+        if ((pages + pages / 2 + 64) * psize > self->lmap_bytes) {
+            txn->lmap_full = 1;
+            self->lneed = (pages + pages / 2 + 64) * psize;
+            return STORE_EFULL;
+        }
         rc = s_clear(txn);
         if (rc == 0)
             rc = s_move_table(txn, "lists", 0, self->dbi[S_DBI_LISTS], &nl);
         if (rc == 0)
             rc = s_move_table(txn, "list_members", MDB_DUPSORT, self->dbi[S_DBI_LIST_MEMBERS], &nm);
+        if (rc == MDB_MAP_FULL)
+            txn->lmap_full = 1;
         if (rc != 0)
             return store__txn_fail(txn, rc, __func__, "moving the ranked lists to lists.mdb");
         store__log(STORE_LOG_INFO, "store %s: %llu lists and %llu membership rows moved to %s",
@@ -320,6 +345,7 @@ int store__lists_opened(store_t *self)
 {
     if (self->lenv == NULL || self->read_only)
         return 0;
+    self->lists_ready = 1;                /* its tables open, its state written */
     int rc = mdb_env_sync(self->lenv, 1); /* "not clean" on disk before any other write */
     if (rc != 0)
         store__log(STORE_LOG_ERROR, "store %s: syncing lists.mdb: %s", self->dir, mdb_strerror(rc));
@@ -506,7 +532,7 @@ void store__lists_close(store_t *self)
 {
     if (self->lenv == NULL)
         return;
-    if (!self->read_only && !self->lists_broken && self->lstate_dbi != 0) {
+    if (!self->read_only && !self->lists_broken && self->lists_ready) {
         store_txn_t txn = {.store = self};
         int rc = mdb_txn_begin(self->lenv, NULL, 0, &txn.ltxn);
         if (rc == 0)
@@ -524,6 +550,7 @@ void store__lists_close(store_t *self)
     mdb_env_close(self->lenv);
     self->lenv = NULL;
     self->lstate_dbi = 0; /* the handles went with it */
+    self->lists_ready = 0;
 }
 
 /* ---- public ----------------------------------------------------------- */
