@@ -1060,7 +1060,14 @@ uint64_t store_txn_writes(const store_txn_t *txn)
 
 int store_txn_full(const store_txn_t *txn)
 {
-    return txn->write && store_txn_writes(txn) >= txn->store->txn_writes;
+    if (!txn->write)
+        return 0;
+    if (store_txn_writes(txn) >= txn->store->txn_writes)
+        return 1;
+    /* or near what lists.mdb's map can commit (store__lists_need), with
+     * room for a quarter more: the next unit of work stays in it */
+    uint64_t lw = txn->lwrites + txn->lwrites / 4 + 16;
+    return txn->ltxn != NULL && store__lists_need(txn->store, lw) > txn->store->lmap_bytes;
 }
 
 /* One attempt of store_write. *map_full tells whether growing may help. */

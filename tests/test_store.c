@@ -1750,6 +1750,64 @@ static void test_lists_file_trust(void **state)
     store_destroy(&fx->st);
 }
 
+/* A transaction that writes more lists than lists.mdb's map holds: it is
+ * full (store_txn_full) before the writes limit, and when it goes on all
+ * the same, the store grows the map and runs it again; every list is there
+ * after it. */
+typedef struct {
+    int runs, full_at;
+    store_list_t l;
+} many_lists_t;
+
+static int s_fn_many_lists(store_txn_t *txn, void *arg)
+{
+    many_lists_t *m = arg;
+    m->runs++;
+    m->full_at = -1;
+    for (int i = 0; i < 3000; i++) {
+        char owner[32];
+        memset(&m->l, 0, sizeof m->l);
+        m->l.n = 20;
+        for (size_t k = 0; k < m->l.n; k++) {
+            (void)snprintf(m->l.e[k].id, sizeof m->l.e[k].id, "graduate-%d-%zu", i, k);
+            m->l.e[k].micro = (uint32_t)(900000 - k);
+        }
+        (void)snprintf(owner, sizeof owner, "vacancy-%d", i);
+        int rc = store_list_put(txn, STORE_ENTITY_VACANCY, owner, &m->l);
+        if (rc != 0)
+            return rc;
+        if (m->full_at < 0 && store_txn_full(txn))
+            m->full_at = i;
+    }
+    return 0;
+}
+
+static void test_lists_map_room(void **state)
+{
+    fx_t *fx = *state;
+    static many_lists_t m;
+    int err = 0;
+    fx->st = s_open(fx, 0, 0, &err);
+    assert_non_null(fx->st);
+    s_logs[0] = '\0';
+    assert_int_equal(store_write(fx->st, s_fn_many_lists, &m), 0);
+    assert_true(m.runs >= 2); /* the first found the map short */
+    assert_true(m.full_at >= 0 && m.full_at < 3000);
+    assert_non_null(strstr(s_logs, "lists.mdb's map grown"));
+    assert_string_equal(s_list_str(fx->st, STORE_ENTITY_VACANCY, "vacancy-2999"),
+                        "graduate-2999-0:900000,graduate-2999-1:899999,graduate-2999-2:899998,"
+                        "graduate-2999-3:899997,graduate-2999-4:899996,graduate-2999-5:899995,"
+                        "graduate-2999-6:899994,graduate-2999-7:899993,graduate-2999-8:899992,"
+                        "graduate-2999-9:899991,graduate-2999-10:899990,graduate-2999-11:899989,"
+                        "graduate-2999-12:899988,graduate-2999-13:899987,graduate-2999-14:899986,"
+                        "graduate-2999-15:899985,graduate-2999-16:899984,graduate-2999-17:899983,"
+                        "graduate-2999-18:899982,graduate-2999-19:899981");
+    assert_int_equal(s_list_get(fx->st, STORE_ENTITY_VACANCY, "vacancy-0"), 0);
+    assert_int_equal(s_lg.count_v, 3000);
+    fprintf(stderr, "3000 lists in one transaction: %d runs, full after %d lists\n", m.runs,
+            m.full_at + 1);
+}
+
 /* Readers in other threads than the writer's see data.mdb and lists.mdb
  * as of the same commit: each write sets meta "k" and the list of v-1 to
  * k % 20 + 1 entries in one transaction; a reader that began between the
@@ -2743,6 +2801,7 @@ int main(void)
         T(test_list_membership_follows_replacements),
         T(test_lists_file_trust),
         T(test_lists_readers_consistent),
+        T(test_lists_map_room),
         T(test_list_each),
         T(test_list_damaged_is_replaced),
         T(test_match_append_and_each),
