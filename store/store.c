@@ -43,7 +43,6 @@ static const struct {
     const char *name;
     unsigned flags;
     unsigned since; /* the format version that added it, 0 for the first */
-    int lists;      /* in lists.mdb since format 4 (store_listfile.c) */
 } s_tables[S_DBI_COUNT] = {
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
     [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
@@ -54,8 +53,8 @@ static const struct {
     [S_DBI_DEDUPE] = {"dedupe", 0},
     [S_DBI_EVENTS] = {"events", MDB_INTEGERKEY},
     [S_DBI_ENTITY_EVENTS] = {"entity_events", MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP},
-    [S_DBI_LISTS] = {"lists", 0, 0, 1},
-    [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT, 0, 1},
+    [S_DBI_LISTS] = {"lists", 0},                         /* in lists.mdb since format 4 */
+    [S_DBI_LIST_MEMBERS] = {"list_members", MDB_DUPSORT}, /* likewise */
     [S_DBI_MATCHES] = {"matches", MDB_INTEGERKEY},
     [S_DBI_MATCH_BLOCKS] = {"match_blocks", 0, 3},
 };
@@ -550,7 +549,7 @@ static int s_tables_open(store_txn_t *txn, int create, uint32_t version)
         int added = s_tables[i].since > version; /* by a format later than the store's */
         if (added && !txn->write)
             continue; /* read as it is: no reader looks at such a table */
-        if (s_tables[i].lists && (txn->write || version >= 4))
+        if (store__dbi_in_lists(i) && (txn->write || version >= 4))
             continue; /* in lists.mdb (moved there by store__lists_init) */
         unsigned flags = s_tables[i].flags | (create || added ? MDB_CREATE : 0);
         int rc = mdb_dbi_open(txn->txn, s_tables[i].name, flags, &self->dbi[i]);
@@ -605,7 +604,7 @@ static int s_upgrade_v1(store_txn_t *txn)
         store__log(STORE_LOG_INFO, "store %s: upgrade: dropped table %s (%zu entries)", dir,
                    s_v1_dropped[i], (size_t)st.ms_entries);
     }
-    return 0; /* s_upgrade_v2 follows, and writes the version */
+    return 0; /* s_upgrade_v2 follows, and s_upgrade_v3 writes the version */
 }
 
 void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt, ...)
@@ -629,16 +628,15 @@ void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt
 /* Upgrade a format-2 store (or a format-1 one after s_upgrade_v1) to
  * format 3 inside the write transaction of s_init: drop the match log's
  * index by graduate, index the log by blocks into match_blocks (created
- * empty by s_tables_open), write the new version. Whole or not at all, as
- * s_upgrade_v1. */
-static int s_upgrade_v2(store_txn_t *txn, uint32_t from)
+ * empty by s_tables_open); s_upgrade_v3 writes the version. Whole or not
+ * at all, as s_upgrade_v1. */
+static int s_upgrade_v2(store_txn_t *txn)
 {
     const char *dir = txn->store->dir;
     MDB_dbi dbi;
     MDB_stat st = {0};
     uint64_t blocks = 0;
     size_t rows = 0;
-    (void)from;
     int rc = mdb_dbi_open(txn->txn, S_V2_DROPPED, 0, &dbi);
     if (rc == 0)
         rc = mdb_stat(txn->txn, dbi, &st);
@@ -722,7 +720,7 @@ static int s_init(store_txn_t *txn, void *arg)
     if (rc == 0 && version == 1 && txn->write)
         rc = s_upgrade_v1(txn);
     if (rc == 0 && version <= 2 && txn->write)
-        rc = s_upgrade_v2(txn, version);
+        rc = s_upgrade_v2(txn);
     if (rc == 0 && version <= 3 && txn->write)
         rc = s_upgrade_v3(txn);
     if (rc == 0)
@@ -1111,7 +1109,7 @@ static int s_write_once(store_t *self, store_txn_fn fn, void *arg, int *map_full
                    store_strerror(txn.err));
         rc = txn.err;
     }
-    if (rc == 0 && txn.ltxn != NULL &&
+    if (rc == 0 && txn.lwrites > 0 &&
         (self->lneed = store__lists_need(self, txn.lwrites)) > self->lmap_bytes) {
         txn.lmap_full = 1; /* lists.mdb's commit could find its map full: grow first */
         rc = STORE_EFULL;

@@ -333,10 +333,16 @@ static inline int store__ldel(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_v
     return mdb_del(txn->ltxn, dbi, key, val);
 }
 
+/* Whether table dbi (an S_DBI_* value) is in lists.mdb (since format 4). */
+static inline int store__dbi_in_lists(int dbi)
+{
+    return dbi == S_DBI_LISTS || dbi == S_DBI_LIST_MEMBERS;
+}
+
 /* The LMDB transaction that holds table dbi (an S_DBI_* value). */
 static inline MDB_txn *store__txn_of(const store_txn_t *txn, int dbi)
 {
-    return dbi == S_DBI_LISTS || dbi == S_DBI_LIST_MEMBERS ? txn->ltxn : txn->txn;
+    return store__dbi_in_lists(dbi) ? txn->ltxn : txn->txn;
 }
 
 static inline int store__del(store_txn_t *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)

@@ -150,7 +150,7 @@ static int s_copy_all(store_t *self, const char *tmp, const char *lists_to)
 {
     s_tables_t data = {.n = 0}, lists = {.n = 0};
     for (int i = 0; i < S_DBI_COUNT; i++) {
-        s_tables_t *t = i == S_DBI_LISTS || i == S_DBI_LIST_MEMBERS ? &lists : &data;
+        s_tables_t *t = store__dbi_in_lists(i) ? &lists : &data;
         t->dbi[t->n] = self->dbi[i];
         t->name[t->n++] = store__table_name(i);
     }
