@@ -164,6 +164,10 @@ void matchctl_prometheus_print(FILE *out, const Passerelle__V1__Stats *st)
     s_gauge(out, "store_file_bytes", "Size of the store's data file.", (double)st->store_bytes);
     s_gauge(out, "store_used_bytes", "Pages in use in the store's data file, bytes.",
             (double)st->store_used_bytes);
+    s_gauge(out, "store_lists_file_bytes", "Size of the ranked lists' file (lists.mdb).",
+            (double)st->lists_file_bytes);
+    s_gauge(out, "store_lists_used_bytes", "Pages in use in the ranked lists' file, bytes.",
+            (double)st->lists_used_bytes);
     s_gauge(out, "store_map_bytes", "Current size of the store's memory map.",
             (double)st->store_map_bytes);
     s_gauge(out, "ranked_lists", "Non-empty ranked lists stored, both sides.",

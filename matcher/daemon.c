@@ -296,10 +296,12 @@ static void s_ready(const config_t *cfg, store_t *store, const char *security)
     char status[CONFIG_ENDPOINT_MAX + 96];
     if (store_read(store, s_stats_fn, &ss) != 0)
         memset(&ss, 0, sizeof ss); /* logged by the store; the sizes show as 0 */
-    log_info("matcherd %s ready: store %s (%.1f MiB used, map %.0f MiB %s, %llu events, "
-             "%llu graduates, %llu vacancies), ingest %s, feed %s, query %s, K %d, security %s",
+    log_info("matcherd %s ready: store %s (%.1f MiB used, map %.0f MiB %s, lists.mdb %.1f of "
+             "%.0f MiB, %llu events, %llu graduates, %llu vacancies), ingest %s, feed %s, "
+             "query %s, K %d, security %s",
              PASSERELLE_VERSION, cfg->data_dir, (double)ss.used_bytes / 1048576.0,
              (double)ss.map_bytes / 1048576.0, ss.writemap ? "writable" : "read-only",
+             (double)ss.lists_used_bytes / 1048576.0, (double)ss.lists_file_bytes / 1048576.0,
              (unsigned long long)ss.events, (unsigned long long)ss.graduates,
              (unsigned long long)ss.vacancies, cfg->ingest, cfg->feed, cfg->query, cfg->k,
              security);

@@ -225,6 +225,8 @@ static void s_fill_ops(query_t *self, Passerelle__V1__Stats *st, const store_sta
     st->subscriptions = c->subscriptions_now;
     st->subscribe_messages = c->subscriptions;
     st->store_used_bytes = ss->used_bytes;
+    st->lists_file_bytes = ss->lists_file_bytes;
+    st->lists_used_bytes = ss->lists_used_bytes;
     st->commit_failures = c->commit_failures;
     st->ingest_transactions_full = c->txns_full;
     st->acks_dropped = c->acks_dropped;

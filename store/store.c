@@ -1307,6 +1307,13 @@ int store_stats(store_txn_t *txn, store_stats_t *out)
         return STORE_EIO;
     }
     out->file_bytes = (uint64_t)fst.st_size;
+    out->lists_file_bytes = out->lists_used_bytes = 0;
+    if (txn->store->lenv != NULL && mdb_env_info(txn->store->lenv, &info) == 0 &&
+        mdb_env_stat(txn->store->lenv, &st) == 0) {
+        out->lists_used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+        if (stat(txn->store->lists_path, &fst) == 0)
+            out->lists_file_bytes = (uint64_t)fst.st_size;
+    }
     out->memory_bytes = store__mem_bytes(txn->store);
     out->near_postings = txn->store->near.ready
                              ? txn->store->near.side[0].postings + txn->store->near.side[1].postings

@@ -585,6 +585,8 @@ typedef struct {
     uint64_t map_bytes;             /* current map size */
     uint64_t used_bytes;            /* pages in use * page size */
     int writemap;                   /* writing through a writable map */
+    uint64_t lists_file_bytes;      /* size of lists.mdb (its reserved map), 0 if none */
+    uint64_t lists_used_bytes;      /* its pages in use * page size */
     uint64_t vacancy_lists;         /* non-empty ranked lists of vacancies */
     uint64_t graduate_lists;        /* non-empty ranked lists of graduates */
     uint64_t matches;               /* last match sequence number */

@@ -226,6 +226,10 @@ static void test_prometheus_after_known_events(void **state)
     assert_true(s_prom_get(&p, "passerelle_store_file_bytes{}") > 0);
     assert_true(s_prom_get(&p, "passerelle_store_map_bytes{}") >=
                 s_prom_get(&p, "passerelle_store_used_bytes{}"));
+    /* lists.mdb: its blocks reserved ahead of what it uses, which holds lists */
+    assert_true(s_prom_get(&p, "passerelle_store_lists_used_bytes{}") > 4096);
+    assert_true(s_prom_get(&p, "passerelle_store_lists_file_bytes{}") >=
+                s_prom_get(&p, "passerelle_store_lists_used_bytes{}"));
     assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_feed_subscriptions{}"), 1);
     assert_int_equal((uint64_t)s_prom_get(&p, "passerelle_feed_subscribe_messages_total{}"), 1);
     assert_true(s_prom_get(&p, "passerelle_feed_messages_sent_total{}") >= entered);
