@@ -249,7 +249,9 @@ static int s_refver_fn(store_txn_t *txn, void *arg)
     return store_meta_put_str(txn, "reference_version", r->version);
 }
 
-static reference_t *s_reference(const config_t *cfg, store_t *store, int *changed)
+/* The reference data, loaded before the store opens: the store weighs
+ * the vacancies' skills with it as it caches their heads. */
+static reference_t *s_reference(const config_t *cfg)
 {
     char err[512];
     size_t nc, nr, nn, ns;
@@ -261,19 +263,25 @@ static reference_t *s_reference(const config_t *cfg, store_t *store, int *change
     reference_counts(ref, &nc, &nr, &nn, &ns);
     log_info("reference %s from %s: %zu communes, %zu ROME codes, %zu RNCP, %zu skills",
              reference_version(ref), cfg->reference_dir, nc, nr, nn, ns);
+    return ref;
+}
+
+/* Record ref's version in the store; *changed says whether the store's
+ * lists were computed with another one. */
+static int s_reference_record(store_t *store, const reference_t *ref, int *changed)
+{
     s_refver_t rv = {.version = reference_version(ref)};
     int rc = store_write(store, s_refver_fn, &rv);
     if (rc != 0) {
         log_errorx("cannot record the reference version: %s", store_strerror(rc));
-        reference_destroy(&ref);
-        return NULL;
+        return rc;
     }
     *changed = rv.changed;
     if (rv.changed)
         log_warnx("the store's ranked lists were computed with reference %s; recomputing them "
                   "with %s",
                   rv.stored, rv.version);
-    return ref;
+    return 0;
 }
 
 static int s_stats_fn(store_txn_t *txn, void *arg)
@@ -328,16 +336,21 @@ int daemon_run(const config_t *cfg)
                          cfg->w_start,  cfg->distance_scale_km, cfg->start_window_days};
 
     store_set_logger(daemon_store_log);
+    if (!(ref = s_reference(cfg)))
+        return 1;
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap,
                              .txn_writes = cfg->txn_max_writes,
                              .progress = s_store_progress,
+                             .vacancy_skills = score_vacancy_head,
+                             .vacancy_skills_arg = ref,
                              /* a test's stand-in for a restart of the machine */
                              .boot_id = getenv("PASSERELLE_BOOT_ID")};
     store_t *store = store_new(cfg->data_dir, &sopts, &err);
     if (!store) {
         log_errorx("cannot open the store in %s: %s", cfg->data_dir, store_strerror(err));
+        reference_destroy(&ref);
         return 1;
     }
     if (load_check_finished(store) != 0)
@@ -347,7 +360,7 @@ int daemon_run(const config_t *cfg)
         goto done;
     }
     int ref_changed = 0;
-    if (!(ref = s_reference(cfg, store, &ref_changed)) || score_weights_normalise(&w) != 0)
+    if (s_reference_record(store, ref, &ref_changed) != 0 || score_weights_normalise(&w) != 0)
         goto done;
     zctx = zmq_ctx_new();
     if (zctx && cfg->security_mode == CONFIG_SECURITY_CURVE && !(auth = auth_new(zctx, cfg)))
@@ -405,7 +418,7 @@ done:
     auth_destroy(&auth);
     if (zctx)
         (void)zmq_ctx_term(zctx); /* sockets closed with a short linger: cannot hang */
+    store_destroy(&store);        /* before ref: it weighs the heads it caches */
     reference_destroy(&ref);
-    store_destroy(&store);
     return status;
 }

@@ -747,7 +747,9 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsi
     store_options_t sopts = {.map_bytes = cfg->map_initial_bytes,
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap,
-                             .txn_writes = cfg->txn_max_writes};
+                             .txn_writes = cfg->txn_max_writes,
+                             .vacancy_skills = score_vacancy_head,
+                             .vacancy_skills_arg = ref};
     if (!(store = store_new(cfg->data_dir, &sopts, &serr))) {
         log_errorx("load: cannot open the store in %s: %s%s", cfg->data_dir, store_strerror(serr),
                    serr == STORE_EBUSY ? " (a matcherd is running on it: stop it first)" : "");

@@ -780,6 +780,8 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     self->progress = opts != NULL ? opts->progress : NULL;
     self->progress_arg = opts != NULL ? opts->progress_arg : NULL;
     self->boot_opt = opts != NULL ? opts->boot_id : NULL;
+    self->vacancy_skills = opts != NULL ? opts->vacancy_skills : NULL;
+    self->vacancy_skills_arg = opts != NULL ? opts->vacancy_skills_arg : NULL;
     self->dir = strdup(dir);
     self->data_path = self->dir != NULL ? s_path_join(dir, "data.mdb") : NULL;
     return self->data_path != NULL ? 0 : STORE_ENOMEM;

@@ -65,6 +65,7 @@ enum {
 
 typedef struct store store_t;
 typedef struct store_txn store_txn_t;
+typedef struct store_head store_head_t; /* below */
 
 typedef struct {
     size_t map_bytes;     /* initial map size; 0 = 64 MiB */
@@ -91,6 +92,12 @@ typedef struct {
      * machine that stopped (they may be lost). NULL: the kernel's
      * boot_id. Tests give one to act a restart of the machine. */
     const char *boot_id;
+    /* Fills the skill summary of a vacancy's head (store_head_t.skill_top
+     * and skill_extra) from its record, with the weights its matcher
+     * gives: called whenever the store makes a vacancy's head (at open for
+     * every open vacancy, at every put). NULL: the summary is unknown. */
+    void (*vacancy_skills)(const store_vacancy_t *v, store_head_t *h, void *arg);
+    void *vacancy_skills_arg;
 } store_options_t;
 
 /* Longest boot id kept (the kernel's is 36 characters). */
@@ -262,23 +269,41 @@ int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
 /* Words of the skill signature of a head. */
 #define STORE_SIG_SKILL_WORDS 4
 
+/* The skill summary of a vacancy's head (store_head_t.skill_top): the
+ * shares of its skills' total weight held by its 1, 2, 3, 4, 6 and 8
+ * heaviest skills. */
+#define STORE_HEAD_TOP_N 6
+extern const uint8_t store_head_top_count[STORE_HEAD_TOP_N];
+
+/* store_head_t.skill_extra when nobody summarised the vacancy's skills. */
+#define STORE_HEAD_SKILLS_UNKNOWN 255
+
 /* The leading fields of an entity and signatures of its codes: what the
  * engine's hard filters and score bounds look at first. */
-typedef struct {
+struct store_head {
     uint8_t state;    /* store_state_t */
     uint8_t licence;  /* graduate: holds one; vacancy: requires one */
     uint8_t contract; /* vacancy: its contract type (0 for graduates) */
     uint8_t has_point;
+    /* What bounds a pair's score before the whole record is decoded: */
+    uint8_t level; /* graduate: best certification level; vacancy: minimum, 0 = none */
+    /* Vacancy: how its skills weigh, as store_options_t.vacancy_skills
+     * summarised them (STORE_HEAD_SKILLS_UNKNOWN in skill_extra when it
+     * did not): skill_top[i] is at least 255 times the share of the total
+     * weight held by its store_head_top_count[i] heaviest skills, and
+     * skill_extra its number of skills less the number of signature bits
+     * they set (codes that share a bit). 0 for graduates. Fills padding:
+     * the head is no larger for it. */
+    uint8_t skill_extra;
+    uint8_t skill_top[STORE_HEAD_TOP_N];
     uint32_t contracts;  /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
     int32_t distance_km; /* graduate: mobility radius; vacancy: max distance, 0 = none */
+    int32_t start_day;   /* graduate: available_from; vacancy: start_date */
     double lat, lon;
-    /* What bounds a pair's score before the whole record is decoded: */
-    uint8_t level;     /* graduate: best certification level; vacancy: minimum, 0 = none */
-    int32_t start_day; /* graduate: available_from; vacancy: start_date */
     uint64_t sig_skills[STORE_SIG_SKILL_WORDS]; /* bit store_sig_bit(code, 1) per skill */
     uint64_t sig_rncps; /* graduate: certifications; vacancy: required RNCP codes */
     uint64_t sig_romes; /* ROME codes */
-} store_head_t;
+};
 
 /* The signature bit of a code: in [0, 64 * STORE_SIG_SKILL_WORDS) for
  * skills (wide = 1), in [0, 64) for RNCP and ROME codes (wide = 0). Two

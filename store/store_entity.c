@@ -446,9 +446,14 @@ static void s_head_graduate(const store_graduate_t *g, store_head_t *h)
         h->sig_romes |= s_sig_code(g->romes[i]);
 }
 
-static void s_head_vacancy(const store_vacancy_t *v, store_head_t *h)
+const uint8_t store_head_top_count[STORE_HEAD_TOP_N] = {1, 2, 3, 4, 6, 8};
+
+static void s_head_vacancy(const store_t *st, const store_vacancy_t *v, store_head_t *h)
 {
     memset(h, 0, sizeof *h);
+    h->skill_extra = STORE_HEAD_SKILLS_UNKNOWN;
+    if (st->vacancy_skills != NULL)
+        st->vacancy_skills(v, h, st->vacancy_skills_arg);
     h->state = v->state;
     h->licence = v->licence_required;
     h->contract = v->contract;
@@ -712,7 +717,7 @@ static long s_heads_written_graduate(store_txn_t *txn, const store_graduate_t *g
 static long s_heads_written_vacancy(store_txn_t *txn, const store_vacancy_t *v)
 {
     store_head_t h;
-    s_head_vacancy(v, &h);
+    s_head_vacancy(txn->store, v, &h);
     return s_heads_set(txn->store, STORE_ENTITY_VACANCY, v->id, &h);
 }
 
@@ -794,7 +799,7 @@ static int s_head_load(store_txn_t *txn, store_entity_kind_t kind, const char *i
     if (kind == STORE_ENTITY_GRADUATE)
         s_head_graduate(&st->head_g, out);
     else
-        s_head_vacancy(&st->head_v, out);
+        s_head_vacancy(st, &st->head_v, out);
     s_heads_set(st, (char)kind, id, out);
     return 0;
 }
@@ -837,7 +842,7 @@ static int s_fill_one(store_t *st, char kind, const MDB_val *key, const MDB_val 
     } else {
         if (store_codec_vacancy_decode(val->mv_data, val->mv_size, &st->head_v) != 0)
             return 0;
-        s_head_vacancy(&st->head_v, &h);
+        s_head_vacancy(st, &st->head_v, &h);
     }
     const char *id = grad ? st->head_g.id : st->head_v.id;
     if (strlen(id) != key->mv_size || memcmp(id, key->mv_data, key->mv_size) != 0)

@@ -252,6 +252,8 @@ struct store {
     uint64_t txn_writes;  /* store_txn_full past this many writes */
     void (*progress)(const char *status, void *arg); /* store_options_t's */
     void *progress_arg;
+    void (*vacancy_skills)(const store_vacancy_t *v, store_head_t *h, void *arg); /* options' */
+    void *vacancy_skills_arg;
     unsigned maxkey; /* mdb_env_get_maxkeysize() */
     MDB_txn *rtxn;   /* reusable read txn, reset between uses */
     /* Scratch space for the old record in put/erase: a store_t is used by

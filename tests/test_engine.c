@@ -73,7 +73,8 @@ static int s_setup(void **state)
     snprintf(f.dir, sizeof f.dir, "/tmp/test_engine.XXXXXX");
     assert_non_null(mkdtemp(f.dir));
     int e;
-    f.store = store_new(f.dir, NULL, &e);
+    store_options_t so = {.vacancy_skills = score_vacancy_head, .vacancy_skills_arg = f.ref};
+    f.store = store_new(f.dir, &so, &e);
     assert_non_null(f.store);
     config_defaults(&f.cfg);
     snprintf(f.cfg.feed, sizeof f.cfg.feed, "inproc://feed-%d", getpid());
@@ -379,7 +380,9 @@ static int s_cmp_fn(store_txn_t *txn, void *arg)
 /* Close and open the store again, full after txn_writes B-tree writes. */
 static void s_reopen(s_fix_t *f, uint64_t txn_writes)
 {
-    store_options_t o = {.txn_writes = txn_writes};
+    store_options_t o = {.txn_writes = txn_writes,
+                         .vacancy_skills = score_vacancy_head,
+                         .vacancy_skills_arg = (void *)f->ref};
     int e = 0;
     store_destroy(&f->store);
     f->store = store_new(f->dir, &o, &e);
@@ -661,6 +664,106 @@ static void s_random_event(s_fix_t *f, s_rng_t *r, apply_item_t *it, int64_t ver
     }
 }
 
+/* Pairs of the bound test: graduates and vacancies of one occupation with
+ * random subsets of its skills and random weights. */
+#define BG 60
+#define BV 60
+
+typedef struct {
+    s_fix_t *f;
+    size_t eligible, tighter, below, unknown;
+} s_bound_chk_t;
+
+static int s_bound_fn(store_txn_t *txn, void *arg)
+{
+    s_bound_chk_t *c = arg;
+    static store_graduate_t gr;
+    static store_vacancy_t vr;
+    static score_graduate_t pg;
+    static score_vacancy_t pv;
+    static score_result_t res;
+    score_bound_t b;
+    store_head_t h;
+    char id[16];
+    for (int i = 0; i < BG; i++) {
+        snprintf(id, sizeof id, "bg%02d", i);
+        assert_int_equal(store_graduate_get(txn, id, &gr), 0);
+        score_prepare_graduate(c->f->ref, &gr, &pg);
+        score_bound_prepare_graduate(c->f->ref, &pg, &b);
+        for (int j = 0; j < BV; j++) {
+            snprintf(id, sizeof id, "bv%02d", j);
+            assert_int_equal(store_vacancy_get(txn, id, &vr), 0);
+            assert_int_equal(store_entity_head(txn, STORE_ENTITY_VACANCY, id, &h), 0);
+            c->unknown += h.skill_extra == STORE_HEAD_SKILLS_UNKNOWN;
+            score_prepare_vacancy(c->f->ref, &vr, &pv);
+            double d = score_distance_km(gr.home.lat, gr.home.lon, h.lat, h.lon);
+            int64_t bound = score_bound_vacancy(&c->f->w, &pg, &b, &h, d);
+            store_head_t whole = h;
+            whole.skill_extra = STORE_HEAD_SKILLS_UNKNOWN;
+            int64_t loose = score_bound_vacancy(&c->f->w, &pg, &b, &whole, d);
+            assert_true(bound <= loose);
+            if (!score_pair(c->f->ref, &c->f->w, &pg, &pv, &res, 0))
+                continue;
+            c->eligible++;
+            c->below += bound < (int64_t)res.micro;
+            c->tighter += bound < loose;
+        }
+    }
+    return 0;
+}
+
+/* A graduate's score bound with a vacancy, from the vacancy's head and the
+ * summary of its skills' weights, is never below the real score, and is
+ * lower than whole coverage for most pairs. */
+static void test_bound_vacancy_skills(void **state)
+{
+    s_fix_t *f = *state;
+    s_rng_t r = {20261127};
+    const ref_rome_t *ro = reference_rome(f->ref, "H2913");
+    assert_non_null(ro);
+    assert_true(ro->n_skills > 20);
+    static apply_item_t it;
+    char id[16];
+    for (int i = 0; i < BV; i++) {
+        snprintf(id, sizeof id, "bv%02d", i);
+        s_vacancy(&it, id, "H2913", s_communes[s_pick(&r, 3)], 0, 100 + i);
+        store_vacancy_t *v = &it.ev.u.vac;
+        /* required and desirable drawn apart: a code may be in both */
+        v->n_required = (uint16_t)(1 + s_pick(&r, 12));
+        v->n_desirable = (uint16_t)s_pick(&r, 8);
+        for (size_t k = 0; k < v->n_required; k++) {
+            snprintf(v->required[k].code, sizeof v->required[k].code, "%s",
+                     ro->skills[s_pick(&r, ro->n_skills)].ogr);
+            v->required[k].weight = 0.1f + (float)s_pick(&r, 10) / 10.0f;
+        }
+        for (size_t k = 0; k < v->n_desirable; k++) {
+            snprintf(v->desirable[k].code, sizeof v->desirable[k].code, "%s",
+                     ro->skills[s_pick(&r, ro->n_skills)].ogr);
+            v->desirable[k].weight = 0.1f + (float)s_pick(&r, 10) / 10.0f;
+        }
+        s_apply(f, &it, 1);
+    }
+    for (int i = 0; i < BG; i++) {
+        snprintf(id, sizeof id, "bg%02d", i);
+        s_graduate(&it, id, "RNCP27470", 3, s_communes[s_pick(&r, 3)], 300, 100 + i);
+        store_graduate_t *g = &it.ev.u.grad;
+        size_t first = s_pick(&r, ro->n_skills), n = 1 + s_pick(&r, 15);
+        for (size_t k = 0; k < n && k < ro->n_skills; k++) /* distinct codes */
+            snprintf(g->skills[g->n_skills++].code, sizeof g->skills[0].code, "%s",
+                     ro->skills[(first + 3 * k) % ro->n_skills].ogr);
+        s_apply(f, &it, 1);
+    }
+    s_bound_chk_t c = {.f = f};
+    assert_int_equal(store_read(f->store, s_bound_fn, &c), 0);
+    print_message("bound: %zu eligible pairs, %zu with a bound below whole coverage's, %zu below "
+                  "their score\n",
+                  c.eligible, c.tighter, c.below);
+    assert_int_equal(c.unknown, 0);
+    assert_int_equal(c.below, 0);
+    assert_true(c.eligible > BG * BV / 4);
+    assert_true(c.tighter > c.eligible / 2);
+}
+
 static void test_oracle(void **state)
 {
     s_fix_t *f = *state;
@@ -897,6 +1000,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_outbox_read_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bound_vacancy_skills, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
