@@ -356,58 +356,48 @@ int64_t score_bound_graduate(const score_weights_t *w, const score_vacancy_t *v,
                          h->start_day, vr->start_date);
 }
 
-/* Descending order of floats. */
-static int s_float_desc(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
 void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref)
 {
+    enum { NBITS = 64 * STORE_SIG_SKILL_WORDS };
     score_vacancy_t sv;
-    float w[SCORE_SKILLS_MAX];
-    uint64_t bits[STORE_SIG_SKILL_WORDS] = {0};
-    unsigned distinct = 0;
+    double wb[NBITS]; /* weight of the skills of each bit */
+    uint8_t seen[NBITS] = {0};
+    unsigned bits[SCORE_SKILLS_MAX];
+    size_t nb = 0;
     score_prepare_vacancy(ref, v, &sv);
     for (size_t i = 0; i < sv.n_skills; i++) {
         unsigned b = store_sig_bit(sv.skills[i].code, 1);
-        distinct += !((bits[b / 64] >> (b % 64)) & 1);
-        bits[b / 64] |= 1ull << (b % 64);
-        w[i] = sv.skills[i].weight;
+        if (!seen[b]) {
+            seen[b] = 1;
+            wb[b] = 0;
+            bits[nb++] = b;
+        }
+        wb[b] += sv.skills[i].weight;
     }
-    qsort(w, sv.n_skills, sizeof w[0], s_float_desc);
-    /* the heaviest j skills' share, rounded up with a margin for the
-     * rounding of score_pair's own sums */
-    double sum = 0;
-    size_t j = 0;
-    for (size_t t = 0; t < STORE_HEAD_TOP_N; t++) {
-        for (; j < store_head_top_count[t] && j < sv.n_skills; j++)
-            sum += w[j];
-        double q = sv.total_weight > 0 ? ceil(255.0 * sum / sv.total_weight) + 1 : 0;
-        h->skill_top[t] = (uint8_t)(q > 255 ? 255 : q);
+    for (size_t i = 1; i < nb; i++) { /* heaviest first */
+        unsigned b = bits[i];
+        size_t j = i;
+        for (; j > 0 && wb[bits[j - 1]] < wb[b]; j--)
+            bits[j] = bits[j - 1];
+        bits[j] = b;
     }
-    unsigned extra = sv.n_skills - distinct;
-    h->skill_extra = (uint8_t)(extra < STORE_HEAD_SKILLS_UNKNOWN ? extra : 254);
-}
-
-/* An upper bound of the share of the total weight of a vacancy's skills
- * that m of them hold, from its head's summary (255ths, rounded up): the
- * heaviest m at most. Past the last count, every further skill weighs no
- * more than the mean of the last two counted ones. */
-static double s_top_share(const store_head_t *h, unsigned m)
-{
-    const unsigned last = STORE_HEAD_TOP_N - 1;
-    if (m == 0)
-        return 0.0;
-    for (unsigned t = 0; t <= last; t++)
-        if (m <= store_head_top_count[t])
-            return h->skill_top[t] / 255.0;
-    double q = h->skill_top[last], p = h->skill_top[last - 1];
-    double per =
-        (q - p + 2) / (255.0 * (store_head_top_count[last] - store_head_top_count[last - 1]));
-    double share = q / 255.0 + (m - store_head_top_count[last]) * per;
-    return share < 1.0 ? share : 1.0;
+    double total = sv.total_weight, rest = 0;
+    h->skills_table = 1;
+    h->n_table = (uint8_t)(nb < STORE_HEAD_TABLE ? nb : STORE_HEAD_TABLE);
+    for (size_t i = 0; i < nb; i++) {
+        /* a share in 255ths, rounded up */
+        double q = total > 0 ? ceil(255.0 * wb[bits[i]] / total) : 0;
+        if (i < STORE_HEAD_TABLE) {
+            h->table.bit[i] = (uint8_t)bits[i];
+            h->table.share[i] = (uint8_t)(q < 255 ? q : 255);
+        } else {
+            rest += total > 0 ? wb[bits[i]] / total : 0;
+        }
+    }
+    if (nb > STORE_HEAD_TABLE) { /* at least 1: skills there may make a pair relevant */
+        double q = ceil(255.0 * rest);
+        h->table_rest = (uint8_t)(q < 1 ? 1 : q < 255 ? q : 255);
+    }
 }
 
 int64_t score_bound_vacancy(const score_weights_t *w, const score_graduate_t *g,
@@ -415,15 +405,26 @@ int64_t score_bound_vacancy(const score_weights_t *w, const score_graduate_t *g,
 {
     if (h->level && g->max_level < h->level)
         return -1;
-    unsigned common = 0; /* signature bits of the vacancy's skills that the graduate has */
-    for (size_t i = 0; i < STORE_SIG_SKILL_WORDS; i++)
-        common += (unsigned)__builtin_popcountll(b->skill_sig[i] & h->sig_skills[i]);
-    int relevant = common > 0;
-    /* at most common + skill_extra of its skills are the graduate's; with
-     * no summary, coverage may be whole */
-    double coverage = h->skill_extra == STORE_HEAD_SKILLS_UNKNOWN ? (relevant ? 1.0 : 0.0)
-                      : relevant ? s_top_share(h, common + h->skill_extra)
-                                 : 0.0;
+    int relevant = 0;
+    double coverage;
+    if (h->skills_table) {
+        /* the vacancy's skills whose bits the graduate's signature has, by
+         * weight; those beyond the table count whole */
+        unsigned q = h->table_rest;
+        relevant = h->table_rest > 0;
+        for (size_t i = 0; i < h->n_table; i++) {
+            if (s_sig_has(b->skill_sig, h->table.bit[i])) {
+                q += h->table.share[i];
+                relevant = 1;
+            }
+        }
+        /* one 255th more for the rounding of score_pair's sums */
+        coverage = relevant ? (q + 1 < 255 ? (q + 1) / 255.0 : 1.0) : 0.0;
+    } else {
+        for (size_t i = 0; i < STORE_SIG_SKILL_WORDS; i++)
+            relevant |= (b->skill_sig[i] & h->sig_skills[i]) != 0;
+        coverage = relevant ? 1.0 : 0.0; /* the vacancy's weights are unknown here */
+    }
     uint8_t fit = s_fit_bound(b->rncp_sig & h->sig_rncps, b->rome_sig & h->sig_romes,
                               b->adjacent_sig & h->sig_romes);
     return s_bound_total(w, fit, relevant, h->sig_rncps != 0, h->level, coverage, d,

@@ -134,11 +134,12 @@ int64_t score_bound_graduate(const score_weights_t *w, const score_vacancy_t *v,
 int64_t score_bound_vacancy(const score_weights_t *w, const score_graduate_t *g,
                             const score_bound_t *b, const store_head_t *h, double d);
 
-/* The skill summary of vacancy v's head (store_head_t.skill_top and
- * skill_extra) with the weights score_prepare_vacancy gives them (ref: the
- * reference_t): for store_options_t.vacancy_skills, so that
- * score_bound_vacancy bounds the skill coverage by the vacancy's own
- * weights instead of taking it as whole. */
+/* The skill table of vacancy v's head (store_head_t.skills_table and the
+ * fields it governs) with the weights score_prepare_vacancy gives them
+ * (ref: the reference_t): for store_options_t.vacancy_skills, so that
+ * score_bound_vacancy bounds the skill coverage by the weights of the
+ * vacancy's skills that the graduate may have, instead of taking it as
+ * whole. */
 void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref);
 
 /* Great-circle distance in km. */

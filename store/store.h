@@ -92,10 +92,11 @@ typedef struct {
      * machine that stopped (they may be lost). NULL: the kernel's
      * boot_id. Tests give one to act a restart of the machine. */
     const char *boot_id;
-    /* Fills the skill summary of a vacancy's head (store_head_t.skill_top
-     * and skill_extra) from its record, with the weights its matcher
-     * gives: called whenever the store makes a vacancy's head (at open for
-     * every open vacancy, at every put). NULL: the summary is unknown. */
+    /* Fills the skill table of a vacancy's head (store_head_t.skills_table
+     * and the fields after it) from its record, with the weights its
+     * matcher gives: called whenever the store makes a vacancy's head (at
+     * open for every open vacancy, at every put). NULL: vacancies' heads
+     * hold the signature of their skills, as graduates' do. */
     void (*vacancy_skills)(const store_vacancy_t *v, store_head_t *h, void *arg);
     void *vacancy_skills_arg;
 } store_options_t;
@@ -269,14 +270,8 @@ int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
 /* Words of the skill signature of a head. */
 #define STORE_SIG_SKILL_WORDS 4
 
-/* The skill summary of a vacancy's head (store_head_t.skill_top): the
- * shares of its skills' total weight held by its 1, 2, 3, 4, 6 and 8
- * heaviest skills. */
-#define STORE_HEAD_TOP_N 6
-extern const uint8_t store_head_top_count[STORE_HEAD_TOP_N];
-
-/* store_head_t.skill_extra when nobody summarised the vacancy's skills. */
-#define STORE_HEAD_SKILLS_UNKNOWN 255
+/* Entries of a vacancy's skill table (store_head_t.table). */
+#define STORE_HEAD_TABLE 16
 
 /* The leading fields of an entity and signatures of its codes: what the
  * engine's hard filters and score bounds look at first. */
@@ -287,20 +282,28 @@ struct store_head {
     uint8_t has_point;
     /* What bounds a pair's score before the whole record is decoded: */
     uint8_t level; /* graduate: best certification level; vacancy: minimum, 0 = none */
-    /* Vacancy: how its skills weigh, as store_options_t.vacancy_skills
-     * summarised them (STORE_HEAD_SKILLS_UNKNOWN in skill_extra when it
-     * did not): skill_top[i] is at least 255 times the share of the total
-     * weight held by its store_head_top_count[i] heaviest skills, and
-     * skill_extra its number of skills less the number of signature bits
-     * they set (codes that share a bit). 0 for graduates. Fills padding:
-     * the head is no larger for it. */
-    uint8_t skill_extra;
-    uint8_t skill_top[STORE_HEAD_TOP_N];
+    /* 0: sig_skills holds the signature of the skills (graduates, and
+     * vacancies when the store has no store_options_t.vacancy_skills).
+     * 1: a vacancy's skill table in its place, which
+     * store_options_t.vacancy_skills filled: n_table entries, each a
+     * signature bit (store_sig_bit(code, 1)) of its skills and at least
+     * 255 times the share of their total weight that its skills of that
+     * bit hold, heaviest first; table_rest at least 255 times the share of
+     * the skills beyond the table (their bits not kept). */
+    uint8_t skills_table;
+    uint8_t n_table;
+    uint8_t table_rest;
     uint32_t contracts;  /* graduate: wanted, bit per type, 0 = any (0 for vacancies) */
     int32_t distance_km; /* graduate: mobility radius; vacancy: max distance, 0 = none */
     int32_t start_day;   /* graduate: available_from; vacancy: start_date */
     double lat, lon;
-    uint64_t sig_skills[STORE_SIG_SKILL_WORDS]; /* bit store_sig_bit(code, 1) per skill */
+    union {
+        uint64_t sig_skills[STORE_SIG_SKILL_WORDS]; /* bit store_sig_bit(code, 1) per skill */
+        struct {
+            uint8_t bit[STORE_HEAD_TABLE];
+            uint8_t share[STORE_HEAD_TABLE];
+        } table;
+    };
     uint64_t sig_rncps; /* graduate: certifications; vacancy: required RNCP codes */
     uint64_t sig_romes; /* ROME codes */
 };

@@ -446,14 +446,15 @@ static void s_head_graduate(const store_graduate_t *g, store_head_t *h)
         h->sig_romes |= s_sig_code(g->romes[i]);
 }
 
-const uint8_t store_head_top_count[STORE_HEAD_TOP_N] = {1, 2, 3, 4, 6, 8};
-
 static void s_head_vacancy(const store_t *st, const store_vacancy_t *v, store_head_t *h)
 {
     memset(h, 0, sizeof *h);
-    h->skill_extra = STORE_HEAD_SKILLS_UNKNOWN;
     if (st->vacancy_skills != NULL)
         st->vacancy_skills(v, h, st->vacancy_skills_arg);
+    if (!h->skills_table) {
+        s_sig_skills(h, v->required, v->n_required);
+        s_sig_skills(h, v->desirable, v->n_desirable);
+    }
     h->state = v->state;
     h->licence = v->licence_required;
     h->contract = v->contract;
@@ -463,8 +464,6 @@ static void s_head_vacancy(const store_t *st, const store_vacancy_t *v, store_he
     h->has_point = v->site.has_point;
     h->level = v->min_level;
     h->start_day = v->start_date;
-    s_sig_skills(h, v->required, v->n_required);
-    s_sig_skills(h, v->desirable, v->n_desirable);
     for (size_t i = 0; i < v->n_rncps; i++)
         h->sig_rncps |= s_sig_code(v->rncps[i]);
     for (size_t i = 0; i < v->n_romes; i++)

@@ -671,7 +671,7 @@ static void s_random_event(s_fix_t *f, s_rng_t *r, apply_item_t *it, int64_t ver
 
 typedef struct {
     s_fix_t *f;
-    size_t eligible, tighter, below, unknown;
+    size_t eligible, tighter, below, unknown, beyond;
 } s_bound_chk_t;
 
 static int s_bound_fn(store_txn_t *txn, void *arg)
@@ -694,12 +694,14 @@ static int s_bound_fn(store_txn_t *txn, void *arg)
             snprintf(id, sizeof id, "bv%02d", j);
             assert_int_equal(store_vacancy_get(txn, id, &vr), 0);
             assert_int_equal(store_entity_head(txn, STORE_ENTITY_VACANCY, id, &h), 0);
-            c->unknown += h.skill_extra == STORE_HEAD_SKILLS_UNKNOWN;
+            c->unknown += !h.skills_table;
+            c->beyond += i == 0 && h.table_rest > 0;
             score_prepare_vacancy(c->f->ref, &vr, &pv);
             double d = score_distance_km(gr.home.lat, gr.home.lon, h.lat, h.lon);
             int64_t bound = score_bound_vacancy(&c->f->w, &pg, &b, &h, d);
-            store_head_t whole = h;
-            whole.skill_extra = STORE_HEAD_SKILLS_UNKNOWN;
+            store_head_t whole = h; /* a signature of every bit: coverage taken as whole */
+            whole.skills_table = 0;
+            memset(whole.sig_skills, 0xff, sizeof whole.sig_skills);
             int64_t loose = score_bound_vacancy(&c->f->w, &pg, &b, &whole, d);
             assert_true(bound <= loose);
             if (!score_pair(c->f->ref, &c->f->w, &pg, &pv, &res, 0))
@@ -713,7 +715,7 @@ static int s_bound_fn(store_txn_t *txn, void *arg)
 }
 
 /* A graduate's score bound with a vacancy, from the vacancy's head and the
- * summary of its skills' weights, is never below the real score, and is
+ * table of its skills' weights, is never below the real score, and is
  * lower than whole coverage for most pairs. */
 static void test_bound_vacancy_skills(void **state)
 {
@@ -729,7 +731,7 @@ static void test_bound_vacancy_skills(void **state)
         s_vacancy(&it, id, "H2913", s_communes[s_pick(&r, 3)], 0, 100 + i);
         store_vacancy_t *v = &it.ev.u.vac;
         /* required and desirable drawn apart: a code may be in both */
-        v->n_required = (uint16_t)(1 + s_pick(&r, 12));
+        v->n_required = (uint16_t)(1 + s_pick(&r, i % 4 ? 12 : 30)); /* some beyond the table */
         v->n_desirable = (uint16_t)s_pick(&r, 8);
         for (size_t k = 0; k < v->n_required; k++) {
             snprintf(v->required[k].code, sizeof v->required[k].code, "%s",
@@ -756,10 +758,11 @@ static void test_bound_vacancy_skills(void **state)
     s_bound_chk_t c = {.f = f};
     assert_int_equal(store_read(f->store, s_bound_fn, &c), 0);
     print_message("bound: %zu eligible pairs, %zu with a bound below whole coverage's, %zu below "
-                  "their score\n",
-                  c.eligible, c.tighter, c.below);
+                  "their score; %zu vacancies with skills beyond their head's table\n",
+                  c.eligible, c.tighter, c.below, c.beyond);
     assert_int_equal(c.unknown, 0);
     assert_int_equal(c.below, 0);
+    assert_true(c.beyond > 0);
     assert_true(c.eligible > BG * BV / 4);
     assert_true(c.tighter > c.eligible / 2);
 }
