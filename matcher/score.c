@@ -396,14 +396,14 @@ void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref)
         double q = total > 0 ? ceil(255.0 * wb[bits[i]] / total) : 0;
         if (i < STORE_HEAD_TABLE) {
             h->table.bit[i] = (uint8_t)bits[i];
-            h->table.share[i] = (uint8_t)(q < 255 ? q : 255);
+            h->table.share[i] = (uint8_t)(q > 0 ? (q < 255 ? q : 255) : 0);
         } else {
             rest += total > 0 ? wb[bits[i]] / total : 0;
         }
     }
     if (nb > STORE_HEAD_TABLE) { /* at least 1: skills there may make a pair relevant */
         double q = ceil(255.0 * rest);
-        h->table_rest = (uint8_t)(q < 1 ? 1 : q < 255 ? q : 255);
+        h->table_rest = (uint8_t)(q >= 1 ? (q < 255 ? q : 255) : 1);
     }
 }
 
