@@ -601,18 +601,11 @@ static int s_head_ok(const s_ent_t *e, const store_head_t *h, double *dp)
         if ((h->contracts && !(h->contracts & (1u << v->contract))) ||
             (v->licence_required && !h->licence))
             return 0;
-        int32_t lim = v->max_distance_km && v->max_distance_km < h->distance_km ? v->max_distance_km
-                                                                                : h->distance_km;
-        if (score_surely_beyond(h->lat, v->site.lat, lim))
-            return 0;
         double d = *dp = score_distance_km(h->lat, h->lon, v->site.lat, v->site.lon);
         return d <= h->distance_km && (!v->max_distance_km || d <= v->max_distance_km);
     }
     const store_graduate_t *g = &e->rec.g;
     if ((g->contracts && !(g->contracts & (1u << h->contract))) || (h->licence && !g->licence))
-        return 0;
-    int32_t lim = h->distance_km && h->distance_km < g->radius_km ? h->distance_km : g->radius_km;
-    if (score_surely_beyond(g->home.lat, h->lat, lim))
         return 0;
     double d = *dp = score_distance_km(g->home.lat, g->home.lon, h->lat, h->lon);
     return d <= g->radius_km && (!h->distance_km || d <= h->distance_km);

@@ -48,13 +48,6 @@ double score_distance_km(double lat1, double lon1, double lat2, double lon2)
     return 2 * S_EARTH_KM * asin(sqrt(a < 1 ? a : 1));
 }
 
-int score_surely_beyond(double lat1, double lat2, double limit_km)
-{
-    /* the distance along a meridian: never more than the great circle's
-     * (a >= sin^2(dlat / 2) above), with a millimetre for rounding */
-    return fabs(lat2 - lat1) * (M_PI / 180.0) * S_EARTH_KM > limit_km + 1e-6;
-}
-
 static int s_strcmp_p(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

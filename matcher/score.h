@@ -145,10 +145,4 @@ void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref);
 /* Great-circle distance in km. */
 double score_distance_km(double lat1, double lon1, double lat2, double lon2);
 
-/* 1 if two points at latitudes lat1 and lat2 are surely more than
- * limit_km apart, whatever their longitudes (score_distance_km would say
- * more): a test without trigonometry, for filters that would compute the
- * distance only to compare it with limit_km. */
-int score_surely_beyond(double lat1, double lat2, double limit_km);
-
 #endif

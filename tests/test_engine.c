@@ -767,31 +767,6 @@ static void test_bound_vacancy_skills(void **state)
     assert_true(c.tighter > c.eligible / 2);
 }
 
-/* The distance filters' test without trigonometry never refuses a pair
- * that score_distance_km puts within the limit, even at the limit itself
- * or along a meridian, and does refuse points far apart in latitude. */
-static void test_surely_beyond(void **state)
-{
-    (void)state;
-    s_rng_t r = {42};
-    size_t refused = 0;
-    for (int i = 0; i < 200000; i++) {
-        double lat1 = 41.0 + (double)s_pick(&r, 1000000) / 1e5,
-               lon1 = -5.0 + (double)s_pick(&r, 1400000) / 1e5;
-        double lat2 = lat1 + ((double)s_pick(&r, 400001) - 200000) / 1e5;
-        double lon2 = i % 3 == 0 ? lon1 : lon1 + ((double)s_pick(&r, 400001) - 200000) / 1e5;
-        double d = score_distance_km(lat1, lon1, lat2, lon2);
-        double lim = i % 2 ? d : (double)s_pick(&r, 300);
-        int beyond = score_surely_beyond(lat1, lat2, lim);
-        if (beyond)
-            assert_true(d > lim);
-        refused += beyond;
-    }
-    assert_true(refused > 10000);
-    assert_true(score_surely_beyond(43.2, 44.2, 100.0)); /* 111 km apart at least */
-    assert_false(score_surely_beyond(43.2, 44.2, 112.0));
-}
-
 static void test_oracle(void **state)
 {
     s_fix_t *f = *state;
@@ -1029,7 +1004,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_read_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bound_vacancy_skills, s_setup, s_teardown),
-        cmocka_unit_test(test_surely_beyond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
