@@ -829,12 +829,20 @@ static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_
     int grad = e->kind == STORE_ENTITY_GRADUATE;
     store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
     const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
-    store_near_from_t from = {p->lat, p->lon, HUGE_VAL};
+    store_near_from_t from = {p->lat, p->lon, HUGE_VAL, 0, 0};
     s_walk_t w = {self, e, prune == S_PRUNE_BOTH, 0};
-    if (grad)
+    store_head_t h = {0}; /* what s_head_ok's contract and licence tests read of e */
+    if (grad) {
         from.max_km = e->rec.g.radius_km;
-    else if (e->rec.v.max_distance_km)
-        from.max_km = e->rec.v.max_distance_km;
+        h.contracts = e->rec.g.contracts;
+        h.licence = e->rec.g.licence;
+    } else {
+        if (e->rec.v.max_distance_km)
+            from.max_km = e->rec.v.max_distance_km;
+        h.contract = e->rec.v.contract;
+        h.licence = e->rec.v.licence_required;
+    }
+    store_near_from_filters(&from, e->kind, &h);
     int rc = s_near_keys(self, txn, e);
     if (rc != 0)
         return rc;
@@ -902,22 +910,38 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         for (size_t c = 0; c < self->n_cands; c++)
             must += self->cands[c].take != S_TAKE_NO;
     char id[STORE_ID_MAX + 1];
+    int tail = 0; /* below e's top: the rest in heap order, unsorted */
     for (size_t c = 0; c < self->n_cands; c++) {
         const s_cand_t *cand = &self->cands[c];
-        if (prune != S_PRUNE_NONE) { /* the best left, from the top of the heap */
+        if (tail) { /* the heap's array from its end: no pops */
+            if (must == 0) {
+                self->stats.pruned += self->n_cands - c;
+                out->pruned = 1;
+                break;
+            }
+            cand = &self->cands[self->n_cands - c - 1];
+            if (cand->take == S_TAKE_NO) {
+                self->stats.pruned++;
+                out->pruned = 1;
+                continue;
+            }
+            must--;
+        } else if (prune != S_PRUNE_NONE) { /* the best left, from the top of the heap */
             s_cands_pop(self->cands, self->n_cands - c);
             cand = &self->cands[self->n_cands - c - 1];
             must -= cand->take != S_TAKE_NO && prune == S_PRUNE_BOTH;
         }
-        if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
+        if (!tail && prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
             cand->bound < pool->heap[0].micro) {
-            /* below e's top from here on: what is left counts only for
-             * lists that may take e */
+            /* below e's top from here on (the bounds left are no higher
+             * and the kk-th best only rises): what is left counts only
+             * for lists that may take e, in any order */
             if (prune == S_PRUNE_TOP || (cand->take == S_TAKE_NO && must == 0)) {
                 self->stats.pruned += self->n_cands - c;
                 out->pruned = 1;
                 break;
             }
+            tail = 1;
             if (cand->take == S_TAKE_NO) {
                 self->stats.pruned++;
                 out->pruned = 1;

@@ -189,11 +189,16 @@ typedef struct {
     uint32_t list, pos, num;
 } store__nundo_t;
 
-/* Where an entity of the in-memory lists lies, for a walk to skip it
- * without reading its head: its point, the cosine of its latitude and its
- * own distance limit (HUGE_VAL: none). */
+/* Where an entity of the in-memory lists lies, and the hard filters a
+ * walk can apply beside it, for a walk to skip it without reading its
+ * head: its point, the cosine of its latitude, its own distance limit
+ * (HUGE_VAL: none), its contract types (a graduate's wanted ones, all bits
+ * if any; a vacancy's own type's bit) and its licence (a graduate holds
+ * one, a vacancy requires one). */
 typedef struct {
     float lat, lon, coslat, limit;
+    uint32_t contracts;
+    uint8_t licence;
 } store__ngeo_t;
 
 /* The place of an entity number before the running write transaction

@@ -306,8 +306,38 @@ static store__ngeo_t s_geo_of(char kind, const void *rec)
         p = &v->site;
         limit = v->max_distance_km ? (double)v->max_distance_km : HUGE_VAL;
     }
-    return (store__ngeo_t){(float)p->lat, (float)p->lon, (float)cos(p->lat * (M_PI / 180.0)),
-                           (float)limit};
+    store_head_t h = {0};
+    if (kind == STORE_ENTITY_GRADUATE) {
+        h.contracts = ((const store_graduate_t *)rec)->contracts;
+        h.licence = ((const store_graduate_t *)rec)->licence;
+    } else {
+        h.contract = ((const store_vacancy_t *)rec)->contract;
+        h.licence = ((const store_vacancy_t *)rec)->licence_required;
+    }
+    return (store__ngeo_t){(float)p->lat,
+                           (float)p->lon,
+                           (float)cos(p->lat * (M_PI / 180.0)),
+                           (float)limit,
+                           store_near_contracts((store_entity_kind_t)kind, &h),
+                           (uint8_t)(h.licence != 0)};
+}
+
+uint32_t store_near_contracts(store_entity_kind_t kind, const store_head_t *h)
+{
+    if (kind == STORE_ENTITY_GRADUATE)
+        return h->contracts ? h->contracts : UINT32_MAX;
+    return h->contract < 32 ? 1u << h->contract : UINT32_MAX;
+}
+
+void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind,
+                             const store_head_t *h)
+{
+    from->contracts = store_near_contracts(kind, h);
+    from->licence = 0;
+    if (kind == STORE_ENTITY_GRADUATE && !h->licence)
+        from->licence = STORE_NEAR_LICENCE_HELD;
+    else if (kind == STORE_ENTITY_VACANCY && h->licence)
+        from->licence = STORE_NEAR_LICENCE_REQUIRED;
 }
 
 /* Entity num lies where rec says (logged, to be undone). -1 if memory is
@@ -323,7 +353,7 @@ static int s_geo_set(store__near_t *x, uint32_t num, char kind, const void *rec)
         if (p == NULL)
             return -1;
         for (size_t i = x->geo_cap; i < cap; i++)
-            p[i] = (store__ngeo_t){NAN, NAN, 0, HUGE_VAL};
+            p[i] = (store__ngeo_t){NAN, NAN, 0, HUGE_VAL, UINT32_MAX, 0};
         x->geo = p;
         x->geo_cap = cap;
     }
@@ -509,6 +539,15 @@ static inline int s_far(const store_near_from_t *f, double cos_f, const store__n
     return a * S_FAR_K > (lim + 1.0) * (lim + 1.0);
 }
 
+/* 1 if g fails f's contract or licence test (store_near_from_t). */
+static inline int s_filtered(const store_near_from_t *f, const store__ngeo_t *g)
+{
+    if (f->contracts && !(f->contracts & g->contracts))
+        return 1;
+    return (f->licence == STORE_NEAR_LICENCE_HELD && g->licence) ||
+           (f->licence == STORE_NEAR_LICENCE_REQUIRED && !g->licence);
+}
+
 /* The walk is bound by memory latency at national scale: the places,
  * stamps and heads of a million entities are far larger than the caches,
  * and each first touch of an entity's is a miss. So it asks for the place
@@ -566,7 +605,7 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
                 __builtin_prefetch(&stamp[ahead]);
             }
             uint32_t num = v[p];
-            if (from != NULL && s_far(from, cos_f, &geo[num]))
+            if (from != NULL && (s_filtered(from, &geo[num]) || s_far(from, cos_f, &geo[num])))
                 continue; /* not seen: it is skipped under every key */
             if (stamp[num] == epoch)
                 continue;
@@ -829,7 +868,9 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
                              ? (double)e->head.distance_km
                              : HUGE_VAL;
             if (g == NULL || g->lat != (float)e->head.lat || g->lon != (float)e->head.lon ||
-                g->limit != (float)lim) {
+                g->limit != (float)lim ||
+                g->contracts != store_near_contracts((store_entity_kind_t)kind, &e->head) ||
+                g->licence != (e->head.licence != 0)) {
                 store__log(STORE_LOG_ERROR,
                            "store: %s: list %zu: entity %u is not where its head says", __func__,
                            li, num);

@@ -10,6 +10,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,6 +130,9 @@ static void s_rand_graduate(uint64_t *r, store_graduate_t *g)
     g->n_romes = (uint16_t)s_pick(r, 3);
     for (unsigned i = 0; i < g->n_romes; i++)
         snprintf(g->romes[i], sizeof g->romes[i], "%s", s_romes[s_pick(r, S_N(s_romes))]);
+    uint64_t q = (uint64_t)g->version * 0x9e3779b97f4a7c15u + 1; /* r's draws unchanged */
+    g->licence = (uint8_t)s_pick(&q, 2);
+    g->contracts = s_pick(&q, 3) == 0 ? 0 : (uint32_t)(s_pick(&q, 63) + 1) & 0x3e; /* may be none */
 }
 
 static void s_rand_vacancy(uint64_t *r, store_vacancy_t *v)
@@ -155,6 +159,9 @@ static void s_rand_vacancy(uint64_t *r, store_vacancy_t *v)
     v->n_romes = (uint16_t)s_pick(r, 3);
     for (unsigned i = 0; i < v->n_romes; i++)
         snprintf(v->romes[i], sizeof v->romes[i], "%s", s_romes[s_pick(r, S_N(s_romes))]);
+    uint64_t q = (uint64_t)v->version * 0x9e3779b97f4a7c15u + 1; /* r's draws unchanged */
+    v->contract = (uint8_t)(STORE_CONTRACT_CDI + s_pick(&q, 5));
+    v->licence_required = s_pick(&q, 3) == 0;
 }
 
 /* A unit of work: n random changes from seed, a check of memory against
@@ -522,6 +529,108 @@ static void test_walk_list_meta(void **state)
     assert_int_equal(cold.checked, w.b.n); /* read from the lists at open, before any list read */
 }
 
+/* ---- the contract and licence filters of a walk ------------------------- */
+
+/* What the engine's hard filters say of a graduate and a vacancy's heads
+ * (engine.c s_head_ok), written out again. */
+static int s_pair_ok(const store_head_t *g, const store_head_t *v)
+{
+    if (g->contracts && !(g->contracts & (1u << v->contract)))
+        return 0;
+    return !(v->licence && !g->licence);
+}
+
+typedef struct {
+    int n;
+    char ids[S_GRADS + S_VACS][16];
+    store_head_t heads[S_GRADS + S_VACS];
+} s_heads_t;
+
+static int s_heads_cb(const char *id, size_t len, const store_head_t *h,
+                      const store_list_meta_t *list, void *arg)
+{
+    (void)list;
+    s_heads_t *o = arg;
+    assert_true(o->n < S_GRADS + S_VACS && len < sizeof o->ids[0]);
+    memcpy(o->ids[o->n], id, len);
+    o->ids[o->n][len] = '\0';
+    o->heads[o->n++] = *h;
+    return 0;
+}
+
+typedef struct {
+    s_walk_t *w;
+    int walkers, left_out, kept;
+} s_filter_t;
+
+/* Every open entity of one side walks the other side's keys with and
+ * without its filters: the filtered walk names exactly the unfiltered
+ * one's entities that pass the hard filters with the walker. */
+static int s_filter_fn(store_txn_t *txn, void *arg)
+{
+    s_filter_t *f = arg;
+    static s_heads_t all, some;
+    char id[16];
+    for (int kind = 0; kind < 2; kind++) {
+        int grad = kind == 0;
+        store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+        for (int i = 0; i < (grad ? S_GRADS : S_VACS); i++) {
+            store_head_t me;
+            snprintf(id, sizeof id, "%s-%d", grad ? "g" : "v", i);
+            store_entity_kind_t k = grad ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
+            if (store_entity_head(txn, k, id, &me) != 0 || me.state != STORE_STATE_OPEN)
+                continue;
+            /* both from the walker's point: the distance test is the same */
+            store_near_from_t plain = {me.lat, me.lon, HUGE_VAL, 0, 0}, from = plain;
+            store_near_from_filters(&from, k, &me);
+            all.n = some.n = 0;
+            assert_int_equal(store_near_each(txn, ix, f->w->keys, f->w->lens, f->w->n, &plain, NULL,
+                                             s_heads_cb, &all),
+                             0);
+            assert_int_equal(store_near_each(txn, ix, f->w->keys, f->w->lens, f->w->n, &from, NULL,
+                                             s_heads_cb, &some),
+                             0);
+            int j = 0;
+            for (int a = 0; a < all.n; a++) {
+                int ok = grad ? s_pair_ok(&me, &all.heads[a]) : s_pair_ok(&all.heads[a], &me);
+                if (!ok) {
+                    f->left_out++;
+                    continue;
+                }
+                f->kept++;
+                /* walks name entities in the postings' order, filtered or not */
+                assert_true(j < some.n);
+                assert_string_equal(some.ids[j], all.ids[a]);
+                j++;
+            }
+            assert_int_equal(j, some.n);
+            f->walkers++;
+        }
+    }
+    return 0;
+}
+
+static void test_walk_filters(void **state)
+{
+    s_fix_t *f = *state;
+    static s_walk_t w;
+    for (uint64_t seed = 1; seed <= 60; seed++) {
+        s_work_t wk = {.seed = seed, .n = 8};
+        assert_int_equal(store_write(f->st, s_work, &wk), 0);
+    }
+    s_filter_t flt = {&w, 0, 0, 0};
+    for (size_t l = 0; l < S_N(s_lats); l++) {
+        s_keys(&w, (int)s_lats[l]);
+        assert_int_equal(store_read(f->st, s_filter_fn, &flt), 0);
+    }
+    /* enough of each outcome for the comparison to mean something */
+    printf("walk filters: %d walkers, %d partners kept, %d left out\n", flt.walkers, flt.kept,
+           flt.left_out);
+    assert_true(flt.walkers >= 100);
+    assert_true(flt.left_out >= 100);
+    assert_true(flt.kept >= 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_restores_walks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_map_growth_retry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_walk_list_meta, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_filters, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
