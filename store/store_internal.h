@@ -191,15 +191,27 @@ typedef struct {
 
 /* Where an entity of the in-memory lists lies, and the hard filters a
  * walk can apply beside it, for a walk to skip it without reading its
- * head: its point, the cosine of its latitude, its own distance limit
- * (HUGE_VAL: none), its contract types (a graduate's wanted ones, all bits
- * if any; a vacancy's own type's bit) and its licence (a graduate holds
- * one, a vacancy requires one). */
+ * head, in 16 bytes (four to a cache line): its point, the cosine of its
+ * latitude, its own distance limit in km (STORE__NGEO_NO_LIMIT: none, or
+ * one too large to keep), its contract types folded to 8 bits
+ * (store__ngeo_contracts) and its licence (a graduate holds one, a
+ * vacancy requires one). */
 typedef struct {
-    float lat, lon, coslat, limit;
-    uint32_t contracts;
+    float lat, lon, coslat;
+    uint16_t limit_km;
+    uint8_t contracts;
     uint8_t licence;
 } store__ngeo_t;
+
+#define STORE__NGEO_NO_LIMIT 0xffff
+
+/* store_near_contracts' set c in 8 bits: its first eight bits, or all
+ * eight if it has any beyond them. Two sets that meet still meet so
+ * folded: a walk never leaves out an entity that the engine would take. */
+static inline uint8_t store__ngeo_contracts(uint32_t c)
+{
+    return (c >> 8) ? 0xff : (uint8_t)c;
+}
 
 /* The place of an entity number before the running write transaction
  * changed it. */

@@ -292,19 +292,31 @@ static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t po
 
 /* ---- where entities lie ------------------------------------------------- */
 
+_Static_assert(sizeof(store__ngeo_t) == 16, "four places to a cache line");
+
+/* A distance limit of km as a walk keeps it: none beyond what 16 bits
+ * hold (the walk then skips nothing by it, which is safe); 0 below 0 (the
+ * engine refuses every partner beyond such a limit anyway). */
+static uint16_t s_limit_km(int64_t km)
+{
+    if (km >= STORE__NGEO_NO_LIMIT)
+        return STORE__NGEO_NO_LIMIT;
+    return (uint16_t)(km < 0 ? 0 : km);
+}
+
 /* The place of rec (a graduate or a vacancy with a point) for walks. */
 static store__ngeo_t s_geo_of(char kind, const void *rec)
 {
     const store_place_t *p;
-    double limit;
+    int64_t km;
     if (kind == STORE_ENTITY_GRADUATE) {
         const store_graduate_t *g = rec;
         p = &g->home;
-        limit = g->radius_km;
+        km = g->radius_km;
     } else {
         const store_vacancy_t *v = rec;
         p = &v->site;
-        limit = v->max_distance_km ? (double)v->max_distance_km : HUGE_VAL;
+        km = v->max_distance_km ? (int64_t)v->max_distance_km : STORE__NGEO_NO_LIMIT;
     }
     store_head_t h = {0};
     if (kind == STORE_ENTITY_GRADUATE) {
@@ -314,12 +326,13 @@ static store__ngeo_t s_geo_of(char kind, const void *rec)
         h.contract = ((const store_vacancy_t *)rec)->contract;
         h.licence = ((const store_vacancy_t *)rec)->licence_required;
     }
-    return (store__ngeo_t){(float)p->lat,
-                           (float)p->lon,
-                           (float)cos(p->lat * (M_PI / 180.0)),
-                           (float)limit,
-                           store_near_contracts((store_entity_kind_t)kind, &h),
-                           (uint8_t)(h.licence != 0)};
+    return (store__ngeo_t){
+        (float)p->lat,
+        (float)p->lon,
+        (float)cos(p->lat * (M_PI / 180.0)),
+        s_limit_km(km),
+        store__ngeo_contracts(store_near_contracts((store_entity_kind_t)kind, &h)),
+        (uint8_t)(h.licence != 0)};
 }
 
 uint32_t store_near_contracts(store_entity_kind_t kind, const store_head_t *h)
@@ -353,7 +366,7 @@ static int s_geo_set(store__near_t *x, uint32_t num, char kind, const void *rec)
         if (p == NULL)
             return -1;
         for (size_t i = x->geo_cap; i < cap; i++)
-            p[i] = (store__ngeo_t){NAN, NAN, 0, HUGE_VAL, UINT32_MAX, 0};
+            p[i] = (store__ngeo_t){NAN, NAN, 0, STORE__NGEO_NO_LIMIT, 0xff, 0};
         x->geo = p;
         x->geo_cap = cap;
     }
@@ -524,7 +537,9 @@ static int s_epoch(store_near_seen_t *seen, size_t n_entities)
  * no finite limit, or a point that is not one (NaN), nothing is skipped. */
 static inline int s_far(const store_near_from_t *f, double cos_f, const store__ngeo_t *g)
 {
-    double lim = g->limit < f->max_km ? g->limit : f->max_km;
+    double lim = g->limit_km == STORE__NGEO_NO_LIMIT ? HUGE_VAL : (double)g->limit_km;
+    if (f->max_km < lim)
+        lim = f->max_km;
     if (!(lim < 1e9))
         return 0;
     double dphi = ((double)g->lat - f->lat) * S_DEG, dl = (double)g->lon - f->lon;
@@ -539,10 +554,11 @@ static inline int s_far(const store_near_from_t *f, double cos_f, const store__n
     return a * S_FAR_K > (lim + 1.0) * (lim + 1.0);
 }
 
-/* 1 if g fails f's contract or licence test (store_near_from_t). */
-static inline int s_filtered(const store_near_from_t *f, const store__ngeo_t *g)
+/* 1 if g fails f's contract or licence test (store_near_from_t), f's
+ * contracts folded to fc (store__ngeo_contracts; 0: no test). */
+static inline int s_filtered(const store_near_from_t *f, uint8_t fc, const store__ngeo_t *g)
 {
-    if (f->contracts && !(f->contracts & g->contracts))
+    if (fc && !(fc & g->contracts))
         return 1;
     return (f->licence == STORE_NEAR_LICENCE_HELD && g->licence) ||
            (f->licence == STORE_NEAR_LICENCE_REQUIRED && !g->licence);
@@ -589,6 +605,7 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
     uint32_t *stamp = seen->stamp;
     const store__ngeo_t *geo = x->geo;
     double cos_f = from != NULL ? cos(from->lat * S_DEG) : 0;
+    uint8_t fc = from != NULL && from->contracts ? store__ngeo_contracts(from->contracts) : 0;
     uint32_t queue[S_QUEUE];
     unsigned head = 0, queued = 0;
     int rc;
@@ -605,7 +622,7 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
                 __builtin_prefetch(&stamp[ahead]);
             }
             uint32_t num = v[p];
-            if (from != NULL && (s_filtered(from, &geo[num]) || s_far(from, cos_f, &geo[num])))
+            if (from != NULL && (s_filtered(from, fc, &geo[num]) || s_far(from, cos_f, &geo[num])))
                 continue; /* not seen: it is skipped under every key */
             if (stamp[num] == epoch)
                 continue;
@@ -864,12 +881,13 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
             }
             x->seen.stamp[num] = x->seen.epoch;
             const store__ngeo_t *g = num < x->geo_cap ? &x->geo[num] : NULL;
-            double lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
-                             ? (double)e->head.distance_km
-                             : HUGE_VAL;
+            int64_t lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
+                              ? (int64_t)e->head.distance_km
+                              : STORE__NGEO_NO_LIMIT;
             if (g == NULL || g->lat != (float)e->head.lat || g->lon != (float)e->head.lon ||
-                g->limit != (float)lim ||
-                g->contracts != store_near_contracts((store_entity_kind_t)kind, &e->head) ||
+                g->limit_km != s_limit_km(lim) ||
+                g->contracts != store__ngeo_contracts(
+                                    store_near_contracts((store_entity_kind_t)kind, &e->head)) ||
                 g->licence != (e->head.licence != 0)) {
                 store__log(STORE_LOG_ERROR,
                            "store: %s: list %zu: entity %u is not where its head says", __func__,
