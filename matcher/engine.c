@@ -64,11 +64,11 @@ typedef struct {
 } s_cand_t;
 
 /* What a candidate's own list, as the walk saw its meta, says of the
- * changed entity (S_PRUNE_BOTH; see s_cannot_enter). */
+ * changed entity (S_PRUNE_BOTH; see s_list_refuses). */
 enum {
-    S_TAKE_NO,     /* full, lowest entry above the bound, not holding it: cannot */
-    S_TAKE_MAYBE,  /* it may (or holds it): the candidate is scored */
-    S_TAKE_UNKNOWN /* meta not in memory: s_cannot_enter reads it if it matters */
+    S_TAKE_NO,     /* full, lowest entry above the bound: cannot (or must drop it) */
+    S_TAKE_MAYBE,  /* it may: the candidate is scored */
+    S_TAKE_UNKNOWN /* meta not in memory: s_list_refuses reads it if it matters */
 };
 
 /* How much of the scoring may be skipped (see s_eligible). */
@@ -739,19 +739,20 @@ static int s_list_full_above(const engine_t *self, const store_list_meta_t *m, u
 
 static int s_is_owner(const engine_t *self, const char *id, size_t len);
 
-/* Changed entity x's score micro cannot change the list of partner
- * (kind, id): x is not in it (x's owners: self->owners, hashed by
- * s_owners_index) and it is full (at least K entries, not exhaustive)
- * with its lowest entry strictly above micro, so x could neither enter it
- * nor force its recomputation (s_revisit would change nothing). Read from
- * the store's in-memory list meta, not the list itself. 1 if so, 0 if
- * not, <0 on a store error. */
-static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+/* The list of partner (kind, id) is full (at least K entries, not
+ * exhaustive) with its lowest entry strictly above micro: changed entity
+ * x, of score micro with that partner, cannot be in it. Read from the
+ * store's in-memory list meta, not the list itself. 1 if so, 0 if not, <0
+ * on a store error.
+ * Whether to score the pair needs no more: if x is in that list (the
+ * partner is one of x's owners), s_revisit drops it from there, scored or
+ * not (x ranks below the lowest entry either way, where partners the list
+ * does not hold may rank above it), and goes on to a recomputation if the
+ * list falls below K. */
+static int s_list_refuses(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
                           const char *id, uint32_t micro)
 {
     store_list_meta_t m;
-    if (s_is_owner(self, id, strlen(id)))
-        return 0;
     int rc = store_list_meta(txn, kind, id, &m);
     if (rc == STORE_ECORRUPT)
         return 0;
@@ -760,7 +761,20 @@ static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t 
     return s_list_full_above(self, &m, micro);
 }
 
-/* self->oset: a hash set over self->owners, for the walk and s_cannot_enter. */
+/* Changed entity x's score micro cannot change the list of partner
+ * (kind, id): x is not in it (x's owners: self->owners, hashed by
+ * s_owners_index) and the list refuses it (s_list_refuses), so x could
+ * neither enter it nor force its recomputation: s_revisit would change
+ * nothing. 1 if so, 0 if not, <0 on a store error. */
+static int s_cannot_enter(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
+                          const char *id, uint32_t micro)
+{
+    if (s_is_owner(self, id, strlen(id)))
+        return 0;
+    return s_list_refuses(self, txn, kind, id, micro);
+}
+
+/* self->oset: a hash set over self->owners, for s_cannot_enter. */
 static int s_owners_index(engine_t *self)
 {
     if (s_table_clear(&self->oset, &self->oset_cap, self->owners.n, 256) != 0)
@@ -814,10 +828,8 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head,
     if (b < 0 || len == 0 || len > STORE_ID_MAX)
         return 0;
     uint8_t take = S_TAKE_UNKNOWN;
-    if (w->both && list) /* s_cannot_enter's test, on the meta at hand */
-        take = s_list_full_above(self, list, (uint32_t)b) && !s_is_owner(self, id, len)
-                   ? S_TAKE_NO
-                   : S_TAKE_MAYBE;
+    if (w->both && list) /* s_list_refuses' test, on the meta at hand */
+        take = s_list_full_above(self, list, (uint32_t)b) ? S_TAKE_NO : S_TAKE_MAYBE;
     w->rc = s_cands_push(self, id, len, (uint32_t)b, take);
     return w->rc != 0;
 }
@@ -889,7 +901,7 @@ static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune
  * one whose bound is below the kk-th best score found so far cannot enter
  * e's top: with S_PRUNE_TOP the rest are skipped (out->pruned), with
  * S_PRUNE_BOTH those that could not enter their own list either
- * (s_cannot_enter) are skipped. Skipped candidates are not
+ * (s_list_refuses) are skipped. Skipped candidates are not
  * decoded: that is the saving. */
 static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_ranks_t *out,
                       s_prune_t prune, s_pool_t *pool)
@@ -952,7 +964,7 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         id[cand->id_len] = '\0';
         if (prune != S_PRUNE_NONE && pool->n_heap == self->kk &&
             cand->bound < pool->heap[0].micro && cand->take == S_TAKE_UNKNOWN) {
-            rc = s_cannot_enter(self, txn, s_other(e->kind), id, cand->bound);
+            rc = s_list_refuses(self, txn, s_other(e->kind), id, cand->bound);
             if (rc < 0)
                 return rc;
             if (rc == 1) {
@@ -1246,8 +1258,8 @@ static int s_changed(engine_t *self, store_txn_t *txn, store_entity_kind_t kind,
         return rc == STORE_ENOTFOUND ? 0 : rc;
     if (cause->erased)
         x->rec.g.state = STORE_STATE_LEFT; /* no longer a candidate anywhere */
-    /* partner lists that hold x: sorted for s_merge_ids, hashed for the
-     * walk and s_cannot_enter */
+    /* partner lists that hold x: sorted for s_merge_ids, hashed for
+     * s_cannot_enter */
     self->owners.n = 0;
     rc = store_list_owners(txn, s_other(kind), id, s_owners_cb, &self->owners);
     if (rc != 0)
