@@ -108,6 +108,7 @@ typedef struct {
 typedef struct {
     s_ent_t ent;
     score_result_t res; /* its score with the pool's entity, with explanation */
+    uint64_t id_hash;   /* s_hash of ent's id: s_pool_find compares it first */
 } s_slot_t;
 
 /* One heap entry: a score and the slot holding its candidate. */
@@ -716,13 +717,16 @@ static s_slot_t *s_pool_find(engine_t *self, store_entity_kind_t kind, const cha
                              const char *want)
 {
     s_pool_t *pools[2] = {&self->self_pool, &self->tmp_pool};
+    uint64_t h = 0;
     for (int p = 0; p < 2; p++) {
         s_pool_t *pool = pools[p];
         if (!pool->id[0] || pool->kind != kind || strcmp(pool->id, id) != 0)
             continue;
+        if (h == 0)
+            h = s_hash(want, strlen(want));
         for (size_t i = 0; i < pool->n_heap; i++) {
             s_slot_t *slot = &pool->slots[pool->heap[i].slot];
-            if (strcmp(s_id(&slot->ent), want) == 0)
+            if (slot->id_hash == h && strcmp(s_id(&slot->ent), want) == 0)
                 return slot;
         }
     }
@@ -982,6 +986,7 @@ static int s_eligible(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_rank
         if (s_score(self, e, &slot->ent, &slot->res, 1)) {
             if ((rc = s_ranks_push(out, id, slot->res.micro)) != 0)
                 return rc;
+            slot->id_hash = s_hash(id, cand->id_len);
             s_pool_add(self, pool, slot->res.micro);
         }
     }
