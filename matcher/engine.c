@@ -847,18 +847,12 @@ static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_
     const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
     store_near_from_t from = {p->lat, p->lon, HUGE_VAL, 0, 0};
     s_walk_t w = {self, e, prune == S_PRUNE_BOTH, 0};
-    store_head_t h = {0}; /* what s_head_ok's contract and licence tests read of e */
-    if (grad) {
+    if (grad)
         from.max_km = e->rec.g.radius_km;
-        h.contracts = e->rec.g.contracts;
-        h.licence = e->rec.g.licence;
-    } else {
-        if (e->rec.v.max_distance_km)
-            from.max_km = e->rec.v.max_distance_km;
-        h.contract = e->rec.v.contract;
-        h.licence = e->rec.v.licence_required;
-    }
-    store_near_from_filters(&from, e->kind, &h);
+    else if (e->rec.v.max_distance_km)
+        from.max_km = e->rec.v.max_distance_km;
+    store_near_from_filters(&from, e->kind,
+                            grad ? (const void *)&e->rec.g : (const void *)&e->rec.v);
     int rc = s_near_keys(self, txn, e);
     if (rc != 0)
         return rc;

@@ -404,9 +404,10 @@ typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *hea
  * HUGE_VAL if it has none). Each listed entity has its own limit too (the
  * same fields of its record: radius, or maximum distance if not 0).
  * And the walker's hard filters that a walk applies before reading heads
- * (store_near_from_filters sets them from the walker's head):
- * contracts: the walker's contract types (store_near_contracts); an entity
- * none of whose types is among them is left out; 0: no such test.
+ * (store_near_from_filters sets them from the walker's record):
+ * contracts: the walker's contract types (a graduate's wanted ones, every
+ * bit if any; a vacancy's own type's bit); an entity none of whose types
+ * is among them is left out; 0: no such test.
  * licence: STORE_NEAR_LICENCE_HELD leaves out the entities that require a
  * licence (a graduate without one walks vacancies),
  * STORE_NEAR_LICENCE_REQUIRED those that hold none (a vacancy requiring
@@ -420,17 +421,9 @@ typedef struct {
 
 enum { STORE_NEAR_LICENCE_HELD = 1, STORE_NEAR_LICENCE_REQUIRED = 2 };
 
-/* The contract types of an entity of kind with head h as a walk compares
- * them: a graduate's wanted types (every bit if it accepts any), a
- * vacancy's own type's bit (every bit for a type beyond 31, which no
- * graduate's wish can name). Two entities' contracts pass the engine's
- * contract filter exactly when their sets meet. */
-uint32_t store_near_contracts(store_entity_kind_t kind, const store_head_t *h);
-
-/* Set from's contracts and licence to walk the partners of an entity of
- * kind with head h. */
-void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind,
-                             const store_head_t *h);
+/* Set from's contracts and licence to walk the partners of rec, a
+ * graduate's record (kind STORE_ENTITY_GRADUATE) or a vacancy's. */
+void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind, const void *rec);
 
 /* What a walker has seen: an epoch stamp per entity number. Zero it
  * before the first walk, free it with store_near_seen_free. Each walk

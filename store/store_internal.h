@@ -205,7 +205,7 @@ typedef struct {
 
 #define STORE__NGEO_NO_LIMIT 0xffff
 
-/* store_near_contracts' set c in 8 bits: its first eight bits, or all
+/* A set of contract types c (store_near_from_t.contracts) in 8 bits: its first eight bits, or all
  * eight if it has any beyond them. Two sets that meet still meet so
  * folded: a walk never leaves out an entity that the engine would take. */
 static inline uint8_t store__ngeo_contracts(uint32_t c)

@@ -304,6 +304,33 @@ static uint16_t s_limit_km(int64_t km)
     return (uint16_t)(km < 0 ? 0 : km);
 }
 
+/* The contract types of an entity as a walk compares them: a graduate's
+ * wanted types (wanted; every bit if it accepts any), a vacancy's own
+ * type's bit (every bit for a type beyond 31, which no wish can name). Two
+ * entities pass the engine's contract filter exactly when their sets
+ * meet. */
+static uint32_t s_contracts(char kind, uint32_t wanted, uint8_t type)
+{
+    if (kind == STORE_ENTITY_GRADUATE)
+        return wanted ? wanted : UINT32_MAX;
+    return type < 32 ? 1u << type : UINT32_MAX;
+}
+
+static uint32_t s_contracts_of(char kind, const void *rec)
+{
+    if (kind == STORE_ENTITY_GRADUATE)
+        return s_contracts(kind, ((const store_graduate_t *)rec)->contracts, 0);
+    return s_contracts(kind, 0, ((const store_vacancy_t *)rec)->contract);
+}
+
+/* A graduate holds a licence, a vacancy requires one. */
+static uint8_t s_licence_of(char kind, const void *rec)
+{
+    if (kind == STORE_ENTITY_GRADUATE)
+        return ((const store_graduate_t *)rec)->licence;
+    return ((const store_vacancy_t *)rec)->licence_required;
+}
+
 /* The place of rec (a graduate or a vacancy with a point) for walks. */
 static store__ngeo_t s_geo_of(char kind, const void *rec)
 {
@@ -318,38 +345,22 @@ static store__ngeo_t s_geo_of(char kind, const void *rec)
         p = &v->site;
         km = v->max_distance_km ? (int64_t)v->max_distance_km : STORE__NGEO_NO_LIMIT;
     }
-    store_head_t h = {0};
-    if (kind == STORE_ENTITY_GRADUATE) {
-        h.contracts = ((const store_graduate_t *)rec)->contracts;
-        h.licence = ((const store_graduate_t *)rec)->licence;
-    } else {
-        h.contract = ((const store_vacancy_t *)rec)->contract;
-        h.licence = ((const store_vacancy_t *)rec)->licence_required;
-    }
-    return (store__ngeo_t){
-        (float)p->lat,
-        (float)p->lon,
-        (float)cos(p->lat * (M_PI / 180.0)),
-        s_limit_km(km),
-        store__ngeo_contracts(store_near_contracts((store_entity_kind_t)kind, &h)),
-        (uint8_t)(h.licence != 0)};
+    return (store__ngeo_t){(float)p->lat,
+                           (float)p->lon,
+                           (float)cos(p->lat * (M_PI / 180.0)),
+                           s_limit_km(km),
+                           store__ngeo_contracts(s_contracts_of(kind, rec)),
+                           (uint8_t)(s_licence_of(kind, rec) != 0)};
 }
 
-uint32_t store_near_contracts(store_entity_kind_t kind, const store_head_t *h)
+void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind, const void *rec)
 {
-    if (kind == STORE_ENTITY_GRADUATE)
-        return h->contracts ? h->contracts : UINT32_MAX;
-    return h->contract < 32 ? 1u << h->contract : UINT32_MAX;
-}
-
-void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind,
-                             const store_head_t *h)
-{
-    from->contracts = store_near_contracts(kind, h);
+    uint8_t licence = s_licence_of((char)kind, rec);
+    from->contracts = s_contracts_of((char)kind, rec);
     from->licence = 0;
-    if (kind == STORE_ENTITY_GRADUATE && !h->licence)
+    if (kind == STORE_ENTITY_GRADUATE && !licence)
         from->licence = STORE_NEAR_LICENCE_HELD;
-    else if (kind == STORE_ENTITY_VACANCY && h->licence)
+    else if (kind == STORE_ENTITY_VACANCY && licence)
         from->licence = STORE_NEAR_LICENCE_REQUIRED;
 }
 
@@ -886,8 +897,8 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
                               : STORE__NGEO_NO_LIMIT;
             if (g == NULL || g->lat != (float)e->head.lat || g->lon != (float)e->head.lon ||
                 g->limit_km != s_limit_km(lim) ||
-                g->contracts != store__ngeo_contracts(
-                                    store_near_contracts((store_entity_kind_t)kind, &e->head)) ||
+                g->contracts !=
+                    store__ngeo_contracts(s_contracts(kind, e->head.contracts, e->head.contract)) ||
                 g->licence != (e->head.licence != 0)) {
                 store__log(STORE_LOG_ERROR,
                            "store: %s: list %zu: entity %u is not where its head says", __func__,

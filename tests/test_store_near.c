@@ -582,7 +582,11 @@ static int s_filter_fn(store_txn_t *txn, void *arg)
                 continue;
             /* both from the walker's point: the distance test is the same */
             store_near_from_t plain = {me.lat, me.lon, HUGE_VAL, 0, 0}, from = plain;
-            store_near_from_filters(&from, k, &me);
+            static store_graduate_t g;
+            static store_vacancy_t v;
+            assert_int_equal(
+                grad ? store_graduate_get(txn, id, &g) : store_vacancy_get(txn, id, &v), 0);
+            store_near_from_filters(&from, k, grad ? (const void *)&g : (const void *)&v);
             all.n = some.n = 0;
             assert_int_equal(store_near_each(txn, ix, f->w->keys, f->w->lens, f->w->n, &plain, NULL,
                                              s_heads_cb, &all),
