@@ -844,15 +844,9 @@ static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_
 {
     int grad = e->kind == STORE_ENTITY_GRADUATE;
     store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
-    const store_place_t *p = grad ? &e->rec.g.home : &e->rec.v.site;
-    store_near_from_t from = {p->lat, p->lon, HUGE_VAL, 0, 0};
+    store_near_from_t from;
     s_walk_t w = {self, e, prune == S_PRUNE_BOTH, 0};
-    if (grad)
-        from.max_km = e->rec.g.radius_km;
-    else if (e->rec.v.max_distance_km)
-        from.max_km = e->rec.v.max_distance_km;
-    store_near_from_filters(&from, e->kind,
-                            grad ? (const void *)&e->rec.g : (const void *)&e->rec.v);
+    store_near_from(&from, e->kind, grad ? (const void *)&e->rec.g : (const void *)&e->rec.v);
     int rc = s_near_keys(self, txn, e);
     if (rc != 0)
         return rc;

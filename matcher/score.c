@@ -356,6 +356,13 @@ int64_t score_bound_graduate(const score_weights_t *w, const score_vacancy_t *v,
                          h->start_day, vr->start_date);
 }
 
+/* A share of a total (0..1) in 255ths, rounded up, at most 255. */
+static uint8_t s_255ths(double share)
+{
+    double q = ceil(255.0 * share);
+    return (uint8_t)(q > 0 ? (q < 255 ? q : 255) : 0);
+}
+
 void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref)
 {
     enum { NBITS = 64 * STORE_SIG_SKILL_WORDS };
@@ -385,18 +392,17 @@ void score_vacancy_head(const store_vacancy_t *v, store_head_t *h, void *ref)
     h->skills_table = 1;
     h->n_table = (uint8_t)(nb < STORE_HEAD_TABLE ? nb : STORE_HEAD_TABLE);
     for (size_t i = 0; i < nb; i++) {
-        /* a share in 255ths, rounded up */
-        double q = total > 0 ? ceil(255.0 * wb[bits[i]] / total) : 0;
+        double share = total > 0 ? wb[bits[i]] / total : 0;
         if (i < STORE_HEAD_TABLE) {
             h->table.bit[i] = (uint8_t)bits[i];
-            h->table.share[i] = (uint8_t)(q > 0 ? (q < 255 ? q : 255) : 0);
+            h->table.share[i] = s_255ths(share);
         } else {
-            rest += total > 0 ? wb[bits[i]] / total : 0;
+            rest += share;
         }
     }
     if (nb > STORE_HEAD_TABLE) { /* at least 1: skills there may make a pair relevant */
-        double q = ceil(255.0 * rest);
-        h->table_rest = (uint8_t)(q >= 1 ? (q < 255 ? q : 255) : 1);
+        uint8_t q = s_255ths(rest);
+        h->table_rest = q > 0 ? q : 1;
     }
 }
 

@@ -404,7 +404,7 @@ typedef int (*store_near_fn)(const char *id, size_t len, const store_head_t *hea
  * HUGE_VAL if it has none). Each listed entity has its own limit too (the
  * same fields of its record: radius, or maximum distance if not 0).
  * And the walker's hard filters that a walk applies before reading heads
- * (store_near_from_filters sets them from the walker's record):
+ * (store_near_from sets them from the walker's record):
  * contracts: the walker's contract types (a graduate's wanted ones, every
  * bit if any; a vacancy's own type's bit); an entity none of whose types
  * is among them is left out; 0: no such test.
@@ -421,9 +421,10 @@ typedef struct {
 
 enum { STORE_NEAR_LICENCE_HELD = 1, STORE_NEAR_LICENCE_REQUIRED = 2 };
 
-/* Set from's contracts and licence to walk the partners of rec, a
- * graduate's record (kind STORE_ENTITY_GRADUATE) or a vacancy's. */
-void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind, const void *rec);
+/* Set all of from to walk the partners of rec, a graduate's record (kind
+ * STORE_ENTITY_GRADUATE) or a vacancy's: its point, its own distance
+ * limit, its contract and licence filters. */
+void store_near_from(store_near_from_t *from, store_entity_kind_t kind, const void *rec);
 
 /* What a walker has seen: an epoch stamp per entity number. Zero it
  * before the first walk, free it with store_near_seen_free. Each walk

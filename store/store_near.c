@@ -297,9 +297,9 @@ _Static_assert(sizeof(store__ngeo_t) == 16, "four places to a cache line");
 /* A distance limit of km as a walk keeps it: none beyond what 16 bits
  * hold (the walk then skips nothing by it, which is safe); 0 below 0 (the
  * engine refuses every partner beyond such a limit anyway). */
-static uint16_t s_limit_km(int64_t km)
+static uint16_t s_limit_km(double km)
 {
-    if (km >= STORE__NGEO_NO_LIMIT)
+    if (!(km < STORE__NGEO_NO_LIMIT))
         return STORE__NGEO_NO_LIMIT;
     return (uint16_t)(km < 0 ? 0 : km);
 }
@@ -331,20 +331,26 @@ static uint8_t s_licence_of(char kind, const void *rec)
     return ((const store_vacancy_t *)rec)->licence_required;
 }
 
+/* Where rec (a graduate or a vacancy) lies, and its own distance limit in
+ * km (HUGE_VAL: none): a graduate's radius, a vacancy's maximum distance
+ * if not 0. */
+static const store_place_t *s_place_of(char kind, const void *rec, double *km)
+{
+    if (kind == STORE_ENTITY_GRADUATE) {
+        const store_graduate_t *g = rec;
+        *km = g->radius_km;
+        return &g->home;
+    }
+    const store_vacancy_t *v = rec;
+    *km = v->max_distance_km ? (double)v->max_distance_km : HUGE_VAL;
+    return &v->site;
+}
+
 /* The place of rec (a graduate or a vacancy with a point) for walks. */
 static store__ngeo_t s_geo_of(char kind, const void *rec)
 {
-    const store_place_t *p;
-    int64_t km;
-    if (kind == STORE_ENTITY_GRADUATE) {
-        const store_graduate_t *g = rec;
-        p = &g->home;
-        km = g->radius_km;
-    } else {
-        const store_vacancy_t *v = rec;
-        p = &v->site;
-        km = v->max_distance_km ? (int64_t)v->max_distance_km : STORE__NGEO_NO_LIMIT;
-    }
+    double km;
+    const store_place_t *p = s_place_of(kind, rec, &km);
     return (store__ngeo_t){(float)p->lat,
                            (float)p->lon,
                            (float)cos(p->lat * (M_PI / 180.0)),
@@ -353,9 +359,14 @@ static store__ngeo_t s_geo_of(char kind, const void *rec)
                            (uint8_t)(s_licence_of(kind, rec) != 0)};
 }
 
-void store_near_from_filters(store_near_from_t *from, store_entity_kind_t kind, const void *rec)
+void store_near_from(store_near_from_t *from, store_entity_kind_t kind, const void *rec)
 {
+    double km;
+    const store_place_t *p = s_place_of((char)kind, rec, &km);
     uint8_t licence = s_licence_of((char)kind, rec);
+    from->lat = p->lat;
+    from->lon = p->lon;
+    from->max_km = km;
     from->contracts = s_contracts_of((char)kind, rec);
     from->licence = 0;
     if (kind == STORE_ENTITY_GRADUATE && !licence)
@@ -892,9 +903,9 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
             }
             x->seen.stamp[num] = x->seen.epoch;
             const store__ngeo_t *g = num < x->geo_cap ? &x->geo[num] : NULL;
-            int64_t lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
-                              ? (int64_t)e->head.distance_km
-                              : STORE__NGEO_NO_LIMIT;
+            double lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
+                             ? (double)e->head.distance_km
+                             : HUGE_VAL;
             if (g == NULL || g->lat != (float)e->head.lat || g->lon != (float)e->head.lon ||
                 g->limit_km != s_limit_km(lim) ||
                 g->contracts !=

@@ -580,13 +580,17 @@ static int s_filter_fn(store_txn_t *txn, void *arg)
             store_entity_kind_t k = grad ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
             if (store_entity_head(txn, k, id, &me) != 0 || me.state != STORE_STATE_OPEN)
                 continue;
-            /* both from the walker's point: the distance test is the same */
-            store_near_from_t plain = {me.lat, me.lon, HUGE_VAL, 0, 0}, from = plain;
             static store_graduate_t g;
             static store_vacancy_t v;
             assert_int_equal(
                 grad ? store_graduate_get(txn, id, &g) : store_vacancy_get(txn, id, &v), 0);
-            store_near_from_filters(&from, k, grad ? (const void *)&g : (const void *)&v);
+            store_near_from_t from, plain;
+            store_near_from(&from, k, grad ? (const void *)&g : (const void *)&v);
+            assert_true(from.lat == me.lat && from.lon == me.lon);
+            from.max_km = HUGE_VAL; /* only the partners' own limits: more partners to filter */
+            plain = from;           /* the same point and limits: the same distance test */
+            plain.contracts = 0;
+            plain.licence = 0;
             all.n = some.n = 0;
             assert_int_equal(store_near_each(txn, ix, f->w->keys, f->w->lens, f->w->n, &plain, NULL,
                                              s_heads_cb, &all),
