@@ -76,9 +76,12 @@ static int s_signals(void)
 }
 
 #define S_HOUSEKEEPING_MS 10000
-#define S_PURGE_CHUNK     10000
-#define S_EXPIRY_CHUNK    200
-#define S_PRIVACY_CHUNK   256
+/* Topics saved per housekeeping (feed_save_topics): one write transaction
+ * of about 10 ms at most. */
+#define S_TOPICS_CHUNK  20000
+#define S_PURGE_CHUNK   10000
+#define S_EXPIRY_CHUNK  200
+#define S_PRIVACY_CHUNK 256
 
 /* Scrub state: erasures counted up to the last scrub, and when the first
  * erasure after it was seen (0: none pending). */
@@ -168,6 +171,12 @@ static void s_housekeeping(store_t *store, const config_t *cfg, engine_t *engine
     } while (n == S_PURGE_CHUNK);
     if (total > 0)
         log_info("retention: purged %lld match updates", (long long)total);
+    int done;
+    int rc = feed_save_topics(feed, store, S_TOPICS_CHUNK, &done);
+    if (rc != 0)
+        log_warnx("feed: saving the topics' last sequences failed: %s (the next start reads "
+                  "more of the match log)",
+                  store_strerror(rc));
 }
 
 /* The loop. Returns 0 after a stop request, -1 on a socket failure. */
@@ -225,6 +234,10 @@ static int s_loop(ingest_t *ingest, query_t *query, feed_t *feed, store_t *store
     /* Stopping: tell producers whose events are queued to resend them. */
     while (ingest_process(ingest, 1) > 0)
         ;
+    /* the topics as they are now: the next start reads no match */
+    for (int done = 0, rc = 0; !done && rc == 0;)
+        if ((rc = feed_save_topics(feed, store, SIZE_MAX, &done)) != 0)
+            log_warnx("feed: saving the topics' last sequences failed: %s", store_strerror(rc));
     return 0;
 }
 

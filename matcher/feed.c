@@ -31,9 +31,12 @@ typedef struct {
 
 /* The last sequence numbers published under one topic, for
  * MatchUpdate.previous_sequence: committed (on disk), and staged by the
- * batch being applied (0: none yet). */
+ * batch being applied (0: none yet); saved: the value the store keeps for
+ * the next start (store_topic_put, 0: none). */
 typedef struct {
-    uint64_t committed, staged;
+    uint64_t committed, staged, saved;
+    uint8_t queued; /* in feed.unsaved */
+    char name[];    /* the topic */
 } s_topic_t;
 
 /* The topics a MatchUpdate is published under. */
@@ -80,6 +83,17 @@ struct feed {
     uint64_t drops_seen;      /* counters->feed_dropped when last looked at */
     s_region_slot_t *regions; /* S_REGION_CACHE slots; region NULL: empty */
     uint64_t next_seq;        /* the next match number in this batch; 0: ask the store */
+    /* The saving of the topics (feed_save_topics): those whose committed
+     * value is not the saved one, each once, in the order they changed;
+     * the first pass of them belong to the pass under way, which covers
+     * the matches up to pass_upto. */
+    s_topic_t **unsaved;
+    size_t n_unsaved, cap_unsaved, pass;
+    int in_pass;
+    uint64_t pass_upto;
+    uint64_t saved_upto; /* what the store says the saved values cover */
+    uint64_t known_upto; /* the last match whose topics this memory knows */
+    int unsaved_lost;    /* out of memory queuing one: never say they are all saved */
 };
 
 static const char *s_sector_names[] = {
@@ -196,6 +210,7 @@ void feed_destroy(feed_t **self_p)
         strmap_each(self->topics, s_topic_free, NULL);
     strmap_destroy(&self->topics);
     free(self->touched);
+    free(self->unsaved);
     strmap_destroy(&self->subs);
     free(self);
     *self_p = NULL;
@@ -389,8 +404,10 @@ static s_topic_t *s_topic(feed_t *self, const char *topic)
     s_topic_t *t = strmap_get(self->topics, topic);
     if (t)
         return t;
-    if (!(t = calloc(1, sizeof *t)))
+    size_t len = strlen(topic);
+    if (!(t = calloc(1, sizeof *t + len + 1)))
         return NULL;
+    memcpy(t->name, topic, len + 1);
     if (strmap_put(self->topics, topic, t) != 0) {
         free(t);
         return NULL;
@@ -422,26 +439,159 @@ static int s_stage(feed_t *self, s_topic_t *t, uint64_t seq)
     return 0;
 }
 
+/* Queue t to be saved, if its committed value is not the saved one. */
+static int s_unsaved(feed_t *self, s_topic_t *t)
+{
+    if (t->queued || t->committed == t->saved)
+        return 0;
+    if (self->n_unsaved == self->cap_unsaved) {
+        size_t cap = self->cap_unsaved ? self->cap_unsaved * 2 : 256;
+        s_topic_t **p = realloc(self->unsaved, cap * sizeof *p);
+        if (!p)
+            return STORE_ENOMEM;
+        self->unsaved = p;
+        self->cap_unsaved = cap;
+    }
+    self->unsaved[self->n_unsaved++] = t;
+    t->queued = 1;
+    return 0;
+}
+
+typedef struct {
+    feed_t *self;
+    uint64_t saved, read; /* topics found saved, matches read after them */
+} s_learn_t;
+
+static int s_learn_saved_fn(const char *topic, uint64_t seq, void *arg)
+{
+    s_learn_t *l = arg;
+    s_topic_t *t = s_topic(l->self, topic);
+    if (!t)
+        return STORE_ENOMEM;
+    t->committed = t->saved = seq;
+    l->saved++;
+    return 0;
+}
+
 static int s_learn_fn(const store_match_t *m, void *arg)
 {
-    feed_t *self = arg;
+    s_learn_t *l = arg;
     for (size_t i = 0; i < m->n_topics; i++) {
-        s_topic_t *t = s_topic(self, m->topics[i]);
+        s_topic_t *t = s_topic(l->self, m->topics[i]);
         if (!t)
             return STORE_ENOMEM;
         t->committed = m->seq;
     }
+    l->read++;
     return 0;
 }
 
+/* The saved values, then the matches after those they cover: the last
+ * of these for a topic is its last (sequence order). */
 static int s_learn_txn(store_txn_t *txn, void *arg)
 {
-    return store_match_each(txn, 0, s_learn_fn, arg);
+    s_learn_t *l = arg;
+    l->self->saved_upto = store_topics_upto(txn);
+    l->self->known_upto = store_match_last(txn);
+    int rc = store_topics_each(txn, s_learn_saved_fn, l);
+    return rc != 0 ? rc : store_match_each(txn, l->self->saved_upto, s_learn_fn, l);
+}
+
+static void s_queue_fn(const char *key, void *value, void *arg)
+{
+    (void)key;
+    feed_t *self = arg;
+    if (s_unsaved(self, value) != 0)
+        self->unsaved_lost = 1;
 }
 
 int feed_learn_topics(feed_t *self, store_t *store)
 {
-    return store_read(store, s_learn_txn, self);
+    s_learn_t l = {self, 0, 0};
+    uint64_t t0 = clock_mono_us();
+    int rc = store_read(store, s_learn_txn, &l);
+    if (rc != 0)
+        return rc;
+    strmap_each(self->topics, s_queue_fn, self); /* those the matches moved */
+    if (self->unsaved_lost)
+        return STORE_ENOMEM;
+    log_info("feed: %zu topics: %llu saved up to match %llu, then %llu match updates read, "
+             "in %.1f s",
+             strmap_size(self->topics), (unsigned long long)l.saved,
+             (unsigned long long)self->saved_upto, (unsigned long long)l.read,
+             (double)(clock_mono_us() - t0) / 1e6);
+    return 0;
+}
+
+/* ---- saving the topics ------------------------------------------------
+ *
+ * A pass saves the topics queued when it starts, a chunk per call, and
+ * with its last chunk says that the saved values cover every match up to
+ * known_upto as it was at the start: each of those topics is saved with
+ * its value then or a later one, and the others were saved before. A
+ * value saved later than the pass's cover is harmless: the next start
+ * reads the matches after the cover, that one among them. */
+
+typedef struct {
+    feed_t *self;
+    size_t n;     /* unsaved[0, n) are written, and... */
+    int complete; /* ...with them the pass: topics_upto too */
+} s_save_t;
+
+static int s_name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(s_topic_t *const *)a)->name, (*(s_topic_t *const *)b)->name);
+}
+
+/* store_txn_fn (may run twice): write the chunk, and the pass's end. */
+static int s_save_fn(store_txn_t *txn, void *arg)
+{
+    s_save_t *sv = arg;
+    feed_t *self = sv->self;
+    for (size_t i = 0; i < sv->n; i++) {
+        int rc = store_topic_put(txn, self->unsaved[i]->name, self->unsaved[i]->committed);
+        if (rc != 0)
+            return rc;
+    }
+    return sv->complete ? store_topics_upto_put(txn, self->pass_upto) : 0;
+}
+
+int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
+{
+    *done = 0;
+    if (!self->in_pass) {
+        if (self->n_unsaved == 0 && (self->saved_upto == self->known_upto || self->unsaved_lost)) {
+            *done = 1;
+            return 0;
+        }
+        self->in_pass = 1;
+        self->pass = self->n_unsaved;
+        self->pass_upto = self->known_upto;
+    }
+    s_save_t sv = {self, self->pass < max ? self->pass : max, 0};
+    sv.complete = sv.n == self->pass && !self->unsaved_lost;
+    /* in key order: neighbours share the B-tree's pages */
+    uint64_t t0 = clock_mono_us();
+    qsort(self->unsaved, sv.n, sizeof *self->unsaved, s_name_cmp);
+    int rc = store_write(store, s_save_fn, &sv);
+    if (rc != 0)
+        return rc; /* the same chunk at the next call */
+    log_debug("feed: %zu topics saved in %.1f ms%s", sv.n, (double)(clock_mono_us() - t0) / 1e3,
+              sv.complete ? ", with the cover of the pass" : "");
+    for (size_t i = 0; i < sv.n; i++) {
+        self->unsaved[i]->saved = self->unsaved[i]->committed;
+        self->unsaved[i]->queued = 0;
+    }
+    memmove(self->unsaved, self->unsaved + sv.n, (self->n_unsaved - sv.n) * sizeof *self->unsaved);
+    self->n_unsaved -= sv.n;
+    self->pass -= sv.n;
+    if (self->pass == 0) {
+        self->in_pass = 0;
+        if (sv.complete)
+            self->saved_upto = self->pass_upto;
+        *done = self->n_unsaved == 0 && self->saved_upto == self->known_upto;
+    }
+    return 0;
 }
 
 /* Topic i of outbox entry p. */
@@ -718,7 +868,16 @@ void feed_publish(feed_t *self, store_t *store)
         log_warnx("feed: %zu MatchUpdates could not be read back to be published: %s",
                   self->n_spilled, store_strerror(rc));
     s_log_drops(self);
-    for (size_t i = 0; i < self->n_touched; i++) /* the batch is on disk */
+    for (size_t i = 0; i < self->n_touched; i++) { /* the batch is on disk */
         self->touched[i]->committed = self->touched[i]->staged;
+        if (s_unsaved(self, self->touched[i]) != 0 && !self->unsaved_lost) {
+            self->unsaved_lost = 1;
+            log_warnx("feed: out of memory queuing the topics to save: the next start will "
+                      "read the match log from match %llu",
+                      (unsigned long long)self->saved_upto);
+        }
+    }
+    if (self->next_seq)
+        self->known_upto = self->next_seq - 1;
     feed_reset(self);
 }

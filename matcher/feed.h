@@ -57,10 +57,19 @@ void feed_destroy(feed_t **self_p);
 
 void *feed_socket(feed_t *self);
 
-/* Learn, from the stored match log, the last sequence published under each
- * topic (for MatchUpdate.previous_sequence). Call once at start-up.
- * Returns 0 or a STORE_E* code. */
+/* Learn the last sequence published under each topic (for
+ * MatchUpdate.previous_sequence): the values saved by feed_save_topics,
+ * then the stored matches after those they cover (the whole match log if
+ * none were saved). Call once at start-up. Returns 0 or a STORE_E* code. */
 int feed_learn_topics(feed_t *self, store_t *store) STORE_WUR;
+
+/* Save in the store the topics' last sequences that changed, so that the
+ * next start reads only the matches after them (store_topic_put): at most
+ * max topics in one write transaction. Call between batches; again until
+ * *done says that the store's values cover every committed match. Returns
+ * 0 or the STORE_E* code of the write (the same topics are saved at the
+ * next call). */
+int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done) STORE_WUR;
 
 /* Read and account pending subscription messages. */
 void feed_handle_subscriptions(feed_t *self);

@@ -612,6 +612,24 @@ int store_match_erase_graduate(store_txn_t *txn, const char *id, size_t *removed
 int store_match_purge(store_txn_t *txn, uint64_t upto, int64_t before_ms, size_t max,
                       size_t *removed) STORE_WUR;
 
+/* ---- the feed's topics, saved ----------------------------------------- */
+
+/* The feed keeps in memory the last sequence number published under each
+ * topic (MatchUpdate.previous_sequence). A start could learn it by reading
+ * the whole match log, which grows with the retention; instead the feed
+ * saves it here from time to time, with the highest sequence number the
+ * saved values cover: a start reads the saved values, then only the
+ * matches after that number.
+ * put: the last sequence of topic (1..STORE_TOPIC_MAX bytes).
+ * upto_put / upto: the match sequence the saved values cover (0: none,
+ * read the whole log). each: every saved topic, in byte order, until fn
+ * returns non-zero (returned as is). */
+int store_topic_put(store_txn_t *txn, const char *topic, uint64_t seq) STORE_WUR;
+int store_topics_upto_put(store_txn_t *txn, uint64_t upto) STORE_WUR;
+uint64_t store_topics_upto(store_txn_t *txn);
+typedef int (*store_topic_fn)(const char *topic, uint64_t seq, void *arg);
+int store_topics_each(store_txn_t *txn, store_topic_fn fn, void *arg) STORE_WUR;
+
 /* ---- meta strings ------------------------------------------------------ */
 
 /* Read / write a short named string in meta (e.g. the reference data

@@ -90,6 +90,8 @@ enum {
 #define STORE_META_GRADUATE_LISTS "graduate_lists"
 #define STORE_META_MATCH_LAST     "match_last"
 #define STORE_META_COMMIT_NO      "commit_no"
+#define STORE_META_TOPICS_UPTO    "topics_upto"
+#define STORE_META_TOPIC          "t:" /* + topic: its last sequence (store_topic_put) */
 
 /* What a cached head says of its entity (store__hent_t.head_state). */
 enum { STORE__HEAD_UNKNOWN = 0, STORE__HEAD_PRESENT = 1, STORE__HEAD_ABSENT = 2 };

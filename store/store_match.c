@@ -617,3 +617,85 @@ int store_match_purge(store_txn_t *txn, uint64_t upto, int64_t before_ms, size_t
         *removed = count;
     return rc;
 }
+
+/* ---- the feed's topics, saved ----------------------------------------------
+ *
+ * Rows of meta: "t:" + topic -> u64 LE, and "topics_upto" -> u64 LE. Meta
+ * keeps them (no table of their own, no new format): a matcherd that does
+ * not know them never reads them, and one that finds them older than the
+ * match log reads the matches after them, which is all it needs. */
+
+/* "t:" + topic into buf; STORE_EINVAL unless topic has 1..STORE_TOPIC_MAX
+ * bytes. */
+static int s_topic_key(const char *topic, char buf[sizeof STORE_META_TOPIC + STORE_TOPIC_MAX],
+                       MDB_val *key)
+{
+    size_t n = topic != NULL ? strnlen(topic, STORE_TOPIC_MAX + 1) : 0;
+    if (n == 0 || n > STORE_TOPIC_MAX)
+        return STORE_EINVAL;
+    memcpy(buf, STORE_META_TOPIC, sizeof STORE_META_TOPIC - 1);
+    memcpy(buf + sizeof STORE_META_TOPIC - 1, topic, n);
+    key->mv_size = sizeof STORE_META_TOPIC - 1 + n;
+    key->mv_data = buf;
+    return 0;
+}
+
+int store_topic_put(store_txn_t *txn, const char *topic, uint64_t seq)
+{
+    char buf[sizeof STORE_META_TOPIC + STORE_TOPIC_MAX];
+    uint8_t v[8];
+    MDB_val key, val = {sizeof v, v};
+    int rc = store__need_write(txn, __func__);
+    if (rc == 0 && (rc = s_topic_key(topic, buf, &key)) != 0)
+        store__log(STORE_LOG_ERROR, "store: %s: a topic has 1..%d bytes", __func__,
+                   STORE_TOPIC_MAX);
+    if (rc != 0)
+        return rc;
+    store_codec_put_u64(v, seq);
+    rc = store__put(txn, txn->store->dbi[S_DBI_META], &key, &val, 0);
+    return rc != 0 ? store__txn_fail(txn, rc, __func__, "mdb_put topic") : 0;
+}
+
+int store_topics_upto_put(store_txn_t *txn, uint64_t upto)
+{
+    int rc = store__need_write(txn, __func__);
+    return rc != 0 ? rc : store__meta_put(txn, STORE_META_TOPICS_UPTO, upto);
+}
+
+uint64_t store_topics_upto(store_txn_t *txn)
+{
+    uint64_t upto = 0;
+    return store__meta_get(txn, STORE_META_TOPICS_UPTO, &upto) == 0 ? upto : 0;
+}
+
+int store_topics_each(store_txn_t *txn, store_topic_fn fn, void *arg)
+{
+    const size_t plen = sizeof STORE_META_TOPIC - 1;
+    char topic[STORE_TOPIC_MAX + 1];
+    MDB_cursor *cur;
+    MDB_val key = {plen, STORE_META_TOPIC}, val;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_META], &cur);
+    if (rc != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open meta");
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    for (; mrc == 0 && rc == 0; mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < plen || memcmp(key.mv_data, STORE_META_TOPIC, plen) != 0)
+            break; /* past the topics */
+        size_t n = key.mv_size - plen;
+        if (n == 0 || n > STORE_TOPIC_MAX || val.mv_size != 8) {
+            store__log(STORE_LOG_ERROR,
+                       "store: %s: a saved topic (key %zu bytes, value %zu bytes) does not "
+                       "decode; the store is damaged",
+                       __func__, key.mv_size, val.mv_size);
+            rc = STORE_ECORRUPT;
+            break;
+        }
+        memcpy(topic, (const char *)key.mv_data + plen, n);
+        topic[n] = '\0';
+        rc = fn(topic, store_codec_get_u64(val.mv_data), arg);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = store__txn_fail(txn, mrc, __func__, "mdb_cursor_get meta");
+    return rc;
+}

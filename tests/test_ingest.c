@@ -32,8 +32,9 @@
 
 #include "harness.h"
 
-#define SRC_SCHOOL "ep-tarbes-sis"
-#define SRC_FED    "uimm-occitanie"
+#define SRC_SCHOOL        "ep-tarbes-sis"
+#define SRC_FED           "uimm-occitanie"
+#define STORE_TOPIC_BYTES 161 /* a topic and its NUL */
 
 /* ------------------------------------------------------------------ */
 /* Fixtures and checks. */
@@ -1344,6 +1345,211 @@ static void test_sigint_clean_exit(void **state)
     harness_pass(h);
 }
 
+/* ------------------------------------------------------------------ */
+/* The feed's topics across restarts. */
+
+/* The last update received under each topic. */
+typedef struct {
+    struct {
+        char topic[STORE_TOPIC_BYTES];
+        uint64_t last;
+    } t[32];
+    size_t n;
+    uint64_t seq;   /* the last update received */
+    size_t updates; /* distinct updates received */
+    size_t links;   /* previous_sequence entries checked */
+} s_links_t;
+
+static uint64_t *s_last_under(s_links_t *l, const char *topic)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->t[i].topic, topic) == 0)
+            return &l->t[i].last;
+    assert_true(l->n < sizeof l->t / sizeof l->t[0]);
+    snprintf(l->t[l->n].topic, sizeof l->t[l->n].topic, "%s", topic);
+    l->t[l->n].last = 0;
+    return &l->t[l->n++].last;
+}
+
+/* Receive the feed until it is quiet for 700 ms; every update's
+ * previous_sequence must name, under each of its topics, the last update
+ * received under that topic (0 for the first one). */
+static void s_drain_links(hclient_t *sub, s_links_t *l)
+{
+    zmq_pollitem_t pi = {sub->sock, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&pi, 1, 700) == 1) {
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        assert_true(zmq_msg_recv(&topic, sub->sock, 0) >= 0);
+        assert_true(zmq_msg_more(&topic));
+        assert_true(zmq_msg_recv(&body, sub->sock, 0) >= 0);
+        Passerelle__V1__MatchUpdate *u =
+            passerelle__v1__match_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+        assert_non_null(u);
+        if (u->sequence > l->seq) { /* its first topic: the others follow */
+            for (size_t i = 0; i < u->n_previous_sequence; i++) {
+                uint64_t *last = s_last_under(l, u->previous_sequence[i]->key);
+                if (u->previous_sequence[i]->value != *last)
+                    fail_msg("update %" PRIu64 ": previous under %s is %" PRIu64
+                             ", the last received there was %" PRIu64,
+                             u->sequence, u->previous_sequence[i]->key,
+                             u->previous_sequence[i]->value, *last);
+                l->links++;
+            }
+            for (size_t i = 0; i < u->n_previous_sequence; i++)
+                *s_last_under(l, u->previous_sequence[i]->key) = u->sequence;
+            l->seq = u->sequence;
+            l->updates++;
+        } else {
+            assert_int_equal(u->sequence, l->seq);
+        }
+        passerelle__v1__match_update__free_unpacked(u, NULL);
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+    }
+}
+
+/* The daemon's last "feed: N topics: S saved up to match U, then R match
+ * updates read" line. */
+static void s_topics_line(const harness_t *h, unsigned long long *saved, unsigned long long *upto,
+                          unsigned long long *read)
+{
+    char line[1024];
+    int found = 0;
+    FILE *f = fopen(h->log_path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *p = strstr(line, "feed: ");
+        unsigned long n;
+        if (p && sscanf(p, "feed: %lu topics: %llu saved up to match %llu, then %llu match", &n,
+                        saved, upto, read) == 4)
+            found = 1;
+    }
+    fclose(f);
+    if (!found)
+        fail_msg("no \"feed: ... topics\" line in %s", h->log_path);
+}
+
+/* Wait (5 s at most) for the daemon to log its n-th subscription: a
+ * subscriber reconnects to a restarted daemon on its own, a little later,
+ * and sends its subscriptions again when its socket is next used (here
+ * ZMQ_EVENTS, which takes no message). */
+static void s_wait_subscribed(const harness_t *h, hclient_t *sub, int n)
+{
+    char line[1024];
+    for (int tries = 0; tries < 500; tries++) {
+        int events;
+        size_t len = sizeof events;
+        assert_int_equal(zmq_getsockopt(sub->sock, ZMQ_EVENTS, &events, &len), 0);
+        int seen = 0;
+        FILE *f = fopen(h->log_path, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f) != NULL)
+            seen += strstr(line, "feed: subscribe \"\"") != NULL;
+        fclose(f);
+        if (seen >= n)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the subscriber did not come back (subscription %d)", n);
+}
+
+/* Post graduates and vacancies in Tarbes (everything matches), the
+ * vacancies in turns of sector: one region topic per sector. */
+static void s_post_tarbes(harness_t *h, const char *tag, int graduates, int vacancies)
+{
+    static const int sectors[] = {PASSERELLE__V1__SECTOR__SECTOR_METALWORKING,
+                                  PASSERELLE__V1__SECTOR__SECTOR_AERONAUTICS,
+                                  PASSERELLE__V1__SECTOR__SECTOR_MACHINING};
+    hclient_t *c = hclient_new(h, ZMQ_DEALER, NULL);
+    hev_t *e = malloc(sizeof *e);
+    char id[64], evid[64];
+    assert_non_null(c);
+    assert_non_null(e);
+    for (int i = 0; i < graduates + vacancies; i++) {
+        snprintf(evid, sizeof evid, "ev-%s-%d", tag, i);
+        if (i < graduates) {
+            snprintf(id, sizeof id, "g-%s-%d", tag, i);
+            hev_graduate(e, SRC_SCHOOL, evid, HARNESS_T0_MS, id);
+        } else {
+            snprintf(id, sizeof id, "v-%s-%d", tag, i);
+            hev_vacancy(e, SRC_FED, evid, HARNESS_T0_MS, id);
+            e->vacancy.sector = sectors[i % 3];
+        }
+        Passerelle__V1__Ack *ack = hclient_call(c, e, HARNESS_ACK_TIMEOUT_MS);
+        EXPECT_ACK(ack, c, H_ACCEPTED, H_ERR(NONE));
+        passerelle__v1__ack__free_unpacked(ack, NULL);
+    }
+    free(e);
+    hclient_destroy(&c);
+}
+
+/* A start learns the last update of each topic (previous_sequence) from
+ * the values the daemon saved and the match log after them, not from the
+ * whole log: after a clean stop it reads no match; after a kill, the
+ * matches since its last save. Either way the first update after the
+ * restart names, under each topic, the last one published there before. */
+static void test_restart_learns_saved_topics(void **state)
+{
+    harness_t *h = *state;
+    s_links_t l;
+    hstats_t st;
+    unsigned long long saved, upto, read;
+    memset(&l, 0, sizeof l);
+    hclient_t *sub = hclient_new(h, ZMQ_SUB, h->feed_ep);
+    assert_non_null(sub);
+    assert_int_equal(zmq_setsockopt(sub->sock, ZMQ_SUBSCRIBE, "", 0), 0);
+    s_wait_subscribed(h, sub, 1);
+
+    s_post_tarbes(h, "a", 8, 4);
+    s_drain_links(sub, &l);
+    assert_true(l.updates > 20);
+    size_t topics_a = l.n;
+    assert_true(topics_a >= 5); /* employer, school, three regions x sectors */
+    s_get_stats(h, &st);
+    assert_int_equal(st.match_sequence, l.seq);
+
+    /* clean stop: every topic saved with the whole log */
+    assert_int_equal(harness_restart(h), 0);
+    s_topics_line(h, &saved, &upto, &read);
+    print_message("after a clean stop: %llu topics saved up to match %llu, %llu read\n", saved,
+                  upto, read);
+    assert_int_equal(saved, topics_a);
+    assert_int_equal(upto, l.seq);
+    assert_int_equal(read, 0);
+    s_wait_subscribed(h, sub, 2);
+    size_t before = l.updates;
+    int64_t t0 = harness_now_us();
+    s_post_tarbes(h, "b", 3, 3);
+    s_drain_links(sub, &l);
+    assert_true(l.updates > before);
+    uint64_t upto_a = upto, last_b = l.seq;
+
+    /* killed: the matches since the last save are read at the next start */
+    assert_int_equal(harness_kill(h), 0);
+    int quick = harness_now_us() - t0 < 8000000; /* no housekeeping save meanwhile */
+    assert_int_equal(harness_start(h), 0);
+    s_topics_line(h, &saved, &upto, &read);
+    print_message("after a kill: %llu topics saved up to match %llu, then %llu read\n", saved, upto,
+                  read);
+    assert_int_equal(upto + read, last_b);
+    if (quick) {
+        assert_int_equal(upto, upto_a);
+        assert_int_equal(read, l.updates - before);
+    }
+    s_wait_subscribed(h, sub, 3);
+    before = l.updates;
+    s_post_tarbes(h, "c", 2, 2);
+    s_drain_links(sub, &l);
+    assert_true(l.updates > before);
+    print_message("%zu updates under %zu topics, %zu previous_sequence links checked\n", l.updates,
+                  l.n, l.links);
+    hclient_destroy(&sub);
+    assert_int_equal(harness_stop_clean(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1366,6 +1572,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_while_sending, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_sigint_clean_exit, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_learns_saved_topics, harness_setup,
+                                        harness_teardown),
     };
 
     harness_cmocka_filter();

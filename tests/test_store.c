@@ -2610,6 +2610,113 @@ static void test_meta_strings(void **state)
     assert_string_equal(s_meta.out, "rome-v460/rncp-2026-11");
 }
 
+/* The feed's saved topics: rows of meta beside the counters and strings. */
+typedef struct {
+    const char *topics[4];
+    uint64_t seqs[4];
+    size_t n;
+    uint64_t upto;
+    int rc[3];
+} topics_arg_t;
+
+static int s_fn_topics_put(store_txn_t *txn, void *arg)
+{
+    topics_arg_t *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        int rc = store_topic_put(txn, a->topics[i], a->seqs[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return a->upto ? store_topics_upto_put(txn, a->upto) : 0;
+}
+
+typedef struct {
+    char topics[8][STORE_TOPIC_MAX + 1];
+    uint64_t seqs[8];
+    size_t n, stop_after;
+    uint64_t upto;
+} topics_seen_t;
+
+static int s_topic_seen(const char *topic, uint64_t seq, void *arg)
+{
+    topics_seen_t *t = arg;
+    assert_true(t->n < 8);
+    snprintf(t->topics[t->n], sizeof t->topics[t->n], "%s", topic);
+    t->seqs[t->n++] = seq;
+    return t->stop_after && t->n == t->stop_after ? 7 : 0;
+}
+
+static int s_fn_topics_read(store_txn_t *txn, void *arg)
+{
+    topics_seen_t *t = arg;
+    t->upto = store_topics_upto(txn);
+    return store_topics_each(txn, s_topic_seen, t);
+}
+
+static void test_topics_saved(void **state)
+{
+    fx_t *fx = *state;
+    char long_topic[STORE_TOPIC_MAX + 2];
+    topics_seen_t seen;
+    int err;
+    fx->st = s_open(fx, 0, 0, &err);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), 0);
+    assert_int_equal(seen.n, 0);
+    assert_int_equal(seen.upto, 0); /* never saved: read the whole log */
+    /* beside counters ("graduates") and strings ("s:..."), in byte order */
+    store_graduate_t g;
+    s_graduate(&g, "g-1", 1, STORE_STATE_OPEN, NULL, NULL, 0, 0);
+    assert_int_equal(s_put_g(fx->st, &g), 0);
+    assert_int_equal(s_meta_put(fx->st, "tz", "x"), 0);
+    topics_arg_t a = {{"school/0650043X", "employer/12345678900012", "region/76/metalworking"},
+                      {7, 12, 3},
+                      3,
+                      12,
+                      {0}};
+    assert_int_equal(store_write(fx->st, s_fn_topics_put, &a), 0);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), 0);
+    assert_int_equal(seen.upto, 12);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.topics[0], "employer/12345678900012");
+    assert_int_equal(seen.seqs[0], 12);
+    assert_string_equal(seen.topics[1], "region/76/metalworking");
+    assert_int_equal(seen.seqs[1], 3);
+    assert_string_equal(seen.topics[2], "school/0650043X");
+    assert_int_equal(seen.seqs[2], 7);
+    /* a later value replaces; fn's non-zero ends the walk and is returned */
+    topics_arg_t b = {{"region/76/metalworking"}, {15}, 1, 15, {0}};
+    assert_int_equal(store_write(fx->st, s_fn_topics_put, &b), 0);
+    memset(&seen, 0, sizeof seen);
+    seen.stop_after = 2;
+    assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), 7);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.seqs[1], 15);
+    assert_int_equal(seen.upto, 15);
+    /* limits: 1..STORE_TOPIC_MAX bytes, a write transaction */
+    memset(long_topic, 't', sizeof long_topic - 1);
+    long_topic[sizeof long_topic - 1] = '\0';
+    topics_arg_t bad = {{""}, {1}, 1, 0, {0}};
+    assert_int_equal(store_write(fx->st, s_fn_topics_put, &bad), STORE_EINVAL);
+    bad.topics[0] = long_topic;
+    assert_int_equal(store_write(fx->st, s_fn_topics_put, &bad), STORE_EINVAL);
+    long_topic[STORE_TOPIC_MAX] = '\0';
+    assert_int_equal(store_write(fx->st, s_fn_topics_put, &bad), 0);
+    bad.topics[0] = "school/x";
+    assert_int_equal(store_read(fx->st, s_fn_topics_put, &bad), STORE_EINVAL);
+    /* counters and strings are intact */
+    assert_int_equal(s_stats(fx->st).graduates, 1);
+    assert_int_equal(s_meta_get(fx->st, "tz", sizeof s_meta.out), 0);
+    assert_string_equal(s_meta.out, "x");
+    /* a damaged row is reported, not skipped */
+    store_destroy(&fx->st);
+    s_raw_put(fx->dir, "meta", "t:region/xx", 11, "abc", 3);
+    fx->st = s_open(fx, 0, 0, &err);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), STORE_ECORRUPT);
+}
+
 /* ---- erasure of lists and matches, statistics ------------------------------------------ */
 
 static void test_graduate_erase_removes_lists_and_matches(void **state)
@@ -2810,6 +2917,7 @@ int main(void)
         T(test_match_blocks),
         T(test_upgrade_v2_match_index),
         T(test_meta_strings),
+        T(test_topics_saved),
         T(test_graduate_erase_removes_lists_and_matches),
         T(test_vacancy_erase_removes_lists),
         T(test_stats_lists_and_matches),

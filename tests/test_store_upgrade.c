@@ -206,15 +206,17 @@ static int s_same_reference(raw_t *r, const char *log)
 }
 
 /* Meta keys the daemon may rewrite at any start whatever the format: the
- * day the expiry job last ran, the version (the upgrade's own write) and
- * the count of commits (lists.mdb names the last). */
+ * day the expiry job last ran, the version (the upgrade's own write), the
+ * count of commits (lists.mdb names the last), and the feed's topics saved
+ * for the next start ("t:" + topic, and the match they cover). */
 static int s_meta_skipped(const MDB_val *k)
 {
-    static const char *const skip[] = {"format", "s:expiry_checked_day", "commit_no"};
+    static const char *const skip[] = {"format", "s:expiry_checked_day", "commit_no",
+                                       "topics_upto"};
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
         if (k->mv_size == strlen(skip[i]) && memcmp(k->mv_data, skip[i], k->mv_size) == 0)
             return 1;
-    return 0;
+    return k->mv_size > 2 && memcmp(k->mv_data, "t:", 2) == 0;
 }
 
 /* Every (key, value) of table name in a and b is the same, in the same
