@@ -11,8 +11,11 @@
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
  *                 "vacancies", "vacancies_open", "last_seq",
  *                 "vacancy_lists", "graduate_lists", "match_last",
- *                 "commit_no" (write transactions committed) -> u64 LE;
- *                 "s:" + name -> string bytes (store_meta_put_str)
+ *                 "commit_no" (write transactions committed),
+ *                 "topics_upto" (the match the saved topics cover) -> u64 LE;
+ *                 "s:" + name -> string bytes (store_meta_put_str);
+ *                 "t:" + feed topic -> u64 LE, its last match as saved
+ *                 (store_topic_put)
  *   graduates     id bytes -> store_codec graduate record
  *   vacancies     id bytes -> store_codec vacancy record
  *   ix_g_near, ix_v_near (MDB_DUPSORT) store_near_key() -> entity id
