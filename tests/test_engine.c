@@ -988,6 +988,105 @@ static void test_outbox_read_back(void **state)
     assert_true(rows < last - before);
 }
 
+/* ---- the feed's topics, saved in passes ---------------------------- */
+
+typedef struct {
+    char topic[8][STORE_TOPIC_MAX + 1];
+    uint64_t seq[8];
+    size_t n;
+    uint64_t upto;
+} s_saved_t;
+
+static int s_saved_fn(const char *topic, uint64_t seq, void *arg)
+{
+    s_saved_t *sv = arg;
+    assert_true(sv->n < 8);
+    snprintf(sv->topic[sv->n], sizeof sv->topic[sv->n], "%s", topic);
+    sv->seq[sv->n++] = seq;
+    return 0;
+}
+
+/* Every topic of a match up to the cover is saved, at that match or later. */
+static int s_covered_fn(const store_match_t *m, void *arg)
+{
+    const s_saved_t *sv = arg;
+    if (m->seq > sv->upto)
+        return 1;
+    for (size_t t = 0; t < m->n_topics; t++) {
+        size_t i = 0;
+        while (i < sv->n && strcmp(sv->topic[i], m->topics[t]) != 0)
+            i++;
+        if (i == sv->n || sv->seq[i] < m->seq)
+            fail_msg("match %llu under %s: the saved topics do not cover it",
+                     (unsigned long long)m->seq, m->topics[t]);
+    }
+    return 0;
+}
+
+static int s_saved_read_fn(store_txn_t *txn, void *arg)
+{
+    s_saved_t *sv = arg;
+    sv->n = 0;
+    sv->upto = store_topics_upto(txn);
+    int rc = store_topics_each(txn, s_saved_fn, sv);
+    return rc != 0 ? rc : store_match_each(txn, 0, s_covered_fn, sv) < 0;
+}
+
+static s_saved_t s_saved(s_fix_t *f)
+{
+    s_saved_t sv;
+    memset(&sv, 0, sizeof sv);
+    assert_int_equal(store_read(f->store, s_saved_read_fn, &sv), 0);
+    return sv;
+}
+
+/* feed_save_topics saves a pass of topics a chunk at a time, and says what
+ * the saved values cover only with the pass's last chunk; a pass covers
+ * the matches known when it began, not those of the events applied while
+ * it ran (the next pass covers those). */
+static void test_topics_saved_in_passes(void **state)
+{
+    s_fix_t *f = *state;
+    int done = 0;
+    s_tarbes(f);
+    uint64_t first = s_match_last(f);
+    size_t calls = 0;
+    while (!done) {
+        assert_int_equal(feed_save_topics(f->feed, f->store, 1, &done), 0);
+        calls++;
+        if (!done)
+            assert_int_equal(s_saved(f).upto, 0); /* the pass is not whole yet */
+    }
+    s_saved_t sv = s_saved(f);
+    assert_int_equal(calls, sv.n); /* one topic a call */
+    assert_true(sv.n >= 3);        /* the employer, the school, the region */
+    assert_int_equal(sv.upto, first);
+    assert_int_equal(feed_save_topics(f->feed, f->store, 1, &done), 0);
+    assert_true(done); /* nothing changed since */
+
+    /* a pass under way while events apply */
+    apply_item_t it;
+    s_graduate(&it, "F", "RNCP27470", 3, "65440", 30, 1);
+    s_apply(f, &it, 1);
+    uint64_t second = s_match_last(f);
+    assert_true(second > first);
+    assert_int_equal(feed_save_topics(f->feed, f->store, 1, &done), 0);
+    assert_false(done);
+    s_vacancy(&it, "weld-tarbes-2", "H2913", "65440", 3, 1);
+    s_apply(f, &it, 1);
+    uint64_t third = s_match_last(f);
+    assert_true(third > second);
+    int covered_second = 0;
+    while (!done) {
+        assert_int_equal(feed_save_topics(f->feed, f->store, 1, &done), 0);
+        sv = s_saved(f); /* checks the cover at every step */
+        assert_true(sv.upto == first || sv.upto == second || sv.upto == third);
+        covered_second |= sv.upto == second;
+    }
+    assert_true(covered_second); /* the pass that began before the vacancy */
+    assert_int_equal(s_saved(f).upto, third);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1103,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_read_back, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_oracle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bound_vacancy_skills, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_topics_saved_in_passes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
