@@ -572,7 +572,8 @@ int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
     sv.complete = sv.n == self->pass && !self->unsaved_lost;
     /* in key order: neighbours share the B-tree's pages */
     uint64_t t0 = clock_mono_us();
-    qsort(self->unsaved, sv.n, sizeof *self->unsaved, s_name_cmp);
+    if (sv.n > 1)
+        qsort(self->unsaved, sv.n, sizeof *self->unsaved, s_name_cmp);
     int rc = store_write(store, s_save_fn, &sv);
     if (rc != 0)
         return rc; /* the same chunk at the next call */
@@ -582,7 +583,9 @@ int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
         self->unsaved[i]->saved = self->unsaved[i]->committed;
         self->unsaved[i]->queued = 0;
     }
-    memmove(self->unsaved, self->unsaved + sv.n, (self->n_unsaved - sv.n) * sizeof *self->unsaved);
+    if (sv.n > 0)
+        memmove(self->unsaved, self->unsaved + sv.n,
+                (self->n_unsaved - sv.n) * sizeof *self->unsaved);
     self->n_unsaved -= sv.n;
     self->pass -= sv.n;
     if (self->pass == 0) {
