@@ -242,18 +242,23 @@ int store__meta_add(store_txn_t *txn, const char *name, int64_t delta)
 
 /* ---- meta strings ------------------------------------------------------ */
 
+int store__meta_key(const char *prefix, const char *name, size_t max, char *buf, MDB_val *key)
+{
+    size_t p = strlen(prefix), n = name != NULL ? strnlen(name, max + 1) : 0;
+    if (n == 0 || n > max)
+        return STORE_EINVAL;
+    memcpy(buf, prefix, p);
+    memcpy(buf + p, name, n);
+    key->mv_size = p + n;
+    key->mv_data = buf;
+    return 0;
+}
+
 /* "s:" + name into buf. STORE_EINVAL unless name has 1..32 bytes. */
 static int s_meta_str_key(const char *name, char buf[sizeof S_META_STR + S_META_NAME_MAX],
                           MDB_val *key)
 {
-    size_t n = name != NULL ? strnlen(name, S_META_NAME_MAX + 1) : 0;
-    if (n == 0 || n > S_META_NAME_MAX)
-        return STORE_EINVAL;
-    memcpy(buf, S_META_STR, sizeof S_META_STR - 1);
-    memcpy(buf + sizeof S_META_STR - 1, name, n);
-    key->mv_size = sizeof S_META_STR - 1 + n;
-    key->mv_data = buf;
-    return 0;
+    return store__meta_key(S_META_STR, name, S_META_NAME_MAX, buf, key);
 }
 
 int store_meta_get_str(store_txn_t *txn, const char *name, char *out, size_t size)

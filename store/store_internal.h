@@ -96,6 +96,10 @@ enum {
 #define STORE_META_TOPICS_UPTO    "topics_upto"
 #define STORE_META_TOPIC          "t:" /* + topic: its last sequence (store_topic_put) */
 
+/* A meta row's key: prefix + name into buf (room for both), STORE_EINVAL
+ * unless name has 1..max bytes. */
+int store__meta_key(const char *prefix, const char *name, size_t max, char *buf, MDB_val *key);
+
 /* What a cached head says of its entity (store__hent_t.head_state). */
 enum { STORE__HEAD_UNKNOWN = 0, STORE__HEAD_PRESENT = 1, STORE__HEAD_ABSENT = 2 };
 

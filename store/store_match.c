@@ -625,28 +625,13 @@ int store_match_purge(store_txn_t *txn, uint64_t upto, int64_t before_ms, size_t
  * not know them never reads them, and one that finds them older than the
  * match log reads the matches after them, which is all it needs. */
 
-/* "t:" + topic into buf; STORE_EINVAL unless topic has 1..STORE_TOPIC_MAX
- * bytes. */
-static int s_topic_key(const char *topic, char buf[sizeof STORE_META_TOPIC + STORE_TOPIC_MAX],
-                       MDB_val *key)
-{
-    size_t n = topic != NULL ? strnlen(topic, STORE_TOPIC_MAX + 1) : 0;
-    if (n == 0 || n > STORE_TOPIC_MAX)
-        return STORE_EINVAL;
-    memcpy(buf, STORE_META_TOPIC, sizeof STORE_META_TOPIC - 1);
-    memcpy(buf + sizeof STORE_META_TOPIC - 1, topic, n);
-    key->mv_size = sizeof STORE_META_TOPIC - 1 + n;
-    key->mv_data = buf;
-    return 0;
-}
-
 int store_topic_put(store_txn_t *txn, const char *topic, uint64_t seq)
 {
     char buf[sizeof STORE_META_TOPIC + STORE_TOPIC_MAX];
     uint8_t v[8];
     MDB_val key, val = {sizeof v, v};
     int rc = store__need_write(txn, __func__);
-    if (rc == 0 && (rc = s_topic_key(topic, buf, &key)) != 0)
+    if (rc == 0 && (rc = store__meta_key(STORE_META_TOPIC, topic, STORE_TOPIC_MAX, buf, &key)) != 0)
         store__log(STORE_LOG_ERROR, "store: %s: a topic has 1..%d bytes", __func__,
                    STORE_TOPIC_MAX);
     if (rc != 0)

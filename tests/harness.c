@@ -1125,6 +1125,26 @@ Passerelle__V1__Ack *hclient_call(hclient_t *c, const hev_t *e, int timeout_ms)
     return hclient_recv_ack(c, timeout_ms);
 }
 
+Passerelle__V1__MatchUpdate *hclient_recv_update(hclient_t *sub, int timeout_ms)
+{
+    zmq_pollitem_t pi = {sub->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&pi, 1, timeout_ms) != 1)
+        return NULL;
+    zmq_msg_t topic, body;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    assert_true(zmq_msg_recv(&topic, sub->sock, 0) >= 0);
+    assert_true(zmq_msg_more(&topic));
+    assert_true(zmq_msg_recv(&body, sub->sock, 0) >= 0);
+    assert_false(zmq_msg_more(&body));
+    Passerelle__V1__MatchUpdate *u =
+        passerelle__v1__match_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    assert_non_null(u);
+    return u;
+}
+
 /* ------------------------------------------------------------------ */
 /* Pipelines. */
 

@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "passerelle/v1/entities.pb-c.h"
+#include "passerelle/v1/feed.pb-c.h"
 #include "passerelle/v1/ingest.pb-c.h"
 #include "passerelle/v1/query.pb-c.h"
 
@@ -270,6 +271,12 @@ int hclient_send_event(hclient_t *c, const hev_t *e);
 
 /* Send and wait for the Ack: NULL on timeout (see hclient_recv_ack). */
 Passerelle__V1__Ack *hclient_call(hclient_t *c, const hev_t *e, int timeout_ms);
+
+/* Receive one feed message ([topic][MatchUpdate]) on the SUB socket sub
+ * within timeout_ms: the update, to free with
+ * passerelle__v1__match_update__free_unpacked; NULL when none came. A
+ * message of another shape fails the test. */
+Passerelle__V1__MatchUpdate *hclient_recv_update(hclient_t *sub, int timeout_ms);
 
 /* Names of enum values, for messages ("ACK_STATUS_ACCEPTED"); never NULL. */
 const char *h_status_name(int status);

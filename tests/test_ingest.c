@@ -1376,17 +1376,8 @@ static uint64_t *s_last_under(s_links_t *l, const char *topic)
  * received under that topic (0 for the first one). */
 static void s_drain_links(hclient_t *sub, s_links_t *l)
 {
-    zmq_pollitem_t pi = {sub->sock, 0, ZMQ_POLLIN, 0};
-    while (zmq_poll(&pi, 1, 700) == 1) {
-        zmq_msg_t topic, body;
-        zmq_msg_init(&topic);
-        zmq_msg_init(&body);
-        assert_true(zmq_msg_recv(&topic, sub->sock, 0) >= 0);
-        assert_true(zmq_msg_more(&topic));
-        assert_true(zmq_msg_recv(&body, sub->sock, 0) >= 0);
-        Passerelle__V1__MatchUpdate *u =
-            passerelle__v1__match_update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
-        assert_non_null(u);
+    Passerelle__V1__MatchUpdate *u;
+    while ((u = hclient_recv_update(sub, 700)) != NULL) {
         if (u->sequence > l->seq) { /* its first topic: the others follow */
             for (size_t i = 0; i < u->n_previous_sequence; i++) {
                 uint64_t *last = s_last_under(l, u->previous_sequence[i]->key);
@@ -1405,8 +1396,6 @@ static void s_drain_links(hclient_t *sub, s_links_t *l)
             assert_int_equal(u->sequence, l->seq);
         }
         passerelle__v1__match_update__free_unpacked(u, NULL);
-        zmq_msg_close(&topic);
-        zmq_msg_close(&body);
     }
 }
 
