@@ -94,6 +94,7 @@ struct feed {
     uint64_t saved_upto; /* what the store says the saved values cover */
     uint64_t known_upto; /* the last match whose topics this memory knows */
     int unsaved_lost;    /* out of memory queuing one: never say they are all saved */
+    int clear_saved;     /* a saved row was damaged: the next pass saves all anew */
 };
 
 static const char *s_sector_names[] = {
@@ -460,6 +461,7 @@ static int s_unsaved(feed_t *self, s_topic_t *t)
 typedef struct {
     feed_t *self;
     uint64_t saved, read; /* topics found saved, matches read after them */
+    int damaged;          /* a saved row did not decode: the whole log was read */
 } s_learn_t;
 
 static int s_learn_saved_fn(const char *topic, uint64_t seq, void *arg)
@@ -487,14 +489,27 @@ static int s_learn_fn(const store_match_t *m, void *arg)
 }
 
 /* The saved values, then the matches after those they cover: the last
- * of these for a topic is its last (sequence order). */
+ * of these for a topic is its last (sequence order). The saved values are
+ * only a shortcut: a damaged one sends the start through the whole log. */
 static int s_learn_txn(store_txn_t *txn, void *arg)
 {
     s_learn_t *l = arg;
     l->self->saved_upto = store_topics_upto(txn);
     l->self->known_upto = store_match_last(txn);
     int rc = store_topics_each(txn, s_learn_saved_fn, l);
+    if (rc == STORE_ECORRUPT) {
+        l->damaged = 1;
+        l->self->saved_upto = 0; /* saved again at the first housekeeping */
+        rc = 0;
+    }
     return rc != 0 ? rc : store_match_each(txn, l->self->saved_upto, s_learn_fn, l);
+}
+
+static void s_forget_saved_fn(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    ((s_topic_t *)value)->saved = 0;
 }
 
 static void s_queue_fn(const char *key, void *value, void *arg)
@@ -507,14 +522,21 @@ static void s_queue_fn(const char *key, void *value, void *arg)
 
 int feed_learn_topics(feed_t *self, store_t *store)
 {
-    s_learn_t l = {self, 0, 0};
+    s_learn_t l = {self, 0, 0, 0};
     uint64_t t0 = clock_mono_us();
     int rc = store_read(store, s_learn_txn, &l);
     if (rc != 0)
         return rc;
+    if (l.damaged) {
+        self->clear_saved = 1;
+        strmap_each(self->topics, s_forget_saved_fn, NULL);
+    }
     strmap_each(self->topics, s_queue_fn, self); /* those the matches moved */
     if (self->unsaved_lost)
         return STORE_ENOMEM;
+    if (l.damaged)
+        log_warnx("feed: a saved topic is damaged (see above): the whole match log was read, and "
+                  "the topics are saved anew");
     log_info("feed: %zu topics: %llu saved up to match %llu, then %llu match updates read, "
              "in %.1f s",
              strmap_size(self->topics), (unsigned long long)l.saved,
@@ -536,6 +558,7 @@ typedef struct {
     feed_t *self;
     size_t n;     /* unsaved[0, n) are written, and... */
     int complete; /* ...with them the pass: topics_upto too */
+    int clear;    /* every saved row deleted first (and the cover with them) */
 } s_save_t;
 
 static int s_name_cmp(const void *a, const void *b)
@@ -548,6 +571,9 @@ static int s_save_fn(store_txn_t *txn, void *arg)
 {
     s_save_t *sv = arg;
     feed_t *self = sv->self;
+    int rc0 = sv->clear ? store_topics_clear(txn) : 0;
+    if (rc0 != 0)
+        return rc0;
     for (size_t i = 0; i < sv->n; i++) {
         int rc = store_topic_put(txn, self->unsaved[i]->name, self->unsaved[i]->committed);
         if (rc != 0)
@@ -568,7 +594,7 @@ int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
         self->pass = self->n_unsaved;
         self->pass_upto = self->known_upto;
     }
-    s_save_t sv = {self, self->pass < max ? self->pass : max, 0};
+    s_save_t sv = {self, self->pass < max ? self->pass : max, 0, self->clear_saved};
     sv.complete = sv.n == self->pass && !self->unsaved_lost;
     /* in key order: neighbours share the B-tree's pages */
     uint64_t t0 = clock_mono_us();
@@ -577,6 +603,7 @@ int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
     int rc = store_write(store, s_save_fn, &sv);
     if (rc != 0)
         return rc; /* the same chunk at the next call */
+    self->clear_saved = 0;
     log_debug("feed: %zu topics saved in %.1f ms%s", sv.n, (double)(clock_mono_us() - t0) / 1e3,
               sv.complete ? ", with the cover of the pass" : "");
     for (size_t i = 0; i < sv.n; i++) {

@@ -623,12 +623,15 @@ int store_match_purge(store_txn_t *txn, uint64_t upto, int64_t before_ms, size_t
  * put: the last sequence of topic (1..STORE_TOPIC_MAX bytes).
  * upto_put / upto: the match sequence the saved values cover (0: none,
  * read the whole log). each: every saved topic, in byte order, until fn
- * returns non-zero (returned as is). */
+ * returns non-zero (returned as is); STORE_ECORRUPT at a row that does not
+ * decode. */
 int store_topic_put(store_txn_t *txn, const char *topic, uint64_t seq) STORE_WUR;
 int store_topics_upto_put(store_txn_t *txn, uint64_t upto) STORE_WUR;
 uint64_t store_topics_upto(store_txn_t *txn);
 typedef int (*store_topic_fn)(const char *topic, uint64_t seq, void *arg);
 int store_topics_each(store_txn_t *txn, store_topic_fn fn, void *arg) STORE_WUR;
+/* Delete every saved topic, damaged ones too, and the cover (upto 0). */
+int store_topics_clear(store_txn_t *txn) STORE_WUR;
 
 /* ---- meta strings ------------------------------------------------------ */
 

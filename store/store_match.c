@@ -684,3 +684,29 @@ int store_topics_each(store_txn_t *txn, store_topic_fn fn, void *arg)
         rc = store__txn_fail(txn, mrc, __func__, "mdb_cursor_get meta");
     return rc;
 }
+
+int store_topics_clear(store_txn_t *txn)
+{
+    const size_t plen = sizeof STORE_META_TOPIC - 1;
+    MDB_cursor *cur;
+    MDB_val key = {plen, STORE_META_TOPIC}, val;
+    int rc = store__need_write(txn, __func__);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn->txn, txn->store->dbi[S_DBI_META], &cur)) != 0)
+        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open meta");
+    int mrc;
+    /* the first row of the prefix again after each delete (as the purge) */
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+         mrc == 0 && key.mv_size >= plen && memcmp(key.mv_data, STORE_META_TOPIC, plen) == 0;
+         key = (MDB_val){plen, STORE_META_TOPIC},
+        mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) {
+        txn->writes++; /* a delete, counted as store__del counts its own */
+        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return store__txn_fail(txn, mrc, __func__, "deleting the saved topics");
+    return store__meta_put(txn, STORE_META_TOPICS_UPTO, 0);
+}

@@ -2646,6 +2646,12 @@ static int s_topic_seen(const char *topic, uint64_t seq, void *arg)
     return t->stop_after && t->n == t->stop_after ? 7 : 0;
 }
 
+static int s_fn_topics_clear(store_txn_t *txn, void *arg)
+{
+    (void)arg;
+    return store_topics_clear(txn);
+}
+
 static int s_fn_topics_read(store_txn_t *txn, void *arg)
 {
     topics_seen_t *t = arg;
@@ -2715,6 +2721,15 @@ static void test_topics_saved(void **state)
     fx->st = s_open(fx, 0, 0, &err);
     memset(&seen, 0, sizeof seen);
     assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), STORE_ECORRUPT);
+    /* clearing deletes every saved row, the damaged one too, and the cover */
+    assert_int_equal(store_write(fx->st, s_fn_topics_clear, NULL), 0);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(store_read(fx->st, s_fn_topics_read, &seen), 0);
+    assert_int_equal(seen.n, 0);
+    assert_int_equal(seen.upto, 0);
+    assert_int_equal(s_stats(fx->st).graduates, 1); /* the rest of meta stays */
+    assert_int_equal(s_meta_get(fx->st, "tz", sizeof s_meta.out), 0);
+    assert_int_equal(store_read(fx->st, s_fn_topics_clear, NULL), STORE_EINVAL);
 }
 
 /* ---- erasure of lists and matches, statistics ------------------------------------------ */
