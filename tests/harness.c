@@ -32,6 +32,7 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+#include <lmdb.h>
 #include <zmq.h>
 
 #define S_MAX_EXTRA_ARGS 32
@@ -1123,6 +1124,23 @@ Passerelle__V1__Ack *hclient_call(hclient_t *c, const hev_t *e, int timeout_ms)
     if (hclient_send_event(c, e) != 0)
         return NULL;
     return hclient_recv_ack(c, timeout_ms);
+}
+
+void harness_raw_put(const char *dir, const char *table, const void *key, size_t klen,
+                     const void *val, size_t vlen)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
 }
 
 Passerelle__V1__MatchUpdate *hclient_recv_update(hclient_t *sub, int timeout_ms)

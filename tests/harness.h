@@ -395,6 +395,11 @@ int harness_health(harness_t *h, int timeout_ms, bool *live, bool *ready);
 /* Apply PASSERELLE_TEST_FILTER to cmocka, if set. */
 void harness_cmocka_filter(void);
 
+/* Put (key, val) into table of the stopped daemon's data.mdb in dir with
+ * LMDB itself, to damage a store on purpose; fails the test on error. */
+void harness_raw_put(const char *dir, const char *table, const void *key, size_t klen,
+                     const void *val, size_t vlen);
+
 /* Integer from the environment, or def when unset or not a number. */
 long harness_env_long(const char *name, long def);
 

@@ -589,19 +589,8 @@ static void test_newer_version_refused(void **state)
     (void)snprintf(data, sizeof data, "%s/data", dir);
     s_load_fixture(data);
     /* make it a store of format 5 */
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
     uint8_t five[4] = {5, 0, 0, 0};
-    MDB_val k = {6, "format"}, v = {4, five};
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
-    assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    harness_raw_put(data, "meta", "format", 6, five, sizeof five);
 
     s_logs[0] = '\0';
     store_set_logger(s_logger);
