@@ -85,11 +85,10 @@ struct feed {
     uint64_t next_seq;        /* the next match number in this batch; 0: ask the store */
     /* The saving of the topics (feed_save_topics): those whose committed
      * value is not the saved one, each once, in the order they changed;
-     * the first pass of them belong to the pass under way, which covers
-     * the matches up to pass_upto. */
+     * the first pass of them (0: no pass under way) belong to the pass
+     * under way, which covers the matches up to pass_upto. */
     s_topic_t **unsaved;
     size_t n_unsaved, cap_unsaved, pass;
-    int in_pass;
     uint64_t pass_upto;
     uint64_t saved_upto; /* what the store says the saved values cover */
     uint64_t known_upto; /* the last match whose topics this memory knows */
@@ -505,17 +504,14 @@ static int s_learn_txn(store_txn_t *txn, void *arg)
     return rc != 0 ? rc : store_match_each(txn, l->self->saved_upto, s_learn_fn, l);
 }
 
-static void s_forget_saved_fn(const char *key, void *value, void *arg)
-{
-    (void)key;
-    (void)arg;
-    ((s_topic_t *)value)->saved = 0;
-}
-
+/* Queue every topic the matches moved past its saved value (all of them
+ * when the saved rows are to be written anew). */
 static void s_queue_fn(const char *key, void *value, void *arg)
 {
     (void)key;
     feed_t *self = arg;
+    if (self->clear_saved)
+        ((s_topic_t *)value)->saved = 0;
     if (s_unsaved(self, value) != 0)
         self->unsaved_lost = 1;
 }
@@ -527,11 +523,8 @@ int feed_learn_topics(feed_t *self, store_t *store)
     int rc = store_read(store, s_learn_txn, &l);
     if (rc != 0)
         return rc;
-    if (l.damaged) {
-        self->clear_saved = 1;
-        strmap_each(self->topics, s_forget_saved_fn, NULL);
-    }
-    strmap_each(self->topics, s_queue_fn, self); /* those the matches moved */
+    self->clear_saved = l.damaged;
+    strmap_each(self->topics, s_queue_fn, self);
     if (self->unsaved_lost)
         return STORE_ENOMEM;
     if (l.damaged)
@@ -585,12 +578,11 @@ static int s_save_fn(store_txn_t *txn, void *arg)
 int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
 {
     *done = 0;
-    if (!self->in_pass) {
+    if (self->pass == 0) { /* a new pass (of no topic when only the cover moves) */
         if (self->n_unsaved == 0 && (self->saved_upto == self->known_upto || self->unsaved_lost)) {
             *done = 1;
             return 0;
         }
-        self->in_pass = 1;
         self->pass = self->n_unsaved;
         self->pass_upto = self->known_upto;
     }
@@ -616,7 +608,6 @@ int feed_save_topics(feed_t *self, store_t *store, size_t max, int *done)
     self->n_unsaved -= sv.n;
     self->pass -= sv.n;
     if (self->pass == 0) {
-        self->in_pass = 0;
         if (sv.complete)
             self->saved_upto = self->pass_upto;
         *done = self->n_unsaved == 0 && self->saved_upto == self->known_upto;
