@@ -148,11 +148,7 @@ struct engine {
     unsigned k;  /* entries shown and published */
     unsigned kk; /* entries kept: a margin, so departures seldom force a recomputation */
     feed_t *feed;
-    s_ids_t ids;   /* candidate ids */
-    s_keys_t keys; /* relevance keys of the entity being retrieved for */
-    uint64_t *set; /* hash set over ids: epoch << 32 | (index + 1); other epochs: empty */
-    size_t set_cap;
-    uint32_t set_epoch;     /* of the retrieval being collected */
+    s_keys_t keys;          /* relevance keys of the entity being retrieved for */
     store_near_seen_t seen; /* what the walk of the in-memory posting lists has seen */
     uint32_t *keyset;       /* hash set over keys: index + 1, 0 = empty */
     size_t keyset_cap;
@@ -453,41 +449,6 @@ static uint64_t s_hash(const char *s, size_t len)
     return h;
 }
 
-/* Add id to self->ids unless it is there already (a hash set of indexes
- * into the vector, so that no sort of strings is needed). */
-static int s_collect_cb(const char *id, size_t len, void *arg)
-{
-    engine_t *self = arg;
-    if (len == 0 || len > STORE_ID_MAX)
-        return 0;
-    const uint64_t epoch = (uint64_t)self->set_epoch << 32;
-    if ((self->ids.n + 1) * 2 > self->set_cap) {
-        size_t cap = self->set_cap ? self->set_cap * 2 : 4096;
-        uint64_t *t = realloc(self->set, cap * sizeof *t);
-        if (!t)
-            return 1;
-        self->set = t;
-        self->set_cap = cap;
-        memset(t, 0, cap * sizeof *t);
-        for (size_t i = 0; i < self->ids.n; i++) { /* re-hash what is there */
-            size_t j = (size_t)s_hash(self->ids.v[i], strlen(self->ids.v[i])) & (cap - 1);
-            while ((t[j] >> 32) == self->set_epoch)
-                j = (j + 1) & (cap - 1);
-            t[j] = epoch | ((uint64_t)i + 1);
-        }
-    }
-    size_t j = (size_t)s_hash(id, len) & (self->set_cap - 1);
-    for (; (self->set[j] >> 32) == self->set_epoch; j = (j + 1) & (self->set_cap - 1)) {
-        const char *have = self->ids.v[(uint32_t)self->set[j] - 1];
-        if (strncmp(have, id, len) == 0 && have[len] == '\0')
-            return 0;
-    }
-    if (s_ids_push(&self->ids, id, len) != 0)
-        return 1;
-    self->set[j] = epoch | (uint64_t)self->ids.n;
-    return 0;
-}
-
 /* Append one index key to self->keybuf (keys end to end) and its length
  * to self->keylens. */
 static int s_keybuf_add(engine_t *self, const uint8_t *key, size_t len)
@@ -530,7 +491,7 @@ static double s_graduate_reach(store_txn_t *txn)
  * self->keybuf / self->keylens (self->n_keylens of them; none if e has no
  * point). Every eligible pair relates through a code (skill, RNCP, ROME
  * or a career move) and lies within reach, so the candidates are the
- * entries of the *_NEAR indexes under those codes in the coarse cells
+ * postings of the places index under those codes in the coarse cells
  * around e: posting lists of a neighbourhood. */
 static int s_near_keys(engine_t *self, store_txn_t *txn, const s_ent_t *e)
 {
@@ -564,28 +525,6 @@ static int s_near_keys(engine_t *self, store_txn_t *txn, const s_ent_t *e)
         }
     }
     return 0;
-}
-
-/* Candidate partners of e into self->ids, from the tables (a store that
- * does not keep the posting lists in memory): a superset of its eligible
- * partners, each once. */
-static int s_candidates(engine_t *self, store_txn_t *txn, const s_ent_t *e)
-{
-    store_index_t ix = e->kind == STORE_ENTITY_GRADUATE ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
-    self->ids.n = 0;
-    /* a new epoch empties the set without touching it; at the wrap (every
-     * 4 billion retrievals), really empty it: no stale entry may match */
-    if (++self->set_epoch == 0) {
-        if (self->set)
-            memset(self->set, 0, self->set_cap * sizeof *self->set);
-        self->set_epoch = 1;
-    }
-    int rc = s_near_keys(self, txn, e);
-    if (rc != 0)
-        return rc;
-    rc = store_index_each_key(txn, ix, self->keybuf, self->keylens, self->n_keylens, s_collect_cb,
-                              self);
-    return rc > 0 ? STORE_ENOMEM : rc;
 }
 
 /* The hard filters that a candidate's head alone can fail: state, place,
@@ -838,54 +777,27 @@ static int s_walk_cb(const char *id, size_t len, const store_head_t *head,
     return w->rc != 0;
 }
 
-/* s_bounded through the in-memory posting lists: no table read, no id
- * hashed; only the candidates that pass the filters are copied. */
-static int s_bounded_near(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune_t prune)
+/* Candidates of e that pass the head filters and may be eligible, with
+ * their score bounds, into self->cands: a walk of the places index in
+ * memory (no table read, no id hashed; only the candidates that pass the
+ * filters are copied). */
+static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune_t prune)
 {
     int grad = e->kind == STORE_ENTITY_GRADUATE;
-    store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
     store_near_from_t from;
     s_walk_t w = {self, e, prune == S_PRUNE_BOTH, 0};
+    self->n_cands = 0;
+    if (!grad)
+        score_bound_prepare_vacancy(self->ref, &e->prep.v, &self->bound);
+    else
+        score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
     store_near_from(&from, e->kind, grad ? (const void *)&e->rec.g : (const void *)&e->rec.v);
     int rc = s_near_keys(self, txn, e);
     if (rc != 0)
         return rc;
-    rc = store_near_each(txn, ix, self->keybuf, self->keylens, self->n_keylens, &from, &self->seen,
-                         s_walk_cb, &w);
+    rc = store_near_each(txn, s_other(e->kind), self->keybuf, self->keylens, self->n_keylens, &from,
+                         &self->seen, s_walk_cb, &w);
     return rc > 0 ? w.rc : rc;
-}
-
-/* Candidates of e that pass the head filters and may be eligible, with
- * their score bounds, into self->cands. */
-static int s_bounded(engine_t *self, store_txn_t *txn, const s_ent_t *e, s_prune_t prune)
-{
-    store_head_t head;
-    self->n_cands = 0;
-    if (e->kind == STORE_ENTITY_VACANCY)
-        score_bound_prepare_vacancy(self->ref, &e->prep.v, &self->bound);
-    else
-        score_bound_prepare_graduate(self->ref, &e->prep.g, &self->bound);
-    if (store_near_ready(txn))
-        return s_bounded_near(self, txn, e, prune);
-    int rc = s_candidates(self, txn, e);
-    if (rc != 0)
-        return rc;
-    for (size_t i = 0; i < self->ids.n; i++) {
-        rc = store_entity_head(txn, s_other(e->kind), self->ids.v[i], &head);
-        if (rc == STORE_ENOTFOUND || rc == STORE_ECORRUPT)
-            continue;
-        if (rc != 0)
-            return rc;
-        self->stats.heads++;
-        double d;
-        if (!s_head_ok(e, &head, &d))
-            continue;
-        int64_t b = s_bound(self, e, &head, d);
-        if (b >= 0 && (rc = s_cands_push(self, self->ids.v[i], strlen(self->ids.v[i]), (uint32_t)b,
-                                         S_TAKE_UNKNOWN)) != 0)
-            return rc;
-    }
-    return 0;
 }
 
 /* Score the candidates of e; the eligible ones go to out (sorted by id).
@@ -1314,8 +1226,6 @@ void engine_destroy(engine_t **self_p)
     if (!self_p || !*self_p)
         return;
     engine_t *self = *self_p;
-    free(self->ids.v);
-    free(self->set);
     store_near_seen_free(&self->seen);
     free(self->keyset);
     free(self->oset);

@@ -809,9 +809,10 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsi
              t.events, es, es > 0 ? (double)t.events / es : 0.0, t.accepted, t.duplicate,
              t.rejected);
 
-    store_near_rebuild(store); /* entities numbered by place, not in the order they came */
     threads = s_threads(threads);
-    if ((rc = s_build_all(store, ref, &w, (unsigned)cfg->k, threads, &t)) != 0 ||
+    /* entities numbered by place, not in the order they came */
+    if ((rc = store_near_rebuild(store)) != 0 ||
+        (rc = s_build_all(store, ref, &w, (unsigned)cfg->k, threads, &t)) != 0 ||
         (rc = store_lists_rebuilt(store)) != 0) {
         log_errorx("load: building the ranked lists failed: %s; run matcherd --load again to "
                    "finish",

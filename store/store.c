@@ -45,8 +45,6 @@ static const struct {
     unsigned since; /* the format version that added it, 0 for the first */
 } s_tables[S_DBI_COUNT] = {
     [STORE_IX_V_EXPIRY] = {"ix_v_expiry", MDB_DUPSORT},
-    [STORE_IX_G_NEAR] = {"ix_g_near", MDB_DUPSORT},
-    [STORE_IX_V_NEAR] = {"ix_v_near", MDB_DUPSORT},
     [S_DBI_META] = {"meta", 0},
     [S_DBI_GRADUATES] = {"graduates", 0},
     [S_DBI_VACANCIES] = {"vacancies", 0},
@@ -63,9 +61,15 @@ static const struct {
  * seq): s_upgrade_v2 drops it for match_blocks. */
 #define S_V2_DROPPED "match_by_graduate"
 
+/* The places index on disk, which formats 1 to 4 wrote with every put and
+ * read only in stores that did not keep it in memory: s_upgrade_v4 drops
+ * it (format 5 keeps it in memory only). */
+static const char *const s_v4_dropped[] = {"ix_g_near", "ix_v_near"};
+#define S_V4_DROPPED (sizeof s_v4_dropped / sizeof s_v4_dropped[0])
+
 /* The tables of format 1 that format 2 no longer has: per-code and
  * 0.25-degree-cell inverted indexes that were written on every upsert and
- * read by nothing (the engine reads the *_NEAR indexes, expiry the
+ * read by nothing (the engine read the 1-degree places index, expiry the
  * ix_v_expiry one). s_upgrade_v1 drops them. */
 static const char *const s_v1_dropped[] = {
     "ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_g_rome",
@@ -582,22 +586,21 @@ static int s_format_put(store_txn_t *txn, unsigned flags)
     return 0;
 }
 
-/* Upgrade a format-1 store to format 2 inside the write transaction of
- * s_init: drop (delete and close) the tables format 2 no longer has;
- * s_upgrade_v2 then takes it to format 3. Everything happens in that one
- * transaction: if the process dies before it commits, the store on disk is
- * still a whole format-1 store (LMDB never shows a partial transaction)
- * and the next start upgrades it again; after the commit it is a whole
- * format-3 store.
+/* Drop (delete and close) the n tables names inside the write transaction
+ * of s_init, as an upgrade does. Everything an upgrade does happens in that
+ * one transaction: if the process dies before it commits, the store on
+ * disk is still a whole store of the old format (LMDB never shows a
+ * partial transaction) and the next start upgrades it again; after the
+ * commit it is a whole store of the current format.
  * The freed pages go to LMDB's free list and are reused by later writes
  * (the file does not shrink; a scrub or a backup compacts it). */
-static int s_upgrade_v1(store_txn_t *txn)
+static int s_drop_tables(store_txn_t *txn, const char *const *names, size_t n)
 {
     const char *dir = txn->store->dir;
-    for (size_t i = 0; i < S_V1_DROPPED; i++) {
+    for (size_t i = 0; i < n; i++) {
         MDB_dbi dbi;
         MDB_stat st = {0};
-        int rc = mdb_dbi_open(txn->txn, s_v1_dropped[i], 0, &dbi);
+        int rc = mdb_dbi_open(txn->txn, names[i], 0, &dbi);
         if (rc == MDB_NOTFOUND)
             continue; /* never created, or already gone: nothing to drop */
         if (rc == 0)
@@ -605,11 +608,18 @@ static int s_upgrade_v1(store_txn_t *txn)
         if (rc == 0)
             rc = mdb_drop(txn->txn, dbi, 1); /* 1: delete the table and close its handle */
         if (rc != 0)
-            return store__txn_fail(txn, rc, __func__, "dropping table '%s'", s_v1_dropped[i]);
+            return store__txn_fail(txn, rc, __func__, "dropping table '%s'", names[i]);
         store__log(STORE_LOG_INFO, "store %s: upgrade: dropped table %s (%zu entries)", dir,
-                   s_v1_dropped[i], (size_t)st.ms_entries);
+                   names[i], (size_t)st.ms_entries);
     }
-    return 0; /* s_upgrade_v2 follows, and s_upgrade_v3 writes the version */
+    return 0;
+}
+
+/* Upgrade a format-1 store to format 2: drop the tables format 2 no
+ * longer has; s_upgrade_v2 then takes it to format 3. */
+static int s_upgrade_v1(store_txn_t *txn)
+{
+    return s_drop_tables(txn, s_v1_dropped, S_V1_DROPPED); /* s_upgrade_v2 follows */
 }
 
 void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt, ...)
@@ -633,7 +643,7 @@ void store__progress(store_t *self, int64_t *last_ms, int force, const char *fmt
 /* Upgrade a format-2 store (or a format-1 one after s_upgrade_v1) to
  * format 3 inside the write transaction of s_init: drop the match log's
  * index by graduate, index the log by blocks into match_blocks (created
- * empty by s_tables_open); s_upgrade_v3 writes the version. Whole or not
+ * empty by s_tables_open); s_upgrade_v4 writes the version. Whole or not
  * at all, as s_upgrade_v1. */
 static int s_upgrade_v2(store_txn_t *txn)
 {
@@ -657,7 +667,7 @@ static int s_upgrade_v2(store_txn_t *txn)
     store__log(STORE_LOG_INFO,
                "store %s: upgrade: match_blocks built (%" PRIu64 " blocks of %d, %zu matches)", dir,
                blocks, STORE_MATCH_BLOCK_ROWS, rows);
-    return 0; /* s_upgrade_v3 follows, and writes the version */
+    return 0; /* s_upgrade_v4 follows, and writes the version */
 }
 
 /* The warning an upgrade from format from begins with. */
@@ -666,10 +676,13 @@ static void s_upgrade_warn(const store_t *self, uint32_t from)
     static const char *const what[] = {
         "",
         "dropping " S_V1_DROPPED_STR " unused index tables; the match log's index for erasure "
-        "is rebuilt by blocks; the ranked lists move to lists.mdb",
+        "is rebuilt by blocks; the ranked lists move to lists.mdb; the places index is kept "
+        "in memory only",
         "the match log's index for erasure is rebuilt by blocks; the ranked lists move to "
-        "lists.mdb",
-        "the ranked lists move to lists.mdb",
+        "lists.mdb; the places index is kept in memory only",
+        "the ranked lists move to lists.mdb; the places index is kept in memory only",
+        "the places index is kept in memory only: its tables ix_g_near and ix_v_near are "
+        "dropped",
     };
     store__log(STORE_LOG_WARN,
                "store %s: on-disk format version %u, this matcherd writes version %d: "
@@ -678,12 +691,14 @@ static void s_upgrade_warn(const store_t *self, uint32_t from)
 }
 
 /* The last step of every upgrade: the ranked lists moved to lists.mdb
- * (store__lists_init, before the steps of the older formats), write the
- * new version. */
-static int s_upgrade_v3(store_txn_t *txn)
+ * (store__lists_init, before the steps of the older formats), drop the
+ * places index's tables, write the new version. */
+static int s_upgrade_v4(store_txn_t *txn)
 {
     const char *dir = txn->store->dir;
-    int rc = s_format_put(txn, 0);
+    int rc = s_drop_tables(txn, s_v4_dropped, S_V4_DROPPED);
+    if (rc == 0)
+        rc = s_format_put(txn, 0);
     if (rc == 0)
         store__log(STORE_LOG_INFO, "store %s: upgrade: format version %d written", dir,
                    STORE_FORMAT_VERSION);
@@ -726,8 +741,8 @@ static int s_init(store_txn_t *txn, void *arg)
         rc = s_upgrade_v1(txn);
     if (rc == 0 && version <= 2 && txn->write)
         rc = s_upgrade_v2(txn);
-    if (rc == 0 && version <= 3 && txn->write)
-        rc = s_upgrade_v3(txn);
+    if (rc == 0 && version <= 4 && txn->write)
+        rc = s_upgrade_v4(txn);
     if (rc == 0)
         rc = store__list_entries_init(txn);
     return rc;
@@ -820,7 +835,8 @@ store_t *store_new(const char *dir, const store_options_t *opts, int *err)
         rc = s_sync_dir(dir);
     if (rc != 0)
         goto fail;
-    store__near_build(self); /* logs what it took, or why the store does without */
+    if ((rc = store__near_build(self)) != 0) /* logs what it took, or why it failed */
+        goto fail;
     if (err != NULL)
         *err = 0;
     return self;
@@ -837,6 +853,7 @@ int store__reopen(store_t *self)
 {
     int created = 0;
     store__near_free(self);   /* entity numbers go with the heads */
+    self->near.wanted = 0;    /* built again once the tables are open */
     store__heads_reset(self); /* refilled from the reopened files */
     if (self->rtxn != NULL)
         mdb_txn_abort(self->rtxn);
@@ -857,17 +874,17 @@ int store__reopen(store_t *self)
         self->env = NULL;
     }
     if (rc == 0)
-        store__near_build(self);
+        rc = store__near_build(self);
     return rc;
 }
 
-void store_near_rebuild(store_t *self)
+int store_near_rebuild(store_t *self)
 {
     if (self == NULL || self->in_txn)
-        return;
+        return STORE_EINVAL;
     store__near_free(self);   /* entity numbers go with the heads */
     store__heads_reset(self); /* numbered again, by place */
-    store__near_build(self);
+    return store__near_build(self);
 }
 
 void store_destroy(store_t **self_p)
@@ -1053,7 +1070,8 @@ static void s_mem_rollback(store_t *self)
     if (store__heads_rollback(self) && self->near.ready) {
         store__near_free(self); /* the numbers changed with the reset */
         store__log(STORE_LOG_WARN, "store: out of memory undoing a transaction in the cache of "
-                                   "heads; in-memory posting lists dropped");
+                                   "heads; in-memory posting lists dropped, built again before "
+                                   "the next write");
     }
 }
 
@@ -1154,11 +1172,15 @@ int store_write(store_t *self, store_txn_fn fn, void *arg)
                                               : "called inside another transaction");
         return STORE_EINVAL;
     }
+    /* a writable store walks its places index in every write: lost for
+     * want of memory (s_mem_rollback), it is built again first */
+    int rc = 0;
+    if (self->near.wanted && !self->near.ready && (rc = store__near_build(self)) != 0)
+        return rc;
     self->in_txn = 1;
     /* lists.mdb is committed after data.mdb and must not fail then: room
      * first, or no write (a full disk answers as one) */
     size_t need = store__lists_need(self, 0);
-    int rc = 0;
     if ((need > self->lmap_bytes || (need > 0 && !self->lreserved)) &&
         (rc = s_grow_lists(self, need)) != 0) {
         self->in_txn = 0;

@@ -38,9 +38,14 @@
  * opened read-only. Version 4 keeps the ranked lists and their membership
  * index in a file of their own, lists.mdb, which is not synced at each
  * commit and is rebuilt when it cannot be trusted (store_lists_stale): a
- * version-3 store opened for writing has them moved there. A store of any
- * other version is refused by store_new() with STORE_EVERSION. */
-#define STORE_FORMAT_VERSION 4
+ * version-3 store opened for writing has them moved there. Version 5 no
+ * longer keeps the places index (ix_g_near, ix_v_near) on disk: the
+ * posting lists live in memory only, built from the records at every open
+ * for writing, so an event no longer writes some twenty B-tree entries on
+ * pages of their own; a version-4 store opened for writing has both tables
+ * dropped. A store of any other version is refused by store_new() with
+ * STORE_EVERSION. */
+#define STORE_FORMAT_VERSION 5
 
 /* Matches per block of the match log's erasure index (on-disk format). */
 #define STORE_MATCH_BLOCK_ROWS 16384
@@ -246,10 +251,12 @@ int store_graduate_get(store_txn_t *txn, const char *id, store_graduate_t *out) 
 
 /* Insert or replace g, keyed by g->id. If a stored record has a greater
  * version, nothing changes and STORE_ESTALE is returned (equal versions
- * replace). The old record's index entries are removed and, when g->state
- * is STORE_STATE_OPEN and g->home has a point, the new ones inserted: its
- * skills, RNCP codes and ROME codes (g->romes) under the coarse cell of
- * g->home (STORE_IX_G_NEAR). Counters follow. */
+ * replace). The old record's postings in the places index in memory are
+ * removed and, when g->state is STORE_STATE_OPEN and g->home has a point,
+ * the new ones added: its skills, RNCP codes and ROME codes (g->romes)
+ * under the coarse cell of g->home (store_near_each). Counters follow.
+ * STORE_ENOMEM if memory ran short for them (the transaction must then be
+ * given up: it cannot commit). */
 int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
 
 /* Remove every trace of graduate id: the record, its index entries,
@@ -260,9 +267,10 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g) STORE_WUR;
  * absent. */
 int store_graduate_erase(store_txn_t *txn, const char *id) STORE_WUR;
 
-/* The same for vacancies. Indexed when open: the expiry day (when set) and,
- * when v->site has a point, required and desirable skills, required RNCP
- * codes and ROME codes under its coarse cell (STORE_IX_V_NEAR). */
+/* The same for vacancies. Indexed when open: the expiry day (when set,
+ * STORE_IX_V_EXPIRY) and, when v->site has a point, in memory, required and
+ * desirable skills, required RNCP codes and ROME codes under its coarse
+ * cell. */
 int store_vacancy_get(store_txn_t *txn, const char *id, store_vacancy_t *out) STORE_WUR;
 int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v) STORE_WUR;
 int store_vacancy_erase(store_txn_t *txn, const char *id) STORE_WUR;
@@ -323,22 +331,24 @@ int store_entity_head(store_txn_t *txn, store_entity_kind_t kind, const char *id
 
 typedef enum {
     STORE_IX_V_EXPIRY = 0, /* expiry day (store_day_key) -> vacancy ids */
-    STORE_IX_G_NEAR,       /* coarse cell + skill, RNCP or ROME code -> graduate ids */
-    STORE_IX_V_NEAR,       /* the same for vacancies (store_near_key) */
     STORE_IX_COUNT
 } store_index_t;
 
+/* The places index: coarse cell + skill, RNCP or ROME code -> the open
+ * graduates, and the open vacancies, filed under that key. It lives in
+ * memory only (store_near_each); store_near_key makes its keys. */
+
 /* Degrees of latitude and longitude of the coarse cells that prefix the
- * keys of the *_NEAR indexes. Part of the on-disk format. */
+ * keys of the places index. */
 #define STORE_NEAR_DEG 1.0
 
-/* The kinds of code in *_NEAR keys. */
+/* The kinds of code in the places index's keys. */
 enum { STORE_NEAR_SKILL = 's', STORE_NEAR_RNCP = 'c', STORE_NEAR_ROME = 'r' };
 
-/* Longest *_NEAR key: cell, kind, code. */
+/* Longest key of the places index: cell, kind, code. */
 #define STORE_NEAR_KEY_MAX (4 + 1 + STORE_SKILL_MAX)
 
-/* The key of a *_NEAR index: the coarse cell (row, column) given as
+/* A key of the places index: the coarse cell (row, column) given as
  * integers (floor(lat / STORE_NEAR_DEG), floor(lon / STORE_NEAR_DEG)), the
  * kind of code and the code, into buf (STORE_NEAR_KEY_MAX bytes). Returns
  * the key's length. These indexes find the entities that share a code AND
@@ -356,38 +366,36 @@ void store_day_key(int32_t day, uint8_t key[4]);
  * borrowed (valid until the transaction ends) and not NUL-terminated. */
 typedef int (*store_id_fn)(const char *id, size_t len, void *arg);
 
-/* Call fn for each id under key (len bytes: a store_near_key or a
- * store_day_key), in byte order of the ids. Returns 0,
- * or the first non-zero value fn returned (positive), or a STORE_E* code. */
+/* Call fn for each id under key (len bytes: a store_day_key), in byte
+ * order of the ids. Returns 0, or the first non-zero value fn returned
+ * (positive), or a STORE_E* code. */
 int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t len,
                      store_id_fn fn, void *arg) STORE_WUR;
 
-/* store_index_each() for n keys at once, in order: keys holds them end to
- * end, lens their lengths. Returns as store_index_each() does; stops at the
- * first non-zero value of fn. */
-int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
-                         const size_t *lens, size_t n, store_id_fn fn, void *arg) STORE_WUR;
+/* ---- the places index, in memory (store_near.c) ------------------------- */
 
-/* ---- the *_NEAR indexes in memory (store_near.c) ------------------------ */
+/* A writable store keeps the places index in memory, and only there:
+ * posting lists of entity numbers over the heads of the open entities,
+ * built from the records when the store opens (logged: entities,
+ * postings, time, bytes; a store whose lists cannot be built for want of
+ * memory does not open) and kept exact by every put and erase, inside the
+ * write transaction too (what the transaction wrote is seen; a
+ * transaction that does not commit leaves them as they were). A put that
+ * finds no memory for them fails with STORE_ENOMEM, and its transaction
+ * with it. */
 
-/* A writable store keeps the *_NEAR indexes in memory as well: posting
- * lists of entity numbers over the heads of the open entities, built from
- * its records when it opens (logged: entities, postings, time, bytes) and
- * kept exact by every put and erase, inside the write transaction too
- * (what the transaction wrote is seen; a transaction that does not commit
- * leaves them as they were). */
-
-/* 1 if store_near_each may be called in txn; 0 if the store does not keep
- * the indexes in memory (opened read-only, or memory ran short: logged),
- * and store_index_each_key must be used instead. */
+/* 1 if store_near_each may be called in txn; 0 if the store is opened
+ * read-only (no walk then). */
 int store_near_ready(const store_txn_t *txn);
 
 /* Build the cache of heads and the in-memory posting lists again from the
  * records, as at open, where entities are numbered in the order of their
  * places (walks then read neighbours' heads nearly in sequence): for a
  * store just filled in bulk, whose entities got their numbers in the
- * order they came. Logged as at open. Not while a transaction runs. */
-void store_near_rebuild(store_t *self);
+ * order they came. Logged as at open. Not while a transaction runs
+ * (STORE_EINVAL). 0, or why they could not be built (STORE_ENOMEM...):
+ * the next write tries again. */
+int store_near_rebuild(store_t *self) STORE_WUR;
 
 typedef struct store_list_meta store_list_meta_t;
 
@@ -438,11 +446,10 @@ typedef struct {
 
 void store_near_seen_free(store_near_seen_t *seen);
 
-/* Call fn once for each entity listed under at least one of the n keys
- * (store_near_key; end to end in keys, lengths in lens) of index ix
- * (STORE_IX_G_NEAR or STORE_IX_V_NEAR): the same entities
- * store_index_each_key would name, each once, in no defined order, with
- * their heads, without reading the tables. With from, the entities
+/* Call fn once for each open entity of kind (graduates or vacancies)
+ * filed under at least one of the n keys (store_near_key; end to end in
+ * keys, lengths in lens) of the places index: each once, in no defined
+ * order, with their heads, without reading the tables. With from, the entities
  * certainly farther from its point than the smaller of both limits are
  * left out without their heads being read (the test is conservative: a
  * margin of 2 % and 1 km over the great-circle distance of
@@ -453,19 +460,22 @@ void store_near_seen_free(store_near_seen_t *seen);
  * is 0).
  * While no write transaction runs, walks of read transactions may run in
  * several threads at once, each with its own seen. */
-int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
-                    size_t n, const store_near_from_t *from, store_near_seen_t *seen,
-                    store_near_fn fn, void *arg) STORE_WUR;
+int store_near_each(store_txn_t *txn, store_entity_kind_t kind, const uint8_t *keys,
+                    const size_t *lens, size_t n, const store_near_from_t *from,
+                    store_near_seen_t *seen, store_near_fn fn, void *arg) STORE_WUR;
 
-/* Check the in-memory indexes against the tables: every posting is an
- * entry of its table naming an open entity, once, and the counts agree.
- * 0, STORE_ECORRUPT (the first difference logged) or STORE_EINVAL (not
- * kept in memory). *postings (may be NULL) counts the postings. For
- * tests and diagnostics: it reads every posting's table entry. */
+/* Number of open entities of kind filed under key (len bytes) in the
+ * places index, 0 if none or the store keeps no index (read-only). */
+size_t store_near_count(store_txn_t *txn, store_entity_kind_t kind, const void *key, size_t len);
+
+/* Check the places index against the records: each open record that
+ * decodes is filed under every key it derives (store_near_key), once,
+ * where its head says it lies, and under nothing else; no posting names
+ * anything but such a record. 0, STORE_ECORRUPT (the first difference
+ * logged), STORE_ENOMEM or STORE_EINVAL (read-only). *postings (may be
+ * NULL) counts the postings. For tests and diagnostics: it reads every
+ * open record. */
 int store_near_verify(store_txn_t *txn, uint64_t *postings) STORE_WUR;
-
-/* Number of ids under key, 0 if none. */
-size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len);
 
 /* Call fn for the ids of kind (graduates or vacancies, any state) that sort
  * strictly after `after` ("" or NULL: from the first), in byte order, at

@@ -30,13 +30,12 @@ typedef struct {
     char kind;             /* entity_events kind byte */
     const char *count_all; /* meta counters */
     const char *count_open;
-    const store_index_t *ixs; /* its indexes, for the sweep */
+    const store_index_t *ixs; /* its indexes on disk, for the sweep */
     size_t n_ixs;
     int has_matches; /* stored matches name entities of this kind */
 } s_kind_t;
 
-static const store_index_t s_graduate_ixs[] = {STORE_IX_G_NEAR};
-static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_EXPIRY, STORE_IX_V_NEAR};
+static const store_index_t s_vacancy_ixs[] = {STORE_IX_V_EXPIRY};
 
 static const s_kind_t s_graduates = {
     .what = "graduate",
@@ -44,8 +43,8 @@ static const s_kind_t s_graduates = {
     .kind = STORE_ENTITY_GRADUATE,
     .count_all = STORE_META_GRADUATES,
     .count_open = STORE_META_GRADUATES_OPEN,
-    .ixs = s_graduate_ixs,
-    .n_ixs = sizeof s_graduate_ixs / sizeof s_graduate_ixs[0],
+    .ixs = NULL, /* only the places index, in memory */
+    .n_ixs = 0,
     .has_matches = 1,
 };
 
@@ -145,15 +144,20 @@ static int s_counters(store_txn_t *txn, const s_kind_t *k, int was, int was_open
     return rc;
 }
 
-/* Damaged record: which index keys list it is unknown, so scan them all.
- * Only an open entity has index entries, hence *was_open. */
+/* Damaged record: which index keys list it is unknown, so scan them all,
+ * on disk and in memory. Only an open entity has index entries, hence
+ * *was_open. */
 static int s_sweep(store_txn_t *txn, const s_kind_t *k, const char *id, int *was_open)
 {
-    size_t removed = 0;
+    size_t removed = 0, postings = 0;
     int rc = store__index_sweep(txn, k->ixs, k->n_ixs, id, &removed);
-    *was_open = removed > 0;
-    store__log(STORE_LOG_WARN, "store: erasing damaged %s '%s': swept %zu index entries", k->what,
-               id, removed);
+    if (rc == 0)
+        rc = store__near_forget(txn, k->kind, store__heads_num(txn->store, k->kind, id, strlen(id)),
+                                &postings);
+    *was_open = removed + postings > 0;
+    store__log(STORE_LOG_WARN,
+               "store: erasing damaged %s '%s': swept %zu index entries and %zu postings", k->what,
+               id, removed, postings);
     return rc;
 }
 
@@ -195,16 +199,12 @@ static int s_erase_finish(store_txn_t *txn, const s_kind_t *k, const char *id, i
     return (had_record || traces) ? 0 : STORE_ENOTFOUND;
 }
 
-/* Entity (kind, id) is being erased: out of the in-memory posting lists,
- * by its old record's keys, or by a scan of them all when its record did
- * not decode (found == STORE_ECORRUPT). */
-static void s_near_erased(store_txn_t *txn, char kind, const char *id, const void *old, int found)
+/* Open entity (kind, id) is being erased: out of the places index, by
+ * its old record's keys. */
+static int s_near_erased(store_txn_t *txn, char kind, const char *id, const void *old)
 {
-    long num = store__heads_num(txn->store, kind, id, strlen(id));
-    if (old != NULL)
-        store__near_put(txn, kind, num, old, NULL);
-    else if (found == STORE_ECORRUPT && num >= 0)
-        store__near_forget(txn, kind, num);
+    return store__near_put(txn, kind, store__heads_num(txn->store, kind, id, strlen(id)), old,
+                           NULL);
 }
 
 /* ---- graduates ----------------------------------------------------------- */
@@ -247,11 +247,10 @@ int store_graduate_put(store_txn_t *txn, const store_graduate_t *g)
         return rc;
     store_codec_graduate_encode(g, buf, len);
     long num = s_heads_written_graduate(txn, g);
-    rc = store__graduate_index(txn, was_open ? old : NULL, g->state == STORE_STATE_OPEN ? g : NULL);
+    rc = store__near_put(txn, STORE_ENTITY_GRADUATE, num, was_open ? old : NULL,
+                         g->state == STORE_STATE_OPEN ? g : NULL);
     if (rc != 0)
         return rc;
-    store__near_put(txn, STORE_ENTITY_GRADUATE, num, was_open ? old : NULL,
-                    g->state == STORE_STATE_OPEN ? g : NULL);
     return s_counters(txn, &s_graduates, was, was_open, 1, g->state == STORE_STATE_OPEN);
 }
 
@@ -264,14 +263,13 @@ int store_graduate_erase(store_txn_t *txn, const char *id)
     int found = s_graduate_load(txn, id, old);
     int was_open = found == 0 && old->state == STORE_STATE_OPEN;
     if (was_open)
-        rc = store__graduate_index(txn, old, NULL);
+        rc = s_near_erased(txn, STORE_ENTITY_GRADUATE, id, old);
     else if (found == STORE_ECORRUPT)
         rc = s_sweep(txn, &s_graduates, id, &was_open);
     else if (found != 0 && found != STORE_ENOTFOUND)
         rc = found;
     if (rc != 0)
         return rc;
-    s_near_erased(txn, STORE_ENTITY_GRADUATE, id, found == 0 && was_open ? old : NULL, found);
     return s_erase_finish(txn, &s_graduates, id, found != STORE_ENOTFOUND, was_open);
 }
 
@@ -315,11 +313,12 @@ int store_vacancy_put(store_txn_t *txn, const store_vacancy_t *v)
         return rc;
     store_codec_vacancy_encode(v, buf, len);
     long num = s_heads_written_vacancy(txn, v);
-    rc = store__vacancy_index(txn, was_open ? old : NULL, v->state == STORE_STATE_OPEN ? v : NULL);
+    rc = store__vacancy_expiry(txn, was_open ? old : NULL, v->state == STORE_STATE_OPEN ? v : NULL);
+    if (rc == 0)
+        rc = store__near_put(txn, STORE_ENTITY_VACANCY, num, was_open ? old : NULL,
+                             v->state == STORE_STATE_OPEN ? v : NULL);
     if (rc != 0)
         return rc;
-    store__near_put(txn, STORE_ENTITY_VACANCY, num, was_open ? old : NULL,
-                    v->state == STORE_STATE_OPEN ? v : NULL);
     return s_counters(txn, &s_vacancies, was, was_open, 1, v->state == STORE_STATE_OPEN);
 }
 
@@ -331,15 +330,17 @@ int store_vacancy_erase(store_txn_t *txn, const char *id)
     store_vacancy_t *old = &txn->store->old_v;
     int found = s_vacancy_load(txn, id, old);
     int was_open = found == 0 && old->state == STORE_STATE_OPEN;
-    if (was_open)
-        rc = store__vacancy_index(txn, old, NULL);
-    else if (found == STORE_ECORRUPT)
+    if (was_open) {
+        rc = store__vacancy_expiry(txn, old, NULL);
+        if (rc == 0)
+            rc = s_near_erased(txn, STORE_ENTITY_VACANCY, id, old);
+    } else if (found == STORE_ECORRUPT) {
         rc = s_sweep(txn, &s_vacancies, id, &was_open);
-    else if (found != 0 && found != STORE_ENOTFOUND)
+    } else if (found != 0 && found != STORE_ENOTFOUND) {
         rc = found;
+    }
     if (rc != 0)
         return rc;
-    s_near_erased(txn, STORE_ENTITY_VACANCY, id, found == 0 && was_open ? old : NULL, found);
     return s_erase_finish(txn, &s_vacancies, id, found != STORE_ENOTFOUND, was_open);
 }
 
@@ -865,7 +866,7 @@ void store__heads_reserve(store_t *self, size_t n)
 }
 
 /* Where an open entity lies, as a number that orders entities by place:
- * its 1-degree cell (the cells of the *_NEAR keys) first, then, within
+ * its 1-degree cell (the cells of the places index) first, then, within
  * the cell, a Z-order of its position to 1/256 degree. Entities without
  * a point sort last. */
 static uint64_t s_place_order(const store_head_t *h)

@@ -1,17 +1,16 @@
-/* store_index.c - the inverted indexes: key -> entity ids.
+/* store_index.c - the keys of the places index, and the index on disk:
+ * expiry day -> vacancy ids.
  *
- * Each index is an MDB_DUPSORT table whose duplicates are entity ids, so a
- * posting list is one B-tree of ids under its key: adding or removing one
- * entity costs O(log n) in that list, whatever the population, and a
- * lookup walks only the list asked for (DESIGN.md, "Scale").
+ * The places index (store_near.c) files an open entity under the coarse
+ * cell, kind and code of store_near_key() for each of its codes; it lives
+ * in memory only, and this file derives its keys from a record.
  *
- * Entries exist only for open entities. Updates delete every entry of the
- * stored (old) record, then insert the new record's entries, so no stale
- * entry can survive whatever changed. Keys: the *_NEAR indexes the coarse
- * cell, kind and code of store_near_key(); the expiry index the 4
- * big-endian bytes of store_day_key(). Only indexes something reads are
- * written: format 1 also kept per-code and 0.25-degree-cell indexes that
- * nothing read (see STORE_FORMAT_VERSION).
+ * The expiry index is an MDB_DUPSORT table whose duplicates are vacancy
+ * ids under the 4 big-endian bytes of store_day_key(), so that a day's
+ * vacancies are one lookup. Entries exist only for open vacancies. Only
+ * indexes something reads are written: format 1 also kept per-code and
+ * 0.25-degree-cell indexes that nothing read, formats 1 to 4 the places
+ * index (see STORE_FORMAT_VERSION).
  */
 #include "store_internal.h"
 
@@ -22,15 +21,12 @@
 
 /* ---- entity index entries ---------------------------------------------- */
 
-/* An index key for a log line: codes as they are, cells in hex. */
+/* An index key for a log line: a day in hex. */
 static const char *s_key_show(store_index_t ix, const void *k, size_t klen, char *buf, size_t cap)
 {
     const uint8_t *b = k;
     if (ix == STORE_IX_V_EXPIRY && klen == 4)
         (void)snprintf(buf, cap, "day %02x%02x%02x%02x", b[0], b[1], b[2], b[3]); /* fits */
-    else if (klen > 5)
-        (void)snprintf(buf, cap, "cell %02x%02x%02x%02x %c'%.*s'", b[0], b[1], b[2], b[3], b[4],
-                       (int)(klen - 5), (const char *)k + 5); /* may truncate */
     else
         (void)snprintf(buf, cap, "'%.*s'", (int)klen, (const char *)k); /* may truncate */
     return buf;
@@ -52,9 +48,9 @@ static int s_ix_op(store_txn_t *txn, store_index_t ix, const void *k, size_t kle
     MDB_dbi dbi = txn->store->dbi[ix];
     int rc = op > 0 ? store__put(txn, dbi, &key, &val, 0) : store__del(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND && op < 0)
-        return 0; /* a code listed twice in the record: already gone */
+        return 0; /* not there: nothing to delete */
     if (rc != 0) {
-        char shown[STORE_SKILL_MAX + 8];
+        char shown[32];
         return store__txn_fail(txn, rc, __func__, "%s %s key %s id '%s'",
                                op > 0 ? "mdb_put" : "mdb_del", store__table_name(ix),
                                s_key_show(ix, k, klen, shown, sizeof shown), id);
@@ -125,47 +121,8 @@ size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t 
     return n;
 }
 
-/* Key k (klen bytes) is one of the n keys end to end in buf. */
-static int s_key_in(const uint8_t *buf, const uint8_t *lens, size_t n, const uint8_t *k,
-                    size_t klen)
+int store__vacancy_expiry(store_txn_t *txn, const store_vacancy_t *was, const store_vacancy_t *is)
 {
-    for (size_t i = 0, off = 0; i < n; off += lens[i++])
-        if (lens[i] == klen && memcmp(buf + off, k, klen) == 0)
-            return 1;
-    return 0;
-}
-
-/* Move id's entries in index ix from the na keys of a to the nb keys of
- * b (each end to end in a buffer): delete those only in a, insert those
- * only in b. A key listed twice is handled twice, harmlessly. */
-static int s_near_move(store_txn_t *txn, store_index_t ix, const uint8_t *a, const uint8_t *la,
-                       size_t na, const uint8_t *b, const uint8_t *lb, size_t nb, const char *id)
-{
-    int rc = 0;
-    for (size_t i = 0, off = 0; i < na && rc == 0; off += la[i++])
-        if (!s_key_in(b, lb, nb, a + off, la[i]))
-            rc = s_ix_op(txn, ix, a + off, la[i], id, -1);
-    for (size_t i = 0, off = 0; i < nb && rc == 0; off += lb[i++])
-        if (!s_key_in(a, la, na, b + off, lb[i]))
-            rc = s_ix_op(txn, ix, b + off, lb[i], id, 1);
-    return rc;
-}
-
-int store__graduate_index(store_txn_t *txn, const store_graduate_t *was, const store_graduate_t *is)
-{
-    store_t *st = txn->store;
-    size_t na = was ? store__near_keys_graduate(was, st->was_kbuf, st->was_klens) : 0;
-    size_t nb = is ? store__near_keys_graduate(is, st->near_kbuf, st->near_klens) : 0;
-    return s_near_move(txn, STORE_IX_G_NEAR, st->was_kbuf, st->was_klens, na, st->near_kbuf,
-                       st->near_klens, nb,
-                       is    ? is->id
-                       : was ? was->id
-                             : "");
-}
-
-int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *was, const store_vacancy_t *is)
-{
-    store_t *st = txn->store;
     const char *id = is ? is->id : was ? was->id : "";
     int32_t day_was = was ? was->expires_on : 0, day_is = is ? is->expires_on : 0;
     uint8_t key[4];
@@ -180,12 +137,7 @@ int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *was, const sto
             rc = s_ix_op(txn, STORE_IX_V_EXPIRY, key, sizeof key, id, 1);
         }
     }
-    if (rc != 0)
-        return rc;
-    size_t na = was ? store__near_keys_vacancy(was, st->was_kbuf, st->was_klens) : 0;
-    size_t nb = is ? store__near_keys_vacancy(is, st->near_kbuf, st->near_klens) : 0;
-    return s_near_move(txn, STORE_IX_V_NEAR, st->was_kbuf, st->was_klens, na, st->near_kbuf,
-                       st->near_klens, nb, id);
+    return rc;
 }
 
 void store_day_key(int32_t day, uint8_t key[4])
@@ -339,57 +291,4 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
         result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", store__table_name(ix));
     mdb_cursor_close(cur);
     return result;
-}
-
-int store_index_each_key(store_txn_t *txn, store_index_t ix, const uint8_t *keys,
-                         const size_t *lens, size_t n, store_id_fn fn, void *arg)
-{
-    MDB_cursor *cur = NULL;
-    if (fn == NULL || (n > 0 && (keys == NULL || lens == NULL)))
-        return STORE_EINVAL;
-    for (size_t i = 0, off = 0; i < n; off += lens[i++])
-        if (s_lookup_ok(txn, ix, keys + off, lens[i]) != 0)
-            return STORE_EINVAL;
-    if (n == 0)
-        return 0;
-    /* one cursor for every key: opening one per key cost as much as the
-     * lookups of short posting lists */
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
-    if (rc != 0)
-        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open %s", store__table_name(ix));
-    int result = 0;
-    for (size_t i = 0, off = 0; i < n && result == 0; off += lens[i++]) {
-        MDB_val k = {lens[i], (void *)(keys + off)}, v;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        while (rc == 0) {
-            if ((result = fn(v.mv_data, v.mv_size, arg)) != 0)
-                break;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            result = store__txn_fail(txn, rc, __func__, "mdb_cursor_get %s", store__table_name(ix));
-    }
-    mdb_cursor_close(cur);
-    return result;
-}
-
-size_t store_index_count(store_txn_t *txn, store_index_t ix, const void *key, size_t len)
-{
-    MDB_cursor *cur = NULL;
-    MDB_val k = {len, (void *)key}, v;
-    size_t count = 0;
-    if (s_lookup_ok(txn, ix, key, len) != 0)
-        return 0;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[ix], &cur);
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-        if (rc == 0)
-            rc = mdb_cursor_count(cur, &count);
-        mdb_cursor_close(cur);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        (void)store__txn_fail(txn, rc, __func__, "count %s", store__table_name(ix)); /* 0 it is */
-        count = 0;
-    }
-    return count;
 }

@@ -6,7 +6,7 @@
  * the entity-indexing functions of store_index.c. Functions here use the
  * store__ prefix (module-private, not static); file-local ones are s_*.
  *
- * On-disk layout (STORE_FORMAT_VERSION 4): data.mdb, durable, and
+ * On-disk layout (STORE_FORMAT_VERSION 5): data.mdb, durable, and
  * lists.mdb for the two tables of ranked lists (store_listfile.c):
  *   meta          "format" -> u32 LE; "graduates", "graduates_open",
  *                 "vacancies", "vacancies_open", "last_seq",
@@ -18,8 +18,6 @@
  *                 (store_topic_put)
  *   graduates     id bytes -> store_codec graduate record
  *   vacancies     id bytes -> store_codec vacancy record
- *   ix_g_near, ix_v_near (MDB_DUPSORT) store_near_key() -> entity id
- *                 bytes, one dup each
  *   ix_v_expiry   (MDB_DUPSORT) store_day_key() -> vacancy id bytes
  *   dedupe        source '\0' event_id -> u64 LE sequence number
  *   events        (MDB_INTEGERKEY) u64 native seq -> store_codec log record
@@ -35,7 +33,11 @@
  * upgrades a format-1 store. Formats 1 and 2 indexed the match log by
  * graduate, one row per match (match_by_graduate: graduate id -> u64
  * native seq, MDB_DUPSORT|MDB_DUPFIXED|MDB_INTEGERDUP); the upgrade to
- * format 3 drops it and builds match_blocks from the log.
+ * format 3 drops it and builds match_blocks from the log. Formats 1 to 4
+ * kept the places index on disk too (ix_g_near, ix_v_near, MDB_DUPSORT:
+ * store_near_key() -> entity id bytes), written by every put and read by
+ * nothing but walks of stores without it in memory; the upgrade to format
+ * 5 drops both: the index lives in memory only (store_near.c).
  * lists.mdb (formats 1 to 3 had its two tables in data.mdb):
  *   lists         kind byte + owner id bytes -> store_codec list record
  *   list_members  (MDB_DUPSORT) owner-kind byte + member id bytes -> owner
@@ -53,7 +55,7 @@
 
 #include "store.h"
 
-/* Most *_NEAR keys one record has: a vacancy's required and desirable
+/* Most keys of the places index one record has: a vacancy's required and desirable
  * skills, RNCP and ROME codes. */
 #define STORE_NEAR_KEYS_MAX (2 * STORE_SKILLS_MAX + STORE_RNCPS_MAX + STORE_ROMES_MAX)
 
@@ -164,7 +166,8 @@ typedef struct {
 } store__heads_t;
 
 /* One in-memory posting list: the entity numbers (store__heads_t.e
- * indexes) of the open entities under one *_NEAR key, in no order. */
+ * indexes) of the open entities under one key of the places index, in no
+ * order. */
 #define STORE__PLIST_INLINE 2 /* postings kept in the list itself, without an allocation */
 
 typedef struct {
@@ -178,7 +181,7 @@ typedef struct {
     uint8_t key_len;
 } store__plist_t;
 
-/* The posting lists of one *_NEAR index: a table of list indexes by key
+/* The posting lists of one kind of entity: a table of list indexes by key
  * over a dense array of lists, keys packed in one arena. */
 typedef struct {
     store__plist_t *l;
@@ -229,13 +232,16 @@ typedef struct {
     store__ngeo_t old;
 } store__ngundo_t;
 
-/* The *_NEAR indexes in memory (store_near.c), complete for the open
+/* The places index (store_near.c), in memory only: complete for the open
  * entities, exact inside a write transaction and back to the committed
- * state when it does not commit. ready is 0 when they are not kept (a
- * read-only store, or memory ran short): readers then walk the tables. */
+ * state when it does not commit. ready is 0 when it is not kept: a
+ * read-only store, which walks nothing, or a writable one whose lists
+ * were lost for want of memory (wanted then says to build them again
+ * before the next write transaction). */
 typedef struct {
     int ready;
-    store__near_side_t side[2]; /* 0: graduates (ix_g_near), 1: vacancies */
+    int wanted;                 /* a writable store that has opened: must be ready to write */
+    store__near_side_t side[2]; /* 0: graduates, 1: vacancies */
     store_near_seen_t seen;     /* of walks given none */
     store__ngeo_t *geo;         /* per entity number with postings */
     size_t geo_cap;
@@ -292,11 +298,9 @@ struct store {
     store_graduate_t head_g; /* a record decoded to fill the cache of heads */
     store_vacancy_t head_v;
     store__heads_t heads; /* cache of entity heads (store_entity.c) */
-    store__near_t near;   /* the *_NEAR indexes in memory (store_near.c) */
+    store__near_t near;   /* the places index, in memory (store_near.c) */
     uint8_t near_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* a record's keys */
     uint8_t near_klens[STORE_NEAR_KEYS_MAX];
-    uint8_t was_kbuf[STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX]; /* its previous record's */
-    uint8_t was_klens[STORE_NEAR_KEYS_MAX];
     struct store_backup *backup; /* the backup running, or NULL (store_backup.c) */
     /* store_read_shared readers, counted so that a growth of the map can
      * wait for them to end (store_lists_beside_readers) */
@@ -538,16 +542,11 @@ int store__list_counters_reset(store_txn_t *txn) STORE_WUR;
 
 /* ---- store_index.c: entity index entries ------------------------------ */
 
-/* Move the index entries of an entity from its record was (NULL: it had
- * none, not open or new) to its record is (NULL: it will have none):
- * only the entries of keys that differ are deleted or inserted, so an
- * update that keeps its place and codes writes no index entry. Deleting
- * an entry that is not there is not an error; inserting one twice stores
- * it once. */
-int store__graduate_index(store_txn_t *txn, const store_graduate_t *was,
-                          const store_graduate_t *is) STORE_WUR;
-int store__vacancy_index(store_txn_t *txn, const store_vacancy_t *was,
-                         const store_vacancy_t *is) STORE_WUR;
+/* Move a vacancy's expiry entry from its record was (NULL: it had none,
+ * not open or new) to its record is (NULL: it will have none), if its day
+ * changed. Deleting an entry that is not there is not an error. */
+int store__vacancy_expiry(store_txn_t *txn, const store_vacancy_t *was,
+                          const store_vacancy_t *is) STORE_WUR;
 
 /* Remove id from every key of the n indexes ixs[] by scanning them whole.
  * Only for erasing an entity whose record no longer decodes, so that its
@@ -561,19 +560,20 @@ int store__index_sweep(store_txn_t *txn, const store_index_t *ixs, size_t n, con
 int store__dup_sweep(store_txn_t *txn, int dbi, const void *prefix, size_t plen, const char *id,
                      size_t *removed) STORE_WUR;
 
-/* The *_NEAR keys of a record (none if it has no point), end to end in
+/* The keys of a record in the places index (none if it has no point), end to end in
  * buf (STORE_NEAR_KEYS_MAX * STORE_NEAR_KEY_MAX bytes), their lengths in
  * lens; returns their number. A code listed twice gives its key twice. */
 size_t store__near_keys_graduate(const store_graduate_t *g, uint8_t *buf, uint8_t *lens);
 size_t store__near_keys_vacancy(const store_vacancy_t *v, uint8_t *buf, uint8_t *lens);
 
-/* ---- store_near.c: the *_NEAR indexes in memory ------------------------ */
+/* ---- store_near.c: the places index, in memory ---------------------------- */
 
-/* Build them from the open records (their heads, and their keys as the
- * puts derive them; the count is compared with the *_NEAR tables'), no
- * transaction open; log what it took. On failure (memory) they are not kept and the
- * reason is logged; the store works without them. */
-void store__near_build(store_t *self);
+/* Build it from the open records (their heads, and their keys as the puts
+ * derive them), no transaction open; log what it took. A read-only store
+ * keeps none (returns 0). On failure (memory, or the store's own error)
+ * it is not kept, the reason is logged and returned: a writable store
+ * cannot write without it. */
+int store__near_build(store_t *self) STORE_WUR;
 
 /* Free them; ready turns 0. */
 void store__near_free(store_t *self);
@@ -585,14 +585,16 @@ void store__near_rollback(store_t *self);
 
 /* Entity num of kind (its cache entry; -1 if it has none) changed from
  * old to new record (a store_graduate_t or store_vacancy_t; NULL: not
- * open, no postings). Called after the tables were written. Never fails:
- * if memory runs short, the in-memory lists are dropped (logged) and
- * readers walk the tables. */
-void store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new);
+ * open, no postings): only the postings of keys that differ move. 0, or
+ * STORE_ENOMEM if memory ran short: the transaction must not commit (its
+ * rollback puts every list back as it was). */
+int store__near_put(store_txn_t *txn, char kind, long num, const void *old,
+                    const void *new) STORE_WUR;
 
-/* Entity num of kind leaves every in-memory list (a damaged record being
- * erased: its keys are unknown), by scanning them all. */
-void store__near_forget(store_txn_t *txn, char kind, long num);
+/* Entity num of kind leaves every list (a damaged record being erased:
+ * its keys are unknown), by scanning them all; *removed counts the
+ * postings it had. 0 or STORE_ENOMEM, as store__near_put. */
+int store__near_forget(store_txn_t *txn, char kind, long num, size_t *removed) STORE_WUR;
 
 /* Bytes of memory the heads and the in-memory lists hold. */
 size_t store__mem_bytes(const store_t *self);

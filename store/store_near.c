@@ -1,27 +1,27 @@
-/* store_near.c - the *_NEAR indexes in memory: posting lists of entity
+/* store_near.c - the places index, in memory: posting lists of entity
  * numbers.
  *
  * Candidate retrieval walks the posting lists of a neighbourhood (every
  * relevance code of an entity times every coarse cell in its reach) and
- * looks at the head of every entity found. Through LMDB that meant a
- * B-tree walk per key, an id string per posting, a hash of it to drop
- * repeats and another to find its head: the largest cost of matching as
- * the population grows. Here each *_NEAR key maps to a vector of entity
- * numbers, an entity number being the index of the entity's entry in the
- * store's cache of heads (store_entity.c), which holds the head of every
- * open entity while these lists exist. A walk reads uint32s and heads
- * from arrays, and drops repeats with an epoch stamp per entity.
+ * looks at the head of every entity found. Each key (store_near_key) maps
+ * to a vector of entity numbers, an entity number being the index of the
+ * entity's entry in the store's cache of heads (store_entity.c), which
+ * holds the head of every open entity while these lists exist. A walk
+ * reads uint32s and heads from arrays, and drops repeats with an epoch
+ * stamp per entity.
  *
- * The tables stay the durable source: they are still written; the lists
- * are built when the store opens from the open records (whose keys the
- * tables hold), and follow every put and erase inside the write
- * transaction (the engine reads its own writes).
- * Deletion is eager (a list is scanned for the entity, its last entry
- * moved into the hole), so a list never holds a stale posting. Every
- * change of a write transaction is logged; when it does not commit, the
- * log is replayed backwards (store.c), which puts every list back as it
- * was, entry for entry. Memory that runs short drops the lists (logged):
- * the engine then walks the tables, as it did before they existed.
+ * The records are the durable source; the index has no copy on disk
+ * (formats 1 to 4 kept one, written by every put and read by nothing
+ * else: a fifth of an event's B-tree writes, each on a page of its own).
+ * The lists are built when a writable store opens, from the open records,
+ * and follow every put and erase inside the write transaction (the engine
+ * reads its own writes). Deletion is eager (a list is scanned for the
+ * entity, its last entry moved into the hole), so a list never holds a
+ * stale posting. Every change of a write transaction is logged, room for
+ * its log entry taken before the change is made; when the transaction
+ * does not commit, the log is replayed backwards (store.c), which puts
+ * every list back as it was, entry for entry. So memory that runs short
+ * fails the put, and its transaction, and leaves the lists exact.
  */
 #include "store_internal.h"
 
@@ -217,19 +217,6 @@ void store__near_free(store_t *self)
     x->logging = 0;
 }
 
-/* Memory ran short: stop keeping the lists, whatever state they are in
- * (the tables are exact; readers go back to them). */
-static void s_drop(store_t *st, const char *why)
-{
-    if (!st->near.ready)
-        return;
-    store__log(STORE_LOG_WARN,
-               "store: in-memory posting lists dropped (%s); candidates are read from the "
-               "tables until the store is opened again",
-               why);
-    store__near_free(st);
-}
-
 /* ---- the running write transaction -------------------------------------- */
 
 void store__near_begin(store_t *self)
@@ -278,7 +265,10 @@ void *store__log_room(void *v, size_t *cap, size_t n, size_t size)
     return p;
 }
 
-static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t pos, uint32_t num)
+/* Room in the log for one more change, taken before the change is made:
+ * a change that could not be logged could not be undone. -1 if memory is
+ * short. */
+static int s_log_room(store__near_t *x)
 {
     if (!x->logging)
         return 0;
@@ -286,8 +276,14 @@ static int s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t po
     if (u == NULL)
         return -1;
     x->undo = u;
-    x->undo[x->n_undo++] = (store__nundo_t){(uint8_t)add, (uint8_t)side, list, pos, num};
     return 0;
+}
+
+/* Log a change made, in the room s_log_room took. */
+static void s_log(store__near_t *x, int add, int side, uint32_t list, uint32_t pos, uint32_t num)
+{
+    if (x->logging)
+        x->undo[x->n_undo++] = (store__nundo_t){(uint8_t)add, (uint8_t)side, list, pos, num};
 }
 
 /* ---- where entities lie ------------------------------------------------- */
@@ -444,45 +440,68 @@ static long s_list_ids(store_t *st, store__near_side_t *sd, char kind, const voi
     return (long)u;
 }
 
+/* num into list li: 0, or -1 if memory is short (nothing changed). */
 static int s_add(store__near_t *x, int side, uint32_t li, uint32_t num)
 {
     store__plist_t *l = &x->side[side].l[li];
-    if (s_append(l, num) != 0)
+    if (s_log_room(x) != 0 || s_append(l, num) != 0)
         return -1;
     x->side[side].postings++;
-    return s_log(x, 1, side, li, l->n - 1, num);
+    s_log(x, 1, side, li, l->n - 1, num);
+    return 0;
 }
 
+/* num out of list li: 1 if it was there, 0 if not, -1 if memory is short
+ * (nothing changed). */
 static int s_del(store__near_t *x, int side, uint32_t li, uint32_t num)
 {
+    if (s_log_room(x) != 0)
+        return -1;
     long pos = s_remove(&x->side[side].l[li], num);
     if (pos < 0)
         return 0; /* not there: nothing to undo */
     x->side[side].postings--;
-    return s_log(x, 0, side, li, (uint32_t)pos, num);
+    s_log(x, 0, side, li, (uint32_t)pos, num);
+    return 1;
 }
 
-void store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new)
+/* A write found no memory for the lists (or no cache entry for an open
+ * entity, which also means memory ran short): logged, STORE_ENOMEM. */
+static int s_short(const char *what)
+{
+    store__log(STORE_LOG_ERROR,
+               "store: out of memory for the places index (%s); the write transaction is "
+               "given up",
+               what);
+    return STORE_ENOMEM;
+}
+
+/* A writable store whose lists were lost (s_mem_rollback) cannot take a
+ * write until store_write builds them again. */
+static int s_usable(const store__near_t *x)
+{
+    return x->ready ? 0 : x->wanted ? STORE_ENOMEM : 1;
+}
+
+int store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new)
 {
     store_t *st = txn->store;
     store__near_t *x = &st->near;
-    int side = S_SIDE(kind), rc = 0;
-    if (!x->ready)
-        return;
-    if (num < 0 || num >= (long)UINT32_MAX) {
-        s_drop(st, "an open entity has no place in the cache of heads");
-        return;
-    }
+    int side = S_SIDE(kind), rc = s_usable(x);
+    if (rc != 0)
+        return rc > 0 ? 0 : s_short("no lists"); /* > 0: not built yet; the build reads it */
+    if (old == NULL && new == NULL)
+        return 0;
+    if (num < 0 || num >= (long)UINT32_MAX)
+        return s_short("an open entity has no place in the cache of heads");
     store__near_side_t *sd = &x->side[side];
     long n_old = old != NULL ? s_list_ids(st, sd, kind, old, x->olds, 0) : 0;
     long n_new = new != NULL ? s_list_ids(st, sd, kind, new, x->news, 1) : 0;
-    if (n_new < 0 || (n_new > 0 && s_geo_set(x, (uint32_t)num, kind, new) != 0)) {
-        s_drop(st, "out of memory");
-        return;
-    }
+    if (n_new < 0 || (n_new > 0 && s_geo_set(x, (uint32_t)num, kind, new) != 0))
+        return s_short("a new list or a place");
     /* a merge of the two sorted sets: only the keys that changed are touched */
     long i = 0, j = 0;
-    while (rc == 0 && (i < n_old || j < n_new)) {
+    while (rc >= 0 && (i < n_old || j < n_new)) {
         if (j == n_new || (i < n_old && x->olds[i] < x->news[j]))
             rc = s_del(x, side, x->olds[i++], (uint32_t)num);
         else if (i == n_old || x->news[j] < x->olds[i])
@@ -490,22 +509,24 @@ void store__near_put(store_txn_t *txn, char kind, long num, const void *old, con
         else
             i++, j++;
     }
-    if (rc != 0)
-        s_drop(st, "out of memory");
+    return rc < 0 ? s_short("a posting") : 0;
 }
 
-void store__near_forget(store_txn_t *txn, char kind, long num)
+int store__near_forget(store_txn_t *txn, char kind, long num, size_t *removed)
 {
     store__near_t *x = &txn->store->near;
-    int side = S_SIDE(kind);
-    if (!x->ready || num < 0)
-        return;
+    int side = S_SIDE(kind), rc = s_usable(x);
+    *removed = 0;
+    if (rc != 0)
+        return rc > 0 ? 0 : s_short("no lists");
+    if (num < 0)
+        return 0; /* no cache entry: no postings */
     for (size_t li = 0; li < x->side[side].n; li++) {
-        if (s_del(x, side, (uint32_t)li, (uint32_t)num) != 0) {
-            s_drop(txn->store, "out of memory");
-            return;
-        }
+        if ((rc = s_del(x, side, (uint32_t)li, (uint32_t)num)) < 0)
+            return s_short("a posting");
+        *removed += (size_t)rc;
     }
+    return 0;
 }
 
 /* ---- walks ------------------------------------------------------------- */
@@ -609,16 +630,32 @@ static inline int s_call(const store__heads_t *c, uint32_t num, store_near_fn fn
     return fn(c->ids + e->id_off, e->id_len, &e->head, e->list_known ? &e->list : NULL, arg);
 }
 
-int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, const size_t *lens,
-                    size_t n, const store_near_from_t *from, store_near_seen_t *seen,
-                    store_near_fn fn, void *arg)
+/* The lists of kind in txn's store, NULL if kind is not one or the store
+ * keeps none. */
+static const store__near_side_t *s_side_of(store_txn_t *txn, store_entity_kind_t kind)
 {
-    if (txn == NULL || fn == NULL || (n > 0 && (keys == NULL || lens == NULL)) ||
-        (ix != STORE_IX_G_NEAR && ix != STORE_IX_V_NEAR) || !txn->store->near.ready)
+    if (txn == NULL || !txn->store->near.ready ||
+        (kind != STORE_ENTITY_GRADUATE && kind != STORE_ENTITY_VACANCY))
+        return NULL;
+    return &txn->store->near.side[S_SIDE(kind)];
+}
+
+size_t store_near_count(store_txn_t *txn, store_entity_kind_t kind, const void *key, size_t len)
+{
+    const store__near_side_t *sd = s_side_of(txn, kind);
+    const store__plist_t *l = sd != NULL && key != NULL ? s_find(sd, key, len) : NULL;
+    return l != NULL ? l->n : 0;
+}
+
+int store_near_each(store_txn_t *txn, store_entity_kind_t kind, const uint8_t *keys,
+                    const size_t *lens, size_t n, const store_near_from_t *from,
+                    store_near_seen_t *seen, store_near_fn fn, void *arg)
+{
+    const store__near_side_t *sd = s_side_of(txn, kind);
+    if (sd == NULL || fn == NULL || (n > 0 && (keys == NULL || lens == NULL)))
         return STORE_EINVAL;
     store__near_t *x = &txn->store->near;
     const store__heads_t *c = &txn->store->heads;
-    const store__near_side_t *sd = &x->side[ix == STORE_IX_G_NEAR ? 0 : 1];
     if (seen == NULL)
         seen = &x->seen;
     if (s_epoch(seen, c->n) != 0)
@@ -671,7 +708,6 @@ int store_near_each(store_txn_t *txn, store_index_t ix, const uint8_t *keys, con
 
 typedef struct {
     size_t open[2];
-    uint64_t table; /* entries of the *_NEAR tables, to compare */
 } s_build_t;
 
 /* A pass over the open records of one kind. */
@@ -776,10 +812,9 @@ static void s_sort_lists(store__near_side_t *sd)
 
 /* The heads of the open entities, then their postings, from the records:
  * the keys come from the same function the puts use, and each entity's
- * number is looked up once (not once per posting, as a scan of the
- * *_NEAR tables would: at a million entities, twenty seconds of random
- * reads). Lists are counted first and allocated at their size. The
- * result equals the tables (test_store_near checks it). */
+ * number is looked up once. Lists are counted first and allocated at
+ * their size. The result is what the puts since the store was created
+ * would have made (test_store_near checks it). */
 static int s_build_fn(store_txn_t *txn, void *arg)
 {
     s_build_t *b = arg;
@@ -803,13 +838,6 @@ static int s_build_fn(store_txn_t *txn, void *arg)
         if (rc == 0)
             s_sort_lists(&txn->store->near.side[s]);
     }
-    for (int s = 0; s < 2 && rc == 0; s++) {
-        MDB_stat ms;
-        if ((rc = mdb_stat(txn->txn, txn->store->dbi[s == 0 ? STORE_IX_G_NEAR : STORE_IX_V_NEAR],
-                           &ms)) != 0)
-            return store__txn_fail(txn, rc, __func__, "mdb_stat");
-        b->table += ms.ms_entries;
-    }
     return rc;
 }
 
@@ -818,23 +846,25 @@ static double s_ms(const struct timespec *a, const struct timespec *b)
     return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
-void store__near_build(store_t *self)
+int store__near_build(store_t *self)
 {
     struct timespec t0, t1;
-    s_build_t b = {{0, 0}, 0};
+    s_build_t b = {{0, 0}};
     store__near_free(self);
     if (self->read_only)
-        return;                                /* tools: a walk of the tables does */
+        return 0;                              /* tools walk nothing */
+    self->near.wanted = 1;                     /* from now on, no write without them */
     (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail with this clock */
     int rc = store_read(self, s_build_fn, &b);
     (void)clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc != 0) {
+        double held = (double)store__mem_bytes(self) / 1048576.0;
         store__near_free(self);
-        store__log(STORE_LOG_WARN,
-                   "store %s: in-memory posting lists not built (%s); candidates are read from "
-                   "the tables",
-                   self->dir, store_strerror(rc));
-        return;
+        store__log(STORE_LOG_ERROR,
+                   "store %s: in-memory posting lists not built (%s, after %.0f ms, %.1f MiB "
+                   "held); no write can match without them",
+                   self->dir, store_strerror(rc), s_ms(&t0, &t1), held);
+        return rc;
     }
     self->near.ready = 1;
     size_t open = b.open[0] + b.open[1], bytes = store__mem_bytes(self);
@@ -846,11 +876,7 @@ void store__near_build(store_t *self)
                s_ms(&t0, &t1), b.open[0], b.open[1], (unsigned long long)postings,
                self->near.side[0].n + self->near.side[1].n, (double)bytes / 1048576.0,
                open ? bytes / open : 0);
-    if (postings != b.table)
-        store__log(STORE_LOG_WARN,
-                   "store %s: the ix_g_near and ix_v_near tables hold %llu entries, the open "
-                   "records %llu (damaged records?)",
-                   self->dir, (unsigned long long)b.table, (unsigned long long)postings);
+    return 0;
 }
 
 /* ---- accounting and checks ----------------------------------------------- */
@@ -873,35 +899,50 @@ size_t store__mem_bytes(const store_t *self)
     return bytes;
 }
 
-/* Every posting of side sd is an entry of table ix, with no repeat in its
- * list, naming an open entity of the right kind; *n counts them. */
-static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t *n)
+/* A posting as verification compares them: list index, entity number. */
+typedef struct {
+    uint64_t *v;
+    size_t n, cap;
+} s_pairs_t;
+
+static int s_pair_add(s_pairs_t *p, uint32_t li, uint32_t num)
 {
-    store_t *st = txn->store;
-    store__near_t *x = &st->near;
-    const store__near_side_t *sd = &x->side[S_SIDE(kind)];
-    MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn->txn, st->dbi[ix], &cur), bad = 0;
-    if (rc != 0)
-        return store__txn_fail(txn, rc, __func__, "mdb_cursor_open");
-    for (size_t li = 0; li < sd->n && !bad; li++) {
+    if (p->n == p->cap) {
+        size_t cap = s_grown(p->cap, 4096);
+        uint64_t *v = realloc(p->v, cap * sizeof *v);
+        if (v == NULL)
+            return STORE_ENOMEM;
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = (uint64_t)li << 32 | num;
+    return 0;
+}
+
+static int s_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every posting of side s names an open entity of its kind, lies where
+ * its head says, and goes into p. */
+static int s_verify_memory(store_t *st, int s, s_pairs_t *p)
+{
+    const store__near_t *x = &st->near;
+    const store__near_side_t *sd = &x->side[s];
+    char kind = s == 0 ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
+    for (size_t li = 0; li < sd->n; li++) {
         const store__plist_t *l = &sd->l[li];
-        if (s_epoch(&x->seen, st->heads.n) != 0) {
-            bad = STORE_ENOMEM;
-            break;
-        }
-        for (uint32_t p = 0; p < l->n && !bad; p++) {
-            uint32_t num = s_cv(l)[p];
+        for (uint32_t i = 0; i < l->n; i++) {
+            uint32_t num = s_cv(l)[i];
             const store__hent_t *e = num < st->heads.n ? &st->heads.e[num] : NULL;
-            MDB_val k = {l->key_len, sd->keys + l->key_off}, v;
-            if (e == NULL || x->seen.stamp[num] == x->seen.epoch || e->kind != (uint8_t)kind ||
-                e->head_state != STORE__HEAD_PRESENT || e->head.state != STORE_STATE_OPEN) {
-                store__log(STORE_LOG_ERROR, "store: %s: list %zu: entity %u repeated or not open",
-                           __func__, li, num);
-                bad = STORE_ECORRUPT;
-                break;
+            if (e == NULL || e->kind != (uint8_t)kind || e->head_state != STORE__HEAD_PRESENT ||
+                e->head.state != STORE_STATE_OPEN) {
+                store__log(STORE_LOG_ERROR, "store: %s: list %zu: entity %u is not open", __func__,
+                           li, num);
+                return STORE_ECORRUPT;
             }
-            x->seen.stamp[num] = x->seen.epoch;
             const store__ngeo_t *g = num < x->geo_cap ? &x->geo[num] : NULL;
             double lim = kind == STORE_ENTITY_GRADUATE || e->head.distance_km
                              ? (double)e->head.distance_km
@@ -914,48 +955,82 @@ static int s_verify_side(store_txn_t *txn, store_index_t ix, char kind, uint64_t
                 store__log(STORE_LOG_ERROR,
                            "store: %s: list %zu: entity %u is not where its head says", __func__,
                            li, num);
-                bad = STORE_ECORRUPT;
-                break;
+                return STORE_ECORRUPT;
             }
-            v.mv_size = e->id_len;
-            v.mv_data = st->heads.ids + e->id_off;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
-            if (rc != 0) {
-                store__log(STORE_LOG_ERROR, "store: %s: %s: '%.*s' is in memory, not in the table",
-                           __func__, store__table_name(ix), (int)e->id_len,
-                           st->heads.ids + e->id_off);
-                bad = rc == MDB_NOTFOUND ? STORE_ECORRUPT : store__map_rc(rc);
-            }
+            if (s_pair_add(p, (uint32_t)li, num) != 0)
+                return STORE_ENOMEM;
         }
-        *n += l->n;
     }
-    mdb_cursor_close(cur);
-    return bad;
+    return 0;
+}
+
+/* s_each_open's callback: the postings rec's keys call for, into arg (an
+ * s_pairs_t); a key without a list is a difference. */
+static int s_expect_fn(store_t *st, char kind, const void *rec, void *arg)
+{
+    s_pairs_t *p = arg;
+    store__near_t *x = &st->near;
+    store__near_side_t *sd = &x->side[S_SIDE(kind)];
+    const char *id = kind == STORE_ENTITY_GRADUATE ? ((const store_graduate_t *)rec)->id
+                                                   : ((const store_vacancy_t *)rec)->id;
+    size_t n = kind == STORE_ENTITY_GRADUATE
+                   ? store__near_keys_graduate(rec, st->near_kbuf, st->near_klens)
+                   : store__near_keys_vacancy(rec, st->near_kbuf, st->near_klens);
+    long num = store__heads_num(st, kind, id, strlen(id));
+    if (n > 0 && num < 0) {
+        store__log(STORE_LOG_ERROR, "store: %s: open '%s' has no entity number", __func__, id);
+        return STORE_ECORRUPT;
+    }
+    for (size_t i = 0, off = 0; i < n; off += st->near_klens[i++]) {
+        if (s_find(sd, st->near_kbuf + off, st->near_klens[i]) == NULL) {
+            store__log(STORE_LOG_ERROR, "store: %s: '%s' has a key with no list", __func__, id);
+            return STORE_ECORRUPT;
+        }
+    }
+    long m = s_list_ids(st, sd, kind, rec, x->news, 0); /* sorted, without repeats */
+    for (long i = 0; i < m; i++)
+        if (s_pair_add(p, x->news[i], (uint32_t)num) != 0)
+            return STORE_ENOMEM;
+    return 0;
 }
 
 int store_near_verify(store_txn_t *txn, uint64_t *postings)
 {
     if (txn == NULL || !txn->store->near.ready)
         return STORE_EINVAL;
-    uint64_t n[2] = {0, 0};
-    int rc = s_verify_side(txn, STORE_IX_G_NEAR, STORE_ENTITY_GRADUATE, &n[0]);
-    if (rc == 0)
-        rc = s_verify_side(txn, STORE_IX_V_NEAR, STORE_ENTITY_VACANCY, &n[1]);
+    store_t *st = txn->store;
+    uint64_t total = 0;
+    int rc = 0;
     for (int s = 0; s < 2 && rc == 0; s++) {
-        MDB_stat ms;
-        store_index_t ix = s == 0 ? STORE_IX_G_NEAR : STORE_IX_V_NEAR;
-        if ((rc = mdb_stat(txn->txn, txn->store->dbi[ix], &ms)) != 0)
-            return store__txn_fail(txn, rc, __func__, "mdb_stat");
-        if (ms.ms_entries != n[s] || txn->store->near.side[s].postings != n[s]) {
-            store__log(STORE_LOG_ERROR,
-                       "store: %s: %s has %zu entries, memory %llu postings (counted %llu)",
-                       __func__, store__table_name(ix), (size_t)ms.ms_entries,
-                       (unsigned long long)n[s],
-                       (unsigned long long)txn->store->near.side[s].postings);
-            rc = STORE_ECORRUPT;
+        s_pairs_t have = {NULL, 0, 0}, want = {NULL, 0, 0};
+        char kind = s == 0 ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
+        rc = s_verify_memory(st, s, &have);
+        if (rc == 0)
+            rc = s_each_open(txn, kind, s_expect_fn, &want);
+        if (rc == 0) {
+            if (have.n > 1)
+                qsort(have.v, have.n, sizeof *have.v, s_u64_cmp);
+            if (want.n > 1)
+                qsort(want.v, want.n, sizeof *want.v, s_u64_cmp);
+            size_t i = 0;
+            while (i < have.n && i < want.n && have.v[i] == want.v[i])
+                i++;
+            if (i < have.n || i < want.n || st->near.side[s].postings != have.n) {
+                uint64_t d = i < have.n ? have.v[i] : i < want.n ? want.v[i] : 0;
+                store__log(STORE_LOG_ERROR,
+                           "store: %s: %s: %zu postings in memory (counted %llu), %zu from the "
+                           "records; first difference: list %u, entity %u",
+                           __func__, s == 0 ? "graduates" : "vacancies", have.n,
+                           (unsigned long long)st->near.side[s].postings, want.n,
+                           (unsigned)(d >> 32), (unsigned)d);
+                rc = STORE_ECORRUPT;
+            }
         }
+        total += have.n;
+        free(have.v);
+        free(want.v);
     }
     if (postings != NULL)
-        *postings = n[0] + n[1];
+        *postings = total;
     return rc;
 }

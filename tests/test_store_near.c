@@ -1,12 +1,13 @@
-/* test_store_near.c - the in-memory posting lists (store/store_near.c)
- * must hold exactly what the *_NEAR tables hold: after random upserts,
+/* test_store_near.c - the places index in memory (store/store_near.c)
+ * must hold exactly what the records call for: after random upserts,
  * closures and erasures of graduates and vacancies, inside the write
  * transaction that made them (the engine reads its own writes), after
  * transactions that abort (their changes undone entry for entry), after
  * a transaction retried because the map filled, and in a store opened
- * again (built from the tables). store_near_verify compares memory with
- * the tables posting by posting; walks through store_near_each must name
- * the same entities as store_index_each_key over the same keys.
+ * again (built from the records). store_near_verify compares memory with
+ * the records posting by posting; walks through store_near_each must name
+ * the same entities as this file's own reading of the records: every open
+ * entity with a point that has a code under one of the walk's keys.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -165,7 +166,7 @@ static void s_rand_vacancy(uint64_t *r, store_vacancy_t *v)
 }
 
 /* A unit of work: n random changes from seed, a check of memory against
- * the tables inside the transaction, then fail (non-zero aborts). The
+ * the records inside the transaction, then fail (non-zero aborts). The
  * same seed gives the same changes when store_write runs it again. */
 typedef struct {
     uint64_t seed;
@@ -251,15 +252,6 @@ static int s_name_add(s_names_t *o, const char *id, size_t len)
     return 0;
 }
 
-static int s_lmdb_cb(const char *id, size_t len, void *arg)
-{
-    s_names_t *o = arg;
-    for (int i = 0; i < o->n; i++)
-        if (strlen(o->ids[i]) == len && memcmp(o->ids[i], id, len) == 0)
-            return 0; /* under another key already */
-    return s_name_add(o, id, len);
-}
-
 static int s_near_cb(const char *id, size_t len, const store_head_t *h,
                      const store_list_meta_t *list, void *arg)
 {
@@ -306,15 +298,73 @@ static void s_keys(s_walk_t *w, int row)
     }
 }
 
-static store_index_t s_walk_ix;
+static store_entity_kind_t s_walk_kind;
+
+/* Code (of kind STORE_NEAR_*) under the cell of p is one of w's keys. */
+static int s_in_walk(const s_walk_t *w, const store_place_t *p, char kind, const char *code)
+{
+    uint8_t key[STORE_NEAR_KEY_MAX];
+    int row, col;
+    if (!code[0])
+        return 0;
+    store_near_cell(p->lat, p->lon, &row, &col);
+    size_t len = store_near_key(row, col, kind, code, key);
+    for (size_t i = 0, off = 0; i < w->n; off += w->lens[i++])
+        if (w->lens[i] == len && memcmp(w->keys + off, key, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The open entities of kind with a point and a code under one of w's
+ * keys, read from their records one by one, into o. */
+static int s_oracle(store_txn_t *txn, store_entity_kind_t kind, const s_walk_t *w, s_names_t *o)
+{
+    static store_graduate_t g;
+    static store_vacancy_t v;
+    char id[16];
+    int grad = kind == STORE_ENTITY_GRADUATE;
+    for (int i = 0; i < (grad ? S_GRADS : S_VACS); i++) {
+        snprintf(id, sizeof id, "%s-%d", grad ? "g" : "v", i);
+        int rc = grad ? store_graduate_get(txn, id, &g) : store_vacancy_get(txn, id, &v);
+        if (rc == STORE_ENOTFOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        const store_place_t *p = grad ? &g.home : &v.site;
+        if ((grad ? g.state : v.state) != STORE_STATE_OPEN || !p->has_point)
+            continue;
+        int in = 0;
+        if (grad) {
+            for (unsigned j = 0; j < g.n_skills; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_SKILL, g.skills[j].code);
+            for (unsigned j = 0; j < g.n_certs; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_RNCP, g.certs[j].rncp);
+            for (unsigned j = 0; j < g.n_romes; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_ROME, g.romes[j]);
+        } else {
+            for (unsigned j = 0; j < v.n_required; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_SKILL, v.required[j].code);
+            for (unsigned j = 0; j < v.n_desirable; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_SKILL, v.desirable[j].code);
+            for (unsigned j = 0; j < v.n_rncps; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_RNCP, v.rncps[j]);
+            for (unsigned j = 0; j < v.n_romes; j++)
+                in |= s_in_walk(w, p, STORE_NEAR_ROME, v.romes[j]);
+        }
+        if (in)
+            s_name_add(o, id, strlen(id));
+    }
+    return 0;
+}
 
 static int s_walk_fn(store_txn_t *txn, void *arg)
 {
     s_walk_t *w = arg;
     memset(&w->a, 0, sizeof w->a);
     memset(&w->b, 0, sizeof w->b);
-    w->rc_a = store_index_each_key(txn, s_walk_ix, w->keys, w->lens, w->n, s_lmdb_cb, &w->a);
-    w->rc_b = store_near_each(txn, s_walk_ix, w->keys, w->lens, w->n, NULL, NULL, s_near_cb, &w->b);
+    w->rc_a = s_oracle(txn, s_walk_kind, w, &w->a);
+    w->rc_b =
+        store_near_each(txn, s_walk_kind, w->keys, w->lens, w->n, NULL, NULL, s_near_cb, &w->b);
     return 0;
 }
 
@@ -322,9 +372,9 @@ static int s_walk_fn(store_txn_t *txn, void *arg)
 static void s_walks_agree(store_t *st)
 {
     static s_walk_t w;
-    for (int ix = STORE_IX_G_NEAR; ix <= STORE_IX_V_NEAR; ix++) {
+    for (int k = 0; k < 2; k++) {
         for (size_t l = 0; l < S_N(s_lats); l++) {
-            s_walk_ix = (store_index_t)ix;
+            s_walk_kind = k == 0 ? STORE_ENTITY_GRADUATE : STORE_ENTITY_VACANCY;
             s_keys(&w, (int)s_lats[l]);
             assert_int_equal(store_read(st, s_walk_fn, &w), 0);
             assert_int_equal(w.rc_a, 0);
@@ -356,7 +406,7 @@ static void test_random_changes_commits_and_aborts(void **state)
             .seed = seed, .n = 1 + (int)(seed % 7), .fail = seed % 3 == 0 ? STORE_EINVAL : 0};
         int rc = store_write(f->st, s_work, &w);
         assert_int_equal(rc, w.fail);
-        assert_true(w.verified >= 1); /* memory = tables inside the transaction */
+        assert_true(w.verified >= 1); /* memory = records inside the transaction */
         aborted += rc != 0;
         committed += rc == 0;
         uint64_t p = s_verify(f->st); /* and after: the abort undid memory too */
@@ -368,7 +418,7 @@ static void test_random_changes_commits_and_aborts(void **state)
     assert_true(most > 100); /* the lists were not trivially empty */
     s_walks_agree(f->st);
 
-    /* a store opened again builds the same lists from the tables */
+    /* a store opened again builds the same lists from the records */
     uint64_t before = s_verify(f->st);
     store_destroy(&f->st);
     f->st = s_open(f->dir, 0);
@@ -395,7 +445,7 @@ static void test_abort_restores_walks(void **state)
         s_work_t w = {.seed = seed, .n = 8};
         assert_int_equal(store_write(f->st, s_work, &w), 0);
     }
-    s_walk_ix = STORE_IX_G_NEAR;
+    s_walk_kind = STORE_ENTITY_GRADUATE;
     s_keys(&w1, 43);
     assert_int_equal(store_read(f->st, s_walk_fn, &w1), 0);
     s_work_t big = {.seed = 999, .n = 200, .fail = STORE_EINVAL};
@@ -418,7 +468,7 @@ static void test_map_growth_retry(void **state)
     store_destroy(&f->st);
     nftw(f->dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
     assert_int_equal(mkdir(f->dir, 0700), 0);
-    f->st = s_open(f->dir, (size_t)1 << 17); /* 128 KiB: fills within a few transactions */
+    f->st = s_open(f->dir, (size_t)1 << 16); /* 64 KiB: fills within a few transactions */
     store_stats_t ss0, ss1;
     assert_int_equal(store_read(f->st, s_stats_fn, &ss0), 0);
     for (uint64_t seed = 1; seed <= 60; seed++) {
@@ -507,7 +557,7 @@ static void test_walk_list_meta(void **state)
         s_work_t wk = {.seed = seed, .n = 8};
         assert_int_equal(store_write(f->st, s_work, &wk), 0);
     }
-    s_walk_ix = STORE_IX_G_NEAR;
+    s_walk_kind = STORE_ENTITY_GRADUATE;
     s_keys(&w, 43);
     s_lists_t put = {&w, 1, 0, 0};
     assert_int_equal(store_write(f->st, s_lists_fn, &put), 0);
@@ -573,7 +623,7 @@ static int s_filter_fn(store_txn_t *txn, void *arg)
     char id[16];
     for (int kind = 0; kind < 2; kind++) {
         int grad = kind == 0;
-        store_index_t ix = grad ? STORE_IX_V_NEAR : STORE_IX_G_NEAR;
+        store_entity_kind_t ix = grad ? STORE_ENTITY_VACANCY : STORE_ENTITY_GRADUATE;
         for (int i = 0; i < (grad ? S_GRADS : S_VACS); i++) {
             store_head_t me;
             snprintf(id, sizeof id, "%s-%d", grad ? "g" : "v", i);

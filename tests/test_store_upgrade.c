@@ -1,5 +1,5 @@
 /* test_store_upgrade.c - a store of the oldest on-disk format (1) is
- * upgraded to the current one (3) by matcherd at start-up, on a real store
+ * upgraded to the current one (STORE_FORMAT_VERSION) by matcherd at start-up, on a real store
  * written by a format-1 matcherd. (test_store's
  * test_upgrade_v2_match_index upgrades a format-2 store with a match log
  * of several blocks.)
@@ -20,8 +20,9 @@
  *
  * The tests:
  *  - upgrade: matcherd starts on the format-1 store, logs a warning naming
- *    both versions, and the store is then format 3 without the eight
- *    dropped tables nor the match log's index by graduate, with the index
+ *    both versions, and the store is then of the current format without
+ *    the ten dropped tables (format 2's eight, format 5's places index)
+ *    nor the match log's index by graduate, with the index
  *    by blocks (empty: the fixture's log is shorter than a block), while
  *    every other table is byte for byte what it was
  *    (meta apart from "format" and the expiry job's day); the daemon serves
@@ -93,7 +94,7 @@ static void s_fixture_event(size_t i, hev_t *e)
 
 /* ---- tables --------------------------------------------------------------- */
 
-/* The tables format 4 keeps, with their flags; ranked: what matcherd
+/* The tables the current format keeps, with their flags; ranked: what matcherd
  * recomputes at start when the reference data changed (the ranked lists,
  * the match log and meta with their counters); lists: in lists.mdb since
  * format 4. */
@@ -112,8 +113,6 @@ static const struct {
     {"list_members", MDB_DUPSORT, 1, 1},
     {"matches", MDB_INTEGERKEY, 1, 0},
     {"ix_v_expiry", MDB_DUPSORT, 0, 0},
-    {"ix_g_near", MDB_DUPSORT, 0, 0},
-    {"ix_v_near", MDB_DUPSORT, 0, 0},
 };
 #define N_KEPT (sizeof s_kept / sizeof s_kept[0])
 
@@ -122,9 +121,11 @@ static const struct {
 #define S_BY_GRADUATE       "match_by_graduate"
 #define S_BY_GRADUATE_FLAGS (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP)
 
-/* The tables format 2 dropped. */
+/* The tables format 2 dropped, then those format 5 dropped (the places
+ * index, kept in memory only), in the order the upgrade drops them. */
 static const char *const s_dropped[] = {"ix_g_skill", "ix_g_cert", "ix_g_cell", "ix_g_rome",
-                                        "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell"};
+                                        "ix_v_skill", "ix_v_cert", "ix_v_rome", "ix_v_cell",
+                                        "ix_g_near",  "ix_v_near"};
 #define N_DROPPED (sizeof s_dropped / sizeof s_dropped[0])
 
 /* An LMDB environment opened read-only on dir, with one read txn. */
@@ -430,11 +431,16 @@ static void test_upgrade_at_start(void **state)
     /* the daemon upgrades at start and says so */
     s_start(h);
     s_slurp(h->log_path, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 1, this matcherd writes version 4: "
-                                "upgrading the store to version 4"));
+    char want[128];
+    (void)snprintf(want, sizeof want,
+                   "on-disk format version 1, this matcherd writes version %d: upgrading the "
+                   "store to version %d",
+                   STORE_FORMAT_VERSION, STORE_FORMAT_VERSION);
+    assert_non_null(strstr(log, want));
     assert_non_null(strstr(log, "upgrade: dropped table match_by_graduate"));
     assert_non_null(strstr(log, "upgrade: match_blocks built (0 blocks of 16384, 0 matches)"));
     assert_non_null(strstr(log, "upgrade: dropped table ix_v_cell"));
+    assert_non_null(strstr(log, "upgrade: dropped table ix_v_near"));
 
     /* it serves the format-1 lists (unless new reference data made it
      * rank everything again) */
@@ -461,14 +467,14 @@ static void test_upgrade_at_start(void **state)
     hclient_destroy(&c);
     assert_int_equal(harness_stop_clean(h), 0);
 
-    /* format 4, the nine tables gone, match_blocks there, the lists moved
+    /* the current format, the eleven tables gone, match_blocks there, the lists moved
      * to lists.mdb, everything else as it was */
     raw_t a, b, bl;
     s_raw_open(&a, ref);
     s_raw_open(&b, h->data_dir);
     s_raw_open_lists(&bl, h->data_dir);
     assert_int_equal(s_raw_format(&a), 1);
-    assert_int_equal(s_raw_format(&b), 4);
+    assert_int_equal(s_raw_format(&b), STORE_FORMAT_VERSION);
     assert_int_equal(s_raw_entries(&b, "lists", 0), -1);
     assert_int_equal(s_raw_entries(&b, "list_members", MDB_DUPSORT), -1);
     for (size_t i = 0; i < N_DROPPED; i++)
@@ -499,11 +505,11 @@ static void test_upgrade_at_start(void **state)
     assert_int_equal(s_call_status(c, &e), H_DUPLICATE);
     hclient_destroy(&c);
     assert_int_equal(harness_top_ids(h, true, "g-new", got, sizeof got), 0);
-    assert_non_null(strstr(got, "v-00")); /* an old vacancy found through ix_v_near */
+    assert_non_null(strstr(got, "v-00")); /* an old vacancy found through the places index */
     assert_non_null(strstr(got, "v-new"));
     assert_null(strstr(got, "v-05")); /* closed in the fixture */
     assert_int_equal(harness_top_ids(h, false, "v-new", got, sizeof got), 0);
-    assert_non_null(strstr(got, "g-00")); /* an old graduate found through ix_g_near */
+    assert_non_null(strstr(got, "g-00")); /* an old graduate found through the places index */
     assert_non_null(strstr(got, "g-new"));
     assert_null(strstr(got, "g-07")); /* withdrawn in the fixture */
     hstats_t s;
@@ -524,7 +530,7 @@ static void test_upgrade_at_start(void **state)
 static void s_die_after_drops(int level, const char *msg)
 {
     (void)level;
-    if (strstr(msg, "upgrade: dropped table ix_v_cell") != NULL)
+    if (strstr(msg, "upgrade: dropped table ix_v_near") != NULL)
         (void)raise(SIGKILL);
 }
 
@@ -571,9 +577,11 @@ static void test_crash_mid_upgrade(void **state)
     assert_int_equal(err, 0);
     store_destroy(&st);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "format version 4 written"));
+    char want[64];
+    (void)snprintf(want, sizeof want, "format version %d written", STORE_FORMAT_VERSION);
+    assert_non_null(strstr(s_logs, want));
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 4);
+    assert_int_equal(s_raw_format(&r), STORE_FORMAT_VERSION);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_int_equal(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT), -1);
     s_raw_close(&r);
@@ -588,9 +596,11 @@ static void test_newer_version_refused(void **state)
     assert_non_null(mkdtemp(dir));
     (void)snprintf(data, sizeof data, "%s/data", dir);
     s_load_fixture(data);
-    /* make it a store of format 5 */
-    uint8_t five[4] = {5, 0, 0, 0};
-    harness_raw_put(data, "meta", "format", 6, five, sizeof five);
+    /* make it a store of the next format */
+    const int newer = STORE_FORMAT_VERSION + 1;
+    uint8_t ver[4] = {(uint8_t)newer, 0, 0, 0};
+    char want[128];
+    harness_raw_put(data, "meta", "format", 6, ver, sizeof ver);
 
     s_logs[0] = '\0';
     store_set_logger(s_logger);
@@ -601,15 +611,18 @@ static void test_newer_version_refused(void **state)
     assert_null(store_new(data, &ro, &err));
     assert_int_equal(err, STORE_EVERSION);
     store_set_logger(NULL);
-    assert_non_null(strstr(s_logs, "on-disk format version 5, this matcherd understands version "
-                                   "4 (the store was written by a newer matcherd); refusing"));
+    (void)snprintf(want, sizeof want,
+                   "on-disk format version %d, this matcherd understands version %d (the store "
+                   "was written by a newer matcherd); refusing",
+                   newer, STORE_FORMAT_VERSION);
+    assert_non_null(strstr(s_logs, want));
     if (strstr(s_logs, "upgrading the store") != NULL || strstr(s_logs, "dropped table") != NULL)
         fail_msg("a newer store was not left alone:\n%s", s_logs);
 
-    /* untouched: still format 5 with every table */
+    /* untouched: still of the next format with every table */
     raw_t r;
     s_raw_open(&r, data);
-    assert_int_equal(s_raw_format(&r), 5);
+    assert_int_equal(s_raw_format(&r), newer);
     for (size_t i = 0; i < N_DROPPED; i++)
         assert_true(s_raw_entries(&r, s_dropped[i], MDB_DUPSORT) > 0);
     s_raw_close(&r);
@@ -635,7 +648,10 @@ static void test_newer_version_refused(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
     s_slurp(cmd, log, sizeof log);
-    assert_non_null(strstr(log, "on-disk format version 5, this matcherd understands version 4"));
+    (void)snprintf(want, sizeof want,
+                   "on-disk format version %d, this matcherd understands version %d", newer,
+                   STORE_FORMAT_VERSION);
+    assert_non_null(strstr(log, want));
     (void)snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
