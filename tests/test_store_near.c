@@ -689,6 +689,172 @@ static void test_walk_filters(void **state)
     assert_true(flt.kept >= 100);
 }
 
+/* ---- memory that runs short -------------------------------------------------- */
+
+/* This program is linked with --wrap for malloc, calloc and realloc
+ * (tests/CMakeLists.txt): every allocation of the store's code and of this
+ * file goes through the wrappers below (LMDB's own, in its shared library,
+ * do not). Once s_fail_in allocations have been made, every later one
+ * fails, until the test lets them succeed again. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static long s_fail_in = -1; /* allocations left before they fail; -1: none fails */
+static long s_refused;      /* allocations refused */
+
+static int s_refuse(void)
+{
+    if (s_fail_in < 0)
+        return 0;
+    if (s_fail_in > 0) {
+        s_fail_in--;
+        return 0;
+    }
+    s_refused++;
+    return 1;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return s_refuse() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return s_refuse() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return s_refuse() ? NULL : __real_realloc(p, n);
+}
+
+/* New graduates and vacancies under codes nobody had (new lists, longer
+ * arrays, new places), moves of some of them, and erasures: a write that
+ * allocates all along. Their codes are not the walks' (s_keys), so the
+ * walks' oracle, which reads only the usual ids, still sees every entity
+ * a walk names. */
+typedef struct {
+    int round;
+    int n;
+} s_alloc_work_t;
+
+static int s_alloc_work(store_txn_t *txn, void *arg)
+{
+    const s_alloc_work_t *a = arg;
+    static store_graduate_t g;
+    static store_vacancy_t v;
+    int rc = 0;
+    for (int i = 0; i < a->n && rc == 0; i++) {
+        memset(&g, 0, sizeof g);
+        snprintf(g.id, sizeof g.id, "m-%d", i);
+        snprintf(g.school, sizeof g.school, "school-1");
+        g.version = s_version++;
+        g.state = STORE_STATE_OPEN;
+        g.radius_km = 30;
+        g.home.has_point = 1;
+        g.home.lat = 40.5 + (i % 2); /* two cells: long lists, grown many times */
+        g.home.lon = -1.5 + (i % 2);
+        g.n_skills = 6; /* 1,200 postings: the undo log grows within the transaction */
+        for (unsigned j = 0; j < g.n_skills; j++)
+            snprintf(g.skills[j].code, sizeof g.skills[j].code, "oom-%d-%d", a->round,
+                     (i * 3 + (int)j) % 11);
+        rc = store_graduate_put(txn, &g);
+        if (rc == 0 && i % 4 == 0) {
+            memset(&v, 0, sizeof v);
+            snprintf(v.id, sizeof v.id, "w-%d", i);
+            snprintf(v.employer, sizeof v.employer, "12345678900011");
+            v.version = s_version++;
+            v.state = STORE_STATE_OPEN;
+            v.contract = STORE_CONTRACT_CDI;
+            v.positions = 1;
+            v.site = g.home;
+            v.n_required = 2;
+            snprintf(v.required[0].code, sizeof v.required[0].code, "oom-%d-%d", a->round, i);
+            snprintf(v.required[1].code, sizeof v.required[1].code, "oom-v-%d", i);
+            rc = store_vacancy_put(txn, &v);
+        }
+        if (rc == 0 && i % 5 == 4) {
+            char id[16];
+            snprintf(id, sizeof id, "m-%d", i - 2);
+            rc = store_graduate_erase(txn, id);
+        }
+    }
+    return rc;
+}
+
+static int s_nothing(store_txn_t *txn, void *arg)
+{
+    (void)txn;
+    (void)arg;
+    return 0;
+}
+
+/* Each allocation of a write transaction in turn is the first to fail:
+ * the transaction fails with STORE_ENOMEM (or commits, when the write
+ * needed fewer), and the places index is then exactly what the committed
+ * records call for, walks included; the next write finds it whole. The
+ * same for the build at open: a store that cannot build the index does
+ * not open, and opens once memory is back. */
+static void test_memory_short(void **state)
+{
+    s_fix_t *f = *state;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        s_work_t w = {.seed = seed, .n = 8};
+        assert_int_equal(store_write(f->st, s_work, &w), 0);
+    }
+    uint64_t before = s_verify(f->st);
+    int short_txns = 0, round = 0;
+    for (long k = 0;; k++, round++) {
+        s_alloc_work_t a = {round, 200};
+        s_refused = 0;
+        s_fail_in = k;
+        int rc = store_write(f->st, s_alloc_work, &a);
+        s_fail_in = -1;
+        if (s_refused == 0) { /* the write needed fewer than k allocations */
+            assert_int_equal(rc, 0);
+            break;
+        }
+        if (rc != STORE_ENOMEM)
+            fail_msg("allocation %ld refused: store_write gave %d", k, rc);
+        short_txns++;
+        assert_int_equal(store_write(f->st, s_nothing, NULL), 0);
+        assert_int_equal(s_verify(f->st), before); /* nothing of the work stayed */
+        if (k % 16 == 0)
+            s_walks_agree(f->st);
+    }
+    printf("memory short: %d write transactions given up, one per allocation\n", short_txns);
+    assert_true(short_txns >= 20);
+    uint64_t after = s_verify(f->st);
+    assert_true(after > before); /* the last round committed, and is filed */
+    s_walks_agree(f->st);
+
+    int refused_opens = 0;
+    store_destroy(&f->st);
+    for (long k = 0;; k++) {
+        store_options_t o = {0};
+        int err = 0;
+        s_refused = 0;
+        s_fail_in = k;
+        f->st = store_new(f->dir, &o, &err);
+        s_fail_in = -1;
+        if (f->st != NULL && s_refused == 0)
+            break;
+        if (f->st != NULL)
+            fail_msg("allocation %ld refused, yet the store opened", k);
+        assert_int_equal(err, STORE_ENOMEM);
+        refused_opens++;
+    }
+    printf("memory short: %d opens refused\n", refused_opens);
+    assert_true(refused_opens >= 5);
+    assert_int_equal(s_verify(f->st), after);
+    s_walks_agree(f->st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +864,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_growth_retry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_walk_list_meta, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_walk_filters, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_short, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
