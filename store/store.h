@@ -384,10 +384,6 @@ int store_index_each(store_txn_t *txn, store_index_t ix, const void *key, size_t
  * finds no memory for them fails with STORE_ENOMEM, and its transaction
  * with it. */
 
-/* 1 if store_near_each may be called in txn; 0 if the store is opened
- * read-only (no walk then). */
-int store_near_ready(const store_txn_t *txn);
-
 /* Build the cache of heads and the in-memory posting lists again from the
  * records, as at open, where entities are numbered in the order of their
  * places (walks then read neighbours' heads nearly in sequence): for a
@@ -456,8 +452,8 @@ void store_near_seen_free(store_near_seen_t *seen);
  * score_distance_km; fn still checks what it receives), and so are
  * those that fail from's contract or licence test. seen is the
  * walker's (NULL: the store's). Returns 0, the first non-zero value of
- * fn, STORE_ENOMEM, or STORE_EINVAL (bad argument, or store_near_ready()
- * is 0).
+ * fn, STORE_ENOMEM, or STORE_EINVAL (bad argument, or a store opened
+ * read-only, which keeps no index).
  * While no write transaction runs, walks of read transactions may run in
  * several threads at once, each with its own seen. */
 int store_near_each(store_txn_t *txn, store_entity_kind_t kind, const uint8_t *keys,

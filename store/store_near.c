@@ -531,11 +531,6 @@ int store__near_forget(store_txn_t *txn, char kind, long num, size_t *removed)
 
 /* ---- walks ------------------------------------------------------------- */
 
-int store_near_ready(const store_txn_t *txn)
-{
-    return txn != NULL && txn->store->near.ready;
-}
-
 void store_near_seen_free(store_near_seen_t *seen)
 {
     if (seen == NULL)
