@@ -476,20 +476,22 @@ static int s_short(const char *what)
     return STORE_ENOMEM;
 }
 
-/* A writable store whose lists were lost (s_mem_rollback) cannot take a
- * write until store_write builds them again. */
-static int s_usable(const store__near_t *x)
+/* What a put or an erasure does while the lists are not kept: nothing
+ * before they are first built (the build reads what it wrote); once they
+ * were, fail (lost for want of memory, s_mem_rollback: store_write builds
+ * them again before the next write). */
+static int s_not_kept(const store__near_t *x)
 {
-    return x->ready ? 0 : x->wanted ? STORE_ENOMEM : 1;
+    return x->wanted ? s_short("no lists") : 0;
 }
 
 int store__near_put(store_txn_t *txn, char kind, long num, const void *old, const void *new)
 {
     store_t *st = txn->store;
     store__near_t *x = &st->near;
-    int side = S_SIDE(kind), rc = s_usable(x);
-    if (rc != 0)
-        return rc > 0 ? 0 : s_short("no lists"); /* > 0: not built yet; the build reads it */
+    int side = S_SIDE(kind), rc = 0;
+    if (!x->ready)
+        return s_not_kept(x);
     if (old == NULL && new == NULL)
         return 0;
     if (num < 0 || num >= (long)UINT32_MAX)
@@ -515,10 +517,10 @@ int store__near_put(store_txn_t *txn, char kind, long num, const void *old, cons
 int store__near_forget(store_txn_t *txn, char kind, long num, size_t *removed)
 {
     store__near_t *x = &txn->store->near;
-    int side = S_SIDE(kind), rc = s_usable(x);
+    int side = S_SIDE(kind), rc;
     *removed = 0;
-    if (rc != 0)
-        return rc > 0 ? 0 : s_short("no lists");
+    if (!x->ready)
+        return s_not_kept(x);
     if (num < 0)
         return 0; /* no cache entry: no postings */
     for (size_t li = 0; li < x->side[side].n; li++) {
