@@ -55,7 +55,6 @@ typedef struct {
     uint32_t topic_off[STORE_TOPICS_MAX]; /* topic i at buf + off + topic_off[i] */
     uint64_t seq;                         /* of a spilled entry */
     uint8_t n_topics;
-    uint8_t publish; /* 0: stored only (the anonymised copy) */
     uint8_t kind;    /* FEED_ENTERED / UPDATED / LEFT, for the metrics */
     uint8_t spilled; /* not in buf: read back from the match log */
 } s_pending_t;
@@ -71,8 +70,10 @@ struct feed {
     size_t n_pending, cap_pending;
     uint8_t *buf;
     size_t buf_len, buf_cap;
-    size_t buf_max;           /* [feed] outbox_max_mb */
-    size_t n_spilled;         /* entries of the batch to read back */
+    size_t buf_max;   /* [feed] outbox_max_mb */
+    size_t n_spilled; /* entries of the batch to read back */
+    uint8_t *sbuf;    /* a spilled entry labelled again (s_send_stored) */
+    size_t sbuf_cap;
     int manual;               /* security on: the daemon grants each subscription */
     int max_subs;             /* per client key */
     strmap_t *subs;           /* "name\ntopic" -> count granted; "name" -> topics held */
@@ -206,6 +207,7 @@ void feed_destroy(feed_t **self_p)
     free(self->regions);
     free(self->pending);
     free(self->buf);
+    free(self->sbuf);
     if (self->topics)
         strmap_each(self->topics, s_topic_free, NULL);
     strmap_destroy(&self->topics);
@@ -647,7 +649,6 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len, const s_topics_t *to
     }
     s_pending_t *p = &self->pending[self->n_pending++];
     memset(p, 0, sizeof *p);
-    p->publish = 1;
     p->off = self->buf_len;
     p->len = len;
     size_t at = len;
@@ -661,9 +662,11 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len, const s_topics_t *to
     return p;
 }
 
-/* Pack c as a MatchUpdate numbered seq into a new outbox entry. */
+/* Pack c as a MatchUpdate numbered seq into a new outbox entry; without
+ * the graduate's ids when anonymous, without the labels of its
+ * explanation unless labels (explain_fill). */
 static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, int64_t now_ms,
-                           const char *region, int anonymous, const s_topics_t *topics,
+                           const char *region, int anonymous, int labels, const s_topics_t *topics,
                            s_topic_t *const *tp)
 {
     Passerelle__V1__MatchUpdate m = PASSERELLE__V1__MATCH_UPDATE__INIT;
@@ -693,7 +696,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     m.region_code = (char *)region;
     m.sector = (Passerelle__V1__Sector)c->v->sector;
     if (c->res && c->kind != FEED_LEFT) {
-        explain_fill(self->ref, c->res, c->sv, &e, &ebuf);
+        explain_fill(self->ref, c->res, c->sv, &e, &ebuf, labels);
         m.explanation = &e;
     }
     size_t len = feed_pack_size(&m);
@@ -737,10 +740,16 @@ static void s_topics(const feed_change_t *c, const char *region, s_topics_t *p)
     }
 }
 
-/* An erased graduate's retractions are published with their ids, so that
- * live subscribers drop the right entries, but stored without them: the
- * match log keeps no trace of an erased graduate, only that a list lost an
- * entry. */
+/* The message published and the one stored differ in two cases, and c
+ * is then packed twice, the stored copy last, dropped from the outbox
+ * once appended:
+ * - an erased graduate's retractions are published with their ids, so
+ *   that live subscribers drop the right entries, but stored without
+ *   them: the match log keeps no trace of an erased graduate, only that a
+ *   list lost an entry;
+ * - an explanation is stored without the labels of its codes, which the
+ *   reference data gives back whenever the log is read (s_send_stored,
+ *   the query socket's replay). */
 int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t now_ms)
 {
     const char *region = s_region(self, &c->v->site);
@@ -755,18 +764,17 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
             return STORE_ENOMEM;
         }
     }
-    s_pending_t *p = s_pack(self, c, seq, now_ms, region, c->anonymous, &topics, tp);
-    s_pending_t *pub = p;
-    if (p && c->anonymous) {
-        pub = s_pack(self, c, seq, now_ms, region, 0, &topics, tp);
-        p = &self->pending[self->n_pending - 2]; /* the array may have moved */
+    int labelled = c->res != NULL && c->kind != FEED_LEFT; /* s_pack explains it */
+    s_pending_t *pub = s_pack(self, c, seq, now_ms, region, 0, 1, &topics, tp);
+    s_pending_t *p = pub;
+    if (pub && (c->anonymous || labelled)) {
+        p = s_pack(self, c, seq, now_ms, region, c->anonymous, 0, &topics, tp);
+        pub = &self->pending[self->n_pending - (p ? 2 : 1)]; /* the array may have moved */
     }
     if (!p || !pub) {
         log_errorx("feed: out of memory for the outbox");
         return STORE_ENOMEM;
     }
-    p->publish = !c->anonymous;
-    pub->publish = 1;
     for (size_t i = 0; i < topics.n_topics; i++)
         if (s_stage(self, tp[i], seq) != 0)
             return STORE_ENOMEM;
@@ -782,11 +790,15 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
         m.topics[i] = s_topic_of(self, p, i);
     int rc = store_match_append(txn, &m); /* checks seq against the store's last */
     self->next_seq = rc == 0 ? seq + 1 : 0;
+    if (p != pub) { /* the stored copy, in the log now: pub ends the outbox again */
+        self->buf_len = p->off;
+        self->n_pending--;
+    }
     if (rc == 0 && !c->anonymous && self->buf_len > self->buf_max) {
-        self->buf_len = p->off; /* p is the last entry: its bytes end the buffer */
-        p->len = 0;
-        p->seq = seq;
-        p->spilled = 1;
+        self->buf_len = pub->off; /* pub is the last entry: its bytes end the buffer */
+        pub->len = 0;
+        pub->seq = seq;
+        pub->spilled = 1;
         self->n_spilled++;
     }
     return rc;
@@ -823,6 +835,31 @@ static void s_send(feed_t *self, const char *const *topics, size_t n_topics, con
     }
 }
 
+/* Send m, a row of the match log, as it was published: with the labels
+ * of its explanation, which the log does not keep. As stored if it does
+ * not decode or memory runs short. */
+static void s_send_stored(feed_t *self, const store_match_t *m)
+{
+    Passerelle__V1__MatchUpdate *u =
+        passerelle__v1__match_update__unpack(NULL, m->payload_len, m->payload);
+    const void *payload = m->payload;
+    size_t len = m->payload_len;
+    if (u != NULL && u->explanation != NULL && self->ref != NULL &&
+        explain_label(self->ref, u->explanation) == 0) {
+        size_t n = feed_pack_size(u);
+        uint8_t *b = n <= self->sbuf_cap ? self->sbuf : realloc(self->sbuf, n);
+        if (b != NULL) {
+            self->sbuf = b;
+            self->sbuf_cap = n > self->sbuf_cap ? n : self->sbuf_cap;
+            payload = b;
+            len = feed_pack(u, b, n);
+        }
+    }
+    s_send(self, m->topics, m->n_topics, payload, len);
+    if (u != NULL)
+        passerelle__v1__match_update__free_unpacked(u, NULL);
+}
+
 /* Publish the outbox from entry *i on, in order: an entry in memory as it
  * comes, a spilled one against m, the next row of the match log (NULL:
  * there is none). Stops at a spilled entry whose row comes after m. A
@@ -832,8 +869,6 @@ static void s_send_from(feed_t *self, size_t *i, const store_match_t *m)
 {
     for (; *i < self->n_pending; ++*i) {
         const s_pending_t *p = &self->pending[*i];
-        if (!p->publish)
-            continue;
         if (p->spilled && m != NULL && p->seq > m->seq)
             return; /* its row is further on */
         if (p->kind < sizeof self->counters->matches_by_kind / sizeof(uint64_t))
@@ -844,7 +879,7 @@ static void s_send_from(feed_t *self, size_t *i, const store_match_t *m)
                 topics[t] = s_topic_of(self, p, t);
             s_send(self, topics, p->n_topics, self->buf + p->off, p->len);
         } else if (m != NULL && p->seq == m->seq) {
-            s_send(self, m->topics, m->n_topics, m->payload, m->payload_len);
+            s_send_stored(self, m);
             ++*i;
             return; /* on to the next row */
         }

@@ -320,7 +320,7 @@ static int s_top_fn(store_txn_t *txn, void *arg)
         m->graduate_id = s_top.ids[i][2];
         m->school_id = s_top.ids[i][3];
         if (rc == 1) {
-            explain_fill(t->self->ref, &s_top.res[i], &s_top.sv[i], &s_top.ex[i], &s_top.eb[i]);
+            explain_fill(t->self->ref, &s_top.res[i], &s_top.sv[i], &s_top.ex[i], &s_top.eb[i], 1);
             m->explanation = &s_top.ex[i];
         }
         s_top.ptrs[i] = m;
@@ -359,6 +359,7 @@ static void s_top_matches(query_t *self, const Passerelle__V1__TopMatchesRequest
 /* ---- replay ------------------------------------------------------------ */
 
 typedef struct {
+    const reference_t *ref; /* the labels the match log does not keep */
     const char *prefix;
     size_t prefix_len;
     uint32_t limit;
@@ -391,7 +392,9 @@ static int s_replay_cb(const store_match_t *m, void *arg)
         t->update = passerelle__v1__match_update__unpack(NULL, m->payload_len, m->payload);
         t->topic = strdup(m->topics[i]);
         r->items[r->n++] = t;
-        if (!t->update || !t->topic) {
+        if (!t->update || !t->topic ||
+            (t->update->explanation && r->ref &&
+             explain_label(r->ref, t->update->explanation) != 0)) {
             r->oom = 1;
             return 1;
         }
@@ -438,6 +441,7 @@ static void s_replay(query_t *self, const Passerelle__V1__ReplayRequest *rq,
                      s_replay_t *r)
 {
     static char msg[160];
+    r->ref = self->ref;
     r->prefix = rq->topic_prefix ? rq->topic_prefix : "";
     r->prefix_len = strlen(r->prefix);
     r->limit = rq->limit ? rq->limit : S_REPLAY_DEFAULT;
