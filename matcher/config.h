@@ -18,6 +18,7 @@ typedef struct {
     size_t map_max_bytes;             /* [store] map_max_mb */
     int writemap;                     /* [store] writemap: yes / no */
     size_t txn_max_writes;            /* [store] txn_max_writes: B-tree writes per transaction */
+    int lists_writeback_ms;           /* [store] lists_writeback_ms: 0, the kernel writes back */
     char ingest[CONFIG_ENDPOINT_MAX]; /* [endpoints] ingest */
     char feed[CONFIG_ENDPOINT_MAX];   /* [endpoints] feed */
     char query[CONFIG_ENDPOINT_MAX];  /* [endpoints] query */

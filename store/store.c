@@ -797,6 +797,7 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     self->read_only = opts != NULL && opts->read_only;
     self->writemap = opts != NULL && opts->writemap && !self->read_only;
     self->txn_writes = opts != NULL && opts->txn_writes > 0 ? opts->txn_writes : STORE_TXN_WRITES;
+    self->lwb_ms = opts != NULL ? opts->lists_writeback_ms : 0;
     self->progress = opts != NULL ? opts->progress : NULL;
     self->progress_arg = opts != NULL ? opts->progress_arg : NULL;
     self->boot_opt = opts != NULL ? opts->boot_id : NULL;
@@ -820,6 +821,12 @@ store_t *store_new(const char *dir, const store_options_t *opts, int *err)
     if (self != NULL) {
         (void)pthread_mutex_init(&self->gate_mu, NULL); /* defaults: cannot fail on Linux */
         (void)pthread_cond_init(&self->gate_cv, NULL);
+        pthread_condattr_t ca; /* the write-back's waits: on the monotonic clock */
+        (void)pthread_mutex_init(&self->lwb_mu, NULL);
+        (void)pthread_condattr_init(&ca);
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        (void)pthread_cond_init(&self->lwb_cv, &ca);
+        (void)pthread_condattr_destroy(&ca);
     }
     rc = self != NULL ? s_configure(self, dir, opts) : STORE_ENOMEM;
     if (rc != 0)
@@ -907,6 +914,8 @@ void store_destroy(store_t **self_p)
     store__heads_reset(self);
     (void)pthread_cond_destroy(&self->gate_cv);
     (void)pthread_mutex_destroy(&self->gate_mu);
+    (void)pthread_cond_destroy(&self->lwb_cv);
+    (void)pthread_mutex_destroy(&self->lwb_mu);
     free(self->data_path);
     free(self->lists_path);
     free(self->dir);
@@ -1347,5 +1356,8 @@ int store_stats(store_txn_t *txn, store_stats_t *out)
     out->near_postings = txn->store->near.ready
                              ? txn->store->near.side[0].postings + txn->store->near.side[1].postings
                              : 0;
+    (void)pthread_mutex_lock(&txn->store->lwb_mu);
+    out->lists_writeback_sweeps = txn->store->lwb_sweeps;
+    (void)pthread_mutex_unlock(&txn->store->lwb_mu);
     return 0;
 }

@@ -85,6 +85,14 @@ typedef struct {
                            * warning, when the space cannot be reserved. */
     uint64_t txn_writes;  /* B-tree writes after which a write transaction is
                            * full (store_txn_full); 0 = STORE_TXN_WRITES */
+    /* lists.mdb is committed without a sync; its pages go to the disk
+     * when the kernel writes them back, hundreds of MB at a time once the
+     * file has been dirty for vm.dirty_expire_centisecs, and data.mdb's
+     * syncs wait behind. Not 0: a thread of the store writes it back
+     * itself, a 64th of the file at a time, the whole file every this
+     * many ms (shorter waits, but pages written back more often fault
+     * again at their next write). 0: left to the kernel. */
+    unsigned lists_writeback_ms;
     /* Long work at opening (an upgrade that reads the whole match log)
      * calls progress with a one-line account of where it is: when it
      * begins, every STORE_PROGRESS_MS while it lasts, and when it ends
@@ -654,21 +662,22 @@ typedef struct {
     uint64_t graduates_open;
     uint64_t vacancies;
     uint64_t vacancies_open;
-    uint64_t events;                /* last event sequence number */
-    uint64_t file_bytes;            /* size of data.mdb */
-    uint64_t map_bytes;             /* current map size */
-    uint64_t used_bytes;            /* pages in use * page size */
-    int writemap;                   /* writing through a writable map */
-    uint64_t lists_file_bytes;      /* size of lists.mdb (its reserved map), 0 if none */
-    uint64_t lists_used_bytes;      /* its pages in use * page size */
-    uint64_t vacancy_lists;         /* non-empty ranked lists of vacancies */
-    uint64_t graduate_lists;        /* non-empty ranked lists of graduates */
-    uint64_t matches;               /* last match sequence number */
-    uint64_t matches_first;         /* oldest match still stored, 0 if none */
-    uint64_t vacancy_list_entries;  /* entries in the vacancies' lists (margin included) */
-    uint64_t graduate_list_entries; /* entries in the graduates' lists */
-    uint64_t memory_bytes;          /* heap held by the heads and in-memory posting lists */
-    uint64_t near_postings;         /* postings in the in-memory lists, 0 if not kept */
+    uint64_t events;                 /* last event sequence number */
+    uint64_t file_bytes;             /* size of data.mdb */
+    uint64_t map_bytes;              /* current map size */
+    uint64_t used_bytes;             /* pages in use * page size */
+    int writemap;                    /* writing through a writable map */
+    uint64_t lists_file_bytes;       /* size of lists.mdb (its reserved map), 0 if none */
+    uint64_t lists_used_bytes;       /* its pages in use * page size */
+    uint64_t vacancy_lists;          /* non-empty ranked lists of vacancies */
+    uint64_t graduate_lists;         /* non-empty ranked lists of graduates */
+    uint64_t matches;                /* last match sequence number */
+    uint64_t matches_first;          /* oldest match still stored, 0 if none */
+    uint64_t vacancy_list_entries;   /* entries in the vacancies' lists (margin included) */
+    uint64_t graduate_list_entries;  /* entries in the graduates' lists */
+    uint64_t memory_bytes;           /* heap held by the heads and in-memory posting lists */
+    uint64_t near_postings;          /* postings in the in-memory lists, 0 if not kept */
+    uint64_t lists_writeback_sweeps; /* lists.mdb written back whole (lists_writeback_ms) */
 } store_stats_t;
 
 int store_stats(store_txn_t *txn, store_stats_t *out) STORE_WUR;

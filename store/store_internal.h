@@ -260,8 +260,16 @@ struct store {
     MDB_dbi lstate_dbi;       /* its state table */
     char *lists_path;
     size_t lmap_bytes;
-    int lwritemap;        /* lists.mdb through a writable map (as writemap, unless no room) */
-    int lreserved;        /* its blocks are reserved up to lmap_bytes */
+    int lwritemap; /* lists.mdb through a writable map (as writemap, unless no room) */
+    int lreserved; /* its blocks are reserved up to lmap_bytes */
+    /* Its write-back by the store (store_options_t.lists_writeback_ms):
+     * a thread with a descriptor of its own, stopped under lwb_mu. */
+    unsigned lwb_ms;
+    int lwb_running, lwb_stop, lwb_fd;
+    uint64_t lwb_sweeps;
+    pthread_t lwb_thread;
+    pthread_mutex_t lwb_mu;
+    pthread_cond_t lwb_cv;
     size_t lneed;         /* the map a transaction found lists.mdb short of */
     int lists_stale;      /* lists.mdb was emptied, to be rebuilt (store_lists_stale) */
     int lists_broken;     /* its commit failed after data.mdb's: no more writes */

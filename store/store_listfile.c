@@ -34,15 +34,18 @@
  * begins (lists.mdb ahead): it begins both again until they name the same
  * commit.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include "store_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_STATE_TABLE "state"
@@ -341,11 +344,97 @@ int store__lists_init(store_txn_t *txn, int created, uint32_t version)
     return store__list_counters_reset(txn);
 }
 
+/* ---- write-back by the store (store_options_t.lists_writeback_ms) ---- */
+
+#define S_LWB_SLICES 64
+
+/* Wait until deadline or a stop; 1 when stopped (lwb_mu held). */
+static int s_lwb_wait(store_t *self, const struct timespec *deadline)
+{
+    while (!self->lwb_stop &&
+           pthread_cond_timedwait(&self->lwb_cv, &self->lwb_mu, deadline) != ETIMEDOUT)
+        ;
+    return self->lwb_stop;
+}
+
+/* The thread: start the write-back of a 64th of lists.mdb (the pages
+ * not already under write-back), wait, the next 64th, and so on around
+ * the file, its size read again at each turn (the map grows). Nothing
+ * waits for the writes; an error is logged once and the sweep goes on:
+ * the kernel writes the pages back in any case. */
+static void *s_lwb_run(void *arg)
+{
+    store_t *self = arg;
+    struct timespec next;
+    int logged = 0;
+    (void)clock_gettime(CLOCK_MONOTONIC, &next);
+    (void)pthread_mutex_lock(&self->lwb_mu);
+    for (unsigned i = 0;; i = (i + 1) % S_LWB_SLICES) {
+        (void)pthread_mutex_unlock(&self->lwb_mu);
+        struct stat st;
+        off_t size = fstat(self->lwb_fd, &st) == 0 ? st.st_size : 0;
+        off_t from = size / S_LWB_SLICES * i;
+        off_t len = i + 1 < S_LWB_SLICES ? size / S_LWB_SLICES : size - from;
+        if (len > 0 && sync_file_range(self->lwb_fd, from, len, SYNC_FILE_RANGE_WRITE) != 0 &&
+            !logged++)
+            store__log(STORE_LOG_WARN, "store %s: writing lists.mdb back: %s", self->dir,
+                       strerror(errno));
+        uint64_t step = (uint64_t)self->lwb_ms * 1000000u / S_LWB_SLICES;
+        next.tv_sec += (time_t)((uint64_t)next.tv_nsec + step) / 1000000000;
+        next.tv_nsec = (long)(((uint64_t)next.tv_nsec + step) % 1000000000);
+        (void)pthread_mutex_lock(&self->lwb_mu);
+        self->lwb_sweeps += i + 1 == S_LWB_SLICES;
+        if (s_lwb_wait(self, &next))
+            break;
+    }
+    (void)pthread_mutex_unlock(&self->lwb_mu);
+    return NULL;
+}
+
+/* Start the thread if asked for; a failure to is logged, and the kernel
+ * writes the file back as it does without. */
+static void s_lwb_start(store_t *self)
+{
+    if (self->lwb_ms == 0 || self->lwb_running)
+        return;
+    int rc = 0;
+    if ((self->lwb_fd = open(self->lists_path, O_RDWR | O_CLOEXEC)) < 0)
+        rc = errno;
+    self->lwb_stop = 0;
+    if (rc == 0 && (rc = pthread_create(&self->lwb_thread, NULL, s_lwb_run, self)) != 0)
+        (void)close(self->lwb_fd);
+    if (rc != 0) {
+        store__log(STORE_LOG_WARN,
+                   "store %s: cannot write lists.mdb back every %u ms (%s): left to the kernel",
+                   self->dir, self->lwb_ms, strerror(rc));
+        return;
+    }
+    self->lwb_running = 1;
+    store__log(STORE_LOG_INFO,
+               "store %s: lists.mdb written back by matcherd, all of it every %u ms", self->dir,
+               self->lwb_ms);
+}
+
+static void s_lwb_end(store_t *self)
+{
+    if (!self->lwb_running)
+        return;
+    (void)pthread_mutex_lock(&self->lwb_mu);
+    self->lwb_stop = 1;
+    (void)pthread_cond_signal(&self->lwb_cv);
+    (void)pthread_mutex_unlock(&self->lwb_mu);
+    (void)pthread_join(self->lwb_thread, NULL);
+    (void)close(self->lwb_fd);
+    self->lwb_fd = -1;
+    self->lwb_running = 0;
+}
+
 int store__lists_opened(store_t *self)
 {
     if (self->lenv == NULL || self->read_only)
         return 0;
-    self->lists_ready = 1;                /* its tables open, its state written */
+    self->lists_ready = 1; /* its tables open, its state written */
+    s_lwb_start(self);
     int rc = mdb_env_sync(self->lenv, 1); /* "not clean" on disk before any other write */
     if (rc != 0)
         store__log(STORE_LOG_ERROR, "store %s: syncing lists.mdb: %s", self->dir, mdb_strerror(rc));
@@ -536,6 +625,7 @@ void store__lists_close(store_t *self)
 {
     if (self->lenv == NULL)
         return;
+    s_lwb_end(self);
     if (!self->read_only && !self->lists_broken && self->lists_ready) {
         store_txn_t txn = {.store = self};
         int rc = mdb_txn_begin(self->lenv, NULL, 0, &txn.ltxn);

@@ -1818,6 +1818,69 @@ static void test_lists_map_room(void **state)
             m.full_at + 1);
 }
 
+/* Pages of lists.mdb's writable map that this process has dirtied and
+ * the kernel has not written back, in kB (Private_Dirty + Shared_Dirty of
+ * its mapping in /proc/self/smaps). */
+static long s_lists_dirty_kb(const fx_t *fx)
+{
+    char path[128], line[512];
+    unsigned long a, b;
+    long kb = 0, v;
+    int in = 0;
+    (void)snprintf(path, sizeof path, "%s/lists.mdb", fx->dir);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx ", &a, &b) == 2) { /* lists.mdb, not lists.mdb-lock */
+            size_t n = strlen(line), k = strlen(path);
+            in = n > k && strncmp(line + n - k - 1, path, k) == 0 && line[n - 1] == '\n';
+        }
+        else if (in && (sscanf(line, "Private_Dirty: %ld kB", &v) == 1 ||
+                        sscanf(line, "Shared_Dirty: %ld kB", &v) == 1))
+            kb += v;
+    }
+    (void)fclose(f);
+    return kb;
+}
+
+/* With lists_writeback_ms, the store writes lists.mdb back itself: the
+ * pages 3000 lists dirtied are clean two sweeps later. Without, they stay
+ * dirty (the kernel waits 30 s), and nothing is swept. */
+static void test_lists_written_back(void **state)
+{
+    fx_t *fx = *state;
+    static many_lists_t m;
+    int err = 0;
+    store_options_t opts = {.writemap = 1};
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_write(fx->st, s_fn_many_lists, &m), 0);
+    usleep(300000);
+    long kept = s_lists_dirty_kb(fx);
+    assert_true(kept > 64);
+    assert_int_equal(s_stats(fx->st).lists_writeback_sweeps, 0);
+
+    store_destroy(&fx->st);
+    opts.lists_writeback_ms = 64; /* a slice a millisecond */
+    s_logs[0] = '\0';
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_non_null(strstr(s_logs, "lists.mdb written back by matcherd, all of it every 64 ms"));
+    assert_int_equal(store_write(fx->st, s_fn_many_lists, &m), 0); /* the same lists again */
+    assert_true(s_lists_dirty_kb(fx) > 0 || s_stats(fx->st).lists_writeback_sweeps > 0);
+    uint64_t from = s_stats(fx->st).lists_writeback_sweeps;
+    for (int i = 0; i < 500 && s_stats(fx->st).lists_writeback_sweeps < from + 2; i++)
+        usleep(10000);
+    assert_true(s_stats(fx->st).lists_writeback_sweeps >= from + 2);
+    long left = s_lists_dirty_kb(fx);
+    fprintf(stderr,
+            "lists.mdb dirty: %ld kB left to the kernel after 300 ms, %ld kB two sweeps "
+            "after the same writes\n",
+            kept, left);
+    assert_int_equal(left, 0);
+    store_destroy(&fx->st); /* joins the thread */
+}
+
 /* Readers in other threads than the writer's see data.mdb and lists.mdb
  * as of the same commit: each write sets meta "k" and the list of v-1 to
  * k % 20 + 1 entries in one transaction; a reader that began between the
@@ -2931,6 +2994,7 @@ int main(void)
         T(test_lists_file_trust),
         T(test_lists_readers_consistent),
         T(test_lists_map_room),
+        T(test_lists_written_back),
         T(test_list_each),
         T(test_list_damaged_is_replaced),
         T(test_match_append_and_each),
