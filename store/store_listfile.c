@@ -38,8 +38,8 @@
 #include "store_internal.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,8 +380,12 @@ static void *s_lwb_run(void *arg)
             store__log(STORE_LOG_WARN, "store %s: writing lists.mdb back: %s", self->dir,
                        strerror(errno));
         uint64_t step = (uint64_t)self->lwb_ms * 1000000u / S_LWB_SLICES;
-        next.tv_sec += (time_t)((uint64_t)next.tv_nsec + step) / 1000000000;
+        next.tv_sec += (time_t)(((uint64_t)next.tv_nsec + step) / 1000000000);
         next.tv_nsec = (long)(((uint64_t)next.tv_nsec + step) % 1000000000);
+        struct timespec now;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+            next = now; /* a slow write-back: on from here, not in a burst to catch up */
         (void)pthread_mutex_lock(&self->lwb_mu);
         self->lwb_sweeps += i + 1 == S_LWB_SLICES;
         if (s_lwb_wait(self, &next))

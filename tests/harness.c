@@ -1484,6 +1484,22 @@ fail:
     return NULL;
 }
 
+Passerelle__V1__Response *harness_replay(harness_t *h, const char *prefix, uint64_t after,
+                                         uint32_t limit)
+{
+    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
+    Passerelle__V1__ReplayRequest rr = PASSERELLE__V1__REPLAY_REQUEST__INIT;
+    rr.topic_prefix = (char *)(prefix ? prefix : "");
+    rr.after_sequence = after;
+    rr.limit = limit;
+    req.request_id = "t-replay";
+    req.query_case = PASSERELLE__V1__REQUEST__QUERY_REPLAY;
+    req.replay = &rr;
+    Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
+    assert_non_null(resp);
+    return resp;
+}
+
 int harness_stats(harness_t *h, hstats_t *out)
 {
     return harness_stats_wait(h, out, HARNESS_QUERY_TIMEOUT_MS);

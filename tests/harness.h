@@ -354,6 +354,12 @@ int hpipe_run(hpipe_t *p, hpipe_tick_fn tick, void *tick_ctx);
 Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *req, int timeout_ms,
                                         bool verbose);
 
+/* One page of the feed's replay: the updates under the topics that begin
+ * with prefix ("" or NULL: all) after sequence after, at most limit. The
+ * response as harness_query returns it, asserted to have come. */
+Passerelle__V1__Response *harness_replay(harness_t *h, const char *prefix, uint64_t after,
+                                         uint32_t limit);
+
 /* The daemon's TopMatches answer for a vacancy's list (graduate false:
  * vacancy_id names a vacancy, the graduate ids are listed) or a graduate's
  * (graduate true: the vacancy ids), in rank order, as "id,id,..." into

@@ -1597,16 +1597,7 @@ static size_t s_replay_matches_live(harness_t *h, const s_live_t *live, size_t n
     size_t found = 0;
     bool more = true;
     while (more) {
-        Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-        Passerelle__V1__ReplayRequest rr = PASSERELLE__V1__REPLAY_REQUEST__INIT;
-        rr.topic_prefix = "";
-        rr.after_sequence = after;
-        rr.limit = 1000;
-        req.request_id = "t-replay";
-        req.query_case = PASSERELLE__V1__REQUEST__QUERY_REPLAY;
-        req.replay = &rr;
-        Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
-        assert_non_null(resp);
+        Passerelle__V1__Response *resp = harness_replay(h, NULL, after, 1000);
         assert_int_equal(resp->error, H_ERR(NONE));
         for (size_t i = 0; i < resp->replay->n_updates; i++) {
             const Passerelle__V1__MatchUpdate *u = resp->replay->updates[i]->update;

@@ -274,16 +274,7 @@ static void s_check_store(harness_t *h, const s_ctx_t *c, store_stats_t *ss, s_d
 
 static Passerelle__V1__Response *s_replay(harness_t *h, uint64_t after)
 {
-    Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-    Passerelle__V1__ReplayRequest rr = PASSERELLE__V1__REPLAY_REQUEST__INIT;
-    rr.after_sequence = after;
-    rr.limit = 10000;
-    req.request_id = "t-replay";
-    req.query_case = PASSERELLE__V1__REQUEST__QUERY_REPLAY;
-    req.replay = &rr;
-    Passerelle__V1__Response *resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
-    assert_non_null(resp);
-    return resp;
+    return harness_replay(h, NULL, after, 10000);
 }
 
 /* ---- tests ---------------------------------------------------------------- */

@@ -172,19 +172,9 @@ static size_t s_replay_all(harness_t *h, const char *prefix, uint64_t after, uin
     *seqs = malloc(cap * sizeof **seqs);
     assert_non_null(*seqs);
     while (more) {
-        Passerelle__V1__Request req = PASSERELLE__V1__REQUEST__INIT;
-        Passerelle__V1__ReplayRequest rr = PASSERELLE__V1__REPLAY_REQUEST__INIT;
-        Passerelle__V1__Response *resp;
+        Passerelle__V1__Response *resp = harness_replay(h, prefix, after, 500);
         size_t i;
 
-        rr.topic_prefix = (char *)prefix;
-        rr.after_sequence = after;
-        rr.limit = 500;
-        req.request_id = "t-replay";
-        req.query_case = PASSERELLE__V1__REQUEST__QUERY_REPLAY;
-        req.replay = &rr;
-        resp = harness_query(h, &req, HARNESS_QUERY_TIMEOUT_MS, true);
-        assert_non_null(resp);
         assert_int_equal(resp->error, H_ERR(NONE));
         assert_int_equal(resp->result_case, PASSERELLE__V1__RESPONSE__RESULT_REPLAY);
         for (i = 0; i < resp->replay->n_updates; i++) {
