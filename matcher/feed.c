@@ -662,6 +662,13 @@ static s_pending_t *s_pending_add(feed_t *self, size_t len, const s_topics_t *to
     return p;
 }
 
+/* c's MatchUpdate carries an explanation: a score to explain, and not a
+ * retraction. */
+static int s_explained(const feed_change_t *c)
+{
+    return c->res != NULL && c->kind != FEED_LEFT;
+}
+
 /* Pack c as a MatchUpdate numbered seq into a new outbox entry; without
  * the graduate's ids when anonymous, without the labels of its
  * explanation unless labels (explain_fill). */
@@ -695,7 +702,7 @@ static s_pending_t *s_pack(feed_t *self, const feed_change_t *c, uint64_t seq, i
     m.at_ms = now_ms;
     m.region_code = (char *)region;
     m.sector = (Passerelle__V1__Sector)c->v->sector;
-    if (c->res && c->kind != FEED_LEFT) {
+    if (s_explained(c)) {
         explain_fill(self->ref, c->res, c->sv, &e, &ebuf, labels);
         m.explanation = &e;
     }
@@ -764,10 +771,9 @@ int feed_record(feed_t *self, store_txn_t *txn, const feed_change_t *c, int64_t 
             return STORE_ENOMEM;
         }
     }
-    int labelled = c->res != NULL && c->kind != FEED_LEFT; /* s_pack explains it */
     s_pending_t *pub = s_pack(self, c, seq, now_ms, region, 0, 1, &topics, tp);
     s_pending_t *p = pub;
-    if (pub && (c->anonymous || labelled)) {
+    if (pub && (c->anonymous || s_explained(c))) {
         p = s_pack(self, c, seq, now_ms, region, c->anonymous, 0, &topics, tp);
         pub = &self->pending[self->n_pending - (p ? 2 : 1)]; /* the array may have moved */
     }

@@ -1834,9 +1834,8 @@ static long s_lists_dirty_kb(const fx_t *fx)
         if (sscanf(line, "%lx-%lx ", &a, &b) == 2) { /* lists.mdb, not lists.mdb-lock */
             size_t n = strlen(line), k = strlen(path);
             in = n > k && strncmp(line + n - k - 1, path, k) == 0 && line[n - 1] == '\n';
-        }
-        else if (in && (sscanf(line, "Private_Dirty: %ld kB", &v) == 1 ||
-                        sscanf(line, "Shared_Dirty: %ld kB", &v) == 1))
+        } else if (in && (sscanf(line, "Private_Dirty: %ld kB", &v) == 1 ||
+                          sscanf(line, "Shared_Dirty: %ld kB", &v) == 1))
             kb += v;
     }
     (void)fclose(f);
