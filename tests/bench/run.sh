@@ -128,7 +128,10 @@ pg_stop() {
         pgdir=
     fi
 }
-trap pg_stop EXIT INT TERM
+# stopped by a signal: stop there (the EXIT trap removes the cluster)
+trap pg_stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # --- sizes ----------------------------------------------------------------
 num() { # 10k -> 10000, 1M -> 1000000
