@@ -120,6 +120,7 @@ static const s_option_t s_options[] = {
     {"store", "writemap", 0, 0, 0, offsetof(config_t, writemap), 4, 0},
     S_SIZE("store", "txn_max_writes", txn_max_writes, 1, 100000000, 1),
     S_INT("store", "lists_writeback_ms", lists_writeback_ms, 0, 3600000),
+    S_STR("store", "lists_dir", lists_dir),
     S_STR("endpoints", "ingest", ingest),
     S_STR("endpoints", "feed", feed),
     S_STR("endpoints", "query", query),

@@ -19,6 +19,7 @@ typedef struct {
     int writemap;                     /* [store] writemap: yes / no */
     size_t txn_max_writes;            /* [store] txn_max_writes: B-tree writes per transaction */
     int lists_writeback_ms;           /* [store] lists_writeback_ms: 0, the kernel writes back */
+    char lists_dir[PATH_MAX];         /* [store] lists_dir: "" = the data directory */
     char ingest[CONFIG_ENDPOINT_MAX]; /* [endpoints] ingest */
     char feed[CONFIG_ENDPOINT_MAX];   /* [endpoints] feed */
     char query[CONFIG_ENDPOINT_MAX];  /* [endpoints] query */

@@ -357,6 +357,7 @@ int daemon_run(const config_t *cfg)
                              .writemap = cfg->writemap,
                              .txn_writes = cfg->txn_max_writes,
                              .lists_writeback_ms = (unsigned)cfg->lists_writeback_ms,
+                             .lists_dir = cfg->lists_dir,
                              .progress = s_store_progress,
                              .vacancy_skills = score_vacancy_head,
                              .vacancy_skills_arg = ref,

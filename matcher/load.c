@@ -748,6 +748,7 @@ int load_run(const config_t *cfg, const char *const *files, size_t n_files, unsi
                              .map_max_bytes = cfg->map_max_bytes,
                              .writemap = cfg->writemap,
                              .txn_writes = cfg->txn_max_writes,
+                             .lists_dir = cfg->lists_dir,
                              .vacancy_skills = score_vacancy_head,
                              .vacancy_skills_arg = ref};
     if (!(store = store_new(cfg->data_dir, &sopts, &serr))) {

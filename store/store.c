@@ -788,7 +788,7 @@ static int s_tables_open_ro(store_t *self)
 
 static int s_configure(store_t *self, const char *dir, const store_options_t *opts)
 {
-    self->lock_fd = -1;
+    self->lock_fd = self->lbind_fd = -1;
     self->map_bytes = (opts != NULL && opts->map_bytes > 0) ? opts->map_bytes : S_MAP_DEFAULT;
     self->map_max_bytes =
         (opts != NULL && opts->map_max_bytes > 0) ? opts->map_max_bytes : S_MAP_MAX_DEFAULT;
@@ -798,6 +798,9 @@ static int s_configure(store_t *self, const char *dir, const store_options_t *op
     self->writemap = opts != NULL && opts->writemap && !self->read_only;
     self->txn_writes = opts != NULL && opts->txn_writes > 0 ? opts->txn_writes : STORE_TXN_WRITES;
     self->lwb_ms = opts != NULL ? opts->lists_writeback_ms : 0;
+    if (opts != NULL && opts->lists_dir != NULL && opts->lists_dir[0] != '\0' &&
+        (self->lists_dir = strdup(opts->lists_dir)) == NULL)
+        return STORE_ENOMEM;
     self->progress = opts != NULL ? opts->progress : NULL;
     self->progress_arg = opts != NULL ? opts->progress_arg : NULL;
     self->boot_opt = opts != NULL ? opts->boot_id : NULL;
@@ -910,6 +913,8 @@ void store_destroy(store_t **self_p)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
         (void)close(self->lock_fd); /* releases the flock; nothing written */
+    if (self->lbind_fd >= 0)
+        (void)close(self->lbind_fd); /* the same, for lists_dir's binding */
     store__near_free(self);
     store__heads_reset(self);
     (void)pthread_cond_destroy(&self->gate_cv);
@@ -918,6 +923,7 @@ void store_destroy(store_t **self_p)
     (void)pthread_mutex_destroy(&self->lwb_mu);
     free(self->data_path);
     free(self->lists_path);
+    free(self->lists_dir);
     free(self->dir);
     free(self);
     *self_p = NULL;

@@ -93,6 +93,14 @@ typedef struct {
      * many ms (shorter waits, but pages written back more often fault
      * again at their next write). 0: left to the kernel. */
     unsigned lists_writeback_ms;
+    /* The directory of lists.mdb, NULL or "" for the store's own. On a
+     * memory file system (a tmpfs) the ranked lists are never written
+     * back, and rebuilt after a stop of the machine as they would be on
+     * a disk. The directory is bound to the store in a file "lists.store"
+     * naming it, flock()ed while the store is open: another store is
+     * refused there (STORE_EBUSY), and a lists.mdb found there with no
+     * binding is removed. */
+    const char *lists_dir;
     /* Long work at opening (an upgrade that reads the whole match log)
      * calls progress with a one-line account of where it is: when it
      * begins, every STORE_PROGRESS_MS while it lasts, and when it ends

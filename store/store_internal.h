@@ -259,6 +259,8 @@ struct store {
     MDB_env *lenv;            /* lists.mdb (store_listfile.c), NULL if none */
     MDB_dbi lstate_dbi;       /* its state table */
     char *lists_path;
+    char *lists_dir; /* store_options_t.lists_dir, NULL: dir */
+    int lbind_fd;    /* flock()ed lists_dir/lists.store, -1 if none */
     size_t lmap_bytes;
     int lwritemap; /* lists.mdb through a writable map (as writemap, unless no room) */
     int lreserved; /* its blocks are reserved up to lmap_bytes */

@@ -39,11 +39,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +53,7 @@
 #define S_STATE_TABLE "state"
 #define S_STATE_KEY   "lists"
 #define S_BOOT_FILE   "/proc/sys/kernel/random/boot_id"
+#define S_BIND_FILE   "lists.store"       /* in lists_dir: the store it serves */
 #define S_MAP_MIN     ((size_t)256 << 10) /* doubled as it fills */
 #define S_READ_TRIES  100000              /* a reader between the writer's two commits */
 
@@ -180,14 +183,103 @@ static int s_env_open(store_t *self)
     return rc;
 }
 
+/* Remove path and path-lock (LMDB's lock file of a MDB_NOSUBDIR
+ * environment); absent is fine. */
+static void s_unlink_env(const char *path)
+{
+    char lock[PATH_MAX + 8];
+    (void)unlink(path);
+    if ((size_t)snprintf(lock, sizeof lock, "%s-lock", path) < sizeof lock)
+        (void)unlink(lock);
+}
+
+/* Bind self->lists_dir to this store (store_options_t.lists_dir): the
+ * directory made if need be, lists_dir/lists.store naming the store's
+ * directory (its real path) and flock()ed for as long as the store is
+ * open. Bound to another store: STORE_EBUSY. Not bound yet: a lists.mdb
+ * there is no store's (left by a store given another lists_dir since, or
+ * a copy), so it is removed and the binding made. Read-only: 0 if the
+ * binding names this store, 1 if not (the lists then read as empty), no
+ * lock taken. */
+static int s_bind(store_t *self)
+{
+    char who[PATH_MAX], was[PATH_MAX + 2], path[PATH_MAX + 16];
+    if (self->lbind_fd >= 0)
+        return 0; /* reopened (a scrub): bound since the first open */
+    if (realpath(self->dir, who) == NULL) {
+        store__log(STORE_LOG_ERROR, "store %s: realpath: %s", self->dir, strerror(errno));
+        return STORE_EIO;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", self->lists_dir, S_BIND_FILE) >= sizeof path)
+        return STORE_EINVAL;
+    if (!self->read_only && mkdir(self->lists_dir, 0700) != 0 && errno != EEXIST) {
+        store__log(STORE_LOG_ERROR, "store %s: lists_dir %s: mkdir: %s", self->dir, self->lists_dir,
+                   strerror(errno));
+        return STORE_EIO;
+    }
+    int fd = open(path, (self->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0600);
+    if (fd < 0 && self->read_only && errno == ENOENT)
+        return 1;
+    if (fd < 0) {
+        store__log(STORE_LOG_ERROR, "store %s: open %s: %s", self->dir, path, strerror(errno));
+        return STORE_EIO;
+    }
+    if (!self->read_only && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        store__log(STORE_LOG_ERROR, "store %s: lists_dir %s: %s%s", self->dir, self->lists_dir,
+                   busy ? "in use by another process (" : "flock: ",
+                   busy ? S_BIND_FILE " is locked); give each store a directory of its own"
+                        : strerror(errno));
+        (void)close(fd);
+        return busy ? STORE_EBUSY : STORE_EIO;
+    }
+    ssize_t n = pread(fd, was, sizeof was - 1, 0);
+    was[n > 0 ? n : 0] = '\0';
+    was[strcspn(was, "\n")] = '\0';
+    if (was[0] != '\0' && strcmp(was, who) != 0) {
+        store__log(self->read_only ? STORE_LOG_WARN : STORE_LOG_ERROR,
+                   "store %s: lists_dir %s holds the ranked lists of the store in %s%s", self->dir,
+                   self->lists_dir, was,
+                   self->read_only ? ": ranked lists read as empty"
+                                   : "; give each store a directory of its own");
+        (void)close(fd);
+        return self->read_only ? 1 : STORE_EBUSY;
+    }
+    if (self->read_only) {
+        (void)close(fd);
+        return was[0] != '\0' ? 0 : 1;
+    }
+    if (was[0] == '\0') {
+        size_t len = strlen(who);
+        who[len++] = '\n';
+        s_unlink_env(self->lists_path);
+        if (pwrite(fd, who, len, 0) != (ssize_t)len || fsync(fd) != 0) {
+            store__log(STORE_LOG_ERROR, "store %s: writing %s: %s", self->dir, path,
+                       strerror(errno));
+            (void)close(fd);
+            return STORE_EIO;
+        }
+        store__log(STORE_LOG_INFO, "store %s: ranked lists in %s, a directory bound to this store",
+                   self->dir, self->lists_path);
+    }
+    self->lbind_fd = fd;
+    return 0;
+}
+
 int store__lists_open(store_t *self, const char *boot_id)
 {
     struct stat st;
+    const char *ldir = self->lists_dir != NULL ? self->lists_dir : self->dir;
     if (self->lists_path == NULL &&
-        (self->lists_path = malloc(strlen(self->dir) + sizeof "/lists.mdb")) == NULL)
+        (self->lists_path = malloc(strlen(ldir) + sizeof "/lists.mdb")) == NULL)
         return STORE_ENOMEM;
-    (void)sprintf(self->lists_path, "%s/lists.mdb", self->dir);
+    (void)sprintf(self->lists_path, "%s/lists.mdb", ldir);
     s_boot_id(self, boot_id);
+    if (self->lists_dir != NULL) {
+        int rc = s_bind(self);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc; /* read-only, not this store's: lists read as empty */
+    }
     int exists = stat(self->lists_path, &st) == 0;
     if (self->read_only && !exists)
         return 0; /* lists read as empty */

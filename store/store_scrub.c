@@ -39,16 +39,20 @@ static uint64_t s_file_size(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-/* Remove dir/scrub.tmp and what an interrupted scrub left in it. */
-static void s_rm_tmp(const char *tmp)
+/* Remove dir/scrub.tmp and what an interrupted scrub left in it, and
+ * the copy of lists.mdb beside it (lfrom, and its lock file). */
+static void s_rm_tmp(const char *tmp, const char *lfrom)
 {
     char path[4096 + 16];
     static const char *files[] = {"data.mdb", "lock.mdb", "lists.mdb", "lists.mdb-lock"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp, files[i]) < sizeof path)
-            (void)unlink(path); /* absent is fine */
+            (void)unlink(path); /* absent is fine; lists.mdb: older releases copied it here */
     }
     (void)rmdir(tmp); /* absent is fine */
+    (void)unlink(lfrom);
+    if ((size_t)snprintf(path, sizeof path, "%s-lock", lfrom) < sizeof path)
+        (void)unlink(path);
 }
 
 /* Copy table src (opened in rtxn) into the new environment, committing
@@ -144,8 +148,9 @@ done:
 }
 
 /* Copy data.mdb into tmp/data.mdb and, when there is one, lists.mdb into
- * tmp/lists.mdb (its state record too: the copies go together as the
- * originals did). */
+ * lists_to, beside it in its own directory, which may be on another file
+ * system (its state record too: the copies go together as the originals
+ * did). */
 static int s_copy_all(store_t *self, const char *tmp, const char *lists_to)
 {
     s_tables_t data = {.n = 0}, lists = {.n = 0};
@@ -174,10 +179,10 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
         return STORE_EINVAL;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s/scrub.tmp", self->dir) >= sizeof tmp ||
         (size_t)snprintf(from, sizeof from, "%s/data.mdb", tmp) >= sizeof from ||
-        (size_t)snprintf(lfrom, sizeof lfrom, "%s/lists.mdb", tmp) >= sizeof lfrom)
+        (size_t)snprintf(lfrom, sizeof lfrom, "%s.scrub", self->lists_path) >= sizeof lfrom)
         return STORE_EINVAL;
     uint64_t before = s_file_size(self->data_path);
-    s_rm_tmp(tmp);
+    s_rm_tmp(tmp, lfrom);
     if (mkdir(tmp, 0700) != 0) {
         store__log(STORE_LOG_ERROR, "store: scrub: mkdir %s: %s", tmp, strerror(errno));
         return STORE_EIO;
@@ -188,7 +193,7 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
     if (rc == 0 && self->lenv != NULL)
         rc = s_fsync_path(lfrom, 0);
     if (rc != 0) {
-        s_rm_tmp(tmp);
+        s_rm_tmp(tmp, lfrom);
         return rc;
     }
     if (self->rtxn != NULL)
@@ -209,7 +214,7 @@ int store_scrub(store_t *self, uint64_t *bytes_before, uint64_t *bytes_after)
                    strerror(errno));
         rc = STORE_EIO;
     }
-    s_rm_tmp(tmp);
+    s_rm_tmp(tmp, lfrom);
     if (rc == 0)
         rc = s_fsync_path(self->dir, 1);
     int orc = store__reopen(self);

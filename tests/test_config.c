@@ -41,6 +41,7 @@ static void test_defaults_are_loopback_and_valid(void **state)
     assert_int_equal(c.k, 20);
     assert_int_equal(c.writemap, 1);
     assert_int_equal(c.lists_writeback_ms, 0);
+    assert_string_equal(c.lists_dir, "");
     assert_int_equal(config_check(&c, err, sizeof err), 0);
 }
 
@@ -52,6 +53,7 @@ static void test_file_overrides_defaults(void **state)
     config_defaults(&c);
     const char *p = s_write("; comment\n[store]\ndata = /var/lib/passerelle\n"
                             "map_initial_mb = 128\nwritemap = no\nlists_writeback_ms = 5000\n"
+                            "lists_dir = /run/passerelle-lists\n"
                             "[matching]\nk = 7\nweight_distance = 0.4\n"
                             "[log]\nlevel = debug\nsyslog = yes\n");
     assert_int_equal(config_load(&c, p, err, sizeof err), 0);
@@ -60,6 +62,7 @@ static void test_file_overrides_defaults(void **state)
     assert_int_equal(c.map_initial_bytes, 128u << 20);
     assert_int_equal(c.writemap, 0);
     assert_int_equal(c.lists_writeback_ms, 5000);
+    assert_string_equal(c.lists_dir, "/run/passerelle-lists");
     assert_int_equal(c.k, 7);
     assert_true(c.w_distance > 0.39 && c.w_distance < 0.41);
     assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);

@@ -1760,6 +1760,88 @@ static void test_lists_file_trust(void **state)
     store_destroy(&fx->st);
 }
 
+/* [store] lists_dir: lists.mdb in a directory of its own, bound to the
+ * store (lists.store names it, flock()ed while it is open): trusted there
+ * as in the store's directory, refused to another store, not trusted
+ * when it is gone (a tmpfs after a reboot) or was left with no binding. */
+static void test_lists_dir(void **state)
+{
+    fx_t *fx = *state;
+    static store_list_t l;
+    static const char *const v1[] = {"g-a:9", "g-b:8", NULL};
+    char ldir[4096], other[4096], path[4200], bind[4200], who[4096], got[4200] = "";
+    int err = 0;
+    (void)snprintf(ldir, sizeof ldir, "%s/lists-elsewhere", fx->dir);
+    (void)snprintf(other, sizeof other, "%s/other-store", fx->dir);
+    (void)snprintf(path, sizeof path, "%s/lists.mdb", ldir);
+    (void)snprintf(bind, sizeof bind, "%s/lists.store", ldir);
+    store_options_t opts = {.writemap = s_writemap, .boot_id = "boot-1", .lists_dir = ldir};
+
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_non_null(strstr(s_logs, "a directory bound to this store"));
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(access(path, F_OK), 0);
+    (void)snprintf(got, sizeof got, "%s/lists.mdb", fx->dir);
+    assert_int_equal(access(got, F_OK), -1); /* not in the store's directory */
+    FILE *f = fopen(bind, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(got, sizeof got, f));
+    (void)fclose(f);
+    assert_non_null(realpath(fx->dir, who));
+    strcat(who, "\n");
+    assert_string_equal(got, who);
+
+    /* another store, while this one is open, then after it closed */
+    store_options_t o2 = opts;
+    store_t *st2 = store_new(other, &o2, &err);
+    assert_null(st2);
+    assert_int_equal(err, STORE_EBUSY);
+    assert_non_null(strstr(s_logs, "in use by another process"));
+    store_destroy(&fx->st);
+    s_logs[0] = '\0';
+    st2 = store_new(other, &o2, &err);
+    assert_null(st2);
+    assert_int_equal(err, STORE_EBUSY);
+    assert_non_null(strstr(s_logs, "holds the ranked lists of the store in"));
+
+    /* closed cleanly: trusted in another boot, and read-only */
+    opts.boot_id = "boot-2";
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-a:9,g-b:8|v-1|");
+    store_destroy(&fx->st);
+    store_options_t ro = {.read_only = 1, .lists_dir = ldir};
+    fx->st = store_new(fx->dir, &ro, &err);
+    assert_non_null(fx->st);
+    assert_string_equal(s_lists_seen(fx->st), "g-a:9,g-b:8|v-1|");
+    store_destroy(&fx->st);
+
+    /* gone, as from a tmpfs after a reboot: a new one, to be rebuilt */
+    assert_int_equal(unlink(path), 0);
+    s_logs[0] = '\0';
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_non_null(strstr(s_logs, "it holds no state"));
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(store_lists_rebuilt(fx->st), 0);
+    store_destroy(&fx->st);
+
+    /* a lists.mdb with no binding is no store's: removed, not trusted,
+     * though it names the store's last commit and was closed cleanly */
+    assert_int_equal(unlink(bind), 0);
+    s_logs[0] = '\0';
+    fx->st = store_new(fx->dir, &opts, &err);
+    assert_non_null(fx->st);
+    assert_non_null(strstr(s_logs, "a directory bound to this store"));
+    assert_int_equal(store_lists_stale(fx->st), 1);
+    assert_string_equal(s_lists_seen(fx->st), "||");
+    store_destroy(&fx->st);
+}
+
 /* A transaction that writes more lists than lists.mdb's map holds: it is
  * full (store_txn_full) before the writes limit, and when it goes on all
  * the same, the store grows the map and runs it again; every list is there
@@ -2991,6 +3073,7 @@ int main(void)
         T(test_list_bad_arguments),
         T(test_list_membership_follows_replacements),
         T(test_lists_file_trust),
+        T(test_lists_dir),
         T(test_lists_readers_consistent),
         T(test_lists_map_room),
         T(test_lists_written_back),

@@ -130,13 +130,21 @@ static size_t s_count_in_dir(const char *dir, const char *needle)
     return found;
 }
 
-static void test_erase_then_scrub(void **state)
+/* Erase, scrub, check every file; lists.mdb in the store's directory, or
+ * (lroot not NULL) in a lists_dir made under lroot. */
+static void s_erase_then_scrub(const char *lroot)
 {
-    (void)state;
-    char dir[] = "/tmp/test_store_scrub.XXXXXX";
+    char dir[] = "/tmp/test_store_scrub.XXXXXX", ldir[256];
     assert_non_null(mkdtemp(dir));
+    (void)snprintf(ldir, sizeof ldir, "%s", dir);
+    store_options_t opts = {.lists_dir = NULL};
+    if (lroot != NULL) {
+        (void)snprintf(ldir, sizeof ldir, "%s/test_store_scrub_lists.XXXXXX", lroot);
+        assert_non_null(mkdtemp(ldir));
+        opts.lists_dir = ldir;
+    }
     int err;
-    store_t *st = store_new(dir, NULL, &err);
+    store_t *st = store_new(dir, &opts, &err);
     assert_non_null(st);
     s_job_t kept = {KEPT, 100, "kept-v1", NULL, 0};
     assert_int_equal(store_write(st, s_post_fn, &kept), 0);
@@ -169,8 +177,9 @@ static void test_erase_then_scrub(void **state)
     assert_int_equal(l.rc, STORE_ENOTFOUND);
 
     /* LMDB leaves the bytes behind; the scrub removes them */
-    char lists[128];
-    (void)snprintf(lists, sizeof lists, "%s/lists.mdb", dir);
+    char lists[300], copy[320];
+    (void)snprintf(lists, sizeof lists, "%s/lists.mdb", ldir);
+    (void)snprintf(copy, sizeof copy, "%s.scrub", lists);
     assert_true(s_count_in_dir(dir, GONE) > 0);
     assert_true(cli_count_in_file(lists, GONE) > 0);
     uint64_t before = 0, after = 0;
@@ -178,6 +187,8 @@ static void test_erase_then_scrub(void **state)
     assert_true(store_is_open(st));
     assert_true(before > 0 && after > 0 && after <= before);
     assert_int_equal(s_count_in_dir(dir, GONE), 0);
+    assert_int_equal(s_count_in_dir(ldir, GONE), 0);
+    assert_int_equal(access(copy, F_OK), -1);   /* the copy was renamed over lists.mdb */
     assert_int_equal(store_lists_stale(st), 0); /* the copies go together */
 
     /* everything live is still there, and the store still writes */
@@ -198,7 +209,7 @@ static void test_erase_then_scrub(void **state)
     store_destroy(&st);
 
     /* and reopens from the files */
-    st = store_new(dir, NULL, &err);
+    st = store_new(dir, &opts, &err);
     assert_non_null(st);
     assert_int_equal(store_lists_stale(st), 0);
     assert_int_equal(store_read(st, s_look_fn, &l), 0);
@@ -206,15 +217,34 @@ static void test_erase_then_scrub(void **state)
     assert_int_equal(store_read(st, s_list_get_fn, NULL), 0);
     assert_int_equal(s_got.n, 1);
     store_destroy(&st);
-    char cmd[128];
-    (void)snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    char cmd[600];
+    (void)snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, ldir);
     assert_int_equal(system(cmd), 0);
+}
+
+static void test_erase_then_scrub(void **state)
+{
+    (void)state;
+    s_erase_then_scrub(NULL);
+}
+
+/* lists.mdb in a lists_dir, on another file system than the store when
+ * /dev/shm is there (a tmpfs): the scrub's copy of lists.mdb is made
+ * beside it, not in the store's directory, to be renamed over it. */
+static void test_erase_then_scrub_lists_dir(void **state)
+{
+    (void)state;
+    struct stat st;
+    const char *root = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    fprintf(stderr, "lists_dir under %s\n", root);
+    s_erase_then_scrub(root);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_erase_then_scrub),
+        cmocka_unit_test(test_erase_then_scrub_lists_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
