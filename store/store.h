@@ -99,7 +99,8 @@ typedef struct {
      * a disk. The directory is bound to the store in a file "lists.store"
      * naming it, flock()ed while the store is open: another store is
      * refused there (STORE_EBUSY), and a lists.mdb found there with no
-     * binding is removed. */
+     * binding is removed; the store's own dir/lists.mdb is moved there
+     * when it binds the directory. */
     const char *lists_dir;
     /* Long work at opening (an upgrade that reads the whole match log)
      * calls progress with a one-line account of where it is: when it

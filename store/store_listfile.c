@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +194,45 @@ static void s_unlink_env(const char *path)
         (void)unlink(lock);
 }
 
+/* Move the store's own lists.mdb (dir/lists.mdb) to to: renamed, or
+ * copied when to is on another file system. 0, or -1 with errno set and
+ * the original left in place. */
+static int s_move_own(const char *from, const char *to)
+{
+    char part[PATH_MAX + 8];
+    if (rename(from, to) == 0)
+        return 0;
+    if (errno != EXDEV || (size_t)snprintf(part, sizeof part, "%s.part", to) >= sizeof part)
+        return -1;
+    struct stat st;
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+    if (in >= 0 && fstat(in, &st) == 0)
+        out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    off_t off = 0;
+    while (out >= 0 && off < st.st_size) {
+        ssize_t n = sendfile(out, in, &off, (size_t)(st.st_size - off));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+    }
+    if (out >= 0 && off == st.st_size && fsync(out) == 0 && close(out) == 0) {
+        out = -1;
+        rc = rename(part, to);
+    }
+    int saved = errno;
+    if (out >= 0)
+        (void)close(out);
+    if (in >= 0)
+        (void)close(in);
+    if (rc != 0)
+        (void)unlink(part);
+    else
+        (void)unlink(from);
+    errno = saved;
+    return rc;
+}
+
 /* Bind self->lists_dir to this store (store_options_t.lists_dir): the
  * directory made if need be, lists_dir/lists.store naming the store's
  * directory (its real path) and flock()ed for as long as the store is
@@ -261,6 +301,22 @@ static int s_bind(store_t *self)
         }
         store__log(STORE_LOG_INFO, "store %s: ranked lists in %s, a directory bound to this store",
                    self->dir, self->lists_path);
+        /* the lists the store kept beside data.mdb until now: its own, moved
+         * rather than rebuilt (trusted or not by their state, as ever) */
+        char own[PATH_MAX + 16];
+        struct stat ost;
+        if ((size_t)snprintf(own, sizeof own, "%s/lists.mdb", self->dir) < sizeof own &&
+            stat(own, &ost) == 0) {
+            if (s_move_own(own, self->lists_path) == 0) {
+                s_unlink_env(own); /* its lock file; the file itself moved */
+                store__log(STORE_LOG_INFO, "store %s: lists.mdb moved from %s to %s", self->dir,
+                           self->dir, self->lists_dir);
+            } else {
+                store__log(STORE_LOG_WARN,
+                           "store %s: moving %s to %s: %s; the ranked lists will be rebuilt",
+                           self->dir, own, self->lists_path, strerror(errno));
+            }
+        }
     }
     self->lbind_fd = fd;
     return 0;

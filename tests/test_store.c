@@ -1760,28 +1760,41 @@ static void test_lists_file_trust(void **state)
     store_destroy(&fx->st);
 }
 
-/* [store] lists_dir: lists.mdb in a directory of its own, bound to the
- * store (lists.store names it, flock()ed while it is open): trusted there
- * as in the store's directory, refused to another store, not trusted
- * when it is gone (a tmpfs after a reboot) or was left with no binding. */
+/* [store] lists_dir: lists.mdb in a directory of its own (under /dev/shm
+ * when there is one: another file system), bound to the store
+ * (lists.store names it, flock()ed while it is open): the store's own
+ * file moved there at the binding; trusted there as in the store's
+ * directory; refused to another store; not trusted when it is gone (a
+ * tmpfs after a reboot) or was left with no binding. */
 static void test_lists_dir(void **state)
 {
     fx_t *fx = *state;
     static store_list_t l;
     static const char *const v1[] = {"g-a:9", "g-b:8", NULL};
     char ldir[4096], other[4096], path[4200], bind[4200], who[4096], got[4200] = "";
+    struct stat sst;
     int err = 0;
-    (void)snprintf(ldir, sizeof ldir, "%s/lists-elsewhere", fx->dir);
+    const char *root = stat("/dev/shm", &sst) == 0 && S_ISDIR(sst.st_mode) ? "/dev/shm" : fx->dir;
+    (void)snprintf(ldir, sizeof ldir, "%s/test_store_lists.XXXXXX", root);
+    assert_non_null(mkdtemp(ldir));
     (void)snprintf(other, sizeof other, "%s/other-store", fx->dir);
     (void)snprintf(path, sizeof path, "%s/lists.mdb", ldir);
     (void)snprintf(bind, sizeof bind, "%s/lists.store", ldir);
     store_options_t opts = {.writemap = s_writemap, .boot_id = "boot-1", .lists_dir = ldir};
 
+    /* the lists the store kept beside data.mdb move at the binding */
+    store_options_t own = {.writemap = s_writemap, .boot_id = "boot-1"};
+    fx->st = store_new(fx->dir, &own, &err);
+    assert_non_null(fx->st);
+    s_list(&l, v1);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    store_destroy(&fx->st);
     fx->st = store_new(fx->dir, &opts, &err);
     assert_non_null(fx->st);
     assert_non_null(strstr(s_logs, "a directory bound to this store"));
-    s_list(&l, v1);
-    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_non_null(strstr(s_logs, "lists.mdb moved from"));
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-a:9,g-b:8|v-1|");
     assert_int_equal(access(path, F_OK), 0);
     (void)snprintf(got, sizeof got, "%s/lists.mdb", fx->dir);
     assert_int_equal(access(got, F_OK), -1); /* not in the store's directory */
@@ -1840,6 +1853,8 @@ static void test_lists_dir(void **state)
     assert_int_equal(store_lists_stale(fx->st), 1);
     assert_string_equal(s_lists_seen(fx->st), "||");
     store_destroy(&fx->st);
+    (void)snprintf(got, sizeof got, "rm -rf '%s'", ldir);
+    assert_int_equal(system(got), 0);
 }
 
 /* A transaction that writes more lists than lists.mdb's map holds: it is
