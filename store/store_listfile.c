@@ -257,6 +257,9 @@ static int s_bind(store_t *self)
                    strerror(errno));
         return STORE_EIO;
     }
+    char lreal[PATH_MAX];
+    if (realpath(self->lists_dir, lreal) != NULL && strcmp(lreal, who) == 0)
+        return 0; /* the store's own directory: nothing to bind, nothing to move */
     int fd = open(path, (self->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0600);
     if (fd < 0 && self->read_only && errno == ENOENT)
         return 1;

@@ -1853,6 +1853,19 @@ static void test_lists_dir(void **state)
     assert_int_equal(store_lists_stale(fx->st), 1);
     assert_string_equal(s_lists_seen(fx->st), "||");
     store_destroy(&fx->st);
+
+    /* lists_dir naming the store's own directory: the file there is kept */
+    fx->st = store_new(fx->dir, &own, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(s_list_put(fx->st, STORE_ENTITY_VACANCY, "v-1", &l), 0);
+    assert_int_equal(store_lists_rebuilt(fx->st), 0);
+    store_destroy(&fx->st);
+    store_options_t same = {.writemap = s_writemap, .boot_id = "boot-1", .lists_dir = fx->dir};
+    fx->st = store_new(fx->dir, &same, &err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_lists_stale(fx->st), 0);
+    assert_string_equal(s_lists_seen(fx->st), "g-a:9,g-b:8|v-1|");
+    store_destroy(&fx->st);
     (void)snprintf(got, sizeof got, "rm -rf '%s'", ldir);
     assert_int_equal(system(got), 0);
 }
