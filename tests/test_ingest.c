@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1655,6 +1656,97 @@ static void test_replay_as_published(void **state)
     harness_pass(h);
 }
 
+/* [store] lists_dir (on /dev/shm when there is one): the daemon keeps its
+ * ranked lists there, not beside data.mdb; a restart trusts them, and a
+ * file gone as a tmpfs's after a reboot is rebuilt before serving: the
+ * same answers each time. */
+static char s_lists_dir[256];
+
+static int s_setup_lists_dir(void **state)
+{
+    struct stat st;
+    char text[400];
+    const char *root = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+    snprintf(s_lists_dir, sizeof s_lists_dir, "%s/passerelle-test-lists.%d", root, (int)getpid());
+    snprintf(text, sizeof text, "[store]\nlists_dir = %s\n", s_lists_dir);
+    return harness_setup_config(state, text);
+}
+
+static int s_teardown_lists_dir(void **state)
+{
+    char cmd[300];
+    int rc = harness_teardown(state);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_lists_dir);
+    return system(cmd) == 0 ? rc : -1;
+}
+
+/* Whether the daemon's log, from offset from on, holds needle. */
+static bool s_log_has(const harness_t *h, long from, const char *needle)
+{
+    static char log[1 << 16];
+    FILE *f = fopen(h->log_path, "r");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, from, SEEK_SET), 0);
+    size_t n = fread(log, 1, sizeof log - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    return strstr(log, needle) != NULL;
+}
+
+static long s_log_size(const harness_t *h)
+{
+    struct stat st;
+    return stat(h->log_path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void s_restart_with_config(harness_t *h)
+{
+    char args[400];
+    snprintf(args, sizeof args, "--config %s/test.conf", h->root);
+    setenv("PASSERELLE_MATCHERD_ARGS", args, 1);
+    assert_int_equal(harness_restart(h), 0);
+    unsetenv("PASSERELLE_MATCHERD_ARGS");
+}
+
+static void test_lists_dir_restart(void **state)
+{
+    harness_t *h = *state;
+    char path[400], before[2][4096], now[4096];
+    static const char *const ids[2] = {"v-ld-9", "g-ld-2"};
+    s_post_tarbes(h, "ld", 8, 4);
+    snprintf(path, sizeof path, "%s/lists.mdb", s_lists_dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(now, sizeof now, "%s/lists.mdb", h->data_dir);
+    assert_int_equal(access(now, F_OK), -1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(harness_top_ids(h, i == 1, ids[i], before[i], sizeof before[i]), 0);
+        assert_true(before[i][0] != '\0');
+    }
+    print_message("top of %s: %s\n", ids[0], before[0]);
+
+    /* a restart: trusted */
+    long from = s_log_size(h);
+    s_restart_with_config(h);
+    assert_false(s_log_has(h, from, "ranked lists rebuilt for"));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(harness_top_ids(h, i == 1, ids[i], now, sizeof now), 0);
+        assert_string_equal(now, before[i]);
+    }
+
+    /* the file gone, as from a tmpfs after a reboot: rebuilt, same lists */
+    assert_int_equal(harness_stop_clean(h), 0);
+    assert_int_equal(unlink(path), 0);
+    from = s_log_size(h);
+    s_restart_with_config(h);
+    assert_true(s_log_has(h, from, "ranked lists rebuilt for"));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(harness_top_ids(h, i == 1, ids[i], now, sizeof now), 0);
+        assert_string_equal(now, before[i]);
+    }
+    assert_int_equal(access(path, F_OK), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1678,6 +1770,8 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_sigint_clean_exit, harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_replay_as_published, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_lists_dir_restart, s_setup_lists_dir,
+                                        s_teardown_lists_dir),
         cmocka_unit_test_setup_teardown(test_restart_learns_saved_topics, harness_setup,
                                         harness_teardown),
     };
