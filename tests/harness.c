@@ -1500,6 +1500,24 @@ Passerelle__V1__Response *harness_replay(harness_t *h, const char *prefix, uint6
     return resp;
 }
 
+uint64_t harness_replay_each(harness_t *h, const char *prefix, uint64_t after, uint32_t limit,
+                             harness_replay_fn fn, void *arg)
+{
+    bool more = true;
+    while (more) {
+        Passerelle__V1__Response *resp = harness_replay(h, prefix, after, limit);
+        assert_int_equal(resp->error, H_ERR(NONE));
+        assert_int_equal(resp->result_case, PASSERELLE__V1__RESPONSE__RESULT_REPLAY);
+        for (size_t i = 0; i < resp->replay->n_updates; i++)
+            fn(resp->replay->updates[i], arg);
+        more = resp->replay->more;
+        assert_true(!more || resp->replay->last_sequence > after);
+        after = resp->replay->last_sequence;
+        passerelle__v1__response__free_unpacked(resp, NULL);
+    }
+    return after;
+}
+
 int harness_stats(harness_t *h, hstats_t *out)
 {
     return harness_stats_wait(h, out, HARNESS_QUERY_TIMEOUT_MS);

@@ -357,6 +357,14 @@ Passerelle__V1__Response *harness_query(harness_t *h, Passerelle__V1__Request *r
 /* One page of the feed's replay: the updates under the topics that begin
  * with prefix ("" or NULL: all) after sequence after, at most limit. The
  * response as harness_query returns it, asserted to have come. */
+/* Every stored update under prefix after sequence after, page after page
+ * of at most limit, to fn in sequence order (with arg); each page asserted
+ * to have come without error, and to move on while it says there is more.
+ * Returns the last sequence the pages covered. */
+typedef void (*harness_replay_fn)(const Passerelle__V1__Topical *t, void *arg);
+uint64_t harness_replay_each(harness_t *h, const char *prefix, uint64_t after, uint32_t limit,
+                             harness_replay_fn fn, void *arg);
+
 Passerelle__V1__Response *harness_replay(harness_t *h, const char *prefix, uint64_t after,
                                          uint32_t limit);
 

@@ -1590,36 +1590,37 @@ static size_t s_label_count(const Passerelle__V1__MatchUpdate *u)
     return n + (e && e->certification_label[0] != '\0');
 }
 
+typedef struct {
+    const s_live_t *live;
+    size_t n_live, found;
+} s_against_t;
+
+/* A replayed update against the one received live with its sequence. */
+static void s_against_live(const Passerelle__V1__Topical *t, void *arg)
+{
+    s_against_t *a = arg;
+    const Passerelle__V1__MatchUpdate *u = t->update;
+    for (size_t j = 0; j < a->n_live; j++) {
+        if (a->live[j].seq != u->sequence)
+            continue;
+        uint8_t *b;
+        size_t len = s_repack(u, &b);
+        if (len != a->live[j].len || memcmp(b, a->live[j].bytes, len) != 0)
+            fail_msg("update %" PRIu64 ": replayed as %zu bytes, published as %zu", u->sequence,
+                     len, a->live[j].len);
+        free(b);
+        a->found++;
+        break;
+    }
+}
+
 /* Replay everything and check each update received live against it.
  * Returns how many live ones were found. */
 static size_t s_replay_matches_live(harness_t *h, const s_live_t *live, size_t n_live)
 {
-    uint64_t after = 0;
-    size_t found = 0;
-    bool more = true;
-    while (more) {
-        Passerelle__V1__Response *resp = harness_replay(h, NULL, after, 1000);
-        assert_int_equal(resp->error, H_ERR(NONE));
-        for (size_t i = 0; i < resp->replay->n_updates; i++) {
-            const Passerelle__V1__MatchUpdate *u = resp->replay->updates[i]->update;
-            for (size_t j = 0; j < n_live; j++) {
-                if (live[j].seq != u->sequence)
-                    continue;
-                uint8_t *b;
-                size_t len = s_repack(u, &b);
-                if (len != live[j].len || memcmp(b, live[j].bytes, len) != 0)
-                    fail_msg("update %" PRIu64 ": replayed as %zu bytes, published as %zu",
-                             u->sequence, len, live[j].len);
-                free(b);
-                found++;
-                break;
-            }
-        }
-        more = resp->replay->more;
-        after = resp->replay->last_sequence;
-        passerelle__v1__response__free_unpacked(resp, NULL);
-    }
-    return found;
+    s_against_t a = {live, n_live, 0};
+    (void)harness_replay_each(h, NULL, 0, 1000, s_against_live, &a);
+    return a.found;
 }
 
 static void test_replay_as_published(void **state)

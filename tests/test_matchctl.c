@@ -162,36 +162,32 @@ static size_t s_parse_lines(const char *text, s_line_t *lines, size_t max)
 /* ------------------------------------------------------------------ */
 /* The truth, from the query socket. */
 
+typedef struct {
+    const char *prefix;
+    uint64_t *seqs;
+    size_t n, cap;
+} s_seqs_t;
+
+static void s_seq_one(const Passerelle__V1__Topical *t, void *arg)
+{
+    s_seqs_t *s = arg;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->seqs = realloc(s->seqs, s->cap * sizeof *s->seqs);
+        assert_non_null(s->seqs);
+    }
+    assert_true(strncmp(t->topic, s->prefix, strlen(s->prefix)) == 0);
+    s->seqs[s->n++] = t->update->sequence;
+}
+
 /* The sequences of every stored update for prefix, in *seqs (malloc'd),
  * paging through replay. Returns the count. */
 static size_t s_replay_all(harness_t *h, const char *prefix, uint64_t after, uint64_t **seqs)
 {
-    size_t n = 0, cap = 1024;
-    bool more = true;
-
-    *seqs = malloc(cap * sizeof **seqs);
-    assert_non_null(*seqs);
-    while (more) {
-        Passerelle__V1__Response *resp = harness_replay(h, prefix, after, 500);
-        size_t i;
-
-        assert_int_equal(resp->error, H_ERR(NONE));
-        assert_int_equal(resp->result_case, PASSERELLE__V1__RESPONSE__RESULT_REPLAY);
-        for (i = 0; i < resp->replay->n_updates; i++) {
-            if (n == cap) {
-                cap *= 2;
-                *seqs = realloc(*seqs, cap * sizeof **seqs);
-                assert_non_null(*seqs);
-            }
-            assert_true(strncmp(resp->replay->updates[i]->topic, prefix, strlen(prefix)) == 0);
-            (*seqs)[n++] = resp->replay->updates[i]->update->sequence;
-        }
-        more = resp->replay->more;
-        assert_true(!more || resp->replay->last_sequence > after);
-        after = resp->replay->last_sequence;
-        passerelle__v1__response__free_unpacked(resp, NULL);
-    }
-    return n;
+    s_seqs_t s = {prefix, NULL, 0, 0};
+    (void)harness_replay_each(h, prefix, after, 500, s_seq_one, &s);
+    *seqs = s.seqs;
+    return s.n;
 }
 
 /* The current list of vacancy_id, from the query socket (caller frees). */

@@ -338,39 +338,41 @@ static void test_health_not_ready_when_store_full(void **state)
 
 #define S_FOLD_MAX 4096
 
-/* The graduates in vacancy v's list according to the match log: fold every
- * stored update of v's side (ENTERED/UPDATED add, LEFT removes). Returns
- * how many; ids in out (sorted). */
+typedef struct {
+    const char *v;
+    char (*out)[64];
+    size_t n;
+} s_fold_t;
+
+/* One stored update folded into vacancy v's list (ENTERED/UPDATED add,
+ * LEFT removes); updates of other lists are left out. */
+static void s_fold_one(const Passerelle__V1__Topical *t, void *arg)
+{
+    s_fold_t *f = arg;
+    const Passerelle__V1__MatchUpdate *u = t->update;
+    if (strcmp(u->vacancy_id, f->v) != 0 || u->side != PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY)
+        return;
+    size_t j = 0;
+    while (j < f->n && strcmp(f->out[j], u->graduate_id) != 0)
+        j++;
+    if (u->kind == PASSERELLE__V1__MATCH_KIND__MATCH_KIND_LEFT) {
+        if (j < f->n)
+            memmove(f->out[j], f->out[j + 1], (f->n - j - 1) * sizeof f->out[0]), f->n--;
+    } else if (j == f->n) {
+        assert_true(f->n < S_FOLD_MAX);
+        (void)snprintf(f->out[f->n++], sizeof f->out[0], "%s", u->graduate_id);
+    }
+}
+
+/* The graduates in vacancy v's list according to the match log: every
+ * stored update of v's side folded. Returns how many; ids in out
+ * (sorted). */
 static size_t s_fold_log(harness_t *h, const char *prefix, const char *v, char (*out)[64])
 {
-    size_t n = 0;
-    uint64_t after = 0;
-    bool more = true;
-    while (more) {
-        Passerelle__V1__Response *resp = harness_replay(h, prefix, after, 1000);
-        assert_int_equal(resp->error, H_ERR(NONE));
-        for (size_t i = 0; i < resp->replay->n_updates; i++) {
-            const Passerelle__V1__MatchUpdate *u = resp->replay->updates[i]->update;
-            if (strcmp(u->vacancy_id, v) != 0 ||
-                u->side != PASSERELLE__V1__LIST_SIDE__LIST_SIDE_VACANCY)
-                continue;
-            size_t j = 0;
-            while (j < n && strcmp(out[j], u->graduate_id) != 0)
-                j++;
-            if (u->kind == PASSERELLE__V1__MATCH_KIND__MATCH_KIND_LEFT) {
-                if (j < n)
-                    memmove(out[j], out[j + 1], (n - j - 1) * sizeof out[0]), n--;
-            } else if (j == n) {
-                assert_true(n < S_FOLD_MAX);
-                (void)snprintf(out[n++], sizeof out[0], "%s", u->graduate_id);
-            }
-        }
-        more = resp->replay->more;
-        after = resp->replay->last_sequence;
-        passerelle__v1__response__free_unpacked(resp, NULL);
-    }
-    qsort(out, n, sizeof out[0], (int (*)(const void *, const void *))strcmp);
-    return n;
+    s_fold_t f = {v, out, 0};
+    (void)harness_replay_each(h, prefix, 0, 1000, s_fold_one, &f);
+    qsort(out, f.n, sizeof out[0], (int (*)(const void *, const void *))strcmp);
+    return f.n;
 }
 
 /* The same ids from top_matches, sorted. */
