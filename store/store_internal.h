@@ -505,6 +505,10 @@ int store__reopen(store_t *self) STORE_WUR;
  * store without one reads the lists as empty. boot_id: store_options_t's. */
 int store__lists_open(store_t *self, const char *boot_id) STORE_WUR;
 
+/* Remove path and path-lock, an LMDB environment opened MDB_NOSUBDIR (as
+ * lists.mdb and its copies are); absent is fine. */
+void store__env_unlink(const char *path);
+
 /* In the opening write transaction, after data.mdb's tables: open those
  * of lists.mdb; on a store of version 3 or older, move the lists there;
  * else decide whether lists.mdb can be trusted, and if not, empty it and

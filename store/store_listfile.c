@@ -184,9 +184,7 @@ static int s_env_open(store_t *self)
     return rc;
 }
 
-/* Remove path and path-lock (LMDB's lock file of a MDB_NOSUBDIR
- * environment); absent is fine. */
-static void s_unlink_env(const char *path)
+void store__env_unlink(const char *path)
 {
     char lock[PATH_MAX + 8];
     (void)unlink(path);
@@ -295,7 +293,7 @@ static int s_bind(store_t *self)
     if (was[0] == '\0') {
         size_t len = strlen(who);
         who[len++] = '\n';
-        s_unlink_env(self->lists_path);
+        store__env_unlink(self->lists_path);
         if (pwrite(fd, who, len, 0) != (ssize_t)len || fsync(fd) != 0) {
             store__log(STORE_LOG_ERROR, "store %s: writing %s: %s", self->dir, path,
                        strerror(errno));
@@ -311,7 +309,7 @@ static int s_bind(store_t *self)
         if ((size_t)snprintf(own, sizeof own, "%s/lists.mdb", self->dir) < sizeof own &&
             stat(own, &ost) == 0) {
             if (s_move_own(own, self->lists_path) == 0) {
-                s_unlink_env(own); /* its lock file; the file itself moved */
+                store__env_unlink(own); /* its lock file; the file itself moved */
                 store__log(STORE_LOG_INFO, "store %s: lists.mdb moved from %s to %s", self->dir,
                            self->dir, self->lists_dir);
             } else {

@@ -50,9 +50,7 @@ static void s_rm_tmp(const char *tmp, const char *lfrom)
             (void)unlink(path); /* absent is fine; lists.mdb: older releases copied it here */
     }
     (void)rmdir(tmp); /* absent is fine */
-    (void)unlink(lfrom);
-    if ((size_t)snprintf(path, sizeof path, "%s-lock", lfrom) < sizeof path)
-        (void)unlink(path);
+    store__env_unlink(lfrom);
 }
 
 /* Copy table src (opened in rtxn) into the new environment, committing
